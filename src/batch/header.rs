@@ -1,0 +1,157 @@
+//! The fixed batch header: layout, parse, write, and the CRC over it.
+//!
+//! All integers are little-endian. The CRC (CRC-32/IEEE, crc32fast) covers
+//! every byte from `format_version` to the end of the batch; `base_offset`,
+//! `batch_length` and the CRC itself are outside it, so the broker can stamp
+//! the base offset without recomputing it.
+
+use super::error::BatchError;
+
+/// Bytes in the batch header.
+pub const HEADER_LEN: usize = 40;
+/// The only format this build writes and reads.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// Byte offsets of the header fields.
+pub mod field {
+    pub const BASE_OFFSET: usize = 0;
+    pub const BATCH_LENGTH: usize = 8;
+    pub const CRC: usize = 12;
+    pub const FORMAT_VERSION: usize = 16;
+    pub const ATTRIBUTES: usize = 17;
+    pub const RESERVED: usize = 18;
+    pub const RECORD_COUNT: usize = 20;
+    pub const FIRST_TIMESTAMP: usize = 24;
+    pub const MAX_TIMESTAMP: usize = 32;
+}
+
+/// First byte covered by the CRC.
+pub const CRC_START: usize = field::FORMAT_VERSION;
+
+/// Attribute bit: timestamps are the broker's append time, not the producer's.
+pub const ATTRIBUTE_LOG_APPEND_TIME: u8 = 0x01;
+/// Attribute bits this version defines; any other set bit is refused.
+pub const ATTRIBUTES_KNOWN: u8 = ATTRIBUTE_LOG_APPEND_TIME;
+
+/// Whose clock the timestamps of a batch come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimestampType {
+    /// The producer set each record's timestamp.
+    Create,
+    /// The broker stamps its append time on the whole batch.
+    LogAppend,
+}
+
+/// The decoded header of one batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchHeader {
+    pub base_offset: u64,
+    /// Bytes of the whole batch, header included.
+    pub batch_length: u32,
+    pub crc: u32,
+    pub format_version: u8,
+    pub attributes: u8,
+    pub record_count: u32,
+    pub first_timestamp_ms: i64,
+    pub max_timestamp_ms: i64,
+}
+
+impl BatchHeader {
+    /// Decodes the header at the start of `buf`, checking only what the
+    /// header alone can tell: length bounds, version, reserved bits.
+    pub fn parse(buf: &[u8], batch_bytes_limit: u32) -> Result<BatchHeader, BatchError> {
+        if buf.len() < HEADER_LEN {
+            return Err(BatchError::Truncated {
+                needed: HEADER_LEN,
+                available: buf.len(),
+            });
+        }
+        let header = BatchHeader {
+            base_offset: read_u64(buf, field::BASE_OFFSET),
+            batch_length: read_u32(buf, field::BATCH_LENGTH),
+            crc: read_u32(buf, field::CRC),
+            format_version: buf[field::FORMAT_VERSION],
+            attributes: buf[field::ATTRIBUTES],
+            record_count: read_u32(buf, field::RECORD_COUNT),
+            first_timestamp_ms: read_u64(buf, field::FIRST_TIMESTAMP) as i64,
+            max_timestamp_ms: read_u64(buf, field::MAX_TIMESTAMP) as i64,
+        };
+        if (header.batch_length as usize) < HEADER_LEN || header.batch_length > batch_bytes_limit {
+            return Err(BatchError::BadLength {
+                length: header.batch_length,
+                header: HEADER_LEN,
+                limit: batch_bytes_limit,
+            });
+        }
+        if header.format_version != FORMAT_VERSION {
+            return Err(BatchError::UnsupportedVersion(header.format_version));
+        }
+        let reserved = u16::from_le_bytes([buf[field::RESERVED], buf[field::RESERVED + 1]]);
+        let unknown_attributes = header.attributes & !ATTRIBUTES_KNOWN;
+        if reserved != 0 || unknown_attributes != 0 {
+            return Err(BatchError::ReservedBits(
+                (u32::from(reserved) << 8) | u32::from(unknown_attributes),
+            ));
+        }
+        if header.record_count == 0 {
+            return Err(BatchError::Empty);
+        }
+        Ok(header)
+    }
+
+    pub fn timestamp_type(&self) -> TimestampType {
+        if self.attributes & ATTRIBUTE_LOG_APPEND_TIME != 0 {
+            TimestampType::LogAppend
+        } else {
+            TimestampType::Create
+        }
+    }
+
+    /// Offset of the last record in the batch.
+    pub fn last_offset(&self) -> u64 {
+        self.base_offset + u64::from(self.record_count) - 1
+    }
+
+    /// The offset right after this batch.
+    pub fn next_offset(&self) -> u64 {
+        self.base_offset + u64::from(self.record_count)
+    }
+}
+
+/// True when the bytes where a header would start are all zero: the padded
+/// end of a segment, never a batch (a batch has a non-zero length).
+pub fn is_zero_header(buf: &[u8]) -> bool {
+    buf.iter().take(HEADER_LEN).all(|&b| b == 0)
+}
+
+/// Reads the batch length field of the header at the start of `buf`, if
+/// enough bytes are there.
+pub fn peek_batch_length(buf: &[u8]) -> Option<u32> {
+    (buf.len() >= field::BATCH_LENGTH + 4).then(|| read_u32(buf, field::BATCH_LENGTH))
+}
+
+/// Computes the CRC of a whole batch (`buf` is exactly one batch).
+pub fn compute_crc(buf: &[u8]) -> u32 {
+    crc32fast::hash(&buf[CRC_START..])
+}
+
+/// Writes the base offset into an encoded batch; outside the CRC.
+pub fn stamp_base_offset(buf: &mut [u8], base_offset: u64) {
+    buf[field::BASE_OFFSET..field::BASE_OFFSET + 8].copy_from_slice(&base_offset.to_le_bytes());
+}
+
+pub(crate) fn read_u32(buf: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(buf[at..at + 4].try_into().expect("4 bytes"))
+}
+
+pub(crate) fn read_u64(buf: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(buf[at..at + 8].try_into().expect("8 bytes"))
+}
+
+pub(crate) fn write_u32(buf: &mut [u8], at: usize, value: u32) {
+    buf[at..at + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+pub(crate) fn write_u64(buf: &mut [u8], at: usize, value: u64) {
+    buf[at..at + 8].copy_from_slice(&value.to_le_bytes());
+}

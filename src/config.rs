@@ -1,0 +1,135 @@
+//! Every limit and tunable of shardlog, in one place.
+//!
+//! Hard limits are `const`s checked against each other at compile time;
+//! tunables live in config structs whose `Default` is the documented default
+//! and whose `validate` refuses values outside the hard limits. Nothing else
+//! in the crate invents a number.
+
+/// O_DIRECT alignment of offsets, lengths and buffers (the page size).
+pub const PAGE_BYTES: usize = 4096;
+
+/// Largest record batch any component accepts, whatever the configuration
+/// says. The batch length field is a `u32`; this keeps far below it.
+pub const BATCH_BYTES_LIMIT: u32 = 64 << 20;
+
+/// Largest segment file; positions inside a segment are stored as `u32` in
+/// the offset index.
+pub const SEGMENT_BYTES_LIMIT: u64 = u32::MAX as u64 - BATCH_BYTES_LIMIT as u64;
+
+/// Smallest segment: rolling more often than this only makes files.
+pub const SEGMENT_BYTES_MIN: u64 = PAGE_BYTES as u64;
+
+/// Most headers one record may carry (the header count is a `u16`).
+pub const RECORD_HEADERS_MAX: usize = u16::MAX as usize;
+
+/// Largest index interval: the index would be nearly useless beyond this.
+pub const INDEX_INTERVAL_BYTES_LIMIT: u32 = 64 << 20;
+
+const _: () = assert!(BATCH_BYTES_LIMIT as u64 <= SEGMENT_BYTES_LIMIT);
+const _: () = assert!(SEGMENT_BYTES_MIN.is_multiple_of(PAGE_BYTES as u64));
+
+/// How a produce is acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Answer once the bytes are written and `fdatasync` has returned.
+    #[default]
+    Durable,
+    /// Answer once the write has completed; a timer makes it durable within
+    /// `flush_interval_ms`. Records become visible to readers only then.
+    Written,
+}
+
+/// Settings of one partition log (per topic, the same for its partitions).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogConfig {
+    /// A segment rolls before an append would take it past this size.
+    pub segment_bytes_max: u64,
+    /// An offset index entry (and a time index entry) every this many bytes.
+    pub index_interval_bytes: u32,
+    /// Segments are preallocated in steps of this many bytes.
+    pub preallocate_bytes: u64,
+    /// A batch larger than this is refused.
+    pub batch_bytes_max: u32,
+    /// At most this many bytes of batches are coalesced into one DMA write.
+    pub write_bytes_max: usize,
+    /// `Written` appends are made durable within this many milliseconds.
+    pub flush_interval_ms: u64,
+    /// Sealed segments whose newest record is older than this are deleted.
+    pub retention_ms: Option<u64>,
+    /// Oldest sealed segments are deleted while the log is larger than this.
+    pub retention_bytes: Option<u64>,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            segment_bytes_max: 1 << 30,
+            index_interval_bytes: 4096,
+            preallocate_bytes: 64 << 20,
+            batch_bytes_max: 1 << 20,
+            write_bytes_max: 4 << 20,
+            flush_interval_ms: 50,
+            retention_ms: None,
+            retention_bytes: None,
+        }
+    }
+}
+
+impl LogConfig {
+    /// Refuses settings outside the hard limits, naming the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        let seg = self.segment_bytes_max;
+        if !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_LIMIT).contains(&seg) {
+            return Err(format!(
+                "segment_bytes_max {seg} outside {SEGMENT_BYTES_MIN}..={SEGMENT_BYTES_LIMIT}"
+            ));
+        }
+        if self.index_interval_bytes == 0 || self.index_interval_bytes > INDEX_INTERVAL_BYTES_LIMIT
+        {
+            return Err(format!(
+                "index_interval_bytes {} outside 1..={INDEX_INTERVAL_BYTES_LIMIT}",
+                self.index_interval_bytes
+            ));
+        }
+        if self.batch_bytes_max == 0 || self.batch_bytes_max > BATCH_BYTES_LIMIT {
+            return Err(format!(
+                "batch_bytes_max {} outside 1..={BATCH_BYTES_LIMIT}",
+                self.batch_bytes_max
+            ));
+        }
+        if self.preallocate_bytes < PAGE_BYTES as u64 {
+            return Err(format!(
+                "preallocate_bytes {} below one page ({PAGE_BYTES})",
+                self.preallocate_bytes
+            ));
+        }
+        if self.write_bytes_max < PAGE_BYTES {
+            return Err(format!(
+                "write_bytes_max {} below one page ({PAGE_BYTES})",
+                self.write_bytes_max
+            ));
+        }
+        if self.flush_interval_ms == 0 {
+            return Err("flush_interval_ms must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Settings of one shard's storage that all its partitions share.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardStorageConfig {
+    /// Bytes of recent batches kept in memory for tail reads, per shard.
+    pub tail_cache_bytes: usize,
+    /// Size of one aligned read for catch-up reads from disk.
+    pub read_chunk_bytes: usize,
+}
+
+impl Default for ShardStorageConfig {
+    fn default() -> Self {
+        ShardStorageConfig {
+            tail_cache_bytes: 64 << 20,
+            read_chunk_bytes: 1 << 20,
+        }
+    }
+}

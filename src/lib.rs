@@ -1,0 +1,14 @@
+//! shardlog: a durable, Kafka-style message broker, thread-per-core on
+//! io_uring (glommio).
+//!
+//! # Layout
+//!
+//! - [`config`]: every limit and tunable, in one place.
+//! - [`batch`]: the record-batch format shared by the wire and the disk
+//!   (sans-IO, zero-copy).
+//! - [`storage`]: the partition log each core runs for the partitions it
+//!   owns: segments, group commit, indexes, recovery, retention, tail cache.
+
+pub mod batch;
+pub mod config;
+pub mod storage;
