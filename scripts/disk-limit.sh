@@ -20,7 +20,7 @@ NOSYNC_BLOCK_SIZES=(64k 1m)
 
 usage() {
     cat <<EOF
-Usage: $(basename "$0") [--dir DIR] [--runtime SECONDS] [--json FILE] [--size SIZE]
+Usage: $(basename "$0") [--dir DIR] [--runtime SECONDS] [--json FILE] [--size MIB]
 
 Measure the disk limits that shardlog's storage benchmarks are compared with.
 Runs fio (O_DIRECT, iodepth=1, one job, sequential writes into a preallocated
@@ -37,8 +37,8 @@ Options:
   --runtime SECONDS  upper bound per job (default: 10). A job also ends when
                      it has written its whole file.
   --json FILE        also write a machine-readable summary to FILE.
-  --size SIZE        file size per job in MiB (default: runtime x 2048 MiB,
-                     capped at 40% of the free space in DIR) -- big enough that
+  --size MIB         file size per job in MiB (default: runtime x 3072 MiB,
+                     capped at 30% of the free space in DIR) -- big enough that
                      a job keeps writing into fresh preallocated blocks.
   -h, --help         show this help.
 
@@ -63,6 +63,8 @@ parse_args() {
     done
     [[ "$RUNTIME" =~ ^[1-9][0-9]*$ ]] || die "--runtime must be a positive integer (seconds)"
     [[ -z "$SIZE" || "$SIZE" =~ ^[1-9][0-9]*$ ]] || die "--size must be a positive integer (MiB)"
+    # Fail now rather than after a minute of measuring.
+    [[ -z "$JSON_OUT" || -d "$(dirname "$JSON_OUT")" ]] || die "no such directory for --json: $(dirname "$JSON_OUT")"
 }
 
 ensure_fio() {
@@ -95,16 +97,18 @@ prepare_dir() {
     esac
 }
 
-# Enough for RUNTIME seconds at ~2 GiB/s, so even the no-sync 1m job keeps
-# writing fresh blocks instead of finishing early; but never more than 40% of
-# the free space.
+# Enough for RUNTIME seconds at ~3 GiB/s, so even the no-sync 1m job (~2.2 GB/s
+# on a virtio disk) keeps writing fresh blocks instead of finishing early; but
+# never more than 30% of the free space (fallocate is instant, the space is
+# only held for one job, yet others may be building on this disk).
 pick_size() {
     [[ -n "$SIZE" ]] && return 0
-    local free_mib want
+    local free_mib want cap
     free_mib=$(( $(df -k --output=avail "$DIR" | tail -n 1 | tr -d ' ') / 1024 ))
-    want=$(( RUNTIME * 2048 ))
-    SIZE=$(( want < free_mib * 4 / 10 ? want : free_mib * 4 / 10 ))
-    (( SIZE >= 64 )) || die "less than 160 MiB free in $DIR"
+    want=$(( RUNTIME * 3072 ))
+    cap=$(( free_mib * 3 / 10 ))
+    SIZE=$(( want < cap ? want : cap ))
+    (( SIZE >= 64 )) || die "less than ~220 MiB free in $DIR"
 }
 
 # io_uring can be compiled out of fio, disabled by sysctl, or blocked by a
@@ -123,25 +127,43 @@ pick_ioengine() {
 
 cleanup() {
     rm -f "$DIR"/fio-*.dat 2>/dev/null || true
-    [[ -n "${WORK:-}" ]] && rm -rf "$WORK"
+    if [[ -n "${WORK:-}" ]]; then rm -rf "$WORK"; fi
     if [[ "${CREATED_DIR:-0}" -eq 1 ]]; then rmdir "$DIR" 2>/dev/null || true; fi
 }
 
 # run_job NAME BS SYNC(0|1): one fio job, JSON result into $WORK/NAME.json.
 # The file is fresh per job: fio fallocates it (unwritten extents, like a
 # preallocated segment) and it is deleted right after to give the space back.
+# Fresh matters: on ext4 the first write into an unwritten extent makes
+# fdatasync commit the journal (extent conversion), which costs about as much
+# again as overwriting blocks that already hold data.
 run_job() {
     local name="$1" bs="$2" sync="$3"
     local file="$DIR/fio-$name.dat"
     log "job $name: bs=$bs fdatasync=$sync (up to ${RUNTIME}s)"
-    # timeout: a hard bound in case fio hangs on a sick disk.
+    # timeout: a hard bound in case fio hangs on a sick disk. It runs in the
+    # background so that a signal to this script is handled at once (bash
+    # defers traps while a foreground child runs) and passed on by on_signal.
     timeout --kill-after=10 $(( RUNTIME + 60 )) \
         fio --name="$name" --filename="$file" --size="${SIZE}M" \
             --rw=write --bs="$bs" --direct=1 --ioengine="$IOENGINE" \
             --iodepth=1 --numjobs=1 --fdatasync="$sync" \
             --fallocate=native --runtime="$RUNTIME" \
-            --output-format=json --output="$WORK/$name.json" >&2
+            --output-format=json --output="$WORK/$name.json" >&2 &
+    FIO_PID=$!
+    wait "$FIO_PID"
+    FIO_PID=""
     rm -f "$file"
+}
+
+# Stop the running fio (timeout forwards TERM to it) before the EXIT trap
+# deletes its file.
+on_signal() {
+    if [[ -n "${FIO_PID:-}" ]]; then
+        kill -TERM "$FIO_PID" 2>/dev/null || true
+        wait "$FIO_PID" 2>/dev/null || true
+    fi
+    exit 130
 }
 
 run_all_jobs() {
@@ -259,9 +281,9 @@ PY
 
 main() {
     parse_args "$@"
-    CREATED_DIR=0 WORK=""
+    CREATED_DIR=0 WORK="" FIO_PID=""
     trap cleanup EXIT
-    trap 'exit 130' INT TERM   # run the EXIT trap on Ctrl-C too
+    trap on_signal INT TERM
     prepare_dir                # before installing anything: fail fast on tmpfs
     ensure_fio
     WORK="$(mktemp -d)"

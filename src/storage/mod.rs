@@ -1,1 +1,30 @@
-//! Storage (in progress).
+//! The storage engine: the partition log each core runs for the partitions
+//! it owns (docs/STORAGE.md). Nothing here is shared across threads; a log
+//! belongs to one glommio executor.
+//!
+//! - [`log`]: `PartitionLog`, the API: append, read, offsets, retention, close.
+//! - [`appender`]: group commit, one aligned DMA write and one fsync a round.
+//! - [`segment`]: segment files and the cursor that reads their batches.
+//! - [`index`]: the sparse offset and time indexes.
+//! - [`recovery`]: opening segments, rebuilding indexes, torn-tail recovery.
+//! - [`retention`]: which sealed segments to delete.
+//! - [`cache`]: the per-shard tail cache of recent batches.
+//! - [`io`]: the file operations behind a trait, and the real DMA files.
+//! - [`faults`]: a fault-injecting implementation of that trait, for tests.
+
+pub mod appender;
+pub mod cache;
+pub mod completion;
+pub mod error;
+pub mod faults;
+pub mod index;
+pub mod io;
+pub mod log;
+pub mod recovery;
+pub mod retention;
+pub mod segment;
+
+pub use cache::{SharedTailCache, TailCache};
+pub use error::{StorageError, StorageResult};
+pub use io::{prime_executor_io, DmaStorage, SegmentFile, Storage};
+pub use log::{PartitionLog, ReadBatches, RetentionReport};

@@ -1,0 +1,405 @@
+//! Group commit: the one task per partition that turns queued appends into
+//! aligned DMA writes and `fdatasync`s (docs/STORAGE.md, "Group commit").
+//!
+//! Appends queue in `State::pending`. While no flush task runs, the first
+//! append spawns one; it drains the queue in rounds. A round takes every
+//! queued batch up to `write_bytes_max` that fits the active segment,
+//! stamps offsets, copies them behind the partial tail page into one
+//! page-aligned buffer, writes it with one DMA write and, if any append of
+//! the round asked for durability, one `fdatasync`. Only then are the round's
+//! appenders answered. One task means one write in flight per partition, so
+//! two writes never race for the tail page.
+//!
+//! A failed write or fsync fails the round and everything queued, and puts
+//! the log in the failed state: an fsync is never retried and then
+//! acknowledged. A full disk while allocating fails only the round.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+
+use super::completion::Completer;
+use super::error::{StorageError, StorageResult};
+use super::index::SegmentIndex;
+use super::io::{SegmentFile, Storage};
+use super::log::{now_ms, Inner};
+use super::recovery::{index_files, write_index};
+use super::segment::{segment_path, Segment, LOG_SUFFIX};
+use crate::batch::ValidBatch;
+use crate::config::{Durability, PAGE_BYTES};
+
+/// An append waiting for its round.
+pub struct PendingAppend {
+    pub batch: BytesMut,
+    pub valid: ValidBatch,
+    pub durability: Durability,
+    pub done: Completer<StorageResult<u64>>,
+}
+
+/// A batch written in a round, waiting to be answered and made visible.
+struct Written {
+    base_offset: u64,
+    next_offset: u64,
+    bytes: Bytes,
+    durability: Durability,
+    done: Completer<StorageResult<u64>>,
+}
+
+const PAGE: u64 = PAGE_BYTES as u64;
+
+fn align_down(v: u64) -> u64 {
+    v - v % PAGE
+}
+
+fn align_up(v: u64) -> u64 {
+    v.div_ceil(PAGE) * PAGE
+}
+
+/// The flush task: runs rounds until the queue is empty.
+pub async fn flush_task<S: Storage>(inner: Rc<Inner<S>>) {
+    loop {
+        if inner.state.borrow().failed.is_some() {
+            inner.fail_pending_after_failure();
+            break;
+        }
+        let has_pending = !inner.state.borrow().pending.is_empty();
+        if has_pending {
+            inner.run_round().await;
+            continue;
+        }
+        let sync_requested = std::mem::take(&mut inner.state.borrow_mut().sync_requested);
+        if sync_requested {
+            inner.sync_written().await;
+            continue;
+        }
+        break;
+    }
+    let idle_waiters = {
+        let mut state = inner.state.borrow_mut();
+        state.flushing = false;
+        std::mem::take(&mut state.idle_waiters)
+    };
+    for waiter in idle_waiters {
+        waiter.complete(());
+    }
+}
+
+impl<S: Storage> Inner<S> {
+    /// Starts the flush task unless one runs.
+    pub fn kick_flush(self: &Rc<Self>) {
+        let start = !std::mem::replace(&mut self.state.borrow_mut().flushing, true);
+        if start {
+            // Not under the borrow: glommio may poll the new task right away.
+            glommio::spawn_local(flush_task(self.clone())).detach();
+        }
+    }
+
+    async fn run_round(self: &Rc<Self>) {
+        if let Err(err) = self.roll_if_full().await {
+            self.fail_queue(err);
+            return;
+        }
+        let round = self.take_round();
+        let total: u64 = round.iter().map(|p| p.batch.len() as u64).sum();
+        if let Err(err) = self.ensure_allocated(total).await {
+            for pending in round {
+                pending.done.complete(Err(err.clone()));
+            }
+            if matches!(err, StorageError::Failed(_)) {
+                self.enter_failed(err);
+            }
+            return;
+        }
+        let (file, start, buf, written) = self.stamp_and_copy(round, total);
+        let len = buf.len();
+        let result = match file.write_at(buf, start).await {
+            Ok(n) if n == len => Ok(()),
+            Ok(n) => Err(std::io::Error::new(
+                std::io::ErrorKind::WriteZero,
+                format!("short write: {n} of {len} bytes at {start}"),
+            )),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            self.fail_round(written, StorageError::Failed(Rc::new(e)));
+            return;
+        }
+        let durable = written.iter().any(|w| w.durability == Durability::Durable);
+        if durable {
+            if let Err(e) = file.fdatasync().await {
+                self.fail_round(written, StorageError::Failed(Rc::new(e)));
+                return;
+            }
+        }
+        let mut finished = Vec::with_capacity(written.len());
+        {
+            let mut state = self.state.borrow_mut();
+            for w in written {
+                finished.push((w.done, w.base_offset));
+                state.unsynced.push((w.base_offset, w.next_offset, w.bytes));
+            }
+        }
+        if durable {
+            self.make_visible();
+        } else {
+            self.arm_sync_timer();
+        }
+        for (done, base_offset) in finished {
+            done.complete(Ok(base_offset));
+        }
+    }
+
+    /// Takes the next round from the queue: at least one batch, then more
+    /// while they fit `write_bytes_max` and the active segment.
+    fn take_round(&self) -> Vec<PendingAppend> {
+        let mut state = self.state.borrow_mut();
+        let segment_room = self
+            .config
+            .segment_bytes_max
+            .saturating_sub(state.active.data_bytes);
+        let mut round = Vec::new();
+        let mut total = 0u64;
+        while let Some(next) = state.pending.front() {
+            let len = next.batch.len() as u64;
+            let fits = total + len <= (self.config.write_bytes_max as u64).min(segment_room);
+            if !round.is_empty() && !fits {
+                break;
+            }
+            total += len;
+            round.push(state.pending.pop_front().expect("front exists"));
+        }
+        round
+    }
+
+    /// Makes sure the active segment's file is allocated past `total` more
+    /// bytes, in steps of `preallocate_bytes`.
+    async fn ensure_allocated(&self, total: u64) -> StorageResult<()> {
+        let (file, needed, allocated) = {
+            let state = self.state.borrow();
+            let needed = align_up(state.active.data_bytes + total);
+            (state.active.file.clone(), needed, state.allocated_bytes)
+        };
+        if needed <= allocated {
+            return Ok(());
+        }
+        let step_end = align_up(allocated + self.config.preallocate_bytes);
+        let cap = align_up(self.config.segment_bytes_max);
+        let target = needed.max(step_end.min(cap));
+        file.pre_allocate(target)
+            .await
+            .map_err(StorageError::from_write)?;
+        self.state.borrow_mut().allocated_bytes = target;
+        Ok(())
+    }
+
+    /// Stamps offsets and append time, updates the index, and copies the
+    /// tail page and the batches into one aligned buffer.
+    fn stamp_and_copy(
+        &self,
+        round: Vec<PendingAppend>,
+        total: u64,
+    ) -> (Rc<S::File>, u64, glommio::io::DmaBuffer, Vec<Written>) {
+        let mut state = self.state.borrow_mut();
+        let state = &mut *state;
+        let data_start = state.active.data_bytes;
+        let start = align_down(data_start);
+        let end = data_start + total;
+        let file = state.active.file.clone();
+        let mut buf = file.alloc_buffer((align_up(end) - start) as usize);
+        let bytes = buf.as_bytes_mut();
+        let tail_len = (data_start - start) as usize;
+        bytes[..tail_len].copy_from_slice(&state.tail_page);
+        let append_time_ms = now_ms();
+        let mut position = data_start;
+        let mut written = Vec::with_capacity(round.len());
+        for mut pending in round {
+            let base_offset = state.active.next_offset;
+            pending
+                .valid
+                .stamp(&mut pending.batch, base_offset, append_time_ms);
+            let at = (position - start) as usize;
+            bytes[at..at + pending.batch.len()].copy_from_slice(&pending.batch);
+            state.active.index.on_batch(
+                &pending.valid.header,
+                position,
+                self.config.index_interval_bytes,
+            );
+            position += pending.batch.len() as u64;
+            let next_offset = pending.valid.header.next_offset();
+            state.active.next_offset = next_offset;
+            written.push(Written {
+                base_offset,
+                next_offset,
+                bytes: pending.batch.freeze(),
+                durability: pending.durability,
+                done: pending.done,
+            });
+        }
+        state.active.data_bytes = end;
+        let new_tail_start = (align_down(end) - start) as usize;
+        state.tail_page.clear();
+        state
+            .tail_page
+            .extend_from_slice(&bytes[new_tail_start..(end - start) as usize]);
+        (file, start, buf, written)
+    }
+
+    /// Rolls to a new segment when the next queued batch would take the
+    /// active one past `segment_bytes_max`. The new file is created first, so
+    /// a full disk changes nothing; then the old one is truncated to its
+    /// data, synced, and its index written.
+    async fn roll_if_full(&self) -> StorageResult<()> {
+        let (needs_roll, next_offset) = {
+            let state = self.state.borrow();
+            let next_len = state.pending.front().map_or(0, |p| p.batch.len() as u64);
+            let data = state.active.data_bytes;
+            (
+                data > 0 && data + next_len > self.config.segment_bytes_max,
+                state.active.next_offset,
+            )
+        };
+        if !needs_roll {
+            return Ok(());
+        }
+        let path = segment_path(&self.dir, next_offset, LOG_SUFFIX);
+        let new_file = self
+            .storage
+            .open_segment(&path, true)
+            .await
+            .map_err(StorageError::from_write)?;
+        self.storage
+            .sync_dir(&self.dir)
+            .await
+            .map_err(StorageError::from_write)?;
+        let (old_file, data_bytes) = {
+            let state = self.state.borrow();
+            (state.active.file.clone(), state.active.data_bytes)
+        };
+        let sealed = async {
+            old_file.truncate(data_bytes).await?;
+            old_file.fdatasync().await
+        };
+        if let Err(e) = sealed.await {
+            let err = StorageError::Failed(Rc::new(e));
+            self.enter_failed(err.clone());
+            return Err(err);
+        }
+        // Everything written to the old segment is durable now.
+        self.make_visible();
+        let old = {
+            let mut state = self.state.borrow_mut();
+            let fresh = Segment {
+                base_offset: next_offset,
+                file: Rc::new(new_file),
+                path,
+                data_bytes: 0,
+                next_offset,
+                index: SegmentIndex::new(next_offset),
+            };
+            let old = std::mem::replace(&mut state.active, fresh);
+            state.allocated_bytes = 0;
+            state.tail_page.clear();
+            state.visible_active_bytes = 0;
+            old
+        };
+        if let Err(e) = write_index(&self.storage, index_files(&old)).await {
+            // The index is rebuilt from the log at the next open.
+            tracing::warn!(segment = %old.path.display(), error = %e, "could not write the sealed segment's index");
+        }
+        self.state.borrow_mut().sealed.insert(old.base_offset, old);
+        Ok(())
+    }
+
+    /// Makes written-but-unsynced batches durable (the `written` mode timer).
+    async fn sync_written(&self) {
+        let file = {
+            let state = self.state.borrow();
+            if state.unsynced.is_empty() {
+                return;
+            }
+            state.active.file.clone()
+        };
+        match file.fdatasync().await {
+            Ok(()) => self.make_visible(),
+            Err(e) => self.enter_failed(StorageError::Failed(Rc::new(e))),
+        }
+    }
+
+    fn arm_sync_timer(self: &Rc<Self>) {
+        let mut state = self.state.borrow_mut();
+        if state.sync_timer_armed {
+            return;
+        }
+        state.sync_timer_armed = true;
+        let weak = Rc::downgrade(self);
+        let interval = Duration::from_millis(self.config.flush_interval_ms);
+        glommio::spawn_local(async move {
+            glommio::timer::sleep(interval).await;
+            if let Some(inner) = weak.upgrade() {
+                {
+                    let mut state = inner.state.borrow_mut();
+                    state.sync_timer_armed = false;
+                    state.sync_requested = true;
+                }
+                inner.kick_flush();
+            }
+        })
+        .detach();
+    }
+
+    /// Everything written so far is durable: publish it to readers.
+    pub fn make_visible(&self) {
+        let (unsynced, waiters) = {
+            let mut state = self.state.borrow_mut();
+            state.visible_next_offset = state.active.next_offset;
+            state.visible_active_bytes = state.active.data_bytes;
+            (
+                std::mem::take(&mut state.unsynced),
+                std::mem::take(&mut state.data_waiters),
+            )
+        };
+        let mut cache = self.cache.borrow_mut();
+        for (base_offset, next_offset, bytes) in unsynced {
+            cache.insert(self.cache_key, base_offset, next_offset, bytes);
+        }
+        drop(cache);
+        for waker in waiters {
+            waker.wake();
+        }
+    }
+
+    fn fail_round(&self, written: Vec<Written>, err: StorageError) {
+        for w in written {
+            w.done.complete(Err(err.clone()));
+        }
+        self.enter_failed(err);
+    }
+
+    /// Fails every queued append with `err`; a non-fatal error leaves the
+    /// log in service.
+    fn fail_queue(&self, err: StorageError) {
+        let queued = std::mem::take(&mut self.state.borrow_mut().pending);
+        for pending in queued {
+            pending.done.complete(Err(err.clone()));
+        }
+    }
+
+    /// Takes the log out of service: appends are refused from now on.
+    pub fn enter_failed(&self, err: StorageError) {
+        tracing::error!(dir = %self.dir.display(), error = %err, "partition log failed; refusing appends");
+        let waiters = {
+            let mut state = self.state.borrow_mut();
+            state.failed.get_or_insert(err);
+            std::mem::take(&mut state.data_waiters)
+        };
+        for waker in waiters {
+            waker.wake();
+        }
+    }
+
+    fn fail_pending_after_failure(&self) {
+        let err = self.state.borrow().failed.clone().expect("failed");
+        self.fail_queue(err);
+    }
+}

@@ -1,0 +1,196 @@
+//! The file operations the storage engine needs, behind a small trait, so
+//! that tests run the same engine on a fault-injecting implementation
+//! ([`super::faults`]). [`DmaStorage`] is the real one: O_DIRECT segment files
+//! on glommio's io_uring reactor, buffered io_uring files for the small index
+//! and marker files.
+//!
+//! Everything here runs on one executor; nothing is `Send`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use glommio::io::{BufferedFile, Directory, DmaBuffer, DmaFile, OpenOptions};
+use glommio::GlommioError;
+
+use crate::config::PAGE_BYTES;
+
+/// One segment file, opened for O_DIRECT reads and writes.
+#[allow(async_fn_in_trait)]
+pub trait SegmentFile: 'static {
+    /// A zeroed, page-aligned buffer of `len` bytes (a multiple of a page).
+    fn alloc_buffer(&self, len: usize) -> DmaBuffer;
+    /// Writes the whole buffer at `pos` (page-aligned); returns bytes written.
+    async fn write_at(&self, buf: DmaBuffer, pos: u64) -> io::Result<usize>;
+    /// Reads up to `len` bytes at `pos` (any alignment); fewer at end of file.
+    async fn read_at(&self, pos: u64, len: usize) -> io::Result<Bytes>;
+    async fn fdatasync(&self) -> io::Result<()>;
+    /// Makes the file at least `len` bytes long, the new space allocated.
+    async fn pre_allocate(&self, len: u64) -> io::Result<()>;
+    async fn truncate(&self, len: u64) -> io::Result<()>;
+    async fn size(&self) -> io::Result<u64>;
+    async fn close(self) -> io::Result<()>;
+}
+
+/// The file system under one shard's partitions.
+#[allow(async_fn_in_trait)]
+pub trait Storage: Clone + 'static {
+    type File: SegmentFile;
+    /// Opens a segment file for reading and writing, creating it if asked.
+    async fn open_segment(&self, path: &Path, create: bool) -> io::Result<Self::File>;
+    /// Replaces `path` with `contents` atomically: temp file, fsync, rename,
+    /// fsync of the directory.
+    async fn write_file_atomic(&self, path: &Path, contents: Vec<u8>) -> io::Result<()>;
+    /// Reads a small whole file; `None` if it does not exist.
+    async fn read_file(&self, path: &Path) -> io::Result<Option<Vec<u8>>>;
+    /// Removes a file; a missing file is not an error.
+    async fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Makes the directory's entries (creations, renames, removals) durable.
+    async fn sync_dir(&self, path: &Path) -> io::Result<()>;
+}
+
+/// The real storage: glommio DMA files.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DmaStorage;
+
+/// Unwraps glommio's error into the `io::Error` underneath, keeping the OS
+/// error code (ENOSPC must stay recognisable).
+pub(crate) fn into_io(err: GlommioError<()>) -> io::Error {
+    match err {
+        GlommioError::IoError(e) => e,
+        GlommioError::EnhancedIoError { source, .. } => source,
+        other => other.into(),
+    }
+}
+
+impl SegmentFile for DmaFile {
+    fn alloc_buffer(&self, len: usize) -> DmaBuffer {
+        debug_assert!(len.is_multiple_of(PAGE_BYTES));
+        let mut buf = self.alloc_dma_buffer(len);
+        buf.as_bytes_mut().fill(0);
+        buf
+    }
+
+    async fn write_at(&self, buf: DmaBuffer, pos: u64) -> io::Result<usize> {
+        DmaFile::write_at(self, buf, pos).await.map_err(into_io)
+    }
+
+    async fn read_at(&self, pos: u64, len: usize) -> io::Result<Bytes> {
+        let result = DmaFile::read_at(self, pos, len).await.map_err(into_io)?;
+        Ok(Bytes::copy_from_slice(&result))
+    }
+
+    async fn fdatasync(&self) -> io::Result<()> {
+        DmaFile::fdatasync(self).await.map_err(into_io)
+    }
+
+    async fn pre_allocate(&self, len: u64) -> io::Result<()> {
+        DmaFile::pre_allocate(self, len, false)
+            .await
+            .map_err(into_io)
+    }
+
+    async fn truncate(&self, len: u64) -> io::Result<()> {
+        DmaFile::truncate(self, len).await.map_err(into_io)
+    }
+
+    async fn size(&self) -> io::Result<u64> {
+        self.file_size().await.map_err(into_io)
+    }
+
+    async fn close(self) -> io::Result<()> {
+        DmaFile::close(self).await.map_err(into_io)
+    }
+}
+
+impl Storage for DmaStorage {
+    type File = DmaFile;
+
+    async fn open_segment(&self, path: &Path, create: bool) -> io::Result<DmaFile> {
+        // `DmaFile::create` opens write-only; reads need read(true).
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(create)
+            .dma_open(path)
+            .await
+            .map_err(into_io)
+    }
+
+    async fn write_file_atomic(&self, path: &Path, contents: Vec<u8>) -> io::Result<()> {
+        let temp = temp_path(path);
+        let file = BufferedFile::create(&temp).await.map_err(into_io)?;
+        let len = contents.len();
+        let written = file.write_at(contents, 0).await.map_err(into_io)?;
+        if written != len {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!(
+                    "short write of {}: {written} of {len} bytes",
+                    temp.display()
+                ),
+            ));
+        }
+        file.fdatasync().await.map_err(into_io)?;
+        file.close().await.map_err(into_io)?;
+        glommio::io::rename(&temp, path).await.map_err(into_io)?;
+        self.sync_dir(parent_of(path)).await
+    }
+
+    async fn read_file(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+        let file = match BufferedFile::open(path).await.map_err(into_io) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let size = file.file_size().await.map_err(into_io)?;
+        let size = usize::try_from(size)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "file too large"))?;
+        let contents = file.read_at(0, size).await.map_err(into_io)?.to_vec();
+        file.close().await.map_err(into_io)?;
+        Ok(Some(contents))
+    }
+
+    async fn remove_file(&self, path: &Path) -> io::Result<()> {
+        match glommio::io::remove(path).await.map_err(into_io) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        let dir = Directory::open(path).await.map_err(into_io)?;
+        dir.sync().await.map_err(into_io)?;
+        dir.close().await.map_err(into_io)
+    }
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Works around glommio 0.9's polled-I/O probe (DESIGN.md §5): the first DMA
+/// file an executor opens decides whether polled I/O is used, and a new,
+/// empty file makes later DMA reads fail with EOPNOTSUPP. Opening a 4 KiB
+/// non-zero file first makes the probe see a real file. Call once per
+/// executor, before any other DMA file is opened; `dir` is on the data disk.
+pub async fn prime_executor_io(dir: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    // Unique per thread: several executors may prime the same directory.
+    let thread = format!("{:?}", std::thread::current().id());
+    let thread: String = thread.chars().filter(char::is_ascii_digit).collect();
+    let path = dir.join(format!(".io-probe-{}-{thread}", std::process::id()));
+    std::fs::write(&path, [0xA5u8; PAGE_BYTES])?;
+    let file = DmaFile::open(&path).await.map_err(into_io)?;
+    file.close().await.map_err(into_io)?;
+    std::fs::remove_file(&path)
+}

@@ -1,0 +1,578 @@
+//! `PartitionLog`: one partition's log on the core that owns it. Appends go
+//! through group commit ([`super::appender`]); reads come from the tail
+//! cache or from segments on disk; offsets and timestamps are looked up in
+//! the segment indexes. A record is visible to readers only once durable.
+//!
+//! Single-threaded by construction: the log lives on one glommio executor,
+//! its state in a `RefCell` that is never borrowed across an `.await`.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+
+use super::appender::PendingAppend;
+use super::cache::{CacheKey, SharedTailCache};
+use super::completion::{completion, Completer};
+use super::error::{StorageError, StorageResult};
+use super::io::{SegmentFile, Storage};
+use super::recovery::{
+    index_files, open_active, open_sealed, remove_segment_files, write_index, RecoveryMode,
+    ScanLimits,
+};
+use super::retention::{segments_to_delete, SegmentSummary};
+use super::segment::{parse_segment_name, CursorItem, Segment, SegmentCursor};
+use crate::batch::{validate, Batch};
+use crate::config::{Durability, LogConfig, ShardStorageConfig, BATCH_BYTES_LIMIT, PAGE_BYTES};
+
+/// Written at a clean close, removed at open: its presence means the index
+/// files are current and the tail needs no scan.
+pub const CLEAN_SHUTDOWN_MARKER: &str = "clean-shutdown";
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A handle to one partition log; clones share it.
+pub struct PartitionLog<S: Storage> {
+    inner: Rc<Inner<S>>,
+}
+
+impl<S: Storage> Clone for PartitionLog<S> {
+    fn clone(&self) -> Self {
+        PartitionLog {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+pub struct Inner<S: Storage> {
+    pub storage: S,
+    pub dir: PathBuf,
+    pub config: LogConfig,
+    pub limits: ScanLimits,
+    pub cache: SharedTailCache,
+    pub cache_key: CacheKey,
+    pub state: RefCell<State<S::File>>,
+}
+
+pub struct State<F> {
+    pub sealed: BTreeMap<u64, Segment<F>>,
+    pub active: Segment<F>,
+    /// Bytes of the active segment's file that are allocated.
+    pub allocated_bytes: u64,
+    /// The bytes of the active segment's last partial page.
+    pub tail_page: Vec<u8>,
+    /// Offsets below this are durable and visible to readers.
+    pub visible_next_offset: u64,
+    /// Bytes of the active segment that are durable and visible.
+    pub visible_active_bytes: u64,
+    pub pending: VecDeque<PendingAppend>,
+    /// Written, not yet durable: `(base offset, next offset, batch)`.
+    pub unsynced: Vec<(u64, u64, Bytes)>,
+    pub flushing: bool,
+    pub sync_timer_armed: bool,
+    pub sync_requested: bool,
+    pub failed: Option<StorageError>,
+    pub closed: bool,
+    pub idle_waiters: Vec<Completer<()>>,
+    /// Readers waiting for new visible data.
+    pub data_waiters: Vec<Waker>,
+}
+
+/// Batches returned by a read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadBatches {
+    /// Whole batches, the first holding the requested offset.
+    pub batches: Vec<Bytes>,
+    /// The next offset to be made visible (the high watermark).
+    pub high_watermark: u64,
+    /// The earliest offset still in the log.
+    pub log_start_offset: u64,
+}
+
+impl ReadBatches {
+    pub fn total_bytes(&self) -> usize {
+        self.batches.iter().map(Bytes::len).sum()
+    }
+}
+
+/// What retention deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    pub segments_deleted: usize,
+    pub bytes_deleted: u64,
+}
+
+impl<S: Storage> PartitionLog<S> {
+    /// Opens (or creates) the log in `dir`, recovering after a crash.
+    pub async fn open(
+        storage: S,
+        dir: &Path,
+        config: LogConfig,
+        shard_config: &ShardStorageConfig,
+        cache: SharedTailCache,
+    ) -> StorageResult<Self> {
+        config.validate().map_err(|e| {
+            StorageError::Io(Rc::new(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                e,
+            )))
+        })?;
+        std::fs::create_dir_all(dir)?;
+        let limits = ScanLimits {
+            index_interval_bytes: config.index_interval_bytes,
+            read_chunk_bytes: shard_config.read_chunk_bytes,
+            batch_bytes_limit: BATCH_BYTES_LIMIT,
+        };
+        let marker = dir.join(CLEAN_SHUTDOWN_MARKER);
+        let mode = if marker.exists() {
+            RecoveryMode::Clean
+        } else {
+            RecoveryMode::Unclean
+        };
+        let mut bases = list_segments(dir)?;
+        drop_empty_trailing_segments(&storage, dir, &mut bases).await?;
+        if bases.is_empty() {
+            bases.push(0);
+        }
+        let mut sealed = BTreeMap::new();
+        for pair in bases.windows(2) {
+            let segment = open_sealed(&storage, dir, pair[0], pair[1], &limits).await?;
+            sealed.insert(pair[0], segment);
+        }
+        let last = *bases.last().expect("at least one segment");
+        let active = open_active(&storage, dir, last, mode, &limits).await?;
+        if mode == RecoveryMode::Unclean {
+            // Recovered bytes may have been written but never synced.
+            active.segment.file.fdatasync().await?;
+        }
+        storage.sync_dir(dir).await?;
+        if mode == RecoveryMode::Clean {
+            // Removed before any append: a crash from now on must scan.
+            storage.remove_file(&marker).await?;
+            storage.sync_dir(dir).await?;
+        }
+        tracing::debug!(
+            dir = %dir.display(), ?mode, segments = bases.len(),
+            next_offset = active.segment.next_offset, "partition log opened"
+        );
+        let cache_key = cache.borrow_mut().register();
+        let state = State {
+            visible_next_offset: active.segment.next_offset,
+            visible_active_bytes: active.segment.data_bytes,
+            sealed,
+            active: active.segment,
+            allocated_bytes: active.allocated_bytes,
+            tail_page: active.tail_page,
+            pending: VecDeque::new(),
+            unsynced: Vec::new(),
+            flushing: false,
+            sync_timer_armed: false,
+            sync_requested: false,
+            failed: None,
+            closed: false,
+            idle_waiters: Vec::new(),
+            data_waiters: Vec::new(),
+        };
+        Ok(PartitionLog {
+            inner: Rc::new(Inner {
+                storage,
+                dir: dir.to_path_buf(),
+                config,
+                limits,
+                cache,
+                cache_key,
+                state: RefCell::new(state),
+            }),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.inner.config
+    }
+
+    /// Appends one encoded batch; answers with its base offset once the
+    /// batch is durable (`Durable`) or written (`Written`).
+    pub async fn append(&self, batch: BytesMut, durability: Durability) -> StorageResult<u64> {
+        let limit = self.inner.config.batch_bytes_max;
+        if batch.len() > limit as usize {
+            return Err(StorageError::BatchTooLarge {
+                size: batch.len(),
+                limit,
+            });
+        }
+        let valid = validate(&batch, limit)?;
+        let (done, answer) = completion();
+        {
+            let mut state = self.inner.state.borrow_mut();
+            if state.closed {
+                return Err(StorageError::Closed);
+            }
+            if let Some(err) = &state.failed {
+                return Err(err.clone());
+            }
+            state.pending.push_back(PendingAppend {
+                batch,
+                valid,
+                durability,
+                done,
+            });
+        }
+        self.inner.kick_flush();
+        answer.await.unwrap_or(Err(StorageError::Closed))
+    }
+
+    /// The earliest offset in the log.
+    pub fn earliest_offset(&self) -> u64 {
+        let state = self.inner.state.borrow();
+        state
+            .sealed
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(state.active.base_offset)
+    }
+
+    /// The offset the next record will get once visible: the end of what
+    /// readers can see (the high watermark).
+    pub fn latest_offset(&self) -> u64 {
+        self.inner.state.borrow().visible_next_offset
+    }
+
+    /// Bytes of all segments' data.
+    pub fn size_bytes(&self) -> u64 {
+        let state = self.inner.state.borrow();
+        state.sealed.values().map(|s| s.data_bytes).sum::<u64>() + state.active.data_bytes
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.inner.state.borrow().sealed.len() + 1
+    }
+
+    /// Why the log is out of service, if it is.
+    pub fn failure(&self) -> Option<StorageError> {
+        self.inner.state.borrow().failed.clone()
+    }
+
+    fn check_range(&self, offset: u64) -> StorageResult<(u64, u64)> {
+        let earliest = self.earliest_offset();
+        let latest = self.latest_offset();
+        if offset < earliest || offset > latest {
+            return Err(StorageError::OffsetOutOfRange {
+                offset,
+                earliest,
+                latest,
+            });
+        }
+        Ok((earliest, latest))
+    }
+
+    /// Whole visible batches from the one holding `offset`, up to
+    /// `max_bytes` (the first batch always, however large).
+    pub async fn read(&self, offset: u64, max_bytes: usize) -> StorageResult<ReadBatches> {
+        if self.inner.state.borrow().closed {
+            return Err(StorageError::Closed);
+        }
+        let (log_start_offset, high_watermark) = self.check_range(offset)?;
+        let mut result = ReadBatches {
+            batches: Vec::new(),
+            high_watermark,
+            log_start_offset,
+        };
+        if offset == high_watermark {
+            return Ok(result);
+        }
+        let cached = self
+            .inner
+            .cache
+            .borrow_mut()
+            .read(self.inner.cache_key, offset, max_bytes);
+        if let Some(batches) = cached {
+            result.batches = batches;
+            return Ok(result);
+        }
+        result.batches = self.read_from_disk(offset, max_bytes).await?;
+        Ok(result)
+    }
+
+    /// Where on disk the batch holding `offset` is: the segment's file and
+    /// path, a position at or before it, the end of its visible data, and
+    /// whether the segment is sealed.
+    fn locate(&self, offset: u64) -> (Rc<S::File>, PathBuf, u64, u64, Option<u64>) {
+        let state = self.inner.state.borrow();
+        match state.sealed.range(..=offset).next_back() {
+            Some((_, seg)) if offset < seg.next_offset => (
+                seg.file.clone(),
+                seg.path.clone(),
+                seg.index.position_for(offset),
+                seg.data_bytes,
+                Some(seg.next_offset),
+            ),
+            _ => {
+                let seg = &state.active;
+                (
+                    seg.file.clone(),
+                    seg.path.clone(),
+                    seg.index.position_for(offset),
+                    state.visible_active_bytes,
+                    None,
+                )
+            }
+        }
+    }
+
+    async fn read_from_disk(&self, offset: u64, max_bytes: usize) -> StorageResult<Vec<Bytes>> {
+        let (file, path, position, end, sealed_next) = self.locate(offset);
+        let chunk = max_bytes.clamp(PAGE_BYTES, self.inner.limits.read_chunk_bytes);
+        let mut cursor = SegmentCursor::new(&*file, position, end, chunk, BATCH_BYTES_LIMIT);
+        let mut batches = Vec::new();
+        let mut total = 0usize;
+        loop {
+            match cursor.next().await? {
+                CursorItem::Batch { header, bytes, .. } => {
+                    if header.next_offset() <= offset {
+                        continue;
+                    }
+                    if !batches.is_empty() && total + bytes.len() > max_bytes {
+                        break;
+                    }
+                    total += bytes.len();
+                    batches.push(bytes);
+                }
+                CursorItem::End { position } => {
+                    if batches.is_empty() && sealed_next.is_some() {
+                        return Err(StorageError::Corruption {
+                            segment: path,
+                            position,
+                            reason: "segment ends before its last offset".into(),
+                        });
+                    }
+                    break;
+                }
+                CursorItem::Invalid { position, reason } => {
+                    if !batches.is_empty() {
+                        // Serve what is valid; the next read reports the damage.
+                        break;
+                    }
+                    return Err(StorageError::Corruption {
+                        segment: path,
+                        position,
+                        reason,
+                    });
+                }
+            }
+        }
+        Ok(batches)
+    }
+
+    /// The offset of the first record whose timestamp is at least
+    /// `timestamp_ms`, or `None` if every visible record is older.
+    pub async fn offset_for_timestamp(&self, timestamp_ms: i64) -> StorageResult<Option<u64>> {
+        let start = {
+            let state = self.inner.state.borrow();
+            let candidate = state
+                .sealed
+                .values()
+                .chain(std::iter::once(&state.active))
+                .find(|seg| seg.index.max_timestamp_ms() >= timestamp_ms);
+            match candidate {
+                Some(seg) => seg.index.offset_for_timestamp(timestamp_ms),
+                None => return Ok(None),
+            }
+        };
+        let high_watermark = self.latest_offset();
+        let mut offset = start.max(self.earliest_offset());
+        while offset < high_watermark {
+            let read = self
+                .read(offset, self.inner.limits.read_chunk_bytes)
+                .await?;
+            let Some(last) = read.batches.last() else {
+                break;
+            };
+            for bytes in &read.batches {
+                let batch = Batch::decode(bytes.clone(), BATCH_BYTES_LIMIT)?;
+                if batch.header.max_timestamp_ms < timestamp_ms {
+                    continue;
+                }
+                let found = batch
+                    .records()
+                    .find(|r| r.offset >= offset && r.timestamp_ms >= timestamp_ms)
+                    .map(|r| r.offset);
+                if found.is_some() {
+                    return Ok(found);
+                }
+            }
+            offset = crate::batch::BatchHeader::parse(last, BATCH_BYTES_LIMIT)?.next_offset();
+        }
+        Ok(None)
+    }
+
+    /// Resolves once data at or past `offset` is visible, or the log is
+    /// closed or failed. For long-poll fetches: woken by appends, not polled.
+    pub fn wait_for_data(&self, offset: u64) -> DataArrival<S> {
+        DataArrival {
+            inner: self.inner.clone(),
+            offset,
+        }
+    }
+
+    /// Deletes whole sealed segments past the retention limits.
+    pub async fn apply_retention(&self, now_ms: i64) -> StorageResult<RetentionReport> {
+        let (victims, mut report) = {
+            let mut state = self.inner.state.borrow_mut();
+            let summaries: Vec<SegmentSummary> = state
+                .sealed
+                .values()
+                .map(|s| SegmentSummary {
+                    base_offset: s.base_offset,
+                    bytes: s.data_bytes,
+                    max_timestamp_ms: s.index.max_timestamp_ms(),
+                })
+                .collect();
+            let total = summaries.iter().map(|s| s.bytes).sum::<u64>() + state.active.data_bytes;
+            let count = segments_to_delete(
+                &summaries,
+                total,
+                now_ms,
+                self.inner.config.retention_ms,
+                self.inner.config.retention_bytes,
+            );
+            let mut report = RetentionReport::default();
+            let victims: Vec<Segment<S::File>> = summaries[..count]
+                .iter()
+                .filter_map(|s| state.sealed.remove(&s.base_offset))
+                .collect();
+            report.segments_deleted = victims.len();
+            (victims, report)
+        };
+        for segment in victims {
+            report.bytes_deleted += segment.data_bytes;
+            remove_segment_files(&self.inner.storage, &self.inner.dir, segment.base_offset).await?;
+        }
+        if report.segments_deleted > 0 {
+            self.inner.storage.sync_dir(&self.inner.dir).await?;
+            tracing::info!(dir = %self.inner.dir.display(), ?report, "retention deleted segments");
+        }
+        Ok(report)
+    }
+
+    /// Waits for queued appends, makes everything durable, writes the
+    /// indexes and the clean-shutdown marker, and closes the files.
+    pub async fn close(&self) -> StorageResult<()> {
+        let idle = {
+            let mut state = self.inner.state.borrow_mut();
+            if state.closed {
+                return Err(StorageError::Closed);
+            }
+            state.closed = true;
+            state.flushing.then(|| {
+                let (done, wait) = completion();
+                state.idle_waiters.push(done);
+                wait
+            })
+        };
+        if let Some(idle) = idle {
+            idle.await;
+        }
+        self.inner
+            .cache
+            .borrow_mut()
+            .remove_partition(self.inner.cache_key);
+        let failed = self.inner.state.borrow().failed.clone();
+        // The files close when the last handle drops (glommio closes a
+        // dropped file asynchronously); readers may still hold them.
+        match failed {
+            Some(err) => Err(err),
+            None => self.write_clean_state().await,
+        }
+    }
+
+    async fn write_clean_state(&self) -> StorageResult<()> {
+        let inner = &self.inner;
+        let file = inner.state.borrow().active.file.clone();
+        file.fdatasync()
+            .await
+            .map_err(|e| StorageError::Failed(Rc::new(e)))?;
+        inner.make_visible();
+        let index_files = index_files(&inner.state.borrow().active);
+        write_index(&inner.storage, index_files).await?;
+        inner
+            .storage
+            .write_file_atomic(&inner.dir.join(CLEAN_SHUTDOWN_MARKER), b"clean\n".to_vec())
+            .await?;
+        Ok(())
+    }
+}
+
+/// Base offsets of the segment files in `dir`, ascending. Leftover temp
+/// files of an interrupted index write are removed.
+fn list_segments(dir: &Path) -> std::io::Result<Vec<u64>> {
+    let mut bases = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(base) = parse_segment_name(&name) {
+            bases.push(base);
+        } else if name.ends_with(".tmp") {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    bases.sort_unstable();
+    Ok(bases)
+}
+
+/// A crash right after a roll leaves an empty newest segment; the tail to
+/// recover is in the one before it. Empty trailing segments are removed.
+async fn drop_empty_trailing_segments<S: Storage>(
+    storage: &S,
+    dir: &Path,
+    bases: &mut Vec<u64>,
+) -> StorageResult<()> {
+    while bases.len() >= 2 {
+        let last = *bases.last().expect("len >= 2");
+        let path = super::segment::segment_path(dir, last, super::segment::LOG_SUFFIX);
+        let file = storage.open_segment(&path, false).await?;
+        let head = file.read_at(0, crate::batch::HEADER_LEN).await?;
+        file.close().await?;
+        if !crate::batch::header::is_zero_header(&head) {
+            break;
+        }
+        tracing::warn!(segment = %path.display(), "removing an empty trailing segment left by a roll");
+        remove_segment_files(storage, dir, last).await?;
+        bases.pop();
+    }
+    Ok(())
+}
+
+/// Future of [`PartitionLog::wait_for_data`].
+pub struct DataArrival<S: Storage> {
+    inner: Rc<Inner<S>>,
+    offset: u64,
+}
+
+impl<S: Storage> Future for DataArrival<S> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.inner.state.borrow_mut();
+        if state.visible_next_offset > self.offset || state.closed || state.failed.is_some() {
+            return Poll::Ready(());
+        }
+        state.data_waiters.push(cx.waker().clone());
+        Poll::Pending
+    }
+}

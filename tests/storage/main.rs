@@ -1,0 +1,7 @@
+//! Storage engine tests: the partition log on the real disk under the
+//! project's `tmp/` (tmpfs has no O_DIRECT), run on an inline glommio
+//! executor.
+
+mod common;
+
+mod log_basics;
