@@ -5,3 +5,5 @@
 mod common;
 
 mod log_basics;
+mod model;
+mod recovery;
