@@ -659,3 +659,31 @@ fn all_zero_header_is_refused() {
     assert_eq!(items.len(), 1);
     assert!(items[0].is_err());
 }
+
+#[test]
+fn offsets_past_u64_max_are_refused() {
+    // Three records: from base u64::MAX - 2 the last offset is u64::MAX and
+    // the next offset is not representable; from u64::MAX - 3 all fit.
+    for base_offset in [u64::MAX, u64::MAX - 1, u64::MAX - 2] {
+        let buf = edited(TimestampType::Create, |buf, _| {
+            buf[field::BASE_OFFSET..field::BASE_OFFSET + 8]
+                .copy_from_slice(&base_offset.to_le_bytes());
+        });
+        assert_eq!(
+            refused(&buf),
+            BatchError::OffsetOverflow {
+                base_offset,
+                record_count: 3
+            }
+        );
+        assert!(Batches::new(Bytes::from(buf), LIMIT).all(|item| item.is_err()));
+    }
+    let buf = edited(TimestampType::Create, |buf, _| {
+        buf[field::BASE_OFFSET..field::BASE_OFFSET + 8]
+            .copy_from_slice(&(u64::MAX - 3).to_le_bytes());
+    });
+    let batch = Batch::decode(Bytes::from(buf), LIMIT).expect("offsets up to u64::MAX - 1 fit");
+    assert_eq!(batch.header.next_offset(), u64::MAX);
+    let offsets: Vec<u64> = batch.records().map(|record| record.offset).collect();
+    assert_eq!(offsets, [u64::MAX - 3, u64::MAX - 2, u64::MAX - 1]);
+}
