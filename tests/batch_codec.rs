@@ -687,3 +687,28 @@ fn offsets_past_u64_max_are_refused() {
     let offsets: Vec<u64> = batch.records().map(|record| record.offset).collect();
     assert_eq!(offsets, [u64::MAX - 3, u64::MAX - 2, u64::MAX - 1]);
 }
+
+#[test]
+fn timestamp_below_i64_min_is_refused() {
+    // Only the largest timestamp used to be checked: a negative delta that
+    // takes a record below i64::MIN passed, and the record's timestamp
+    // wrapped around to a large positive one.
+    let buf = edited(TimestampType::Create, |buf, starts| {
+        put_i64(buf, field::FIRST_TIMESTAMP, -10);
+        put_i64(buf, field::MAX_TIMESTAMP, -5);
+        put_i64(buf, starts[2] + TIMESTAMP_DELTA, i64::MIN);
+    });
+    assert_eq!(
+        refused(&buf),
+        BatchError::BadTimestamps("timestamp overflows")
+    );
+    // The same batch with a delta that stays in range is valid.
+    let buf = edited(TimestampType::Create, |buf, starts| {
+        put_i64(buf, field::FIRST_TIMESTAMP, -10);
+        put_i64(buf, field::MAX_TIMESTAMP, -5);
+        put_i64(buf, starts[2] + TIMESTAMP_DELTA, i64::MIN + 10);
+    });
+    let batch = Batch::decode(Bytes::from(buf), LIMIT).expect("timestamps fit");
+    let timestamps: Vec<i64> = batch.records().map(|record| record.timestamp_ms).collect();
+    assert_eq!(timestamps, [-10, -5, i64::MIN]);
+}
