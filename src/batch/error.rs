@@ -20,6 +20,8 @@ pub enum BatchError {
     CrcMismatch { stored: u32, computed: u32 },
     #[error("batch must hold at least one record")]
     Empty,
+    #[error("batch offsets overflow: base offset {base_offset} with {record_count} records")]
+    OffsetOverflow { base_offset: u64, record_count: u32 },
     #[error("record {index}: {reason}")]
     BadRecord { index: u32, reason: &'static str },
     #[error("batch declares {declared} records but holds {found}")]

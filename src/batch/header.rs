@@ -58,7 +58,8 @@ pub struct BatchHeader {
 
 impl BatchHeader {
     /// Decodes the header at the start of `buf`, checking only what the
-    /// header alone can tell: length bounds, version, reserved bits.
+    /// header alone can tell: length bounds, version, reserved bits, a
+    /// record count, and offsets that fit a u64.
     pub fn parse(buf: &[u8], batch_bytes_limit: u32) -> Result<BatchHeader, BatchError> {
         if buf.len() < HEADER_LEN {
             return Err(BatchError::Truncated {
@@ -95,6 +96,18 @@ impl BatchHeader {
         }
         if header.record_count == 0 {
             return Err(BatchError::Empty);
+        }
+        // The base offset is outside the CRC; the offsets of the records and
+        // the offset after the batch must still fit a u64.
+        if header
+            .base_offset
+            .checked_add(u64::from(header.record_count))
+            .is_none()
+        {
+            return Err(BatchError::OffsetOverflow {
+                base_offset: header.base_offset,
+                record_count: header.record_count,
+            });
         }
         Ok(header)
     }

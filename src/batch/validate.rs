@@ -82,6 +82,11 @@ fn check_records(buf: &[u8], header: &BatchHeader) -> Result<(), BatchError> {
                 "log-append-time records carry a delta",
             ));
         }
+        // Every record's timestamp must fit an i64, not just the largest.
+        header
+            .first_timestamp_ms
+            .checked_add(spans.timestamp_delta_ms)
+            .ok_or(BatchError::BadTimestamps("timestamp overflows"))?;
         max_delta = max_delta.max(spans.timestamp_delta_ms);
         pos = spans.end;
         index += 1;
