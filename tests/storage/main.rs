@@ -4,6 +4,7 @@
 
 mod common;
 
+mod faults;
 mod log_basics;
 mod model;
 mod recovery;
