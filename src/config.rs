@@ -39,6 +39,22 @@ pub enum Durability {
     Written,
 }
 
+/// How a segment's file is extended ahead of its writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Preallocation {
+    /// `fallocate`: instant, but the blocks stay "unwritten" until first
+    /// written, so each fdatasync that first touches them also commits the
+    /// file system journal (about half the commit rate on ext4).
+    Fallocate,
+    /// Write zeros ahead (large DMA writes, no sync of their own): costs
+    /// write bandwidth once, then every commit is a plain overwrite.
+    #[default]
+    ZeroFill,
+}
+
+/// Bytes of one zero-fill write when preallocating by writing zeros.
+pub const ZERO_FILL_WRITE_BYTES: usize = 1 << 20;
+
 /// Settings of one partition log (per topic, the same for its partitions).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogConfig {
@@ -48,6 +64,8 @@ pub struct LogConfig {
     pub index_interval_bytes: u32,
     /// Segments are preallocated in steps of this many bytes.
     pub preallocate_bytes: u64,
+    /// How segments are preallocated.
+    pub preallocation: Preallocation,
     /// A batch larger than this is refused.
     pub batch_bytes_max: u32,
     /// At most this many bytes of batches are coalesced into one DMA write.
@@ -65,7 +83,8 @@ impl Default for LogConfig {
         LogConfig {
             segment_bytes_max: 1 << 30,
             index_interval_bytes: 4096,
-            preallocate_bytes: 64 << 20,
+            preallocate_bytes: 8 << 20,
+            preallocation: Preallocation::default(),
             batch_bytes_max: 1 << 20,
             write_bytes_max: 4 << 20,
             flush_interval_ms: 50,

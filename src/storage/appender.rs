@@ -27,7 +27,7 @@ use super::log::{now_ms, Inner};
 use super::recovery::{index_files, write_index};
 use super::segment::{segment_path, Segment, LOG_SUFFIX};
 use crate::batch::ValidBatch;
-use crate::config::{Durability, PAGE_BYTES};
+use crate::config::{Durability, Preallocation, PAGE_BYTES, ZERO_FILL_WRITE_BYTES};
 
 /// An append waiting for its round.
 pub struct PendingAppend {
@@ -54,6 +54,31 @@ fn align_down(v: u64) -> u64 {
 
 fn align_up(v: u64) -> u64 {
     v.div_ceil(PAGE) * PAGE
+}
+
+/// Extends `file` from `from` to `to` (page-aligned) by writing zeros.
+/// No sync: the next commit's fdatasync makes the extension durable with
+/// its own data. Space is reserved first, so a full disk fails here with
+/// ENOSPC before anything is written.
+async fn zero_fill<F: SegmentFile>(file: &F, from: u64, to: u64) -> std::io::Result<()> {
+    file.pre_allocate(to).await?;
+    // A partial last page (past a recovered, unaligned end) holds data: the
+    // next commit writes it whole, so zeros start at the next page.
+    let mut position = align_up(from);
+    while position < to {
+        let len = ((to - position) as usize).min(ZERO_FILL_WRITE_BYTES);
+        let mut zeros = file.alloc_buffer(len);
+        zeros.as_bytes_mut().fill(0);
+        let written = file.write_at(zeros, position).await?;
+        if written != len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::WriteZero,
+                format!("short zero-fill write: {written} of {len} bytes at {position}"),
+            ));
+        }
+        position += len as u64;
+    }
+    Ok(())
 }
 
 /// The flush task: runs rounds until the queue is empty.
@@ -186,9 +211,11 @@ impl<S: Storage> Inner<S> {
         let step_end = align_up(allocated + self.config.preallocate_bytes);
         let cap = align_up(self.config.segment_bytes_max);
         let target = needed.max(step_end.min(cap));
-        file.pre_allocate(target)
-            .await
-            .map_err(StorageError::from_write)?;
+        match self.config.preallocation {
+            Preallocation::Fallocate => file.pre_allocate(target).await,
+            Preallocation::ZeroFill => zero_fill(&*file, allocated, target).await,
+        }
+        .map_err(StorageError::from_write)?;
         self.state.borrow_mut().allocated_bytes = target;
         Ok(())
     }
@@ -236,6 +263,8 @@ impl<S: Storage> Inner<S> {
                 done: pending.done,
             });
         }
+        // The padding past the data goes to disk: zero it, never stale heap.
+        bytes[(end - start) as usize..].fill(0);
         state.active.data_bytes = end;
         let new_tail_start = (align_down(end) - start) as usize;
         state.tail_page.clear();

@@ -18,7 +18,8 @@ use crate::config::PAGE_BYTES;
 /// One segment file, opened for O_DIRECT reads and writes.
 #[allow(async_fn_in_trait)]
 pub trait SegmentFile: 'static {
-    /// A zeroed, page-aligned buffer of `len` bytes (a multiple of a page).
+    /// A page-aligned buffer of `len` bytes (a multiple of a page). Its
+    /// contents are unspecified: the caller writes or zeroes every byte.
     fn alloc_buffer(&self, len: usize) -> DmaBuffer;
     /// Writes the whole buffer at `pos` (page-aligned); returns bytes written.
     async fn write_at(&self, buf: DmaBuffer, pos: u64) -> io::Result<usize>;
@@ -66,9 +67,7 @@ pub(crate) fn into_io(err: GlommioError<()>) -> io::Error {
 impl SegmentFile for DmaFile {
     fn alloc_buffer(&self, len: usize) -> DmaBuffer {
         debug_assert!(len.is_multiple_of(PAGE_BYTES));
-        let mut buf = self.alloc_dma_buffer(len);
-        buf.as_bytes_mut().fill(0);
-        buf
+        self.alloc_dma_buffer(len)
     }
 
     async fn write_at(&self, buf: DmaBuffer, pos: u64) -> io::Result<usize> {

@@ -3,7 +3,9 @@
 
 use futures_lite::future::zip;
 use shardlog::batch::{Batch, BatchHeader};
-use shardlog::config::{Durability, LogConfig, ShardStorageConfig, BATCH_BYTES_LIMIT};
+use shardlog::config::{
+    Durability, LogConfig, Preallocation, ShardStorageConfig, BATCH_BYTES_LIMIT,
+};
 use shardlog::storage::faults::{FaultPlan, FaultyStorage};
 use shardlog::storage::{DmaStorage, PartitionLog, StorageError, TailCache};
 
@@ -87,7 +89,11 @@ fn concurrent_appends_share_one_write_and_one_fsync() {
     let path = dir.path().to_path_buf();
     run(dir.path(), move || async move {
         let plan = FaultPlan::new(1);
-        let config = LogConfig::default();
+        // Fallocate: zero-fill writes would count as writes here.
+        let config = LogConfig {
+            preallocation: Preallocation::Fallocate,
+            ..LogConfig::default()
+        };
         let log = open(FaultyStorage::new(plan.clone()), &path, config).await;
         let (writes_before, fsyncs_before) = plan.io_counts();
         let appends: Vec<_> = (0..64u64)

@@ -8,13 +8,13 @@ use std::path::PathBuf;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use shardlog::batch::Batch;
-use shardlog::config::{Durability, BATCH_BYTES_LIMIT};
+use shardlog::config::{Durability, LogConfig, Preallocation, BATCH_BYTES_LIMIT};
 use shardlog::storage::{DmaStorage, PartitionLog};
 
 use crate::common::{batch, open, read_all, run, small_config, TempDir};
 
-const SEEDS_DEFAULT: u64 = 6;
-const OPS_PER_SEED: usize = 160;
+const SEEDS_DEFAULT: u64 = 10;
+const OPS_PER_SEED: usize = 250;
 
 #[test]
 fn random_operations_match_the_model() {
@@ -36,7 +36,16 @@ type Model = Vec<Vec<u8>>;
 async fn check_seed(seed: u64, path: PathBuf) {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut model: Model = Vec::new();
-    let mut log = open(DmaStorage, &path, small_config()).await;
+    // Both preallocation modes, alternating by seed.
+    let config = LogConfig {
+        preallocation: if seed % 2 == 0 {
+            Preallocation::ZeroFill
+        } else {
+            Preallocation::Fallocate
+        },
+        ..small_config()
+    };
+    let mut log = open(DmaStorage, &path, config.clone()).await;
     let mut tag = 0u64;
     for step in 0..OPS_PER_SEED {
         let context = format!("seed {seed} step {step}");
@@ -98,7 +107,7 @@ async fn check_seed(seed: u64, path: PathBuf) {
             }
             85..=92 => {
                 log.close().await.expect("close");
-                log = open(DmaStorage, &path, small_config()).await;
+                log = open(DmaStorage, &path, config.clone()).await;
                 assert_eq!(
                     log.latest_offset(),
                     model.len() as u64,
@@ -110,7 +119,7 @@ async fn check_seed(seed: u64, path: PathBuf) {
                 // finds all of them (durable ones are guaranteed; written
                 // ones were written before the answer).
                 drop(log);
-                log = open(DmaStorage, &path, small_config()).await;
+                log = open(DmaStorage, &path, config.clone()).await;
                 assert_eq!(
                     log.latest_offset(),
                     model.len() as u64,
