@@ -28,6 +28,4 @@ pub enum BatchError {
     CountMismatch { declared: u32, found: u32 },
     #[error("batch timestamps disagree with its records: {0}")]
     BadTimestamps(&'static str),
-    #[error("header name is not UTF-8")]
-    HeaderNameNotUtf8,
 }
