@@ -43,8 +43,12 @@ fn lookups(c: &mut Criterion) {
     let index = full_segment_index();
     let last_offset = SEGMENT_BYTES / u64::from(BATCH_BYTES) * u64::from(RECORDS_PER_BATCH);
     let mut rng = SmallRng::seed_from_u64(42);
-    let offsets: Vec<u64> = (0..LOOKUPS).map(|_| rng.gen_range(0..last_offset)).collect();
-    let timestamps: Vec<i64> = (0..LOOKUPS).map(|_| rng.gen_range(0..last_offset as i64 / 4)).collect();
+    let offsets: Vec<u64> = (0..LOOKUPS)
+        .map(|_| rng.gen_range(0..last_offset))
+        .collect();
+    let timestamps: Vec<i64> = (0..LOOKUPS)
+        .map(|_| rng.gen_range(0..last_offset as i64 / 4))
+        .collect();
 
     let mut group = c.benchmark_group("index");
     group
@@ -52,13 +56,16 @@ fn lookups(c: &mut Criterion) {
         .warm_up_time(Duration::from_millis(500))
         .sample_size(20)
         .throughput(Throughput::Elements(LOOKUPS));
-    group.bench_function(format!("position_for/{}_entries", index.entry_count()), |b| {
-        b.iter(|| {
-            for &offset in &offsets {
-                black_box(index.position_for(black_box(offset)));
-            }
-        })
-    });
+    group.bench_function(
+        format!("position_for/{}_entries", index.entry_count()),
+        |b| {
+            b.iter(|| {
+                for &offset in &offsets {
+                    black_box(index.position_for(black_box(offset)));
+                }
+            })
+        },
+    );
     group.bench_function("offset_for_timestamp", |b| {
         b.iter(|| {
             for &ts in &timestamps {

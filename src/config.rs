@@ -116,6 +116,12 @@ impl LogConfig {
                 self.batch_bytes_max
             ));
         }
+        if u64::from(self.batch_bytes_max) > seg {
+            return Err(format!(
+                "batch_bytes_max {} exceeds segment_bytes_max {seg}",
+                self.batch_bytes_max
+            ));
+        }
         if self.preallocate_bytes < PAGE_BYTES as u64 {
             return Err(format!(
                 "preallocate_bytes {} below one page ({PAGE_BYTES})",
@@ -149,6 +155,69 @@ impl Default for ShardStorageConfig {
         ShardStorageConfig {
             tail_cache_bytes: 64 << 20,
             read_chunk_bytes: 1 << 20,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(LogConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn each_refusal_names_its_setting() {
+        let cases: [(&str, LogConfig); 6] = [
+            (
+                "segment_bytes_max",
+                LogConfig {
+                    segment_bytes_max: 100,
+                    ..LogConfig::default()
+                },
+            ),
+            (
+                "index_interval_bytes",
+                LogConfig {
+                    index_interval_bytes: 0,
+                    ..LogConfig::default()
+                },
+            ),
+            (
+                "batch_bytes_max",
+                LogConfig {
+                    batch_bytes_max: BATCH_BYTES_LIMIT + 1,
+                    ..LogConfig::default()
+                },
+            ),
+            (
+                "batch_bytes_max",
+                LogConfig {
+                    segment_bytes_max: 8192,
+                    batch_bytes_max: 8193,
+                    ..LogConfig::default()
+                },
+            ),
+            (
+                "preallocate_bytes",
+                LogConfig {
+                    preallocate_bytes: 1,
+                    ..LogConfig::default()
+                },
+            ),
+            (
+                "flush_interval_ms",
+                LogConfig {
+                    flush_interval_ms: 0,
+                    ..LogConfig::default()
+                },
+            ),
+        ];
+        for (setting, config) in cases {
+            let err = config.validate().expect_err(setting);
+            assert!(err.contains(setting), "{err:?} should name {setting}");
         }
     }
 }

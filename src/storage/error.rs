@@ -41,6 +41,9 @@ pub enum StorageError {
     /// Any other I/O error (opening, reading, removing files).
     #[error("I/O error: {0}")]
     Io(Rc<io::Error>),
+    /// A log setting is outside its limits; the message names it.
+    #[error("invalid log configuration: {0}")]
+    InvalidConfig(String),
     /// The log was closed.
     #[error("partition log is closed")]
     Closed,

@@ -105,6 +105,18 @@ impl ReadBatches {
     }
 }
 
+/// The part of one segment a read may cover.
+struct SegmentSlice<F> {
+    file: Rc<F>,
+    path: PathBuf,
+    /// A batch boundary at or before the offset sought.
+    position: u64,
+    /// The end of the visible data.
+    end: u64,
+    /// For a sealed segment, the offset its data must reach.
+    sealed_next_offset: Option<u64>,
+}
+
 /// What retention deleted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RetentionReport {
@@ -121,12 +133,8 @@ impl<S: Storage> PartitionLog<S> {
         shard_config: &ShardStorageConfig,
         cache: SharedTailCache,
     ) -> StorageResult<Self> {
-        config.validate().map_err(|e| {
-            StorageError::Io(Rc::new(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                e,
-            )))
-        })?;
+        config.validate().map_err(StorageError::InvalidConfig)?;
+        // Blocking directory calls, once per open: not on the data path.
         std::fs::create_dir_all(dir)?;
         let limits = ScanLimits {
             index_interval_bytes: config.index_interval_bytes,
@@ -308,34 +316,32 @@ impl<S: Storage> PartitionLog<S> {
         Ok(result)
     }
 
-    /// Where on disk the batch holding `offset` is: the segment's file and
-    /// path, a position at or before it, the end of its visible data, and
-    /// whether the segment is sealed.
-    fn locate(&self, offset: u64) -> (Rc<S::File>, PathBuf, u64, u64, Option<u64>) {
+    /// Where on disk the batch holding `offset` is.
+    fn locate(&self, offset: u64) -> SegmentSlice<S::File> {
         let state = self.inner.state.borrow();
-        match state.sealed.range(..=offset).next_back() {
-            Some((_, seg)) if offset < seg.next_offset => (
-                seg.file.clone(),
-                seg.path.clone(),
-                seg.index.position_for(offset),
-                seg.data_bytes,
-                Some(seg.next_offset),
-            ),
-            _ => {
-                let seg = &state.active;
-                (
-                    seg.file.clone(),
-                    seg.path.clone(),
-                    seg.index.position_for(offset),
-                    state.visible_active_bytes,
-                    None,
-                )
+        let (segment, end, sealed_next_offset) = match state.sealed.range(..=offset).next_back() {
+            Some((_, seg)) if offset < seg.next_offset => {
+                (seg, seg.data_bytes, Some(seg.next_offset))
             }
+            _ => (&state.active, state.visible_active_bytes, None),
+        };
+        SegmentSlice {
+            file: segment.file.clone(),
+            path: segment.path.clone(),
+            position: segment.index.position_for(offset),
+            end,
+            sealed_next_offset,
         }
     }
 
     async fn read_from_disk(&self, offset: u64, max_bytes: usize) -> StorageResult<Vec<Bytes>> {
-        let (file, path, position, end, sealed_next) = self.locate(offset);
+        let SegmentSlice {
+            file,
+            path,
+            position,
+            end,
+            sealed_next_offset,
+        } = self.locate(offset);
         let chunk = max_bytes.clamp(PAGE_BYTES, self.inner.limits.read_chunk_bytes);
         let mut cursor = SegmentCursor::new(&*file, position, end, chunk, BATCH_BYTES_LIMIT);
         let mut batches = Vec::new();
@@ -353,7 +359,7 @@ impl<S: Storage> PartitionLog<S> {
                     batches.push(bytes);
                 }
                 CursorItem::End { position } => {
-                    if batches.is_empty() && sealed_next.is_some() {
+                    if batches.is_empty() && sealed_next_offset.is_some() {
                         return Err(StorageError::Corruption {
                             segment: path,
                             position,

@@ -185,56 +185,63 @@ pub async fn open_sealed<S: Storage>(
     let loaded = load_index(storage, dir, base_offset)
         .await?
         .filter(|(_, meta)| meta.covered_bytes == size && meta.next_offset == next_base);
-    let index = match loaded {
-        Some((index, _)) => index,
-        None => {
-            let mut index = SegmentIndex::new(base_offset);
-            let outcome = scan(&file, &mut index, (0, base_offset), 0, size, limits).await?;
-            let damage = match outcome.invalid {
-                Some((position, reason)) => Some((position, reason)),
-                None if outcome.end_position != size => {
-                    Some((outcome.end_position, "zero bytes inside the segment".into()))
-                }
-                None if outcome.next_offset != next_base => Some((
-                    outcome.end_position,
-                    format!(
-                        "segment ends at offset {} but the next starts at {next_base}",
-                        outcome.next_offset
-                    ),
-                )),
-                None => None,
-            };
-            match damage {
-                Some((position, reason)) => tracing::error!(
-                    segment = %path.display(), position, %reason,
-                    "sealed segment is damaged; reads past the damage will fail"
-                ),
-                None => {
-                    let segment = Segment {
-                        base_offset,
-                        file: Rc::new(file),
-                        path: path.clone(),
-                        data_bytes: size,
-                        next_offset: next_base,
-                        index,
-                    };
-                    if let Err(e) = write_index(storage, index_files(&segment)).await {
-                        tracing::warn!(segment = %path.display(), error = %e, "could not write the rebuilt index");
-                    }
-                    return Ok(segment);
-                }
-            }
-            index
-        }
+    let (index, rebuilt) = match loaded {
+        Some((index, _)) => (index, false),
+        None => (
+            rebuild_sealed_index(&file, &path, base_offset, next_base, size, limits).await?,
+            true,
+        ),
     };
-    Ok(Segment {
+    let segment = Segment {
         base_offset,
         file: Rc::new(file),
         path,
         data_bytes: size,
         next_offset: next_base,
         index,
-    })
+    };
+    if rebuilt {
+        if let Err(e) = write_index(storage, index_files(&segment)).await {
+            tracing::warn!(segment = %segment.path.display(), error = %e, "could not write the rebuilt index");
+        }
+    }
+    Ok(segment)
+}
+
+/// Scans a whole sealed segment to rebuild its index. Damage (a bad batch,
+/// zeros inside, an end that does not meet the next segment) is logged and
+/// left in place: reads that reach it fail with a corruption error.
+async fn rebuild_sealed_index<F: SegmentFile>(
+    file: &F,
+    path: &Path,
+    base_offset: u64,
+    next_base: u64,
+    size: u64,
+    limits: &ScanLimits,
+) -> StorageResult<SegmentIndex> {
+    let mut index = SegmentIndex::new(base_offset);
+    let outcome = scan(file, &mut index, (0, base_offset), 0, size, limits).await?;
+    let damage = match outcome.invalid {
+        Some(invalid) => Some(invalid),
+        None if outcome.end_position != size => {
+            Some((outcome.end_position, "zero bytes inside the segment".into()))
+        }
+        None if outcome.next_offset != next_base => Some((
+            outcome.end_position,
+            format!(
+                "segment ends at offset {} but the next starts at {next_base}",
+                outcome.next_offset
+            ),
+        )),
+        None => None,
+    };
+    if let Some((position, reason)) = damage {
+        tracing::error!(
+            segment = %path.display(), position, %reason,
+            "sealed segment is damaged; reads past the damage will fail"
+        );
+    }
+    Ok(index)
 }
 
 /// The recovered active segment and how much of its file is allocated.

@@ -38,7 +38,7 @@ async fn check_seed(seed: u64, path: PathBuf) {
     let mut model: Model = Vec::new();
     // Both preallocation modes, alternating by seed.
     let config = LogConfig {
-        preallocation: if seed % 2 == 0 {
+        preallocation: if seed.is_multiple_of(2) {
             Preallocation::ZeroFill
         } else {
             Preallocation::Fallocate
