@@ -6,9 +6,13 @@
 //! - [`config`]: every limit and tunable, in one place.
 //! - [`batch`]: the record-batch format shared by the wire and the disk
 //!   (sans-IO, zero-copy).
+//! - [`protocol`]: the binary protocol, sans-IO, shared by server and client.
+//! - [`error`]: the stable wire error codes.
 //! - [`storage`]: the partition log each core runs for the partitions it
 //!   owns: segments, group commit, indexes, recovery, retention, tail cache.
 
 pub mod batch;
 pub mod config;
+pub mod error;
+pub mod protocol;
 pub mod storage;

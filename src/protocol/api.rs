@@ -1,0 +1,122 @@
+//! API keys, supported versions, and the request enum the server dispatches
+//! on (docs/PROTOCOL.md, "APIs").
+
+use bytes::{Bytes, BytesMut};
+
+use super::fetch::FetchRequest;
+use super::frame::{RequestHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES};
+use super::metadata::MetadataRequest;
+use super::offsets::ListOffsetsRequest;
+use super::produce::ProduceRequest;
+use super::topics::{CreateTopicRequest, DescribeTopicRequest, TopicNameRequest};
+use super::wire::{DecodeError, WireReader};
+use crate::error::ErrorCode;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum ApiKey {
+    ApiVersions = 0,
+    Metadata = 1,
+    CreateTopic = 2,
+    DeleteTopic = 3,
+    ListTopics = 4,
+    DescribeTopic = 5,
+    Produce = 6,
+    Fetch = 7,
+    ListOffsets = 8,
+}
+
+impl ApiKey {
+    pub const ALL: [ApiKey; 9] = [
+        ApiKey::ApiVersions,
+        ApiKey::Metadata,
+        ApiKey::CreateTopic,
+        ApiKey::DeleteTopic,
+        ApiKey::ListTopics,
+        ApiKey::DescribeTopic,
+        ApiKey::Produce,
+        ApiKey::Fetch,
+        ApiKey::ListOffsets,
+    ];
+
+    pub fn from_u16(key: u16) -> Option<ApiKey> {
+        ApiKey::ALL.get(key as usize).copied()
+    }
+
+    /// The versions this build speaks: (min, max). All are version 0 so far.
+    pub fn versions(self) -> (u16, u16) {
+        (0, 0)
+    }
+}
+
+/// A decoded request.
+#[derive(Debug)]
+pub enum Request {
+    ApiVersions,
+    Metadata(MetadataRequest),
+    CreateTopic(CreateTopicRequest),
+    DeleteTopic(TopicNameRequest),
+    ListTopics,
+    DescribeTopic(DescribeTopicRequest),
+    Produce(ProduceRequest),
+    Fetch(FetchRequest),
+    ListOffsets(ListOffsetsRequest),
+}
+
+impl Request {
+    /// Decodes a complete request frame (prefix included). On failure, the
+    /// error code and message to answer with; the frame boundary is intact,
+    /// so the connection stays usable.
+    pub fn decode(
+        header: &RequestHeader,
+        mut frame: BytesMut,
+    ) -> Result<Request, (ErrorCode, String)> {
+        let Some(api) = ApiKey::from_u16(header.api_key) else {
+            return Err((
+                ErrorCode::UnknownApiKey,
+                format!("unknown API key {}", header.api_key),
+            ));
+        };
+        let (min, max) = api.versions();
+        if !(min..=max).contains(&header.api_version) {
+            return Err((
+                ErrorCode::UnsupportedVersion,
+                format!(
+                    "{api:?} supports versions {min}..={max}, not {}",
+                    header.api_version
+                ),
+            ));
+        }
+        let _ = frame.split_to(LENGTH_BYTES + REQUEST_HEADER_BYTES);
+        let malformed = |e: DecodeError| (ErrorCode::MalformedRequest, format!("{api:?}: {e}"));
+        if api == ApiKey::Produce {
+            return ProduceRequest::decode(frame)
+                .map(Request::Produce)
+                .map_err(malformed);
+        }
+        let mut r = WireReader::new(Bytes::from(frame));
+        let request = match api {
+            ApiKey::ApiVersions => Request::ApiVersions,
+            ApiKey::Metadata => {
+                Request::Metadata(MetadataRequest::decode(&mut r).map_err(malformed)?)
+            }
+            ApiKey::CreateTopic => {
+                Request::CreateTopic(CreateTopicRequest::decode(&mut r).map_err(malformed)?)
+            }
+            ApiKey::DeleteTopic => {
+                Request::DeleteTopic(TopicNameRequest::decode(&mut r).map_err(malformed)?)
+            }
+            ApiKey::ListTopics => Request::ListTopics,
+            ApiKey::DescribeTopic => {
+                Request::DescribeTopic(DescribeTopicRequest::decode(&mut r).map_err(malformed)?)
+            }
+            ApiKey::Fetch => Request::Fetch(FetchRequest::decode(&mut r).map_err(malformed)?),
+            ApiKey::ListOffsets => {
+                Request::ListOffsets(ListOffsetsRequest::decode(&mut r).map_err(malformed)?)
+            }
+            ApiKey::Produce => unreachable!("decoded above"),
+        };
+        r.finish().map_err(malformed)?;
+        Ok(request)
+    }
+}

@@ -1,0 +1,126 @@
+//! ListOffsets: a partition's earliest or latest offset, or the first
+//! offset at or after a timestamp.
+//!
+//! Request: `array { string topic | array { u32 partition | i64 spec } }`
+//! with `spec` = -2 earliest, -1 latest, ≥ 0 a timestamp in ms.
+//! Response: `array { string topic | array { u32 partition | u16
+//! error_code | u64 offset } }`. For a timestamp newer than every record,
+//! `offset` is the latest offset (where such a record would go).
+
+use bytes::{BufMut, BytesMut};
+
+use super::wire::{DecodeError, WireReader, WireWrite, STRING_MIN};
+
+pub const EARLIEST: i64 = -2;
+pub const LATEST: i64 = -1;
+
+/// What offset to look up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetSpec {
+    Earliest,
+    Latest,
+    Timestamp(i64),
+}
+
+impl OffsetSpec {
+    pub fn to_wire(self) -> i64 {
+        match self {
+            OffsetSpec::Earliest => EARLIEST,
+            OffsetSpec::Latest => LATEST,
+            OffsetSpec::Timestamp(ts) => ts,
+        }
+    }
+
+    pub fn from_wire(v: i64) -> Result<Self, DecodeError> {
+        match v {
+            EARLIEST => Ok(OffsetSpec::Earliest),
+            LATEST => Ok(OffsetSpec::Latest),
+            ts if ts >= 0 => Ok(OffsetSpec::Timestamp(ts)),
+            other => Err(DecodeError::InvalidValue {
+                field: "spec",
+                value: other,
+            }),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListOffsetsRequest {
+    pub topics: Vec<(String, Vec<(u32, OffsetSpec)>)>,
+}
+
+impl ListOffsetsRequest {
+    pub fn encode(&self, buf: &mut BytesMut) {
+        buf.put_array_len(self.topics.len());
+        for (name, partitions) in &self.topics {
+            buf.put_string(name);
+            buf.put_array_len(partitions.len());
+            for &(partition, spec) in partitions {
+                buf.put_u32_le(partition);
+                buf.put_i64_le(spec.to_wire());
+            }
+        }
+    }
+
+    pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
+        let count = r.array_len("topics", STRING_MIN + 4)?;
+        let mut topics = Vec::with_capacity(count);
+        for _ in 0..count {
+            let name = r.string("topic")?;
+            let n = r.array_len("partitions", 12)?;
+            let mut partitions = Vec::with_capacity(n);
+            for _ in 0..n {
+                let partition = r.u32("partition")?;
+                partitions.push((partition, OffsetSpec::from_wire(r.i64("spec")?)?));
+            }
+            topics.push((name, partitions));
+        }
+        Ok(ListOffsetsRequest { topics })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartitionOffset {
+    pub partition: u32,
+    pub error_code: u16,
+    pub offset: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ListOffsetsResponse {
+    pub topics: Vec<(String, Vec<PartitionOffset>)>,
+}
+
+impl ListOffsetsResponse {
+    pub fn encode(&self, buf: &mut BytesMut) {
+        buf.put_array_len(self.topics.len());
+        for (name, partitions) in &self.topics {
+            buf.put_string(name);
+            buf.put_array_len(partitions.len());
+            for p in partitions {
+                buf.put_u32_le(p.partition);
+                buf.put_u16_le(p.error_code);
+                buf.put_u64_le(p.offset);
+            }
+        }
+    }
+
+    pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
+        let count = r.array_len("topics", STRING_MIN + 4)?;
+        let mut topics = Vec::with_capacity(count);
+        for _ in 0..count {
+            let name = r.string("topic")?;
+            let n = r.array_len("partitions", 14)?;
+            let mut partitions = Vec::with_capacity(n);
+            for _ in 0..n {
+                partitions.push(PartitionOffset {
+                    partition: r.u32("partition")?,
+                    error_code: r.u16("error_code")?,
+                    offset: r.u64("offset")?,
+                });
+            }
+            topics.push((name, partitions));
+        }
+        Ok(ListOffsetsResponse { topics })
+    }
+}

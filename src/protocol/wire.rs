@@ -1,0 +1,171 @@
+//! Primitive encodings shared by every message (docs/PROTOCOL.md,
+//! "Primitives"): little-endian integers, `string` (u16 length + UTF-8),
+//! `bytes` (u32 length + bytes), `array` (u32 count + elements). Decoding is
+//! bounds-checked and zero-copy over `Bytes`.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Why a message body did not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("truncated: {field} needs {needed} bytes, {available} left")]
+    Truncated {
+        field: &'static str,
+        needed: usize,
+        available: usize,
+    },
+    #[error("{field} is not valid UTF-8")]
+    NotUtf8 { field: &'static str },
+    #[error("{field}: {count} elements cannot fit in {available} bytes")]
+    ArrayTooLong {
+        field: &'static str,
+        count: u32,
+        available: usize,
+    },
+    #[error("{field}: invalid value {value}")]
+    InvalidValue { field: &'static str, value: i64 },
+    #[error("{0} trailing bytes after the message")]
+    TrailingBytes(usize),
+}
+
+/// A bounds-checked cursor over a message body.
+pub struct WireReader {
+    buf: Bytes,
+    pos: usize,
+}
+
+impl WireReader {
+    pub fn new(buf: Bytes) -> Self {
+        WireReader { buf, pos: 0 }
+    }
+
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    fn take(&mut self, len: usize, field: &'static str) -> Result<&[u8], DecodeError> {
+        if len > self.remaining() {
+            return Err(DecodeError::Truncated {
+                field,
+                needed: len,
+                available: self.remaining(),
+            });
+        }
+        let start = self.pos;
+        self.pos += len;
+        Ok(&self.buf[start..start + len])
+    }
+
+    pub fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
+        Ok(self.take(1, field)?[0])
+    }
+
+    pub fn u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
+        Ok(u16::from_le_bytes(
+            self.take(2, field)?.try_into().expect("2"),
+        ))
+    }
+
+    pub fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(
+            self.take(4, field)?.try_into().expect("4"),
+        ))
+    }
+
+    pub fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(
+            self.take(8, field)?.try_into().expect("8"),
+        ))
+    }
+
+    pub fn i64(&mut self, field: &'static str) -> Result<i64, DecodeError> {
+        Ok(self.u64(field)? as i64)
+    }
+
+    pub fn string(&mut self, field: &'static str) -> Result<String, DecodeError> {
+        let len = usize::from(self.u16(field)?);
+        let raw = self.take(len, field)?;
+        std::str::from_utf8(raw)
+            .map(str::to_owned)
+            .map_err(|_| DecodeError::NotUtf8 { field })
+    }
+
+    /// A `bytes` field, as a zero-copy slice.
+    pub fn bytes(&mut self, field: &'static str) -> Result<Bytes, DecodeError> {
+        let (start, end) = self.bytes_range(field)?;
+        Ok(self.buf.slice(start..end))
+    }
+
+    /// A `bytes` field's position in the body, for callers that split the
+    /// body's own buffer (produce batches are mutated in place).
+    pub fn bytes_range(&mut self, field: &'static str) -> Result<(usize, usize), DecodeError> {
+        let len = self.u32(field)? as usize;
+        self.take(len, field)?;
+        Ok((self.pos - len, self.pos))
+    }
+
+    /// An array's element count, refused if that many elements of at least
+    /// `min_element_bytes` cannot fit in what is left: a hostile count never
+    /// makes the decoder allocate.
+    pub fn array_len(
+        &mut self,
+        field: &'static str,
+        min_element_bytes: usize,
+    ) -> Result<usize, DecodeError> {
+        let count = self.u32(field)?;
+        let needed = (count as usize).checked_mul(min_element_bytes.max(1));
+        if needed.is_none_or(|n| n > self.remaining()) {
+            return Err(DecodeError::ArrayTooLong {
+                field,
+                count,
+                available: self.remaining(),
+            });
+        }
+        Ok(count as usize)
+    }
+
+    /// Fails unless the whole body was consumed.
+    pub fn finish(&self) -> Result<(), DecodeError> {
+        match self.remaining() {
+            0 => Ok(()),
+            n => Err(DecodeError::TrailingBytes(n)),
+        }
+    }
+}
+
+/// Appends primitives to a message body.
+pub trait WireWrite {
+    fn put_string(&mut self, s: &str);
+    fn put_bytes_field(&mut self, b: &[u8]);
+    fn put_array_len(&mut self, len: usize);
+}
+
+impl WireWrite for BytesMut {
+    /// Strings longer than `u16::MAX` bytes are a caller bug: every string
+    /// on the wire is a topic name (at most 249 bytes) or a short message.
+    fn put_string(&mut self, s: &str) {
+        let len = s.len().min(usize::from(u16::MAX));
+        self.put_u16_le(len as u16);
+        self.put_slice(&s.as_bytes()[..len]);
+    }
+
+    fn put_bytes_field(&mut self, b: &[u8]) {
+        self.put_u32_le(b.len() as u32);
+        self.put_slice(b);
+    }
+
+    fn put_array_len(&mut self, len: usize) {
+        self.put_u32_le(len as u32);
+    }
+}
+
+/// Smallest encoding of a string field (its length).
+pub const STRING_MIN: usize = 2;
+/// Smallest encoding of a bytes field (its length).
+pub const BYTES_MIN: usize = 4;
+/// Smallest encoding of an array (its count).
+pub const ARRAY_MIN: usize = 4;
