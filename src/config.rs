@@ -22,6 +22,9 @@ pub const SEGMENT_BYTES_MIN: u64 = PAGE_BYTES as u64;
 /// Most headers one record may carry (the header count is a `u16`).
 pub const RECORD_HEADERS_MAX: usize = u16::MAX as usize;
 
+/// Most partitions one topic may have.
+pub const PARTITIONS_MAX: u32 = 4096;
+
 /// Largest index interval: the index would be nearly useless beyond this.
 pub const INDEX_INTERVAL_BYTES_LIMIT: u32 = 64 << 20;
 
@@ -219,5 +222,104 @@ mod tests {
             let err = config.validate().expect_err(setting);
             assert!(err.contains(setting), "{err:?} should name {setting}");
         }
+    }
+}
+
+/// Longest a fetch may long-poll, whatever it asks for.
+pub const FETCH_WAIT_MS_LIMIT: u32 = 60_000;
+
+/// Settings of the broker process (`shardlog serve`); every one is a flag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerConfig {
+    pub data_dir: std::path::PathBuf,
+    /// The shared address every core listens on (SO_REUSEPORT).
+    pub listen: std::net::SocketAddr,
+    /// Executors, one per CPU, pinned to CPUs 0..cores.
+    pub cores: usize,
+    /// Core `i` listens on `core_port_base + i`; `None`: an ephemeral port
+    /// each, advertised in metadata.
+    pub core_port_base: Option<u16>,
+    /// Host advertised for the per-core ports; defaults to the listen IP.
+    pub advertise_host: Option<String>,
+    /// Largest request frame (after the length prefix).
+    pub frame_bytes_max: u32,
+    /// Most simultaneous client connections, over all cores.
+    pub connections_max: usize,
+    /// Bytes of requests being handled at once on one connection; the
+    /// broker stops reading from a connection past it.
+    pub inflight_bytes_per_connection: usize,
+    /// Bytes of requests being handled at once on one core.
+    pub inflight_bytes_per_core: usize,
+    /// Settings of new topics' partitions, unless the topic says otherwise.
+    pub log: LogConfig,
+    pub shard_storage: ShardStorageConfig,
+    /// How often each core applies retention to its partitions.
+    pub retention_check_interval_ms: u64,
+    /// Memory each executor registers with io_uring.
+    pub io_memory_bytes: usize,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            data_dir: "./data".into(),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9092)),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            core_port_base: None,
+            advertise_host: None,
+            frame_bytes_max: 16 << 20,
+            connections_max: 10_000,
+            inflight_bytes_per_connection: 64 << 20,
+            inflight_bytes_per_core: 512 << 20,
+            log: LogConfig::default(),
+            shard_storage: ShardStorageConfig::default(),
+            retention_check_interval_ms: 60_000,
+            io_memory_bytes: 10 << 20,
+        }
+    }
+}
+
+impl BrokerConfig {
+    /// Refuses settings that contradict each other or the hard limits,
+    /// naming the setting.
+    pub fn validate(&self) -> Result<(), String> {
+        self.log.validate()?;
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if self.cores == 0 || self.cores > cpus {
+            return Err(format!(
+                "cores must be 1 to {cpus} (the CPUs this process may use), not {}",
+                self.cores
+            ));
+        }
+        if (self.frame_bytes_max as usize) > self.inflight_bytes_per_connection {
+            return Err(format!(
+                "frame_bytes_max {} exceeds inflight_bytes_per_connection {}",
+                self.frame_bytes_max, self.inflight_bytes_per_connection
+            ));
+        }
+        if self.inflight_bytes_per_connection > self.inflight_bytes_per_core {
+            return Err(format!(
+                "inflight_bytes_per_connection {} exceeds inflight_bytes_per_core {}",
+                self.inflight_bytes_per_connection, self.inflight_bytes_per_core
+            ));
+        }
+        if self.frame_bytes_max < self.log.batch_bytes_max {
+            return Err(format!(
+                "frame_bytes_max {} is below batch_bytes_max {}: no batch could be sent",
+                self.frame_bytes_max, self.log.batch_bytes_max
+            ));
+        }
+        if self.connections_max == 0 {
+            return Err("connections_max must be at least 1".into());
+        }
+        if let Some(base) = self.core_port_base {
+            if base as usize + self.cores > usize::from(u16::MAX) + 1 {
+                return Err(format!(
+                    "core_port_base {base} + cores {} passes port 65535",
+                    self.cores
+                ));
+            }
+        }
+        Ok(())
     }
 }

@@ -8,6 +8,11 @@
 //!   (sans-IO, zero-copy).
 //! - [`protocol`]: the binary protocol, sans-IO, shared by server and client.
 //! - [`error`]: the stable wire error codes.
+//! - [`router`]: which core owns a partition.
+//! - [`shard`]: one core's executor, its partitions, the cross-core
+//!   messages and the fan-out of requests over cores.
+//! - [`server`]: listeners, connections, request dispatch.
+//! - [`topics`]: topic names, settings, the persisted topic map.
 //! - [`storage`]: the partition log each core runs for the partitions it
 //!   owns: segments, group commit, indexes, recovery, retention, tail cache.
 
@@ -15,4 +20,8 @@ pub mod batch;
 pub mod config;
 pub mod error;
 pub mod protocol;
+pub mod router;
+pub mod server;
+pub mod shard;
 pub mod storage;
+pub mod topics;

@@ -1,12 +1,18 @@
-//! The `shardlog` command line. Subcommands arrive with the broker and client.
+//! The `shardlog` command line.
+
+mod cli;
+
+use std::process::ExitCode;
 
 use clap::Parser;
 
-/// shardlog: a durable, Kafka-style message broker (thread-per-core, io_uring).
-#[derive(Parser)]
-#[command(version, about)]
-struct Cli {}
-
-fn main() {
-    Cli::parse();
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("shardlog: {message}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -19,7 +19,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::appender::PendingAppend;
 use super::cache::{CacheKey, SharedTailCache};
-use super::completion::{completion, Completer};
+use super::completion::{completion, Completer, Completion};
 use super::error::{StorageError, StorageResult};
 use super::io::{SegmentFile, Storage};
 use super::recovery::{
@@ -102,6 +102,19 @@ pub struct ReadBatches {
 impl ReadBatches {
     pub fn total_bytes(&self) -> usize {
         self.batches.iter().map(Bytes::len).sum()
+    }
+}
+
+/// The answer to a queued append: its base offset once committed.
+pub struct AppendTicket(Completion<StorageResult<u64>>);
+
+impl Future for AppendTicket {
+    type Output = StorageResult<u64>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|answer| answer.unwrap_or(Err(StorageError::Closed)))
     }
 }
 
@@ -215,6 +228,17 @@ impl<S: Storage> PartitionLog<S> {
     /// Appends one encoded batch; answers with its base offset once the
     /// batch is durable (`Durable`) or written (`Written`).
     pub async fn append(&self, batch: BytesMut, durability: Durability) -> StorageResult<u64> {
+        self.submit_append(batch, durability)?.await
+    }
+
+    /// Validates and queues a batch now, in call order, and returns the
+    /// answer to await. Callers that must keep the order of appends across
+    /// awaits (one connection's pipelined produces) queue with this first.
+    pub fn submit_append(
+        &self,
+        batch: BytesMut,
+        durability: Durability,
+    ) -> StorageResult<AppendTicket> {
         let limit = self.inner.config.batch_bytes_max;
         if batch.len() > limit as usize {
             return Err(StorageError::BatchTooLarge {
@@ -240,7 +264,7 @@ impl<S: Storage> PartitionLog<S> {
             });
         }
         self.inner.kick_flush();
-        answer.await.unwrap_or(Err(StorageError::Closed))
+        Ok(AppendTicket(answer))
     }
 
     /// The earliest offset in the log.

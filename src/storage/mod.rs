@@ -27,4 +27,4 @@ pub mod segment;
 pub use cache::{SharedTailCache, TailCache};
 pub use error::{StorageError, StorageResult};
 pub use io::{prime_executor_io, DmaStorage, SegmentFile, Storage};
-pub use log::{PartitionLog, ReadBatches, RetentionReport};
+pub use log::{AppendTicket, PartitionLog, ReadBatches, RetentionReport};

@@ -1,0 +1,45 @@
+//! Partition ownership: which core owns a partition, by a documented,
+//! stable rule (docs/PROTOCOL.md, "Partition ownership"):
+//!
+//! `core = (fnv1a_32(topic name bytes) + partition) % cores`
+//!
+//! FNV-1a 32-bit (offset basis 0x811C9DC5, prime 0x01000193) in wrapping
+//! u32 arithmetic. The partitions of one topic go round-robin over the
+//! cores, starting at a core that depends on the name, so partition 0 of
+//! every topic does not land on core 0.
+
+const FNV_OFFSET_BASIS: u32 = 0x811C_9DC5;
+const FNV_PRIME: u32 = 0x0100_0193;
+
+/// FNV-1a, 32-bit.
+pub fn fnv1a_32(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(FNV_OFFSET_BASIS, |hash, &b| {
+        (hash ^ u32::from(b)).wrapping_mul(FNV_PRIME)
+    })
+}
+
+/// The core that owns `partition` of `topic` on a broker with `cores` cores.
+pub fn shard_for(topic: &str, partition: u32, cores: usize) -> usize {
+    (fnv1a_32(topic.as_bytes()).wrapping_add(partition) as usize) % cores
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_matches_the_reference_vectors() {
+        assert_eq!(fnv1a_32(b""), 0x811C_9DC5);
+        assert_eq!(fnv1a_32(b"a"), 0xE40C_292C);
+        assert_eq!(fnv1a_32(b"foobar"), 0xBF9C_F968);
+    }
+
+    #[test]
+    fn partitions_spread_round_robin_over_cores() {
+        let cores = 4;
+        let first = shard_for("orders", 0, cores);
+        for p in 0..16u32 {
+            assert_eq!(shard_for("orders", p, cores), (first + p as usize) % cores);
+        }
+    }
+}

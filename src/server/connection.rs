@@ -1,0 +1,160 @@
+//! One client connection. The reader task reads one frame at a time,
+//! within the frame limit and the in-flight byte budgets of the connection
+//! and the core, and dispatches it: anything that must keep request order
+//! (queuing appends) happens before the next frame is read. The response
+//! futures go, in order, to the writer task, which writes each response as
+//! it completes: responses keep request order, and requests pipeline.
+//!
+//! A frame too large to read gets a `FrameTooLarge` error and closes this
+//! connection only; a frame that is read but does not decode gets an error
+//! response and the connection stays usable.
+
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+use glommio::channels::local_channel;
+use glommio::net::TcpStream;
+use glommio::sync::{Semaphore, StaticPermit};
+
+use super::dispatch::dispatch;
+use super::stream::SharedStream;
+use crate::error::ErrorCode;
+use crate::protocol::frame::{
+    check, error_response, FrameCheck, RequestHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES,
+};
+use crate::shard::notify::LocalFuture;
+use crate::shard::Shard;
+
+/// Responses queued for the writer, at most; the reader waits past it.
+pub const RESPONSES_QUEUED_MAX: usize = 1024;
+
+/// A response on its way to the writer, with the budget it holds.
+struct Outgoing {
+    response: LocalFuture<BytesMut>,
+    /// Released once the response is written.
+    _permits: Option<(StaticPermit, StaticPermit)>,
+    /// Close the connection after writing this one.
+    close_after: bool,
+}
+
+pub async fn serve_connection(shard: Rc<Shard>, stream: TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "set_nodelay failed");
+    }
+    let stream = SharedStream::new(stream.buffered());
+    let (queue, queued) = local_channel::new_bounded::<Outgoing>(RESPONSES_QUEUED_MAX);
+    let mut writer_stream = stream.clone();
+    let writer = glommio::spawn_local(async move {
+        while let Some(out) = queued.recv().await {
+            let bytes = out.response.await;
+            if let Err(e) = writer_stream.write_all(&bytes).await {
+                tracing::debug!(error = %e, "connection write failed");
+                return;
+            }
+            if out.close_after {
+                return;
+            }
+        }
+    });
+    read_requests(&shard, stream.clone(), &queue).await;
+    drop(queue);
+    writer.await;
+    let mut stream = stream;
+    let _ = stream.close().await;
+}
+
+async fn read_requests(
+    shard: &Rc<Shard>,
+    mut stream: SharedStream,
+    queue: &local_channel::LocalSender<Outgoing>,
+) {
+    let connection_budget = Rc::new(Semaphore::new(
+        shard.config.inflight_bytes_per_connection as u64,
+    ));
+    let frame_bytes_max = shard.config.frame_bytes_max;
+    loop {
+        let mut prefix = [0u8; LENGTH_BYTES];
+        let read = future::or(
+            async { Some(stream.read_exact(&mut prefix).await) },
+            async {
+                shard.shutdown.wait().await;
+                None
+            },
+        )
+        .await;
+        match read {
+            None | Some(Err(_)) => return,
+            Some(Ok(())) => {}
+        }
+        let length = match check(&prefix, frame_bytes_max, REQUEST_HEADER_BYTES) {
+            FrameCheck::TooLarge { length } => {
+                let message =
+                    format!("frame of {length} bytes exceeds the limit of {frame_bytes_max}");
+                let _ = queue
+                    .send(Outgoing {
+                        response: Box::pin(future::ready(error_response(
+                            0,
+                            ErrorCode::FrameTooLarge,
+                            &message,
+                        ))),
+                        _permits: None,
+                        close_after: true,
+                    })
+                    .await;
+                return;
+            }
+            // Small frames are read whole and answered with an error, so
+            // the frame boundary, and the connection, stay intact.
+            FrameCheck::TooSmall { length } => length,
+            FrameCheck::Incomplete { needed } => needed.map_or(0, |n| (n - LENGTH_BYTES) as u32),
+            FrameCheck::Complete { len } => (len - LENGTH_BYTES) as u32,
+        };
+        let frame_len = LENGTH_BYTES + length as usize;
+        let permits = match acquire(shard, &connection_budget, frame_len).await {
+            Some(permits) => permits,
+            None => return,
+        };
+        let mut frame = BytesMut::zeroed(frame_len);
+        frame[..LENGTH_BYTES].copy_from_slice(&prefix);
+        if stream.read_exact(&mut frame[LENGTH_BYTES..]).await.is_err() {
+            // Truncated, then closed: nothing to answer.
+            return;
+        }
+        let response = if (length as usize) < REQUEST_HEADER_BYTES {
+            let message = format!("frame of {length} bytes is shorter than a request header");
+            Box::pin(future::ready(error_response(
+                0,
+                ErrorCode::MalformedRequest,
+                &message,
+            ))) as LocalFuture<BytesMut>
+        } else {
+            let header = RequestHeader::parse(&frame);
+            dispatch(shard, header, frame).await
+        };
+        let out = Outgoing {
+            response,
+            _permits: Some(permits),
+            close_after: false,
+        };
+        if queue.send(out).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Takes `bytes` of this connection's and this core's in-flight budgets,
+/// waiting while they are spent; `None` if a semaphore was closed.
+async fn acquire(
+    shard: &Rc<Shard>,
+    connection: &Rc<Semaphore>,
+    bytes: usize,
+) -> Option<(StaticPermit, StaticPermit)> {
+    let connection = connection.acquire_static_permit(bytes as u64).await.ok()?;
+    let core = shard
+        .inflight_bytes
+        .acquire_static_permit(bytes as u64)
+        .await
+        .ok()?;
+    Some((connection, core))
+}

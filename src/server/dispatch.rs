@@ -1,0 +1,183 @@
+//! A request frame to its handler. The returned future yields the whole
+//! response frame; whatever must happen in request order (queuing a
+//! produce's appends) has happened when `dispatch` returns.
+
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use futures_lite::future;
+
+use crate::error::ErrorCode;
+use crate::protocol::frame::{error_response, finish_frame, RequestHeader, ResponseHeader};
+use crate::protocol::metadata::{
+    ApiVersionsResponse, MetadataRequest, MetadataResponse, TopicMetadata,
+};
+use crate::protocol::topics::{DescribeTopicResponse, ListTopicsResponse};
+use crate::protocol::Request;
+use crate::router::shard_for;
+use crate::shard::messages::{AdminResult, ShardMessage};
+use crate::shard::notify::LocalFuture;
+use crate::shard::{Shard, METADATA_CORE};
+use crate::topics::{validate_name, TopicConfig};
+
+/// A successful response frame whose body `encode` writes.
+fn ok_response(correlation_id: u32, encode: impl FnOnce(&mut BytesMut)) -> BytesMut {
+    let mut buf = BytesMut::with_capacity(256);
+    let start = ResponseHeader {
+        correlation_id,
+        error_code: 0,
+    }
+    .begin(&mut buf);
+    encode(&mut buf);
+    finish_frame(&mut buf, start);
+    buf
+}
+
+fn ready(frame: BytesMut) -> LocalFuture<BytesMut> {
+    Box::pin(future::ready(frame))
+}
+
+pub async fn dispatch(
+    shard: &Rc<Shard>,
+    header: RequestHeader,
+    frame: BytesMut,
+) -> LocalFuture<BytesMut> {
+    let id = header.correlation_id;
+    let request = match Request::decode(&header, frame) {
+        Ok(request) => request,
+        Err((code, message)) => return ready(error_response(id, code, &message)),
+    };
+    match request {
+        Request::ApiVersions => ready(ok_response(id, |b| {
+            ApiVersionsResponse::current().encode(b)
+        })),
+        Request::Metadata(request) => {
+            ready(ok_response(id, |b| metadata(shard, &request).encode(b)))
+        }
+        Request::ListTopics => {
+            let topics = shard
+                .topics
+                .borrow()
+                .iter()
+                .map(|(n, t)| (n.clone(), t.partitions))
+                .collect();
+            ready(ok_response(id, |b| ListTopicsResponse { topics }.encode(b)))
+        }
+        Request::Produce(request) => {
+            let answer = shard.route_produce(request).await;
+            Box::pin(async move {
+                let response = answer.await;
+                ok_response(id, |b| response.encode(b))
+            })
+        }
+        Request::Fetch(request) => {
+            let shard = shard.clone();
+            Box::pin(async move {
+                let response = shard.route_fetch(request).await;
+                ok_response(id, |b| response.encode(b))
+            })
+        }
+        Request::ListOffsets(request) => {
+            let shard = shard.clone();
+            Box::pin(async move {
+                let response = shard.route_list_offsets(request).await;
+                ok_response(id, |b| response.encode(b))
+            })
+        }
+        Request::DescribeTopic(request) => {
+            let Some(config) = shard.topics.borrow().get(&request.name).cloned() else {
+                let message = format!("topic {} does not exist", request.name);
+                return ready(error_response(id, ErrorCode::UnknownTopic, &message));
+            };
+            let shard = shard.clone();
+            Box::pin(async move {
+                let partitions = shard.route_describe(&request.name, config.partitions).await;
+                let response = DescribeTopicResponse {
+                    name: request.name,
+                    settings: config.settings(),
+                    partitions,
+                };
+                ok_response(id, |b| response.encode(b))
+            })
+        }
+        Request::CreateTopic(request) => {
+            if let Err(message) = validate_name(&request.name) {
+                return ready(error_response(id, ErrorCode::InvalidTopicName, &message));
+            }
+            let config = match TopicConfig::from_request(&request.settings, &shard.config.log) {
+                Ok(config) => config,
+                Err((code, message)) => return ready(error_response(id, code, &message)),
+            };
+            let (reply, answer) = flume::bounded(1);
+            let message = ShardMessage::CreateTopic {
+                name: request.name,
+                config,
+                reply,
+            };
+            admin(shard, id, message, answer).await
+        }
+        Request::DeleteTopic(request) => {
+            let (reply, answer) = flume::bounded(1);
+            let message = ShardMessage::DeleteTopic {
+                name: request.name,
+                reply,
+            };
+            admin(shard, id, message, answer).await
+        }
+    }
+}
+
+/// Sends a topic change to the metadata core and answers with its result.
+async fn admin(
+    shard: &Rc<Shard>,
+    id: u32,
+    message: ShardMessage,
+    answer: flume::Receiver<AdminResult>,
+) -> LocalFuture<BytesMut> {
+    if shard.peers[METADATA_CORE]
+        .send_async(message)
+        .await
+        .is_err()
+    {
+        return ready(error_response(
+            id,
+            ErrorCode::ShuttingDown,
+            "the broker is shutting down",
+        ));
+    }
+    Box::pin(async move {
+        match answer.recv_async().await {
+            Ok(Ok(())) => ok_response(id, |_| {}),
+            Ok(Err((code, message))) => error_response(id, code, &message),
+            Err(_) => error_response(id, ErrorCode::ShuttingDown, "the broker is shutting down"),
+        }
+    })
+}
+
+fn metadata(shard: &Shard, request: &MetadataRequest) -> MetadataResponse {
+    let topics = shard.topics.borrow();
+    let cores = shard.cores();
+    let describe = |name: &str| match topics.get(name) {
+        Some(t) => TopicMetadata {
+            name: name.to_string(),
+            error_code: 0,
+            partition_cores: (0..t.partitions)
+                .map(|p| shard_for(name, p, cores) as u16)
+                .collect(),
+        },
+        None => TopicMetadata {
+            name: name.to_string(),
+            error_code: ErrorCode::UnknownTopic as u16,
+            partition_cores: Vec::new(),
+        },
+    };
+    let topics_out = if request.topics.is_empty() {
+        topics.keys().map(|n| describe(n)).collect()
+    } else {
+        request.topics.iter().map(|n| describe(n)).collect()
+    };
+    MetadataResponse {
+        cores: shard.core_addresses.clone(),
+        topics: topics_out,
+    }
+}

@@ -1,0 +1,14 @@
+//! The network side of a core: accepting connections on the shared and
+//! the per-core port, reading frames, dispatching requests, writing
+//! responses in request order.
+//!
+//! - [`listener`]: accept loops and the connection limit.
+//! - [`connection`]: one connection: frame reading with limits, ordered,
+//!   pipelined responses.
+//! - [`dispatch`]: a decoded request to its handler and its response bytes.
+//! - [`stream`]: a TCP stream shared by a connection's reader and writer.
+
+pub mod connection;
+pub mod dispatch;
+pub mod listener;
+pub mod stream;

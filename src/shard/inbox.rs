@@ -1,0 +1,125 @@
+//! The loop that serves other cores' messages. Produce appends are queued
+//! in arrival order before anything is awaited; everything that waits runs
+//! in its own task so the loop stays responsive.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::messages::ShardMessage;
+use super::Shard;
+
+/// How long shutdown waits for this core's connections to finish their
+/// in-flight requests before closing the partitions anyway.
+pub const SHUTDOWN_DRAIN_MS: u64 = 5_000;
+
+/// Serves messages until a `Shutdown`, which it carries out and answers.
+pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>) {
+    while let Ok(message) = inbox.recv_async().await {
+        match message {
+            ShardMessage::Produce {
+                topic,
+                partitions,
+                acks,
+                reply,
+            } => {
+                let answer = shard.produce_local(&topic, partitions, acks);
+                glommio::spawn_local(async move {
+                    let _ = reply.send(answer.await);
+                })
+                .detach();
+            }
+            ShardMessage::Fetch {
+                topic,
+                partitions,
+                reply,
+            } => {
+                let shard = shard.clone();
+                glommio::spawn_local(async move {
+                    let _ = reply.send(shard.fetch_local(&topic, partitions).await);
+                })
+                .detach();
+            }
+            ShardMessage::WaitForData {
+                waits,
+                deadline,
+                reply,
+            } => {
+                let arrival = shard.wait_local(&waits, deadline);
+                glommio::spawn_local(async move {
+                    arrival.await;
+                    let _ = reply.send(());
+                })
+                .detach();
+            }
+            ShardMessage::ListOffsets {
+                topic,
+                partitions,
+                reply,
+            } => {
+                let shard = shard.clone();
+                glommio::spawn_local(async move {
+                    let _ = reply.send(shard.list_offsets_local(&topic, partitions).await);
+                })
+                .detach();
+            }
+            ShardMessage::Describe {
+                topic,
+                partitions,
+                reply,
+            } => {
+                let _ = reply.send(shard.describe_local(&topic, partitions));
+            }
+            ShardMessage::CreateTopic {
+                name,
+                config,
+                reply,
+            } => {
+                let shard = shard.clone();
+                glommio::spawn_local(async move {
+                    let _ = reply.send(shard.create_topic(name, config).await);
+                })
+                .detach();
+            }
+            ShardMessage::DeleteTopic { name, reply } => {
+                let shard = shard.clone();
+                glommio::spawn_local(async move {
+                    let _ = reply.send(shard.delete_topic(name).await);
+                })
+                .detach();
+            }
+            ShardMessage::TopicsChanged { map, reply } => {
+                // Inline: later messages may be for the new topics.
+                if let Err(e) = shard.apply_topic_map(map).await {
+                    tracing::error!(core = shard.id, error = %e, "applying the topic map");
+                }
+                let _ = reply.send(());
+            }
+            ShardMessage::Shutdown { reply } => {
+                shut_down(&shard).await;
+                let _ = reply.send(());
+                return;
+            }
+        }
+    }
+}
+
+/// Stops accepting, lets connections finish what they started, then closes
+/// every partition cleanly.
+async fn shut_down(shard: &Shard) {
+    shard.shutdown.raise();
+    let poll = Duration::from_millis(10);
+    let mut waited = Duration::ZERO;
+    while shard.local_connections.get() > 0 && waited < Duration::from_millis(SHUTDOWN_DRAIN_MS) {
+        glommio::timer::sleep(poll).await;
+        waited += poll;
+    }
+    if shard.local_connections.get() > 0 {
+        tracing::warn!(
+            core = shard.id,
+            open = shard.local_connections.get(),
+            "closing with connections still open"
+        );
+    }
+    shard.close_all().await;
+    tracing::info!(core = shard.id, "core stopped cleanly");
+}

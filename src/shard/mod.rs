@@ -1,0 +1,82 @@
+//! A shard: one core's executor, the partitions it owns, and its ends of
+//! the cross-core channels. Nothing here is shared with another thread;
+//! other cores reach this one only by message ([`messages`]).
+//!
+//! - [`partitions`]: the partition logs this core owns, and the
+//!   operations on them (produce, fetch, offsets, describe).
+//! - [`route`]: a client request split by owner core, run locally or sent
+//!   over the channel, and the replies merged.
+//! - [`inbox`]: the loop that serves other cores' messages.
+//! - [`admin`]: topic creation and deletion on core 0, the metadata owner.
+//! - [`runtime`]: starting one pinned executor per core and wiring them.
+
+pub mod admin;
+pub mod inbox;
+pub mod messages;
+pub mod notify;
+pub mod partitions;
+pub mod route;
+pub mod runtime;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use glommio::sync::Semaphore;
+
+use crate::config::BrokerConfig;
+use crate::protocol::metadata::CoreAddress;
+use crate::storage::{DmaStorage, PartitionLog, SharedTailCache};
+use crate::topics::TopicMap;
+use messages::ShardMessage;
+use notify::Notify;
+
+/// The core that owns the topic map and serialises its changes.
+pub const METADATA_CORE: usize = 0;
+
+/// The logs of one topic's partitions that this core owns, by partition.
+pub type TopicLogs = Vec<Option<PartitionLog<DmaStorage>>>;
+
+pub struct Shard {
+    pub id: usize,
+    pub config: BrokerConfig,
+    /// Senders to every core's inbox, this one's included, by core id.
+    pub peers: Vec<flume::Sender<ShardMessage>>,
+    /// Every core's own listener, by core id.
+    pub core_addresses: Vec<CoreAddress>,
+    /// This core's copy of the topic map.
+    pub topics: RefCell<Rc<TopicMap>>,
+    pub logs: RefCell<HashMap<String, TopicLogs>>,
+    pub cache: SharedTailCache,
+    pub shutdown: Rc<Notify>,
+    /// Bytes of requests being handled on this core.
+    pub inflight_bytes: Rc<Semaphore>,
+    /// Open connections over all cores: only accept and close touch it.
+    pub connections: Arc<AtomicUsize>,
+    /// Serialises topic changes on the metadata core.
+    pub admin_lock: Rc<Semaphore>,
+    /// Connections open on this core.
+    pub local_connections: std::cell::Cell<usize>,
+}
+
+impl Shard {
+    pub fn cores(&self) -> usize {
+        self.peers.len()
+    }
+
+    /// The log of a partition this core owns, if it exists.
+    pub fn log(&self, topic: &str, partition: u32) -> Option<PartitionLog<DmaStorage>> {
+        self.logs
+            .borrow()
+            .get(topic)
+            .and_then(|logs| logs.get(partition as usize))
+            .and_then(Clone::clone)
+    }
+
+    /// Partition count of a topic in this core's map.
+    pub fn partition_count(&self, topic: &str) -> Option<u32> {
+        self.topics.borrow().get(topic).map(|t| t.partitions)
+    }
+}

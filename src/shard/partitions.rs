@@ -1,0 +1,284 @@
+//! Operations on the partitions this core owns. Produce queues appends in
+//! call order before it awaits anything, so one connection's pipelined
+//! produces keep their order.
+
+use std::future::Future;
+use std::path::Path;
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use futures_lite::future;
+
+use super::notify::{first_of, LocalFuture};
+use super::{Shard, TopicLogs};
+use crate::error::ErrorCode;
+use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse};
+use crate::protocol::offsets::{OffsetSpec, PartitionOffset};
+use crate::protocol::produce::{Acks, ProducePartitionResponse, NO_OFFSET};
+use crate::protocol::topics::PartitionDescription;
+use crate::router::shard_for;
+use crate::storage::{DmaStorage, PartitionLog};
+use crate::topics::store::partition_dir;
+use crate::topics::{TopicConfig, TopicMap};
+
+impl Shard {
+    fn missing_partition(&self, topic: &str) -> ErrorCode {
+        if self.partition_count(topic).is_some() {
+            ErrorCode::UnknownPartition
+        } else {
+            ErrorCode::UnknownTopic
+        }
+    }
+
+    /// Queues each batch on its partition now; the returned future answers
+    /// once they are committed (or at once for `acks` none).
+    pub fn produce_local(
+        &self,
+        topic: &str,
+        partitions: Vec<(u32, BytesMut)>,
+        acks: Acks,
+    ) -> impl Future<Output = Vec<ProducePartitionResponse>> + 'static {
+        let durability = acks.durability();
+        let submitted: Vec<_> = partitions
+            .into_iter()
+            .map(|(partition, batch)| {
+                let ticket = match self.log(topic, partition) {
+                    Some(log) => log
+                        .submit_append(batch, durability)
+                        .map_err(|e| ErrorCode::from(&e)),
+                    None => Err(self.missing_partition(topic)),
+                };
+                (partition, ticket)
+            })
+            .collect();
+        async move {
+            let mut responses = Vec::with_capacity(submitted.len());
+            for (partition, ticket) in submitted {
+                let (error_code, base_offset) = match ticket {
+                    Err(code) => (code, NO_OFFSET),
+                    Ok(_) if acks == Acks::None => (ErrorCode::None, NO_OFFSET),
+                    Ok(ticket) => match ticket.await {
+                        Ok(base) => (ErrorCode::None, base),
+                        Err(e) => (ErrorCode::from(&e), NO_OFFSET),
+                    },
+                };
+                responses.push(ProducePartitionResponse {
+                    partition,
+                    error_code: error_code as u16,
+                    base_offset,
+                });
+            }
+            responses
+        }
+    }
+
+    /// Reads each partition from its offset, without waiting.
+    pub async fn fetch_local(
+        &self,
+        topic: &str,
+        partitions: Vec<FetchPartition>,
+    ) -> Vec<FetchPartitionResponse> {
+        let mut responses = Vec::with_capacity(partitions.len());
+        for p in partitions {
+            let mut response = FetchPartitionResponse {
+                partition: p.partition,
+                ..Default::default()
+            };
+            match self.log(topic, p.partition) {
+                None => response.error_code = self.missing_partition(topic) as u16,
+                Some(log) => {
+                    response.high_watermark = log.latest_offset();
+                    response.log_start_offset = log.earliest_offset();
+                    match log.read(p.offset, p.max_bytes as usize).await {
+                        Ok(read) => {
+                            response.high_watermark = read.high_watermark;
+                            response.log_start_offset = read.log_start_offset;
+                            response.batches = read.batches;
+                        }
+                        Err(e) => response.error_code = ErrorCode::from(&e) as u16,
+                    }
+                }
+            }
+            responses.push(response);
+        }
+        responses
+    }
+
+    /// Resolves when any of the partitions has data at or past its offset,
+    /// or at the deadline.
+    pub fn wait_local(
+        &self,
+        waits: &[(String, u32, u64)],
+        deadline: Instant,
+    ) -> impl Future<Output = ()> + 'static {
+        let mut arrivals: Vec<LocalFuture<()>> = Vec::with_capacity(waits.len());
+        for (topic, partition, offset) in waits {
+            if let Some(log) = self.log(topic, *partition) {
+                arrivals.push(Box::pin(log.wait_for_data(*offset)));
+            }
+        }
+        let timeout = glommio::timer::sleep(deadline.saturating_duration_since(Instant::now()));
+        async move {
+            future::or(first_of(arrivals), async move {
+                timeout.await;
+            })
+            .await
+        }
+    }
+
+    pub async fn list_offsets_local(
+        &self,
+        topic: &str,
+        partitions: Vec<(u32, OffsetSpec)>,
+    ) -> Vec<PartitionOffset> {
+        let mut responses = Vec::with_capacity(partitions.len());
+        for (partition, spec) in partitions {
+            let (error_code, offset) = match self.log(topic, partition) {
+                None => (self.missing_partition(topic), NO_OFFSET),
+                Some(log) => match spec {
+                    OffsetSpec::Earliest => (ErrorCode::None, log.earliest_offset()),
+                    OffsetSpec::Latest => (ErrorCode::None, log.latest_offset()),
+                    OffsetSpec::Timestamp(ts) => match log.offset_for_timestamp(ts).await {
+                        Ok(found) => (
+                            ErrorCode::None,
+                            found.unwrap_or_else(|| log.latest_offset()),
+                        ),
+                        Err(e) => (ErrorCode::from(&e), NO_OFFSET),
+                    },
+                },
+            };
+            responses.push(PartitionOffset {
+                partition,
+                error_code: error_code as u16,
+                offset,
+            });
+        }
+        responses
+    }
+
+    pub fn describe_local(&self, topic: &str, partitions: Vec<u32>) -> Vec<PartitionDescription> {
+        partitions
+            .into_iter()
+            .map(|partition| {
+                let mut d = PartitionDescription {
+                    partition,
+                    core: self.id as u16,
+                    error_code: 0,
+                    earliest_offset: 0,
+                    latest_offset: 0,
+                    size_bytes: 0,
+                };
+                match self.log(topic, partition) {
+                    None => d.error_code = self.missing_partition(topic) as u16,
+                    Some(log) => {
+                        if let Some(err) = log.failure() {
+                            d.error_code = ErrorCode::from(&err) as u16;
+                        }
+                        d.earliest_offset = log.earliest_offset();
+                        d.latest_offset = log.latest_offset();
+                        d.size_bytes = log.size_bytes();
+                    }
+                }
+                d
+            })
+            .collect()
+    }
+
+    /// Opens this core's partitions of a topic.
+    pub async fn open_topic(&self, name: &str, topic: &TopicConfig) -> Result<TopicLogs, String> {
+        let mut logs: TopicLogs = Vec::with_capacity(topic.partitions as usize);
+        for partition in 0..topic.partitions {
+            if shard_for(name, partition, self.cores()) != self.id {
+                logs.push(None);
+                continue;
+            }
+            let dir = partition_dir(&self.config.data_dir, name, partition);
+            let log = open_partition(self, &dir, topic)
+                .await
+                .map_err(|e| format!("opening {name}/{partition} in {}: {e}", dir.display()))?;
+            logs.push(Some(log));
+        }
+        Ok(logs)
+    }
+
+    /// Makes this core's open partitions match `map`: opens new topics'
+    /// partitions, closes (and, if `remove_files`, deletes) gone ones.
+    pub async fn apply_topic_map(&self, map: TopicMap) -> Result<(), String> {
+        let gone: Vec<String> = self
+            .logs
+            .borrow()
+            .keys()
+            .filter(|name| !map.contains_key(*name))
+            .cloned()
+            .collect();
+        for name in gone {
+            let logs = self.logs.borrow_mut().remove(&name).unwrap_or_default();
+            for log in logs.into_iter().flatten() {
+                if let Err(e) = log.close().await {
+                    tracing::warn!(topic = %name, error = %e, "closing a deleted topic's partition");
+                }
+                if let Err(e) = std::fs::remove_dir_all(log.dir()) {
+                    tracing::warn!(dir = %log.dir().display(), error = %e, "removing a deleted partition");
+                }
+            }
+        }
+        let new: Vec<(String, TopicConfig)> = map
+            .iter()
+            .filter(|(name, _)| !self.logs.borrow().contains_key(*name))
+            .map(|(n, c)| (n.clone(), c.clone()))
+            .collect();
+        *self.topics.borrow_mut() = Rc::new(map);
+        for (name, config) in new {
+            let logs = self.open_topic(&name, &config).await?;
+            self.logs.borrow_mut().insert(name, logs);
+        }
+        Ok(())
+    }
+
+    /// Closes every partition cleanly (flush, fsync, clean-shutdown marker).
+    pub async fn close_all(&self) {
+        let all: Vec<(String, TopicLogs)> = self.logs.borrow_mut().drain().collect();
+        for (topic, logs) in all {
+            for log in logs.into_iter().flatten() {
+                if let Err(e) = log.close().await {
+                    tracing::error!(%topic, dir = %log.dir().display(), error = %e, "closing a partition failed");
+                }
+            }
+        }
+    }
+
+    /// Applies retention to every partition this core owns.
+    pub async fn apply_retention(&self) {
+        let logs: Vec<PartitionLog<DmaStorage>> = self
+            .logs
+            .borrow()
+            .values()
+            .flatten()
+            .flatten()
+            .cloned()
+            .collect();
+        let now = crate::storage::log::now_ms();
+        for log in logs {
+            if let Err(e) = log.apply_retention(now).await {
+                tracing::warn!(dir = %log.dir().display(), error = %e, "retention failed");
+            }
+        }
+    }
+}
+
+async fn open_partition(
+    shard: &Shard,
+    dir: &Path,
+    topic: &TopicConfig,
+) -> Result<PartitionLog<DmaStorage>, String> {
+    PartitionLog::open(
+        DmaStorage,
+        dir,
+        topic.log_config(&shard.config.log),
+        &shard.config.shard_storage,
+        Rc::clone(&shard.cache),
+    )
+    .await
+    .map_err(|e| e.to_string())
+}

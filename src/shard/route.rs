@@ -1,0 +1,432 @@
+//! The router's fan-out: a request's partitions split by owner core, each
+//! part run here or sent to its owner, the replies merged back into the
+//! request's order. Requests for local partitions never hop.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::messages::ShardMessage;
+use super::notify::{first_of, LocalFuture};
+use super::Shard;
+use crate::config::FETCH_WAIT_MS_LIMIT;
+use crate::error::ErrorCode;
+use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse};
+use crate::protocol::offsets::{
+    ListOffsetsRequest, ListOffsetsResponse, OffsetSpec, PartitionOffset,
+};
+use crate::protocol::produce::{
+    ProducePartitionResponse, ProduceRequest, ProduceResponse, NO_OFFSET,
+};
+use crate::protocol::topics::PartitionDescription;
+use crate::router::shard_for;
+
+/// One topic's items split by owner: each group keeps the items' positions
+/// in the request; items whose topic or partition does not exist are
+/// answered at once with their error.
+struct Split<T> {
+    by_core: BTreeMap<usize, Vec<(usize, T)>>,
+    missing: Vec<(usize, u32, ErrorCode)>,
+}
+
+impl Shard {
+    fn split<T>(&self, topic: &str, items: Vec<T>, partition_of: impl Fn(&T) -> u32) -> Split<T> {
+        let count = self.partition_count(topic);
+        let mut split = Split {
+            by_core: BTreeMap::new(),
+            missing: Vec::new(),
+        };
+        for (index, item) in items.into_iter().enumerate() {
+            let partition = partition_of(&item);
+            match count {
+                None => split
+                    .missing
+                    .push((index, partition, ErrorCode::UnknownTopic)),
+                Some(n) if partition >= n => {
+                    split
+                        .missing
+                        .push((index, partition, ErrorCode::UnknownPartition))
+                }
+                Some(_) => split
+                    .by_core
+                    .entry(shard_for(topic, partition, self.cores()))
+                    .or_default()
+                    .push((index, item)),
+            }
+        }
+        split
+    }
+
+    /// Sends a message to another core; a closed channel means that core
+    /// is stopping.
+    async fn send_to(&self, core: usize, message: ShardMessage) -> Result<(), ErrorCode> {
+        self.peers[core]
+            .send_async(message)
+            .await
+            .map_err(|_| ErrorCode::ShuttingDown)
+    }
+
+    /// Queues every batch (locally or on its owner) before returning, so
+    /// one connection's produces keep their order; the returned future
+    /// merges the answers.
+    pub async fn route_produce(
+        self: &Rc<Self>,
+        request: ProduceRequest,
+    ) -> LocalFuture<ProduceResponse> {
+        let acks = request.acks;
+        let mut topics = Vec::with_capacity(request.topics.len());
+        for topic in request.topics {
+            let total = topic.partitions.len();
+            let split = self.split(&topic.name, topic.partitions, |p| p.partition);
+            let mut parts: Vec<(Vec<usize>, LocalFuture<Vec<ProducePartitionResponse>>)> =
+                Vec::new();
+            for (core, items) in split.by_core {
+                let (indexes, batches): (Vec<usize>, Vec<(u32, bytes::BytesMut)>) = items
+                    .into_iter()
+                    .map(|(i, p)| (i, (p.partition, p.batch)))
+                    .unzip();
+                if core == self.id {
+                    parts.push((
+                        indexes,
+                        Box::pin(self.produce_local(&topic.name, batches, acks)),
+                    ));
+                    continue;
+                }
+                let partitions: Vec<u32> = batches.iter().map(|(p, _)| *p).collect();
+                let (reply, answer) = flume::bounded(1);
+                let sent = self
+                    .send_to(
+                        core,
+                        ShardMessage::Produce {
+                            topic: topic.name.clone(),
+                            partitions: batches,
+                            acks,
+                            reply,
+                        },
+                    )
+                    .await;
+                parts.push((
+                    indexes,
+                    Box::pin(async move {
+                        match sent {
+                            Ok(()) => answer
+                                .recv_async()
+                                .await
+                                .unwrap_or_else(|_| failed(&partitions)),
+                            Err(_) => failed(&partitions),
+                        }
+                    }),
+                ));
+            }
+            topics.push((topic.name, total, split.missing, parts));
+        }
+        Box::pin(async move {
+            let mut response = ProduceResponse::default();
+            for (name, total, missing, parts) in topics {
+                let mut slots: Vec<Option<ProducePartitionResponse>> = vec![None; total];
+                for (index, partition, code) in missing {
+                    slots[index] = Some(ProducePartitionResponse {
+                        partition,
+                        error_code: code as u16,
+                        base_offset: NO_OFFSET,
+                    });
+                }
+                for (indexes, part) in parts {
+                    for (index, answer) in indexes.into_iter().zip(part.await) {
+                        slots[index] = Some(answer);
+                    }
+                }
+                response
+                    .topics
+                    .push((name, slots.into_iter().flatten().collect()));
+            }
+            response
+        })
+    }
+
+    /// Reads every requested partition once, without waiting.
+    async fn fetch_once(
+        self: &Rc<Self>,
+        topics: &[(String, Vec<FetchPartition>)],
+    ) -> Vec<(String, Vec<FetchPartitionResponse>)> {
+        let mut pending = Vec::with_capacity(topics.len());
+        for (name, partitions) in topics {
+            let split = self.split(name, partitions.clone(), |p| p.partition);
+            let mut parts: Vec<(Vec<usize>, LocalFuture<Vec<FetchPartitionResponse>>)> = Vec::new();
+            for (core, items) in split.by_core {
+                let (indexes, wanted): (Vec<usize>, Vec<FetchPartition>) =
+                    items.into_iter().unzip();
+                if core == self.id {
+                    let shard = self.clone();
+                    let name = name.clone();
+                    parts.push((
+                        indexes,
+                        Box::pin(async move { shard.fetch_local(&name, wanted).await }),
+                    ));
+                    continue;
+                }
+                let ids: Vec<u32> = wanted.iter().map(|p| p.partition).collect();
+                let (reply, answer) = flume::bounded(1);
+                let sent = self
+                    .send_to(
+                        core,
+                        ShardMessage::Fetch {
+                            topic: name.clone(),
+                            partitions: wanted,
+                            reply,
+                        },
+                    )
+                    .await;
+                parts.push((
+                    indexes,
+                    Box::pin(async move {
+                        let fail = || {
+                            ids.iter()
+                                .map(|&p| fetch_error(p, ErrorCode::ShuttingDown))
+                                .collect()
+                        };
+                        match sent {
+                            Ok(()) => answer.recv_async().await.unwrap_or_else(|_| fail()),
+                            Err(_) => fail(),
+                        }
+                    }),
+                ));
+            }
+            pending.push((name.clone(), partitions.len(), split.missing, parts));
+        }
+        let mut merged = Vec::with_capacity(pending.len());
+        for (name, total, missing, parts) in pending {
+            let mut slots: Vec<Option<FetchPartitionResponse>> = vec![None; total];
+            for (index, partition, code) in missing {
+                slots[index] = Some(fetch_error(partition, code));
+            }
+            for (indexes, part) in parts {
+                for (index, answer) in indexes.into_iter().zip(part.await) {
+                    slots[index] = Some(answer);
+                }
+            }
+            merged.push((name, slots.into_iter().flatten().collect()));
+        }
+        merged
+    }
+
+    /// Resolves when any requested partition has data past its offset, or
+    /// at the deadline.
+    async fn wait_any(
+        self: &Rc<Self>,
+        topics: &[(String, Vec<FetchPartition>)],
+        deadline: Instant,
+    ) {
+        let mut by_core: BTreeMap<usize, Vec<(String, u32, u64)>> = BTreeMap::new();
+        for (name, partitions) in topics {
+            for p in partitions {
+                if self.partition_count(name).is_some_and(|n| p.partition < n) {
+                    let core = shard_for(name, p.partition, self.cores());
+                    by_core
+                        .entry(core)
+                        .or_default()
+                        .push((name.clone(), p.partition, p.offset));
+                }
+            }
+        }
+        let mut arrivals: Vec<LocalFuture<()>> = Vec::new();
+        for (core, waits) in by_core {
+            if core == self.id {
+                arrivals.push(Box::pin(self.wait_local(&waits, deadline)));
+                continue;
+            }
+            let (reply, answer) = flume::bounded(1);
+            if self
+                .send_to(
+                    core,
+                    ShardMessage::WaitForData {
+                        waits,
+                        deadline,
+                        reply,
+                    },
+                )
+                .await
+                .is_ok()
+            {
+                arrivals.push(Box::pin(async move {
+                    let _ = answer.recv_async().await;
+                }));
+            }
+        }
+        let timeout = glommio::timer::sleep(deadline.saturating_duration_since(Instant::now()));
+        futures_lite::future::or(first_of(arrivals), async move {
+            timeout.await;
+        })
+        .await;
+    }
+
+    /// A fetch with long-poll: answers once `min_bytes` are there, or at
+    /// `max_wait_ms`, woken by appends rather than by polling.
+    pub async fn route_fetch(self: &Rc<Self>, request: FetchRequest) -> FetchResponse {
+        let wait = Duration::from_millis(u64::from(request.max_wait_ms.min(FETCH_WAIT_MS_LIMIT)));
+        let deadline = Instant::now() + wait;
+        loop {
+            let topics = self.fetch_once(&request.topics).await;
+            let total: usize = topics
+                .iter()
+                .flat_map(|(_, ps)| ps)
+                .map(FetchPartitionResponse::records_bytes)
+                .sum();
+            let errors = topics
+                .iter()
+                .flat_map(|(_, ps)| ps)
+                .any(|p| p.error_code != 0);
+            if total >= request.min_bytes as usize
+                || errors
+                || Instant::now() >= deadline
+                || self.shutdown.is_raised()
+            {
+                return trim_to_max_bytes(FetchResponse { topics }, request.max_bytes as usize);
+            }
+            // Wait for data past the requested offsets (or past the data
+            // already there, for partitions that had some).
+            let mut waits = request.topics.clone();
+            for ((_, wanted), (_, got)) in waits.iter_mut().zip(&topics) {
+                for (w, g) in wanted.iter_mut().zip(got) {
+                    w.offset = w.offset.max(g.high_watermark);
+                }
+            }
+            self.wait_any(&waits, deadline).await;
+        }
+    }
+
+    pub async fn route_list_offsets(
+        self: &Rc<Self>,
+        request: ListOffsetsRequest,
+    ) -> ListOffsetsResponse {
+        let mut response = ListOffsetsResponse::default();
+        for (name, partitions) in request.topics {
+            let total = partitions.len();
+            let split = self.split(&name, partitions, |(p, _)| *p);
+            let mut slots: Vec<Option<PartitionOffset>> = vec![None; total];
+            for (index, partition, code) in split.missing {
+                slots[index] = Some(PartitionOffset {
+                    partition,
+                    error_code: code as u16,
+                    offset: NO_OFFSET,
+                });
+            }
+            for (core, items) in split.by_core {
+                let (indexes, wanted): (Vec<usize>, Vec<(u32, OffsetSpec)>) =
+                    items.into_iter().unzip();
+                let ids: Vec<u32> = wanted.iter().map(|(p, _)| *p).collect();
+                let answers = if core == self.id {
+                    self.list_offsets_local(&name, wanted).await
+                } else {
+                    let (reply, answer) = flume::bounded(1);
+                    let message = ShardMessage::ListOffsets {
+                        topic: name.clone(),
+                        partitions: wanted,
+                        reply,
+                    };
+                    match self.send_to(core, message).await {
+                        Ok(()) => answer.recv_async().await.ok(),
+                        Err(_) => None,
+                    }
+                    .unwrap_or_else(|| {
+                        ids.iter()
+                            .map(|&partition| PartitionOffset {
+                                partition,
+                                error_code: ErrorCode::ShuttingDown as u16,
+                                offset: NO_OFFSET,
+                            })
+                            .collect()
+                    })
+                };
+                for (index, answer) in indexes.into_iter().zip(answers) {
+                    slots[index] = Some(answer);
+                }
+            }
+            response
+                .topics
+                .push((name, slots.into_iter().flatten().collect()));
+        }
+        response
+    }
+
+    /// Every partition of a topic described by its owner, in order.
+    pub async fn route_describe(
+        self: &Rc<Self>,
+        topic: &str,
+        partitions: u32,
+    ) -> Vec<PartitionDescription> {
+        let split = self.split(topic, (0..partitions).collect(), |p| *p);
+        let mut all = Vec::with_capacity(partitions as usize);
+        for (core, items) in split.by_core {
+            let wanted: Vec<u32> = items.into_iter().map(|(_, p)| p).collect();
+            if core == self.id {
+                all.extend(self.describe_local(topic, wanted));
+                continue;
+            }
+            let (reply, answer) = flume::bounded(1);
+            let ids = wanted.clone();
+            let message = ShardMessage::Describe {
+                topic: topic.to_string(),
+                partitions: wanted,
+                reply,
+            };
+            let answers = match self.send_to(core, message).await {
+                Ok(()) => answer.recv_async().await.ok(),
+                Err(_) => None,
+            };
+            all.extend(answers.unwrap_or_else(|| {
+                ids.iter()
+                    .map(|&partition| PartitionDescription {
+                        partition,
+                        core: core as u16,
+                        error_code: ErrorCode::ShuttingDown as u16,
+                        earliest_offset: 0,
+                        latest_offset: 0,
+                        size_bytes: 0,
+                    })
+                    .collect()
+            }));
+        }
+        all.sort_by_key(|d| d.partition);
+        all
+    }
+}
+
+fn failed(partitions: &[u32]) -> Vec<ProducePartitionResponse> {
+    partitions
+        .iter()
+        .map(|&partition| ProducePartitionResponse {
+            partition,
+            error_code: ErrorCode::ShuttingDown as u16,
+            base_offset: NO_OFFSET,
+        })
+        .collect()
+}
+
+fn fetch_error(partition: u32, code: ErrorCode) -> FetchPartitionResponse {
+    FetchPartitionResponse {
+        partition,
+        error_code: code as u16,
+        ..Default::default()
+    }
+}
+
+/// Keeps whole batches, in request order, while the total stays within
+/// `max_bytes`; the first batch of the response is always kept.
+fn trim_to_max_bytes(mut response: FetchResponse, max_bytes: usize) -> FetchResponse {
+    let mut total = 0usize;
+    for (_, partitions) in response.topics.iter_mut() {
+        for p in partitions.iter_mut() {
+            let mut kept = 0;
+            for batch in &p.batches {
+                if total > 0 && total + batch.len() > max_bytes {
+                    break;
+                }
+                total += batch.len();
+                kept += 1;
+            }
+            p.batches.truncate(kept);
+        }
+    }
+    response
+}

@@ -1,0 +1,329 @@
+//! Starting the broker: check the data directory and ports, start one
+//! glommio executor pinned per core, wire their channels, gather each
+//! core's port for metadata, and stop them all cleanly on SIGINT/SIGTERM.
+
+use std::fs::File;
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use glommio::net::TcpListener;
+use glommio::sync::Semaphore;
+use glommio::{LocalExecutorBuilder, Placement};
+
+use super::inbox::serve_inbox;
+use super::messages::ShardMessage;
+use super::notify::Notify;
+use super::Shard;
+use crate::config::BrokerConfig;
+use crate::protocol::metadata::CoreAddress;
+use crate::server::listener::accept_loop;
+use crate::storage::{prime_executor_io, TailCache};
+use crate::topics::store;
+use crate::topics::TopicMap;
+
+/// Messages that may wait in one core's inbox before senders wait.
+pub const INBOX_CAPACITY: usize = 4096;
+/// Lock file that keeps a second broker off the data directory.
+pub const LOCK_FILE: &str = ".lock";
+
+/// What `run` tells its caller once every core serves.
+#[derive(Clone, Debug)]
+pub struct Ready {
+    pub listen: SocketAddr,
+    pub cores: Vec<CoreAddress>,
+}
+
+/// Runs the broker until SIGINT or SIGTERM; returns once every core has
+/// closed its partitions. `on_ready` is called once the broker serves.
+pub fn run(config: BrokerConfig, on_ready: impl FnOnce(&Ready)) -> Result<(), String> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create data dir {}: {e}", config.data_dir.display()))?;
+    let _lock = lock_data_dir(&config.data_dir)?;
+    let listen = probe_port(config.listen)?;
+    if let Some(base) = config.core_port_base {
+        for core in 0..config.cores {
+            probe_port(SocketAddr::new(config.listen.ip(), base + core as u16))?;
+        }
+    }
+    let topics =
+        store::load(&config.data_dir).map_err(|e| format!("reading the topic map: {e}"))?;
+    remove_stray_topic_dirs(&config.data_dir, &topics);
+
+    let channels: Vec<_> = (0..config.cores)
+        .map(|_| flume::bounded(INBOX_CAPACITY))
+        .collect();
+    let peers: Vec<flume::Sender<ShardMessage>> =
+        channels.iter().map(|(tx, _)| tx.clone()).collect();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let (started_tx, started_rx) = mpsc::channel::<(usize, Result<u16, String>)>();
+    let mut address_txs = Vec::new();
+    let mut handles = Vec::new();
+    for (core, (_, inbox)) in channels.into_iter().enumerate() {
+        let (address_tx, address_rx) = flume::bounded::<Vec<CoreAddress>>(1);
+        address_txs.push(address_tx);
+        let start = CoreStart {
+            core,
+            config: config.clone(),
+            listen,
+            peers: peers.clone(),
+            inbox,
+            topics: topics.clone(),
+            connections: connections.clone(),
+            started: started_tx.clone(),
+            addresses: address_rx,
+        };
+        let handle = LocalExecutorBuilder::new(Placement::Fixed(core))
+            .name(&format!("shardlog-core-{core}"))
+            .io_memory(config.io_memory_bytes)
+            .spawn(move || core_main(start))
+            .map_err(|e| format!("starting core {core}: {e}"))?;
+        handles.push(handle);
+    }
+    drop(started_tx);
+
+    // Every core reports its own port once bound...
+    let host = config
+        .advertise_host
+        .clone()
+        .unwrap_or_else(|| listen.ip().to_string());
+    let mut addresses = vec![None; config.cores];
+    for _ in 0..config.cores {
+        let (core, port) = started_rx
+            .recv()
+            .map_err(|_| "a core stopped while starting".to_string())?;
+        let port = port?;
+        addresses[core] = Some(CoreAddress {
+            core: core as u16,
+            host: host.clone(),
+            port,
+        });
+    }
+    let addresses: Vec<CoreAddress> = addresses.into_iter().flatten().collect();
+    // ...then learns everyone's, opens its partitions, and reports ready.
+    for tx in &address_txs {
+        tx.send(addresses.clone())
+            .map_err(|_| "a core stopped while starting".to_string())?;
+    }
+    for _ in 0..config.cores {
+        let (core, opened) = started_rx
+            .recv()
+            .map_err(|_| "a core stopped while starting".to_string())?;
+        opened.map_err(|e| format!("core {core}: {e}"))?;
+    }
+    tracing::info!(
+        listen = %listen,
+        cores = config.cores,
+        core_ports = ?addresses.iter().map(|a| a.port).collect::<Vec<_>>(),
+        data_dir = %config.data_dir.display(),
+        topics = topics.len(),
+        frame_bytes_max = config.frame_bytes_max,
+        batch_bytes_max = config.log.batch_bytes_max,
+        connections_max = config.connections_max,
+        inflight_bytes_per_connection = config.inflight_bytes_per_connection,
+        "shardlog serving"
+    );
+    on_ready(&Ready {
+        listen,
+        cores: addresses,
+    });
+
+    spawn_signal_watcher(peers.clone())?;
+    let mut failed = Vec::new();
+    for (core, handle) in handles.into_iter().enumerate() {
+        if let Err(e) = handle.join() {
+            failed.push(format!("core {core}: {e}"));
+            // One core is gone: stop the others rather than serve half.
+            shut_down_all(&peers);
+        }
+    }
+    if failed.is_empty() {
+        tracing::info!("shardlog stopped cleanly");
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
+
+struct CoreStart {
+    core: usize,
+    config: BrokerConfig,
+    listen: SocketAddr,
+    peers: Vec<flume::Sender<ShardMessage>>,
+    inbox: flume::Receiver<ShardMessage>,
+    topics: TopicMap,
+    connections: Arc<AtomicUsize>,
+    started: mpsc::Sender<(usize, Result<u16, String>)>,
+    addresses: flume::Receiver<Vec<CoreAddress>>,
+}
+
+async fn core_main(start: CoreStart) {
+    let CoreStart {
+        core,
+        config,
+        listen,
+        peers,
+        inbox,
+        topics,
+        connections,
+        started,
+        addresses,
+    } = start;
+    let bound = bind(core, &config, listen).await;
+    let (shared, own) = match bound {
+        Ok(listeners) => listeners,
+        Err(e) => {
+            let _ = started.send((core, Err(e)));
+            return;
+        }
+    };
+    let own_port = own.local_addr().map(|a| a.port()).unwrap_or(0);
+    let _ = started.send((core, Ok(own_port)));
+    let Ok(core_addresses) = addresses.recv_async().await else {
+        return;
+    };
+    let shard = Rc::new(Shard {
+        id: core,
+        cache: TailCache::shared(config.shard_storage.tail_cache_bytes),
+        inflight_bytes: Rc::new(Semaphore::new(config.inflight_bytes_per_core as u64)),
+        config,
+        peers,
+        core_addresses,
+        topics: Default::default(),
+        logs: Default::default(),
+        shutdown: Rc::new(Notify::default()),
+        connections,
+        admin_lock: Rc::new(Semaphore::new(1)),
+        local_connections: Default::default(),
+    });
+    let opened = shard.apply_topic_map(topics).await;
+    let failed = opened.is_err();
+    let _ = started.send((core, opened.map(|()| own_port)));
+    if failed {
+        return;
+    }
+    glommio::spawn_local(accept_loop(shard.clone(), shared)).detach();
+    glommio::spawn_local(accept_loop(shard.clone(), own)).detach();
+    glommio::spawn_local(retention_loop(shard.clone())).detach();
+    serve_inbox(shard, inbox).await;
+}
+
+async fn bind(
+    core: usize,
+    config: &BrokerConfig,
+    listen: SocketAddr,
+) -> Result<(TcpListener, TcpListener), String> {
+    prime_executor_io(&config.data_dir).await.map_err(|e| {
+        format!(
+            "core {core}: preparing I/O in {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+    let shared = TcpListener::bind(listen)
+        .map_err(|e| format!("core {core}: listening on {listen}: {e}"))?;
+    let own_addr = SocketAddr::new(
+        listen.ip(),
+        config.core_port_base.map_or(0, |base| base + core as u16),
+    );
+    let own = TcpListener::bind(own_addr)
+        .map_err(|e| format!("core {core}: listening on {own_addr}: {e}"))?;
+    Ok((shared, own))
+}
+
+async fn retention_loop(shard: Rc<Shard>) {
+    let interval = Duration::from_millis(shard.config.retention_check_interval_ms);
+    loop {
+        let stop = futures_lite::future::or(
+            async {
+                glommio::timer::sleep(interval).await;
+                false
+            },
+            async {
+                shard.shutdown.wait().await;
+                true
+            },
+        )
+        .await;
+        if stop {
+            return;
+        }
+        shard.apply_retention().await;
+    }
+}
+
+/// glommio's listeners set SO_REUSEPORT, so a second broker on the same
+/// port would bind silently; a plain bind first tells that the port is
+/// taken. Returns the address with the port resolved (for port 0).
+fn probe_port(addr: SocketAddr) -> Result<SocketAddr, String> {
+    let probe = StdTcpListener::bind(addr).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!("{addr} is already in use by another process"),
+        _ => format!("cannot listen on {addr}: {e}"),
+    })?;
+    probe.local_addr().map_err(|e| e.to_string())
+}
+
+fn lock_data_dir(dir: &Path) -> Result<File, String> {
+    let path = dir.join(LOCK_FILE);
+    let file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(format!(
+            "data dir {} is locked by another broker",
+            dir.display()
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+    }
+}
+
+/// A crash in the middle of a topic deletion can leave its directory.
+fn remove_stray_topic_dirs(data_dir: &Path, topics: &TopicMap) {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("topics")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !topics.contains_key(&name) {
+            let path: PathBuf = entry.path();
+            tracing::warn!(dir = %path.display(), "removing the directory of a deleted topic");
+            if let Err(e) = std::fs::remove_dir_all(&path) {
+                tracing::warn!(dir = %path.display(), error = %e, "could not remove it");
+            }
+        }
+    }
+}
+
+fn spawn_signal_watcher(peers: Vec<flume::Sender<ShardMessage>>) -> Result<(), String> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| format!("installing signal handlers: {e}"))?;
+    std::thread::Builder::new()
+        .name("shardlog-signals".into())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                tracing::info!(signal, "shutting down");
+                shut_down_all(&peers);
+            }
+        })
+        .map_err(|e| format!("starting the signal thread: {e}"))?;
+    Ok(())
+}
+
+/// Asks every core to stop and waits for each to answer.
+fn shut_down_all(peers: &[flume::Sender<ShardMessage>]) {
+    let answers: Vec<_> = peers
+        .iter()
+        .filter_map(|peer| {
+            let (reply, answer) = flume::bounded(1);
+            peer.send(ShardMessage::Shutdown { reply })
+                .ok()
+                .map(|()| answer)
+        })
+        .collect();
+    for answer in answers {
+        let _ = answer.recv();
+    }
+}

@@ -1,0 +1,115 @@
+//! Topics: names, settings, and the topic map every core holds a copy of.
+//! The map is persisted atomically in `<data dir>/topics.meta` by core 0,
+//! the metadata owner (docs/ARCHITECTURE.md).
+
+pub mod store;
+
+use std::collections::BTreeMap;
+
+use crate::config::{LogConfig, PARTITIONS_MAX};
+use crate::error::ErrorCode;
+use crate::protocol::topics::TopicSettings;
+
+/// Longest topic name.
+pub const TOPIC_NAME_BYTES_MAX: usize = 249;
+
+/// Checks a topic name: `[a-zA-Z0-9._-]{1,249}`, and not `.` or `..`.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > TOPIC_NAME_BYTES_MAX {
+        return Err(format!(
+            "topic name must be 1 to {TOPIC_NAME_BYTES_MAX} characters"
+        ));
+    }
+    if name == "." || name == ".." {
+        return Err(format!("topic name {name:?} is reserved"));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "topic name may hold only [a-zA-Z0-9._-], not {bad:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// One topic's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicConfig {
+    pub partitions: u32,
+    pub retention_ms: Option<u64>,
+    pub retention_bytes: Option<u64>,
+    pub segment_bytes: u64,
+}
+
+impl TopicConfig {
+    /// Settings from a CreateTopic request, defaults filled from the
+    /// broker's log config, checked against the limits.
+    pub fn from_request(
+        settings: &TopicSettings,
+        defaults: &LogConfig,
+    ) -> Result<Self, (ErrorCode, String)> {
+        if settings.partitions == 0 || settings.partitions > PARTITIONS_MAX {
+            return Err((
+                ErrorCode::InvalidTopicConfig,
+                format!(
+                    "partitions must be 1 to {PARTITIONS_MAX}, not {}",
+                    settings.partitions
+                ),
+            ));
+        }
+        let config = TopicConfig {
+            partitions: settings.partitions,
+            retention_ms: settings.retention_ms,
+            retention_bytes: settings.retention_bytes,
+            segment_bytes: settings.segment_bytes.unwrap_or(defaults.segment_bytes_max),
+        };
+        config
+            .log_config(defaults)
+            .validate()
+            .map_err(|e| (ErrorCode::InvalidTopicConfig, e))?;
+        Ok(config)
+    }
+
+    /// The log config of this topic's partitions.
+    pub fn log_config(&self, defaults: &LogConfig) -> LogConfig {
+        LogConfig {
+            segment_bytes_max: self.segment_bytes,
+            batch_bytes_max: defaults
+                .batch_bytes_max
+                .min(self.segment_bytes.min(u64::from(u32::MAX)) as u32),
+            retention_ms: self.retention_ms,
+            retention_bytes: self.retention_bytes,
+            ..defaults.clone()
+        }
+    }
+
+    pub fn settings(&self) -> TopicSettings {
+        TopicSettings {
+            partitions: self.partitions,
+            retention_ms: self.retention_ms,
+            retention_bytes: self.retention_bytes,
+            segment_bytes: Some(self.segment_bytes),
+        }
+    }
+}
+
+/// Every topic, by name. Each core holds its own copy, replaced whole when
+/// a topic is created or deleted; nothing about it is shared across threads.
+pub type TopicMap = BTreeMap<String, TopicConfig>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_rule() {
+        for good in ["a", "orders", "a.b-c_d", "X9", &"n".repeat(249)] {
+            assert_eq!(validate_name(good), Ok(()), "{good}");
+        }
+        for bad in ["", ".", "..", "a b", "a/b", "é", &"n".repeat(250)] {
+            assert!(validate_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}
