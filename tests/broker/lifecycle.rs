@@ -1,0 +1,152 @@
+//! Crashes and restarts: kill -9 mid-load loses nothing acknowledged;
+//! SIGTERM shuts down cleanly; a taken port or a locked data dir is
+//! refused with a clear message.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use shardlog::batch::Batches;
+use shardlog::protocol::produce::Acks;
+
+use crate::common::{batch, broker_command, Broker, Client, DataDir};
+use crate::data::{fetch, produce};
+
+const PARTITIONS: u32 = 4;
+
+/// Every record of every partition, as (partition, offset, value).
+fn read_everything(client: &mut Client, topic: &str) -> Vec<(u32, u64, Vec<u8>)> {
+    let mut records = Vec::new();
+    for p in 0..PARTITIONS {
+        let mut offset = 0;
+        loop {
+            let response = fetch(client, topic, &[(p, offset)], 0, 0);
+            let answer = &response.topics[0].1[0];
+            assert_eq!(answer.error_code, 0);
+            let Some(bytes) = answer.batches.first() else {
+                break;
+            };
+            for batch in Batches::new(bytes.clone(), u32::MAX) {
+                let batch = batch.expect("valid batch");
+                for record in batch.records() {
+                    if record.offset >= offset {
+                        assert_eq!(record.offset, offset, "dense offsets");
+                        records.push((p, record.offset, record.value.to_vec()));
+                        offset += 1;
+                    }
+                }
+            }
+        }
+    }
+    records
+}
+
+#[test]
+fn kill_9_mid_load_loses_no_acknowledged_record() {
+    let dir = DataDir::new("kill9");
+    let broker = Broker::start(&dir.0);
+    assert_eq!(
+        broker
+            .connect()
+            .create_topic("durable", PARTITIONS)
+            .header
+            .error_code,
+        0
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let producers: Vec<_> = (0..2)
+        .map(|id| {
+            let (addr, stop) = (broker.addr, stop.clone());
+            std::thread::spawn(move || {
+                let mut client = Client::connect(addr);
+                let mut acked = Vec::new();
+                let mut n = 0u32;
+                while !stop.load(Ordering::Relaxed) {
+                    let p = (n + id) % PARTITIONS;
+                    let tag = format!("p{id}-{n}");
+                    let request = vec![(p, batch(&tag, 3))];
+                    let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        produce(&mut client, "durable", request, Acks::Durable)
+                    }));
+                    match response {
+                        Ok(r) if r.topics[0].1[0].error_code == 0 => {
+                            acked.push((p, r.topics[0].1[0].base_offset, tag))
+                        }
+                        _ => break, // the broker died under us
+                    }
+                    n += 1;
+                }
+                acked
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    broker.kill9();
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<(u32, u64, String)> = producers
+        .into_iter()
+        .flat_map(|p| p.join().unwrap())
+        .collect();
+    assert!(acked.len() > 10, "the load ran ({} acked)", acked.len());
+
+    let broker = Broker::start(&dir.0);
+    let records = read_everything(&mut broker.connect(), "durable");
+    for (p, base, tag) in &acked {
+        for i in 0..3u64 {
+            let expected = format!("{tag}-{i}").into_bytes();
+            let found = records
+                .iter()
+                .any(|(rp, ro, rv)| rp == p && *ro == base + i && *rv == expected);
+            assert!(found, "acknowledged {tag}-{i} at {p}/{} is there", base + i);
+        }
+    }
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly_and_restarts_with_the_data() {
+    let dir = DataDir::new("sigterm");
+    let broker = Broker::start(&dir.0);
+    let mut client = broker.connect();
+    assert_eq!(client.create_topic("kept", PARTITIONS).header.error_code, 0);
+    for p in 0..PARTITIONS {
+        produce(&mut client, "kept", vec![(p, batch("x", 5))], Acks::Written);
+    }
+    drop(client);
+    let (status, stderr) = broker.terminate();
+    assert!(status.success(), "exit 0 on SIGTERM: {status} {stderr}");
+    for p in 0..PARTITIONS {
+        let marker = dir.0.join(format!("topics/kept/{p}/clean-shutdown"));
+        assert!(marker.exists(), "clean-shutdown marker in partition {p}");
+    }
+    let broker = Broker::start(&dir.0);
+    let records = read_everything(&mut broker.connect(), "kept");
+    assert_eq!(
+        records.len(),
+        (PARTITIONS * 5) as usize,
+        "written-mode records were flushed at shutdown"
+    );
+}
+
+#[test]
+fn a_taken_port_or_a_locked_data_dir_is_refused_clearly() {
+    let dir = DataDir::new("refusals");
+    let broker = Broker::start(&dir.0);
+    let other = DataDir::new("refusals-other");
+    let (mut same_port, _) = broker_command(&other.0, &broker.addr.to_string(), &[]);
+    let output = same_port.output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("already in use"),
+        "port refusal says why: {stderr}"
+    );
+
+    let (mut same_dir, _) = broker_command(&dir.0, "127.0.0.1:0", &[]);
+    let output = same_dir.output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("locked by another broker"),
+        "lock refusal says why: {stderr}"
+    );
+}

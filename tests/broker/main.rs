@@ -1,0 +1,10 @@
+//! Broker tests, black-box: the built `shardlog` binary serving on
+//! `127.0.0.1:0` with real files under `tmp/`, spoken to over TCP with raw
+//! protocol frames.
+
+mod common;
+
+mod admin;
+mod data;
+mod hostile;
+mod lifecycle;
