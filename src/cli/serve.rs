@@ -53,6 +53,12 @@ pub struct ServeArgs {
     /// Default segment size of new topics, in bytes.
     #[arg(long)]
     segment_bytes: Option<u64>,
+    /// An index entry every this many bytes of log.
+    #[arg(long)]
+    index_interval_bytes: Option<u32>,
+    /// At most this many bytes of batches go into one group-commit write.
+    #[arg(long)]
+    write_bytes_max: Option<usize>,
     /// Segments are preallocated in steps of this many bytes.
     #[arg(long)]
     preallocate_bytes: Option<u64>,
