@@ -1252,3 +1252,20 @@ fn out_of_range_values_are_refused() {
         }
     );
 }
+
+/// Strings longer than a `u16` length can say are cut, and the cut must fall
+/// between characters: a message quoting a long multi-byte name must still
+/// decode as UTF-8 on the client, or the client cannot read the error.
+#[test]
+fn long_strings_are_cut_at_a_character_boundary() {
+    // 'é' is two bytes, so byte 65535 is inside a character.
+    let message = "é".repeat(40_000);
+    let frame = frame::error_response(14, ErrorCode::InvalidTopicName, &message);
+    let (header, answer) = client_decode(ApiKey::CreateTopic, &frame);
+    assert_eq!(header.error_code, ErrorCode::InvalidTopicName as u16);
+    let Ok(Answer::Error { message: got, .. }) = answer else {
+        panic!("error message does not decode: {answer:?}");
+    };
+    assert_eq!(got.len(), 65_534);
+    assert!(message.starts_with(&got));
+}
