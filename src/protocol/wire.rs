@@ -147,8 +147,13 @@ pub trait WireWrite {
 impl WireWrite for BytesMut {
     /// Strings longer than `u16::MAX` bytes are a caller bug: every string
     /// on the wire is a topic name (at most 249 bytes) or a short message.
+    /// A longer one is cut at a character boundary, so that it still
+    /// decodes (an error message may quote a client's long name).
     fn put_string(&mut self, s: &str) {
-        let len = s.len().min(usize::from(u16::MAX));
+        let mut len = s.len().min(usize::from(u16::MAX));
+        while !s.is_char_boundary(len) {
+            len -= 1;
+        }
         self.put_u16_le(len as u16);
         self.put_slice(&s.as_bytes()[..len]);
     }
