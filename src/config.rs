@@ -225,6 +225,13 @@ mod tests {
     }
 }
 
+/// Most bytes of records one fetch response carries (a request asking for
+/// more gets this much), besides one first batch that may be larger.
+pub const FETCH_BYTES_LIMIT: usize = 64 << 20;
+
+/// Most partition entries one request may name, over all its topics.
+pub const REQUEST_PARTITIONS_MAX: usize = 10_000;
+
 /// Longest a fetch may long-poll, whatever it asks for.
 pub const FETCH_WAIT_MS_LIMIT: u32 = 60_000;
 

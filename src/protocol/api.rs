@@ -64,6 +64,17 @@ pub enum Request {
 }
 
 impl Request {
+    /// Partition entries the request names, over all its topics.
+    pub fn partition_count(&self) -> usize {
+        match self {
+            Request::Produce(r) => r.topics.iter().map(|t| t.partitions.len()).sum(),
+            Request::Fetch(r) => r.topics.iter().map(|(_, ps)| ps.len()).sum(),
+            Request::ListOffsets(r) => r.topics.iter().map(|(_, ps)| ps.len()).sum(),
+            Request::Metadata(r) => r.topics.len(),
+            _ => 0,
+        }
+    }
+
     /// Decodes a complete request frame (prefix included). On failure, the
     /// error code and message to answer with; the frame boundary is intact,
     /// so the connection stays usable.

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use bytes::BytesMut;
 use futures_lite::future;
 
+use crate::config::REQUEST_PARTITIONS_MAX;
 use crate::error::ErrorCode;
 use crate::protocol::frame::{error_response, finish_frame, RequestHeader, ResponseHeader};
 use crate::protocol::metadata::{
@@ -47,6 +48,12 @@ pub async fn dispatch(
         Ok(request) => request,
         Err((code, message)) => return ready(error_response(id, code, &message)),
     };
+    let partitions = request.partition_count();
+    if partitions > REQUEST_PARTITIONS_MAX {
+        let message =
+            format!("request names {partitions} partitions; the limit is {REQUEST_PARTITIONS_MAX}");
+        return ready(error_response(id, ErrorCode::RequestTooLarge, &message));
+    }
     match request {
         Request::ApiVersions => ready(ok_response(id, |b| {
             ApiVersionsResponse::current().encode(b)

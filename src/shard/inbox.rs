@@ -31,11 +31,12 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
             ShardMessage::Fetch {
                 topic,
                 partitions,
+                max_bytes,
                 reply,
             } => {
                 let shard = shard.clone();
                 glommio::spawn_local(async move {
-                    let _ = reply.send(shard.fetch_local(&topic, partitions).await);
+                    let _ = reply.send(shard.fetch_local(&topic, partitions, max_bytes).await);
                 })
                 .detach();
             }

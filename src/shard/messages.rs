@@ -25,10 +25,12 @@ pub enum ShardMessage {
         acks: Acks,
         reply: Reply<Vec<ProducePartitionResponse>>,
     },
-    /// Read from partitions this core owns, without waiting.
+    /// Read from partitions this core owns, without waiting, within
+    /// `max_bytes` over all of them.
     Fetch {
         topic: String,
         partitions: Vec<FetchPartition>,
+        max_bytes: usize,
         reply: Reply<Vec<FetchPartitionResponse>>,
     },
     /// Answer when any of these (topic, partition, offset) has data at or

@@ -73,11 +73,14 @@ impl Shard {
         }
     }
 
-    /// Reads each partition from its offset, without waiting.
+    /// Reads each partition from its offset, without waiting, within
+    /// `budget` bytes over all of them (plus at most one batch past it:
+    /// a read always returns its first batch whole).
     pub async fn fetch_local(
         &self,
         topic: &str,
         partitions: Vec<FetchPartition>,
+        mut budget: usize,
     ) -> Vec<FetchPartitionResponse> {
         let mut responses = Vec::with_capacity(partitions.len());
         for p in partitions {
@@ -90,10 +93,17 @@ impl Shard {
                 Some(log) => {
                     response.high_watermark = log.latest_offset();
                     response.log_start_offset = log.earliest_offset();
-                    match log.read(p.offset, p.max_bytes as usize).await {
+                    let max_bytes = (p.max_bytes as usize).min(budget);
+                    if max_bytes == 0 {
+                        // Out of budget: offsets only; read next time.
+                        responses.push(response);
+                        continue;
+                    }
+                    match log.read(p.offset, max_bytes).await {
                         Ok(read) => {
                             response.high_watermark = read.high_watermark;
                             response.log_start_offset = read.log_start_offset;
+                            budget = budget.saturating_sub(read.total_bytes());
                             response.batches = read.batches;
                         }
                         Err(e) => response.error_code = ErrorCode::from(&e) as u16,

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::messages::ShardMessage;
 use super::notify::{first_of, LocalFuture};
 use super::Shard;
-use crate::config::FETCH_WAIT_MS_LIMIT;
+use crate::config::{FETCH_BYTES_LIMIT, FETCH_WAIT_MS_LIMIT};
 use crate::error::ErrorCode;
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse};
 use crate::protocol::offsets::{
@@ -144,68 +144,54 @@ impl Shard {
         })
     }
 
-    /// Reads every requested partition once, without waiting.
+    /// Reads every requested partition once, without waiting, within
+    /// `max_bytes` over the whole request. The owner cores are asked one
+    /// after the other, each with what is left of the budget, so a response
+    /// never holds more than `max_bytes` plus one batch per core group,
+    /// whatever the request names.
     async fn fetch_once(
         self: &Rc<Self>,
         topics: &[(String, Vec<FetchPartition>)],
+        max_bytes: usize,
     ) -> Vec<(String, Vec<FetchPartitionResponse>)> {
-        let mut pending = Vec::with_capacity(topics.len());
+        let mut budget = max_bytes;
+        let mut merged = Vec::with_capacity(topics.len());
         for (name, partitions) in topics {
             let split = self.split(name, partitions.clone(), |p| p.partition);
-            let mut parts: Vec<(Vec<usize>, LocalFuture<Vec<FetchPartitionResponse>>)> = Vec::new();
+            let mut slots: Vec<Option<FetchPartitionResponse>> = vec![None; partitions.len()];
+            for (index, partition, code) in split.missing {
+                slots[index] = Some(fetch_error(partition, code));
+            }
             for (core, items) in split.by_core {
                 let (indexes, wanted): (Vec<usize>, Vec<FetchPartition>) =
                     items.into_iter().unzip();
-                if core == self.id {
-                    let shard = self.clone();
-                    let name = name.clone();
-                    parts.push((
-                        indexes,
-                        Box::pin(async move { shard.fetch_local(&name, wanted).await }),
-                    ));
-                    continue;
-                }
                 let ids: Vec<u32> = wanted.iter().map(|p| p.partition).collect();
-                let (reply, answer) = flume::bounded(1);
-                let sent = self
-                    .send_to(
-                        core,
-                        ShardMessage::Fetch {
-                            topic: name.clone(),
-                            partitions: wanted,
-                            reply,
-                        },
-                    )
-                    .await;
-                parts.push((
-                    indexes,
-                    Box::pin(async move {
-                        let fail = || {
-                            ids.iter()
-                                .map(|&p| fetch_error(p, ErrorCode::ShuttingDown))
-                                .collect()
-                        };
-                        match sent {
-                            Ok(()) => answer.recv_async().await.unwrap_or_else(|_| fail()),
-                            Err(_) => fail(),
-                        }
-                    }),
-                ));
-            }
-            pending.push((name.clone(), partitions.len(), split.missing, parts));
-        }
-        let mut merged = Vec::with_capacity(pending.len());
-        for (name, total, missing, parts) in pending {
-            let mut slots: Vec<Option<FetchPartitionResponse>> = vec![None; total];
-            for (index, partition, code) in missing {
-                slots[index] = Some(fetch_error(partition, code));
-            }
-            for (indexes, part) in parts {
-                for (index, answer) in indexes.into_iter().zip(part.await) {
+                let answers = if core == self.id {
+                    self.fetch_local(name, wanted, budget).await
+                } else {
+                    let (reply, answer) = flume::bounded(1);
+                    let message = ShardMessage::Fetch {
+                        topic: name.clone(),
+                        partitions: wanted,
+                        max_bytes: budget,
+                        reply,
+                    };
+                    match self.send_to(core, message).await {
+                        Ok(()) => answer.recv_async().await.ok(),
+                        Err(_) => None,
+                    }
+                    .unwrap_or_else(|| {
+                        ids.iter()
+                            .map(|&p| fetch_error(p, ErrorCode::ShuttingDown))
+                            .collect()
+                    })
+                };
+                for (index, answer) in indexes.into_iter().zip(answers) {
+                    budget = budget.saturating_sub(answer.records_bytes());
                     slots[index] = Some(answer);
                 }
             }
-            merged.push((name, slots.into_iter().flatten().collect()));
+            merged.push((name.clone(), slots.into_iter().flatten().collect()));
         }
         merged
     }
@@ -264,9 +250,10 @@ impl Shard {
     /// `max_wait_ms`, woken by appends rather than by polling.
     pub async fn route_fetch(self: &Rc<Self>, request: FetchRequest) -> FetchResponse {
         let wait = Duration::from_millis(u64::from(request.max_wait_ms.min(FETCH_WAIT_MS_LIMIT)));
+        let max_bytes = (request.max_bytes as usize).min(FETCH_BYTES_LIMIT);
         let deadline = Instant::now() + wait;
         loop {
-            let topics = self.fetch_once(&request.topics).await;
+            let topics = self.fetch_once(&request.topics, max_bytes).await;
             let total: usize = topics
                 .iter()
                 .flat_map(|(_, ps)| ps)
@@ -281,7 +268,7 @@ impl Shard {
                 || Instant::now() >= deadline
                 || self.shutdown.is_raised()
             {
-                return trim_to_max_bytes(FetchResponse { topics }, request.max_bytes as usize);
+                return trim_to_max_bytes(FetchResponse { topics }, max_bytes);
             }
             // Wait for data past the requested offsets (or past the data
             // already there, for partitions that had some).

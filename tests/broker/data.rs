@@ -344,3 +344,62 @@ fn pipelined_requests_answer_in_order_and_keep_append_order() {
         next[i % 2] += 1;
     }
 }
+
+#[test]
+fn a_fetch_stays_within_max_bytes_whatever_it_names() {
+    let dir = DataDir::new("fetch-bound");
+    let broker = Broker::start(&dir.0);
+    let mut client = broker.connect();
+    assert_eq!(client.create_topic("big", 2).header.error_code, 0);
+    let one = batch(&"v".repeat(500), 20);
+    for p in 0..2 {
+        for _ in 0..4 {
+            produce(&mut client, "big", vec![(p, one.clone())], Acks::Durable);
+        }
+    }
+    // The same partitions named thousands of times, each asking for a lot.
+    let names: Vec<FetchPartition> = (0..5000u32)
+        .map(|i| FetchPartition {
+            partition: i % 2,
+            offset: 0,
+            max_bytes: 1 << 20,
+        })
+        .collect();
+    let max_bytes = 3 * one.len() as u32;
+    let request = FetchRequest {
+        max_wait_ms: 0,
+        min_bytes: 0,
+        max_bytes,
+        topics: vec![("big".into(), names)],
+    };
+    let response = client.call(ApiKey::Fetch, |b| request.encode(b));
+    let response = FetchResponse::decode(&mut response.reader()).unwrap();
+    let total: usize = response.topics[0].1.iter().map(|p| p.records_bytes()).sum();
+    assert!(
+        total <= max_bytes as usize,
+        "{total} bytes returned for max_bytes {max_bytes}"
+    );
+    assert!(total > 0);
+
+    // Past the per-request partition limit: RequestTooLarge.
+    let too_many = FetchRequest {
+        max_wait_ms: 0,
+        min_bytes: 0,
+        max_bytes: 1,
+        topics: vec![(
+            "big".into(),
+            (0..(shardlog::config::REQUEST_PARTITIONS_MAX as u32 + 1))
+                .map(|i| FetchPartition {
+                    partition: i % 2,
+                    offset: 0,
+                    max_bytes: 1,
+                })
+                .collect(),
+        )],
+    };
+    let response = client.call(ApiKey::Fetch, |b| too_many.encode(b));
+    assert_eq!(
+        response.header.error_code,
+        ErrorCode::RequestTooLarge as u16
+    );
+}
