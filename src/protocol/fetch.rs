@@ -10,7 +10,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::wire::{DecodeError, WireReader, WireWrite, BYTES_MIN, STRING_MIN};
+use super::wire::{put_topic_array, read_topic_array, DecodeError, WireReader, BYTES_MIN};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FetchPartition {
@@ -36,37 +36,24 @@ impl FetchRequest {
         buf.put_u32_le(self.max_wait_ms);
         buf.put_u32_le(self.min_bytes);
         buf.put_u32_le(self.max_bytes);
-        buf.put_array_len(self.topics.len());
-        for (name, partitions) in &self.topics {
-            buf.put_string(name);
-            buf.put_array_len(partitions.len());
-            for p in partitions {
-                buf.put_u32_le(p.partition);
-                buf.put_u64_le(p.offset);
-                buf.put_u32_le(p.max_bytes);
-            }
-        }
+        put_topic_array(buf, &self.topics, |buf, p| {
+            buf.put_u32_le(p.partition);
+            buf.put_u64_le(p.offset);
+            buf.put_u32_le(p.max_bytes);
+        });
     }
 
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
         let max_wait_ms = r.u32("max_wait_ms")?;
         let min_bytes = r.u32("min_bytes")?;
         let max_bytes = r.u32("max_bytes")?;
-        let count = r.array_len("topics", STRING_MIN + 4)?;
-        let mut topics = Vec::with_capacity(count);
-        for _ in 0..count {
-            let name = r.string("topic")?;
-            let n = r.array_len("partitions", FETCH_PARTITION_BYTES)?;
-            let mut partitions = Vec::with_capacity(n);
-            for _ in 0..n {
-                partitions.push(FetchPartition {
-                    partition: r.u32("partition")?,
-                    offset: r.u64("offset")?,
-                    max_bytes: r.u32("partition_max_bytes")?,
-                });
-            }
-            topics.push((name, partitions));
-        }
+        let topics = read_topic_array(r, FETCH_PARTITION_BYTES, |r| {
+            Ok(FetchPartition {
+                partition: r.u32("partition")?,
+                offset: r.u64("offset")?,
+                max_bytes: r.u32("partition_max_bytes")?,
+            })
+        })?;
         Ok(FetchRequest {
             max_wait_ms,
             min_bytes,
@@ -99,52 +86,39 @@ pub struct FetchResponse {
 
 impl FetchResponse {
     pub fn encode(&self, buf: &mut BytesMut) {
-        buf.put_array_len(self.topics.len());
-        for (name, partitions) in &self.topics {
-            buf.put_string(name);
-            buf.put_array_len(partitions.len());
-            for p in partitions {
-                buf.put_u32_le(p.partition);
-                buf.put_u16_le(p.error_code);
-                buf.put_u64_le(p.high_watermark);
-                buf.put_u64_le(p.log_start_offset);
-                buf.put_u32_le(p.records_bytes() as u32);
-                for batch in &p.batches {
-                    buf.put_slice(batch);
-                }
+        put_topic_array(buf, &self.topics, |buf, p| {
+            buf.put_u32_le(p.partition);
+            buf.put_u16_le(p.error_code);
+            buf.put_u64_le(p.high_watermark);
+            buf.put_u64_le(p.log_start_offset);
+            buf.put_u32_le(p.records_bytes() as u32);
+            for batch in &p.batches {
+                buf.put_slice(batch);
             }
-        }
+        });
     }
 
     /// Decodes; each partition's records come back as one `Bytes` (zero
     /// copy) in `batches[0]`, to be split with [`crate::batch::Batches`].
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
-        let count = r.array_len("topics", STRING_MIN + 4)?;
-        let mut topics = Vec::with_capacity(count);
-        for _ in 0..count {
-            let name = r.string("topic")?;
-            let n = r.array_len("partitions", 4 + 2 + 8 + 8 + BYTES_MIN)?;
-            let mut partitions = Vec::with_capacity(n);
-            for _ in 0..n {
-                let partition = r.u32("partition")?;
-                let error_code = r.u16("error_code")?;
-                let high_watermark = r.u64("high_watermark")?;
-                let log_start_offset = r.u64("log_start_offset")?;
-                let records = r.bytes("records")?;
-                partitions.push(FetchPartitionResponse {
-                    partition,
-                    error_code,
-                    high_watermark,
-                    log_start_offset,
-                    batches: if records.is_empty() {
-                        Vec::new()
-                    } else {
-                        vec![records]
-                    },
-                });
-            }
-            topics.push((name, partitions));
-        }
+        let topics = read_topic_array(r, 4 + 2 + 8 + 8 + BYTES_MIN, |r| {
+            let partition = r.u32("partition")?;
+            let error_code = r.u16("error_code")?;
+            let high_watermark = r.u64("high_watermark")?;
+            let log_start_offset = r.u64("log_start_offset")?;
+            let records = r.bytes("records")?;
+            Ok(FetchPartitionResponse {
+                partition,
+                error_code,
+                high_watermark,
+                log_start_offset,
+                batches: if records.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![records]
+                },
+            })
+        })?;
         Ok(FetchResponse { topics })
     }
 }

@@ -9,7 +9,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::wire::{DecodeError, WireReader, WireWrite, STRING_MIN};
+use super::wire::{put_topic_array, read_topic_array, DecodeError, WireReader};
 
 pub const EARLIEST: i64 = -2;
 pub const LATEST: i64 = -1;
@@ -51,30 +51,17 @@ pub struct ListOffsetsRequest {
 
 impl ListOffsetsRequest {
     pub fn encode(&self, buf: &mut BytesMut) {
-        buf.put_array_len(self.topics.len());
-        for (name, partitions) in &self.topics {
-            buf.put_string(name);
-            buf.put_array_len(partitions.len());
-            for &(partition, spec) in partitions {
-                buf.put_u32_le(partition);
-                buf.put_i64_le(spec.to_wire());
-            }
-        }
+        put_topic_array(buf, &self.topics, |buf, &(partition, spec)| {
+            buf.put_u32_le(partition);
+            buf.put_i64_le(spec.to_wire());
+        });
     }
 
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
-        let count = r.array_len("topics", STRING_MIN + 4)?;
-        let mut topics = Vec::with_capacity(count);
-        for _ in 0..count {
-            let name = r.string("topic")?;
-            let n = r.array_len("partitions", 12)?;
-            let mut partitions = Vec::with_capacity(n);
-            for _ in 0..n {
-                let partition = r.u32("partition")?;
-                partitions.push((partition, OffsetSpec::from_wire(r.i64("spec")?)?));
-            }
-            topics.push((name, partitions));
-        }
+        let topics = read_topic_array(r, 12, |r| {
+            let partition = r.u32("partition")?;
+            Ok((partition, OffsetSpec::from_wire(r.i64("spec")?)?))
+        })?;
         Ok(ListOffsetsRequest { topics })
     }
 }
@@ -93,34 +80,21 @@ pub struct ListOffsetsResponse {
 
 impl ListOffsetsResponse {
     pub fn encode(&self, buf: &mut BytesMut) {
-        buf.put_array_len(self.topics.len());
-        for (name, partitions) in &self.topics {
-            buf.put_string(name);
-            buf.put_array_len(partitions.len());
-            for p in partitions {
-                buf.put_u32_le(p.partition);
-                buf.put_u16_le(p.error_code);
-                buf.put_u64_le(p.offset);
-            }
-        }
+        put_topic_array(buf, &self.topics, |buf, p| {
+            buf.put_u32_le(p.partition);
+            buf.put_u16_le(p.error_code);
+            buf.put_u64_le(p.offset);
+        });
     }
 
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
-        let count = r.array_len("topics", STRING_MIN + 4)?;
-        let mut topics = Vec::with_capacity(count);
-        for _ in 0..count {
-            let name = r.string("topic")?;
-            let n = r.array_len("partitions", 14)?;
-            let mut partitions = Vec::with_capacity(n);
-            for _ in 0..n {
-                partitions.push(PartitionOffset {
-                    partition: r.u32("partition")?,
-                    error_code: r.u16("error_code")?,
-                    offset: r.u64("offset")?,
-                });
-            }
-            topics.push((name, partitions));
-        }
+        let topics = read_topic_array(r, 14, |r| {
+            Ok(PartitionOffset {
+                partition: r.u32("partition")?,
+                error_code: r.u16("error_code")?,
+                offset: r.u64("offset")?,
+            })
+        })?;
         Ok(ListOffsetsResponse { topics })
     }
 }

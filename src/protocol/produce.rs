@@ -8,7 +8,9 @@
 
 use bytes::{Buf, BufMut, BytesMut};
 
-use super::wire::{DecodeError, WireReader, WireWrite, BYTES_MIN, STRING_MIN};
+use super::wire::{
+    put_topic_array, read_topic_array, DecodeError, WireReader, WireWrite, BYTES_MIN, STRING_MIN,
+};
 use crate::config::Durability;
 
 /// When the broker answers a produce.
@@ -142,34 +144,21 @@ pub struct ProduceResponse {
 
 impl ProduceResponse {
     pub fn encode(&self, buf: &mut BytesMut) {
-        buf.put_array_len(self.topics.len());
-        for (name, partitions) in &self.topics {
-            buf.put_string(name);
-            buf.put_array_len(partitions.len());
-            for p in partitions {
-                buf.put_u32_le(p.partition);
-                buf.put_u16_le(p.error_code);
-                buf.put_u64_le(p.base_offset);
-            }
-        }
+        put_topic_array(buf, &self.topics, |buf, p| {
+            buf.put_u32_le(p.partition);
+            buf.put_u16_le(p.error_code);
+            buf.put_u64_le(p.base_offset);
+        });
     }
 
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
-        let count = r.array_len("topics", STRING_MIN + 4)?;
-        let mut topics = Vec::with_capacity(count);
-        for _ in 0..count {
-            let name = r.string("topic")?;
-            let n = r.array_len("partitions", 14)?;
-            let mut partitions = Vec::with_capacity(n);
-            for _ in 0..n {
-                partitions.push(ProducePartitionResponse {
-                    partition: r.u32("partition")?,
-                    error_code: r.u16("error_code")?,
-                    base_offset: r.u64("base_offset")?,
-                });
-            }
-            topics.push((name, partitions));
-        }
+        let topics = read_topic_array(r, 14, |r| {
+            Ok(ProducePartitionResponse {
+                partition: r.u32("partition")?,
+                error_code: r.u16("error_code")?,
+                base_offset: r.u64("base_offset")?,
+            })
+        })?;
         Ok(ProduceResponse { topics })
     }
 }

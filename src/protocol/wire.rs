@@ -174,3 +174,41 @@ pub const STRING_MIN: usize = 2;
 pub const BYTES_MIN: usize = 4;
 /// Smallest encoding of an array (its count).
 pub const ARRAY_MIN: usize = 4;
+
+/// Writes the shape most bodies share: `array { string topic | array {
+/// item } }`.
+pub fn put_topic_array<T>(
+    buf: &mut BytesMut,
+    topics: &[(String, Vec<T>)],
+    mut put_item: impl FnMut(&mut BytesMut, &T),
+) {
+    buf.put_array_len(topics.len());
+    for (name, items) in topics {
+        buf.put_string(name);
+        buf.put_array_len(items.len());
+        for item in items {
+            put_item(buf, item);
+        }
+    }
+}
+
+/// Reads `array { string topic | array { item } }`; each item takes at
+/// least `item_min_bytes`.
+pub fn read_topic_array<T>(
+    r: &mut WireReader,
+    item_min_bytes: usize,
+    mut read_item: impl FnMut(&mut WireReader) -> Result<T, DecodeError>,
+) -> Result<Vec<(String, Vec<T>)>, DecodeError> {
+    let count = r.array_len("topics", STRING_MIN + ARRAY_MIN)?;
+    let mut topics = Vec::with_capacity(count);
+    for _ in 0..count {
+        let name = r.string("topic")?;
+        let n = r.array_len("partitions", item_min_bytes)?;
+        let mut items = Vec::with_capacity(n);
+        for _ in 0..n {
+            items.push(read_item(r)?);
+        }
+        topics.push((name, items));
+    }
+    Ok(topics)
+}
