@@ -1,0 +1,20 @@
+//! A blocking client for ordinary Rust programs (no glommio, no async):
+//! std::net sockets, one thread, the same codec as the broker
+//! ([`crate::protocol`] for messages, [`crate::batch`] for record batches).
+//!
+//! - [`connection`]: one TCP connection: frames, correlation ids,
+//!   pipelining, timeouts.
+//! - [`partitioner`]: the key hash.
+//! - [`config`]: every client setting and limit; [`error`]: [`ClientError`].
+//!
+//! This module never runs inside the broker.
+
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod partitioner;
+
+pub use config::{ConnectionConfig, ConsumerConfig, ProducerConfig};
+pub use connection::Connection;
+pub use error::{ClientError, ClientResult};
+pub use crate::protocol::produce::Acks;
