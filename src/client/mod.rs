@@ -4,17 +4,24 @@
 //!
 //! - [`connection`]: one TCP connection: frames, correlation ids,
 //!   pipelining, timeouts.
+//! - [`cluster`]: metadata (partition → owner core → port) and the
+//!   connections, shard-aware with a fallback to the bootstrap address.
+//! - [`admin`]: create, delete, list, describe topics.
 //! - [`partitioner`]: the key hash.
 //! - [`config`]: every client setting and limit; [`error`]: [`ClientError`].
 //!
 //! This module never runs inside the broker.
 
+pub mod admin;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod error;
 pub mod partitioner;
 
+pub use admin::{Admin, TopicListing};
 pub use config::{ConnectionConfig, ConsumerConfig, ProducerConfig};
 pub use connection::Connection;
 pub use error::{ClientError, ClientResult};
 pub use crate::protocol::produce::Acks;
+pub use crate::protocol::topics::TopicSettings;
