@@ -7,21 +7,25 @@
 //! - [`cluster`]: metadata (partition → owner core → port) and the
 //!   connections, shard-aware with a fallback to the bootstrap address.
 //! - [`admin`]: create, delete, list, describe topics.
-//! - [`partitioner`]: the key hash.
+//! - [`producer`]: batching, pipelining, retries; [`accumulator`] holds its
+//!   batching decisions without I/O; [`partitioner`] the key hash.
 //! - [`config`]: every client setting and limit; [`error`]: [`ClientError`].
 //!
 //! This module never runs inside the broker.
 
+pub mod accumulator;
 pub mod admin;
 pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod error;
 pub mod partitioner;
+pub mod producer;
 
 pub use admin::{Admin, TopicListing};
 pub use config::{ConnectionConfig, ConsumerConfig, ProducerConfig};
 pub use connection::Connection;
 pub use error::{ClientError, ClientResult};
+pub use producer::{Delivery, Producer, ProducerRecord};
 pub use crate::protocol::produce::Acks;
 pub use crate::protocol::topics::TopicSettings;

@@ -4,3 +4,4 @@
 
 mod connection;
 mod fake_broker;
+mod producer;
