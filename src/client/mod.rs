@@ -9,6 +9,7 @@
 //! - [`admin`]: create, delete, list, describe topics.
 //! - [`producer`]: batching, pipelining, retries; [`accumulator`] holds its
 //!   batching decisions without I/O; [`partitioner`] the key hash.
+//! - [`consumer`]: positions, ListOffsets, long-poll fetch.
 //! - [`config`]: every client setting and limit; [`error`]: [`ClientError`].
 //!
 //! This module never runs inside the broker.
@@ -18,6 +19,7 @@ pub mod admin;
 pub mod cluster;
 pub mod config;
 pub mod connection;
+pub mod consumer;
 pub mod error;
 pub mod partitioner;
 pub mod producer;
@@ -25,7 +27,9 @@ pub mod producer;
 pub use admin::{Admin, TopicListing};
 pub use config::{ConnectionConfig, ConsumerConfig, ProducerConfig};
 pub use connection::Connection;
+pub use consumer::{ConsumedRecord, Consumer, StartFrom};
 pub use error::{ClientError, ClientResult};
 pub use producer::{Delivery, Producer, ProducerRecord};
+pub use crate::protocol::offsets::OffsetSpec;
 pub use crate::protocol::produce::Acks;
 pub use crate::protocol::topics::TopicSettings;

@@ -3,5 +3,6 @@
 //! exactly the bytes a test needs.
 
 mod connection;
+mod consumer;
 mod fake_broker;
 mod producer;
