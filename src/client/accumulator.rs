@@ -271,9 +271,15 @@ mod tests {
         acc.append("t", 0, &record(b"a"), CREATE, t0).unwrap();
         acc.append("t", 0, &record(b"b"), CREATE, t0 + Duration::from_millis(3))
             .unwrap();
-        assert!(acc.close_lingered(t0 + Duration::from_millis(4), false).is_empty());
+        assert!(acc
+            .close_lingered(t0 + Duration::from_millis(4), false)
+            .is_empty());
         assert!(acc.sendable(t0 + Duration::from_millis(4)).is_empty());
-        assert_eq!(acc.next_due(), Some(t0 + linger), "linger counts from the first record");
+        assert_eq!(
+            acc.next_due(),
+            Some(t0 + linger),
+            "linger counts from the first record"
+        );
         let closed = acc.close_lingered(t0 + linger, false);
         assert_eq!(closed, vec![("t".to_string(), 0)]);
         let batch = acc.take(&("t".into(), 0)).expect("closed batch");
@@ -315,7 +321,10 @@ mod tests {
         assert!(matches!(err, BuildError::RecordTooLarge { .. }), "{err}");
         assert_eq!(acc.buffered_bytes(), before);
         acc.close_lingered(t0, true);
-        assert_eq!(values(&acc.take(&("t".into(), 0)).unwrap()), [b"small".to_vec()]);
+        assert_eq!(
+            values(&acc.take(&("t".into(), 0)).unwrap()),
+            [b"small".to_vec()]
+        );
     }
 
     #[test]

@@ -9,8 +9,7 @@ use super::config::ConnectionConfig;
 use super::error::{ClientError, ClientResult};
 use crate::protocol::metadata::{ApiVersionsResponse, MetadataRequest, MetadataResponse};
 use crate::protocol::topics::{
-    CreateTopicRequest, DescribeTopicResponse, ListTopicsResponse, TopicNameRequest,
-    TopicSettings,
+    CreateTopicRequest, DescribeTopicResponse, ListTopicsResponse, TopicNameRequest, TopicSettings,
 };
 use crate::protocol::ApiKey;
 
@@ -32,7 +31,7 @@ impl Admin {
     pub fn connect(bootstrap: &str, config: ConnectionConfig) -> ClientResult<Admin> {
         config.validate().map_err(ClientError::Invalid)?;
         let mut cluster = Cluster::new(bootstrap, config);
-        cluster.connection(super::cluster::Route::Bootstrap)?;
+        cluster.connect_control()?;
         Ok(Admin { cluster })
     }
 

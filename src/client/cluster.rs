@@ -31,6 +31,10 @@ pub struct Cluster {
     bootstrap: String,
     config: ConnectionConfig,
     connections: HashMap<Route, Connection>,
+    /// A connection to the bootstrap address for one-at-a-time calls
+    /// (Metadata, ListOffsets, admin), apart from the pipelined data
+    /// connections so that a call never waits behind their requests.
+    control: Option<Connection>,
     /// Each core's listener, `HOST:PORT`.
     cores: HashMap<u16, String>,
     /// For each known topic, the owner core of each partition.
@@ -48,6 +52,7 @@ impl Cluster {
             bootstrap: bootstrap.to_string(),
             config,
             connections: HashMap::new(),
+            control: None,
             cores: HashMap::new(),
             topics: HashMap::new(),
             unreachable: HashSet::new(),
@@ -205,19 +210,26 @@ impl Cluster {
         self.stale = true;
     }
 
-    /// One request and its answer over the bootstrap connection, which is
-    /// dropped if it fails.
+    /// Opens the control connection to the bootstrap address if it is not.
+    pub fn connect_control(&mut self) -> ClientResult<&mut Connection> {
+        if self.control.is_none() {
+            self.control = Some(Connection::connect(&self.bootstrap, &self.config)?);
+        }
+        Ok(self.control.as_mut().expect("connected above"))
+    }
+
+    /// One request and its answer over the control connection to the
+    /// bootstrap address, which is dropped if it fails.
     pub fn bootstrap_call<T>(
         &mut self,
         api: ApiKey,
         encode: impl FnOnce(&mut bytes::BytesMut),
         decode: impl FnOnce(&mut crate::protocol::WireReader) -> Result<T, crate::protocol::DecodeError>,
     ) -> ClientResult<T> {
-        let (route, connection) = self.connection(Route::Bootstrap)?;
-        let result = connection.call(api, encode, decode);
+        let result = self.connect_control()?.call(api, encode, decode);
         if let Err(err) = &result {
             if err.breaks_connection() {
-                self.connections.remove(&route);
+                self.control = None;
             }
         }
         result
@@ -277,7 +289,11 @@ mod tests {
         cluster.apply(metadata());
         assert_eq!(cluster.route("t", 0), Route::Core(1));
         assert_eq!(cluster.route("t", 1), Route::Core(0));
-        assert_eq!(cluster.route("t", 2), Route::Bootstrap, "core 7 has no port");
+        assert_eq!(
+            cluster.route("t", 2),
+            Route::Bootstrap,
+            "core 7 has no port"
+        );
         assert_eq!(cluster.route("t", 3), Route::Bootstrap, "no such partition");
         assert_eq!(cluster.route("gone", 0), Route::Bootstrap);
         assert_eq!(cluster.cores[&0], "broker.local:9093", "unspecified host");
@@ -285,7 +301,11 @@ mod tests {
         cluster.unreachable.insert(1);
         assert_eq!(cluster.route("t", 0), Route::Bootstrap);
         cluster.apply(metadata());
-        assert_eq!(cluster.route("t", 0), Route::Core(1), "a refresh retries it");
+        assert_eq!(
+            cluster.route("t", 0),
+            Route::Core(1),
+            "a refresh retries it"
+        );
     }
 
     #[test]

@@ -199,10 +199,7 @@ impl ConsumerConfig {
         }
         let fetch_limit = RESPONSE_BYTES_LIMIT - RESPONSE_OVERHEAD_BYTES - BATCH_BYTES_LIMIT;
         if self.max_bytes > fetch_limit {
-            return Err(format!(
-                "max_bytes {} above {fetch_limit}",
-                self.max_bytes
-            ));
+            return Err(format!("max_bytes {} above {fetch_limit}", self.max_bytes));
         }
         let needed = self.max_bytes + BATCH_BYTES_LIMIT + RESPONSE_OVERHEAD_BYTES;
         if self.connection.response_bytes_max < needed {
@@ -243,6 +240,9 @@ mod tests {
             max_bytes: 200 << 20,
             ..ConsumerConfig::default()
         };
-        assert!(consumer.validate().expect_err("too big").contains("max_bytes"));
+        assert!(consumer
+            .validate()
+            .expect_err("too big")
+            .contains("max_bytes"));
     }
 }

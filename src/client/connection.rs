@@ -87,7 +87,9 @@ impl Connection {
         stream.set_nodelay(true).map_err(connection_error)?;
         let timeout = Some(Duration::from_millis(config.request_timeout_ms));
         stream.set_read_timeout(timeout).map_err(connection_error)?;
-        stream.set_write_timeout(timeout).map_err(connection_error)?;
+        stream
+            .set_write_timeout(timeout)
+            .map_err(connection_error)?;
         Ok(Connection {
             addr: addr.to_string(),
             stream,
@@ -112,11 +114,7 @@ impl Connection {
 
     /// Sends one request whose body `encode` writes; returns its correlation
     /// id without waiting for the answer.
-    pub fn send(
-        &mut self,
-        api: ApiKey,
-        encode: impl FnOnce(&mut BytesMut),
-    ) -> ClientResult<u32> {
+    pub fn send(&mut self, api: ApiKey, encode: impl FnOnce(&mut BytesMut)) -> ClientResult<u32> {
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
         let (_, api_version) = api.versions();
@@ -158,7 +156,9 @@ impl Connection {
             )));
         }
         self.in_flight.pop_front();
-        let body = frame.split_off(LENGTH_BYTES + RESPONSE_HEADER_BYTES).freeze();
+        let body = frame
+            .split_off(LENGTH_BYTES + RESPONSE_HEADER_BYTES)
+            .freeze();
         if header.error_code != 0 {
             let mut r = WireReader::new(body);
             let message = r
@@ -273,7 +273,8 @@ impl Connection {
             .max(filled + READ_CHUNK_BYTES);
         self.read_buf.resize(want, 0);
         let read = self.stream.read(&mut self.read_buf[filled..]);
-        self.read_buf.truncate(filled + *read.as_ref().unwrap_or(&0));
+        self.read_buf
+            .truncate(filled + *read.as_ref().unwrap_or(&0));
         match read {
             Ok(0) => Err(self.io_error(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -316,6 +317,7 @@ pub fn decode_response<T>(
     let mut r = WireReader::new(body);
     let what = format!("{api:?} response");
     let value = decode(&mut r).map_err(|e| ClientError::decode(addr, &what, e))?;
-    r.finish().map_err(|e| ClientError::decode(addr, &what, e))?;
+    r.finish()
+        .map_err(|e| ClientError::decode(addr, &what, e))?;
     Ok(value)
 }

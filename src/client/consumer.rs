@@ -106,7 +106,9 @@ impl Consumer {
         }
         let position = match from {
             StartFrom::Offset(offset) => offset,
-            StartFrom::Earliest => self.list_offsets(topic, &[partition], OffsetSpec::Earliest)?[0].1,
+            StartFrom::Earliest => {
+                self.list_offsets(topic, &[partition], OffsetSpec::Earliest)?[0].1
+            }
             StartFrom::Latest => self.list_offsets(topic, &[partition], OffsetSpec::Latest)?[0].1,
             StartFrom::Timestamp(ts) => {
                 self.list_offsets(topic, &[partition], OffsetSpec::Timestamp(ts))?[0].1
@@ -353,7 +355,10 @@ impl Consumer {
                             code: ErrorCode::OffsetOutOfRange,
                             message: format!(
                                 "{topic}/{}: position {} is outside {}..={}",
-                                p.partition, assignment.position, p.log_start_offset, p.high_watermark
+                                p.partition,
+                                assignment.position,
+                                p.log_start_offset,
+                                p.high_watermark
                             ),
                         });
                     }
@@ -531,6 +536,9 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 0xFF;
         let err = records_from("t", 1, bytes.freeze(), 0).unwrap_err();
-        assert!(matches!(err, ClientError::CorruptBatch { partition: 1, .. }), "{err}");
+        assert!(
+            matches!(err, ClientError::CorruptBatch { partition: 1, .. }),
+            "{err}"
+        );
     }
 }

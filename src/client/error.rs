@@ -63,7 +63,9 @@ impl ClientError {
     pub fn breaks_connection(&self) -> bool {
         matches!(
             self,
-            ClientError::Connection { .. } | ClientError::Timeout { .. } | ClientError::Protocol { .. }
+            ClientError::Connection { .. }
+                | ClientError::Timeout { .. }
+                | ClientError::Protocol { .. }
         ) || self.code() == Some(ErrorCode::FrameTooLarge)
             || self.code() == Some(ErrorCode::TooManyConnections)
     }

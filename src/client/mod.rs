@@ -24,12 +24,12 @@ pub mod error;
 pub mod partitioner;
 pub mod producer;
 
+pub use crate::protocol::offsets::OffsetSpec;
+pub use crate::protocol::produce::Acks;
+pub use crate::protocol::topics::TopicSettings;
 pub use admin::{Admin, TopicListing};
 pub use config::{ConnectionConfig, ConsumerConfig, ProducerConfig};
 pub use connection::Connection;
 pub use consumer::{ConsumedRecord, Consumer, StartFrom};
 pub use error::{ClientError, ClientResult};
 pub use producer::{Delivery, Producer, ProducerRecord};
-pub use crate::protocol::offsets::OffsetSpec;
-pub use crate::protocol::produce::Acks;
-pub use crate::protocol::topics::TopicSettings;

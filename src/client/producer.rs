@@ -23,8 +23,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::accumulator::{Accumulator, ClosedBatch};
 use super::cluster::{Cluster, Route};
-use super::connection::decode_response;
 use super::config::ProducerConfig;
+use super::connection::decode_response;
 use super::error::{check_partition_code, ClientError, ClientResult};
 use super::partitioner::Partitioner;
 use crate::batch::builder::NewRecord;
@@ -233,17 +233,16 @@ impl Producer {
             self.partitioner.batch_closed(&topic, partition, partitions);
         }
         for route in self.sent.keys().copied().collect::<Vec<_>>() {
-            loop {
-                let arrived = match self.cluster.existing(route) {
-                    Some(connection) => connection.try_receive(),
-                    None => break,
-                };
-                match arrived {
-                    Ok(Some(response)) => self.answered(route, Ok(response.body)),
+            while let Some(connection) = self.cluster.existing(route) {
+                match connection.try_receive() {
+                    Ok(Some(response)) => self.on_answer(route, Ok(response.body)),
                     Ok(None) => break,
                     Err(err) => {
-                        self.request_failed(route, err);
-                        break;
+                        let broken = err.breaks_connection();
+                        self.on_answer(route, Err(err));
+                        if broken {
+                            break;
+                        }
                     }
                 }
             }
@@ -348,15 +347,27 @@ impl Producer {
         };
         let received = match self.cluster.existing(route) {
             Some(connection) => connection.receive().map(|response| response.body),
-            None => Err(ClientError::Invalid("connection closed".into())),
+            None => Err(ClientError::Connection {
+                addr: format!("{route:?}"),
+                source: std::io::Error::new(std::io::ErrorKind::NotConnected, "connection closed"),
+            }),
         };
+        self.on_answer(route, received);
+        true
+    }
+
+    /// Dispatches what the oldest request on `route` got.
+    fn on_answer(&mut self, route: Route, received: ClientResult<bytes::Bytes>) {
         match received {
             Ok(body) => self.answered(route, Ok(body)),
             // A refusal that closes the connection (frame too large): the
             // oldest request has its answer, the others a lost connection.
             Err(err @ ClientError::Broker { .. }) if err.breaks_connection() => {
                 let lost = ClientError::Connection {
-                    addr: self.cluster.existing(route).map_or_else(String::new, |c| c.addr().to_string()),
+                    addr: self
+                        .cluster
+                        .existing(route)
+                        .map_or_else(String::new, |c| c.addr().to_string()),
                     source: std::io::Error::new(
                         std::io::ErrorKind::ConnectionAborted,
                         format!("closed by the broker after: {err}"),
@@ -368,7 +379,6 @@ impl Producer {
             Err(err) if err.breaks_connection() => self.request_failed(route, err),
             Err(err) => self.answered(route, Err(err)),
         }
-        true
     }
 
     /// The oldest request on `route` was answered: with a body, or with a
@@ -478,7 +488,10 @@ impl Producer {
 }
 
 /// Moves the batches into a request (the codec encodes owned batches).
-fn into_request(acks: crate::protocol::produce::Acks, batches: Vec<ClosedBatch>) -> (ProduceRequest, Vec<Vec<ClosedBatch>>) {
+fn into_request(
+    acks: crate::protocol::produce::Acks,
+    batches: Vec<ClosedBatch>,
+) -> (ProduceRequest, Vec<Vec<ClosedBatch>>) {
     let mut topics: Vec<ProduceTopic> = Vec::new();
     let mut kept: Vec<Vec<ClosedBatch>> = Vec::new();
     for mut batch in batches {

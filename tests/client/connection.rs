@@ -105,8 +105,11 @@ fn an_error_response_fails_only_its_request() {
     let addr = raw_server(|mut stream, buf| {
         let (first, _) = read_request(&mut stream, buf).unwrap();
         let (second, _) = read_request(&mut stream, buf).unwrap();
-        let refusal =
-            frame::error_response(first.correlation_id, ErrorCode::UnknownTopic, "no topic 'x'");
+        let refusal = frame::error_response(
+            first.correlation_id,
+            ErrorCode::UnknownTopic,
+            "no topic 'x'",
+        );
         stream.write_all(&refusal).unwrap();
         stream.write_all(&listing(second.correlation_id)).unwrap();
     });
@@ -146,9 +149,15 @@ fn try_receive_does_not_wait() {
         thread::sleep(Duration::from_millis(200));
     });
     let mut connection = Connection::connect(&addr, &config(5_000)).unwrap();
-    assert!(connection.try_receive().unwrap().is_none(), "nothing in flight");
+    assert!(
+        connection.try_receive().unwrap().is_none(),
+        "nothing in flight"
+    );
     let id = connection.send(ApiKey::ListTopics, |_| {}).unwrap();
-    assert!(connection.try_receive().unwrap().is_none(), "not answered yet");
+    assert!(
+        connection.try_receive().unwrap().is_none(),
+        "not answered yet"
+    );
     release_tx.send(()).unwrap();
     let response = loop {
         if let Some(response) = connection.try_receive().unwrap() {
@@ -168,7 +177,16 @@ fn no_answer_is_a_timeout() {
     let mut connection = Connection::connect(&addr, &config(150)).unwrap();
     connection.send(ApiKey::ListTopics, |_| {}).unwrap();
     let err = connection.receive().unwrap_err();
-    assert!(matches!(err, ClientError::Timeout { timeout_ms: 150, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            ClientError::Timeout {
+                timeout_ms: 150,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.is_retriable() && err.breaks_connection());
 }
 

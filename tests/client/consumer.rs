@@ -62,7 +62,10 @@ fn reads_every_partition_from_the_earliest() {
     let records = consumer.poll().unwrap();
     assert_eq!(records.len(), 40);
     for partition in 0..2u32 {
-        let mine: Vec<_> = records.iter().filter(|r| r.partition == partition).collect();
+        let mine: Vec<_> = records
+            .iter()
+            .filter(|r| r.partition == partition)
+            .collect();
         let offsets: Vec<u64> = mine.iter().map(|r| r.offset).collect();
         assert_eq!(offsets, (0..20).collect::<Vec<u64>>());
         let first = mine[0];
@@ -76,7 +79,10 @@ fn reads_every_partition_from_the_earliest() {
     assert!(consumer.poll().unwrap().is_empty(), "caught up");
     let state = broker.state.lock().unwrap();
     let fetch = shardlog::protocol::ApiKey::Fetch as u16;
-    assert!(state.requests_on[1].contains(&fetch), "partition 1 fetched from core 1");
+    assert!(
+        state.requests_on[1].contains(&fetch),
+        "partition 1 fetched from core 1"
+    );
 }
 
 #[test]
@@ -112,7 +118,11 @@ fn the_iterator_yields_records_across_fetches() {
         .map(|r| r.unwrap().offset)
         .collect();
     assert_eq!(first, [0, 1, 2]);
-    assert_eq!(consumer.position("t", 0), Some(3), "buffered records are not consumed");
+    assert_eq!(
+        consumer.position("t", 0),
+        Some(3),
+        "buffered records are not consumed"
+    );
     consumer.seek("t", 0, 6);
     let next = consumer.records().next().unwrap().unwrap();
     assert_eq!(next.offset, 6);
@@ -133,7 +143,9 @@ fn a_position_past_the_end_is_offset_out_of_range() {
 fn unknown_topics_and_partitions_are_refused() {
     let broker = broker_with_records(1);
     let mut consumer = consumer(&broker);
-    let err = consumer.assign_all("nope", StartFrom::Earliest).unwrap_err();
+    let err = consumer
+        .assign_all("nope", StartFrom::Earliest)
+        .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::UnknownTopic));
     let err = consumer.assign("t", 2, StartFrom::Earliest).unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::UnknownPartition));

@@ -9,7 +9,7 @@ use shardlog::client::{Acks, ClientError, Producer, ProducerConfig, ProducerReco
 use shardlog::error::ErrorCode;
 use shardlog::protocol::Request;
 
-use super::fake_broker::{closed_port, FakeBroker, Reply};
+use super::fake_broker::{closed_port, FakeBroker, Policy, Reply};
 
 fn config(bootstrap: &str) -> ProducerConfig {
     ProducerConfig {
@@ -26,7 +26,7 @@ fn topics(owners: &[u16]) -> Vec<(String, Vec<u16>)> {
 
 /// A policy that answers the first `n` produce requests with `reply` and
 /// every other request normally.
-fn first_produces(n: usize, reply: fn() -> Reply) -> Box<dyn FnMut(usize, &Request) -> Reply + Send> {
+fn first_produces(n: usize, reply: fn() -> Reply) -> Policy {
     let seen = Arc::new(AtomicUsize::new(0));
     Box::new(move |_, request| match request {
         Request::Produce(_) if seen.fetch_add(1, Ordering::SeqCst) < n => reply(),
@@ -36,7 +36,12 @@ fn first_produces(n: usize, reply: fn() -> Reply) -> Box<dyn FnMut(usize, &Reque
 
 #[test]
 fn keyed_records_reach_their_partition_through_the_owner_core() {
-    let broker = FakeBroker::start(2, &[], topics(&[0, 1, 0, 1]), Box::new(|_, _| Reply::Normal));
+    let broker = FakeBroker::start(
+        2,
+        &[],
+        topics(&[0, 1, 0, 1]),
+        Box::new(|_, _| Reply::Normal),
+    );
     let mut producer = Producer::new(config(&broker.addrs[0])).unwrap();
     let mut expected: Vec<Vec<String>> = vec![Vec::new(); 4];
     for i in 0..200 {
@@ -48,15 +53,28 @@ fn keyed_records_reach_their_partition_through_the_owner_core() {
             .unwrap();
     }
     let deliveries = producer.flush();
-    assert!(deliveries.iter().all(|d| d.result.is_ok()), "{deliveries:?}");
+    assert!(
+        deliveries.iter().all(|d| d.result.is_ok()),
+        "{deliveries:?}"
+    );
     let acknowledged: u32 = deliveries.iter().map(|d| d.record_count).sum();
     assert_eq!(acknowledged, 200);
     for (partition, values) in expected.iter().enumerate() {
-        assert_eq!(&broker.values("t", partition as u32), values, "partition {partition}");
+        assert_eq!(
+            &broker.values("t", partition as u32),
+            values,
+            "partition {partition}"
+        );
     }
     let state = broker.state.lock().unwrap();
-    assert!(state.produced_on[0].iter().all(|(_, p)| p % 2 == 0), "core 0 owns 0 and 2");
-    assert!(state.produced_on[1].iter().all(|(_, p)| p % 2 == 1), "core 1 owns 1 and 3");
+    assert!(
+        state.produced_on[0].iter().all(|(_, p)| p % 2 == 0),
+        "core 0 owns 0 and 2"
+    );
+    assert!(
+        state.produced_on[1].iter().all(|(_, p)| p % 2 == 1),
+        "core 1 owns 1 and 3"
+    );
     assert!(!state.produced_on[1].is_empty());
     // With a long linger and one flush, each partition got one batch.
     assert_eq!(deliveries.len(), 4);
@@ -74,7 +92,9 @@ fn keyless_records_fill_one_partition_at_a_time() {
     })
     .unwrap();
     for i in 0..60 {
-        producer.send("t", ProducerRecord::new(format!("{i:0>40}"))).unwrap();
+        producer
+            .send("t", ProducerRecord::new(format!("{i:0>40}")))
+            .unwrap();
     }
     let deliveries = producer.flush();
     // Each full batch moves the keyless records on to the next partition.
@@ -83,7 +103,10 @@ fn keyless_records_fill_one_partition_at_a_time() {
     let total: usize = (0..3).map(|p| broker.values("t", p).len()).sum();
     assert_eq!(total, 60);
     for p in 0..3 {
-        assert!(!broker.values("t", p).is_empty(), "partition {p} got records");
+        assert!(
+            !broker.values("t", p).is_empty(),
+            "partition {p} got records"
+        );
     }
 }
 
@@ -103,10 +126,15 @@ fn retriable_errors_are_retried_and_order_is_kept() {
     .unwrap();
     let values: Vec<String> = (0..50).map(|i| format!("v{i}")).collect();
     for value in &values {
-        producer.send("t", ProducerRecord::new(value.clone())).unwrap();
+        producer
+            .send("t", ProducerRecord::new(value.clone()))
+            .unwrap();
     }
     let deliveries = producer.flush();
-    assert!(deliveries.iter().all(|d| d.result.is_ok()), "{deliveries:?}");
+    assert!(
+        deliveries.iter().all(|d| d.result.is_ok()),
+        "{deliveries:?}"
+    );
     assert_eq!(broker.values("t", 0), values, "no gap, no reordering");
     let mut next = 0;
     for d in &deliveries {
@@ -126,7 +154,10 @@ fn a_dropped_connection_is_reopened_and_the_batch_sent_again() {
             .unwrap();
     }
     let deliveries = producer.flush();
-    assert!(deliveries.iter().all(|d| d.result.is_ok()), "{deliveries:?}");
+    assert!(
+        deliveries.iter().all(|d| d.result.is_ok()),
+        "{deliveries:?}"
+    );
     assert_eq!(broker.values("t", 0), ["v0", "v2", "v4", "v6", "v8"]);
     assert_eq!(broker.values("t", 1), ["v1", "v3", "v5", "v7", "v9"]);
 }
@@ -137,7 +168,9 @@ fn errors_that_are_not_retriable_fail_the_delivery_at_once() {
         1,
         &[],
         topics(&[0]),
-        first_produces(usize::MAX, || Reply::PartitionError(ErrorCode::CorruptBatch)),
+        first_produces(usize::MAX, || {
+            Reply::PartitionError(ErrorCode::CorruptBatch)
+        }),
     );
     let mut producer = Producer::new(config(&broker.addrs[0])).unwrap();
     producer.send("t", ProducerRecord::new("x")).unwrap();
@@ -158,7 +191,9 @@ fn retries_run_out() {
         1,
         &[],
         topics(&[0]),
-        first_produces(usize::MAX, || Reply::Error(ErrorCode::ShuttingDown, "bye".into())),
+        first_produces(usize::MAX, || {
+            Reply::Error(ErrorCode::ShuttingDown, "bye".into())
+        }),
     );
     let mut producer = Producer::new(ProducerConfig {
         retries: 2,
@@ -178,7 +213,12 @@ fn retries_run_out() {
 
 #[test]
 fn an_unreachable_core_port_falls_back_to_the_bootstrap_address() {
-    let broker = FakeBroker::start(1, &[(1, closed_port())], topics(&[1]), Box::new(|_, _| Reply::Normal));
+    let broker = FakeBroker::start(
+        1,
+        &[(1, closed_port())],
+        topics(&[1]),
+        Box::new(|_, _| Reply::Normal),
+    );
     let mut producer = Producer::new(config(&broker.addrs[0])).unwrap();
     producer.send("t", ProducerRecord::new("x")).unwrap();
     let deliveries = producer.flush();
@@ -214,7 +254,9 @@ fn refusals_before_sending_are_immediate() {
         .send("t", ProducerRecord::new("x").partition(1))
         .unwrap_err();
     assert!(matches!(err, ClientError::Invalid(_)), "{err}");
-    let err = producer.send("t", ProducerRecord::new(vec![0u8; 500])).unwrap_err();
+    let err = producer
+        .send("t", ProducerRecord::new(vec![0u8; 500]))
+        .unwrap_err();
     assert!(err.to_string().contains("can never fit"), "{err}");
     assert!(producer.flush().is_empty());
 
@@ -222,4 +264,47 @@ fn refusals_before_sending_are_immediate() {
     let mut producer = Producer::new(config(&format!("127.0.0.1:{port}"))).unwrap();
     let err = producer.send("t", ProducerRecord::new("x")).unwrap_err();
     assert!(matches!(err, ClientError::Connection { .. }), "{err}");
+}
+
+#[test]
+fn metadata_refreshes_do_not_wait_behind_pipelined_produces() {
+    // Partition 0's core port is closed, so its produces are pipelined on
+    // the bootstrap connection; core 1 drops its first produce, which makes
+    // the producer refresh metadata while the bootstrap connection may have
+    // produces in flight.
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let broker = FakeBroker::start(
+        2,
+        &[(2, closed_port())],
+        topics(&[2, 1]),
+        Box::new(move |listener, request| match request {
+            Request::Produce(_) if listener == 1 && dropped.fetch_add(1, Ordering::SeqCst) == 0 => {
+                Reply::Close
+            }
+            _ => Reply::Normal,
+        }),
+    );
+    let mut producer = Producer::new(ProducerConfig {
+        linger_ms: 0,
+        batch_bytes_max: 128,
+        ..config(&broker.addrs[0])
+    })
+    .unwrap();
+    for i in 0..200 {
+        producer
+            .send("t", ProducerRecord::new(format!("v{i}")).partition(i % 2))
+            .unwrap();
+    }
+    let deliveries = producer.flush();
+    assert!(
+        deliveries.iter().all(|d| d.result.is_ok()),
+        "{deliveries:?}"
+    );
+    let even: Vec<String> = (0..200).step_by(2).map(|i| format!("v{i}")).collect();
+    let odd: Vec<String> = (1..200).step_by(2).map(|i| format!("v{i}")).collect();
+    assert_eq!(broker.values("t", 0), even);
+    assert_eq!(broker.values("t", 1), odd);
+    let state = broker.state.lock().unwrap();
+    assert!(state.produced_on[0].iter().all(|(_, p)| *p == 0));
+    assert!(state.produced_on[1].iter().all(|(_, p)| *p == 1));
 }
