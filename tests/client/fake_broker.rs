@@ -17,13 +17,21 @@ use shardlog::config::BATCH_BYTES_LIMIT;
 use shardlog::error::ErrorCode;
 use shardlog::protocol::fetch::{FetchPartitionResponse, FetchResponse};
 use shardlog::protocol::frame::{self, FrameCheck, REQUEST_HEADER_BYTES};
-use shardlog::protocol::metadata::{CoreAddress, MetadataResponse, TopicMetadata};
+use shardlog::protocol::metadata::{
+    ApiVersionsResponse, CoreAddress, MetadataResponse, TopicMetadata,
+};
 use shardlog::protocol::offsets::{ListOffsetsResponse, OffsetSpec, PartitionOffset};
 use shardlog::protocol::produce::{ProducePartitionResponse, ProduceResponse, NO_OFFSET};
+use shardlog::protocol::topics::{
+    DescribeTopicResponse, ListTopicsResponse, PartitionDescription, TopicSettings,
+};
 use shardlog::protocol::{Request, RequestHeader, ResponseHeader};
 
 /// Reads one request frame; `None` at end of stream.
-pub fn read_request(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<(RequestHeader, BytesMut)> {
+pub fn read_request(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+) -> Option<(RequestHeader, BytesMut)> {
     loop {
         match frame::check(buf, 64 << 20, REQUEST_HEADER_BYTES) {
             FrameCheck::Complete { len } => {
@@ -93,7 +101,12 @@ pub type Topics = Vec<(String, Vec<u16>)>;
 impl FakeBroker {
     /// Starts `listeners` listeners; core `i` is listener `i`'s port, and
     /// `extra_cores` adds cores at ports where nothing listens.
-    pub fn start(listeners: usize, extra_cores: &[(u16, u16)], topics: Topics, policy: Policy) -> FakeBroker {
+    pub fn start(
+        listeners: usize,
+        extra_cores: &[(u16, u16)],
+        topics: Topics,
+        policy: Policy,
+    ) -> FakeBroker {
         let bound: Vec<TcpListener> = (0..listeners)
             .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
             .collect();
@@ -134,7 +147,9 @@ impl FakeBroker {
                     let state = state.clone();
                     let policy = policy.clone();
                     let shared = shared.clone();
-                    thread::spawn(move || serve(index, stream, &state, &policy, &shared.0, &shared.1));
+                    thread::spawn(move || {
+                        serve(index, stream, &state, &policy, &shared.0, &shared.1)
+                    });
                 }
             });
         }
@@ -193,7 +208,9 @@ fn serve(
             Reply::Close => return,
             Reply::Error(code, message) => frame::error_response(corr, code, &message),
             Reply::Normal => answer(index, request, None, state, cores, topics, corr),
-            Reply::PartitionError(code) => answer(index, request, Some(code), state, cores, topics, corr),
+            Reply::PartitionError(code) => {
+                answer(index, request, Some(code), state, cores, topics, corr)
+            }
         };
         if stream.write_all(&out).is_err() {
             return;
@@ -274,7 +291,11 @@ fn answer(
             for (topic, partitions) in req.topics {
                 let mut answers = Vec::new();
                 for p in partitions {
-                    let log = state.logs.get(&(topic.clone(), p.partition)).cloned().unwrap_or_default();
+                    let log = state
+                        .logs
+                        .get(&(topic.clone(), p.partition))
+                        .cloned()
+                        .unwrap_or_default();
                     let high_watermark = next_offset(&log);
                     let mut batches = Vec::new();
                     let mut bytes = 0;
@@ -311,7 +332,11 @@ fn answer(
                 let answers = partitions
                     .into_iter()
                     .map(|(partition, spec)| {
-                        let log = state.logs.get(&(topic.clone(), partition)).cloned().unwrap_or_default();
+                        let log = state
+                            .logs
+                            .get(&(topic.clone(), partition))
+                            .cloned()
+                            .unwrap_or_default();
                         let offset = match spec {
                             OffsetSpec::Earliest => 0,
                             OffsetSpec::Latest => next_offset(&log),
@@ -328,7 +353,49 @@ fn answer(
             }
             response.encode(&mut body);
         }
-        other => panic!("the fake broker does not serve {other:?}"),
+        Request::CreateTopic(_) | Request::DeleteTopic(_) => {}
+        Request::ListTopics => ListTopicsResponse {
+            topics: topics
+                .iter()
+                .map(|(name, owners)| (name.clone(), owners.len() as u32))
+                .collect(),
+        }
+        .encode(&mut body),
+        Request::DescribeTopic(req) => {
+            let Some((name, owners)) = topics.iter().find(|(name, _)| *name == req.name) else {
+                return frame::error_response(corr, ErrorCode::UnknownTopic, "no such topic");
+            };
+            DescribeTopicResponse {
+                name: name.clone(),
+                settings: TopicSettings {
+                    partitions: owners.len() as u32,
+                    retention_ms: Some(60_000),
+                    retention_bytes: None,
+                    segment_bytes: None,
+                },
+                partitions: owners
+                    .iter()
+                    .enumerate()
+                    .map(|(p, &core)| {
+                        let log = state
+                            .logs
+                            .get(&(name.clone(), p as u32))
+                            .cloned()
+                            .unwrap_or_default();
+                        PartitionDescription {
+                            partition: p as u32,
+                            core,
+                            error_code: 0,
+                            earliest_offset: 0,
+                            latest_offset: next_offset(&log),
+                            size_bytes: log.iter().map(|b| b.len() as u64).sum(),
+                        }
+                    })
+                    .collect(),
+            }
+            .encode(&mut body);
+        }
+        Request::ApiVersions => ApiVersionsResponse::current().encode(&mut body),
     }
     response_frame(corr, &body)
 }

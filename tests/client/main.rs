@@ -2,6 +2,7 @@
 //! speaking the shared codec (`fake_broker`), and raw servers that send
 //! exactly the bytes a test needs.
 
+mod cli;
 mod connection;
 mod consumer;
 mod fake_broker;

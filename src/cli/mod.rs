@@ -1,0 +1,61 @@
+//! The client commands of the `shardlog` binary, one file per command
+//! group: [`topic`], [`produce`], [`consume`]. Each takes `--broker
+//! HOST:PORT` and works through [`shardlog::client`]; none of them runs the
+//! broker.
+
+pub mod consume;
+pub mod produce;
+pub mod topic;
+
+use std::fmt;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use shardlog::client::config::DEFAULT_BOOTSTRAP;
+use shardlog::client::ClientError;
+
+/// The broker to talk to, shared by every client command.
+#[derive(Args, Debug, Clone)]
+pub struct BrokerArgs {
+    /// Address of any broker listener (`HOST:PORT`).
+    #[arg(long, value_name = "HOST:PORT", default_value = DEFAULT_BOOTSTRAP)]
+    pub broker: String,
+}
+
+/// What a command failed with: printed as `error: ...`, exit code 1.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<ClientError> for CliError {
+    fn from(err: ClientError) -> Self {
+        CliError(describe(&err))
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(err: std::io::Error) -> Self {
+        CliError(err.to_string())
+    }
+}
+
+/// A client error as a user should read it: what failed and what to check.
+pub fn describe(err: &ClientError) -> String {
+    match err {
+        ClientError::Connection { addr, source } => {
+            format!("cannot reach the broker at {addr}: {source} (is it running? see --broker)")
+        }
+        ClientError::Timeout { addr, timeout_ms } => {
+            format!("the broker at {addr} did not answer within {timeout_ms} ms")
+        }
+        other => other.to_string(),
+    }
+}
+
+pub type CliResult = Result<ExitCode, CliError>;
