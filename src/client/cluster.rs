@@ -8,8 +8,9 @@
 //! serves every partition.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
-use super::config::ConnectionConfig;
+use super::config::{ConnectionConfig, METADATA_RETRY_MS};
 use super::connection::Connection;
 use super::error::{ClientError, ClientResult};
 use crate::error::ErrorCode;
@@ -43,6 +44,8 @@ pub struct Cluster {
     unreachable: HashSet<u16>,
     /// Set after a connection failed: refresh before routing again.
     stale: bool,
+    /// After a failed refresh, the next is not tried before this.
+    refresh_not_before: Option<Instant>,
 }
 
 impl Cluster {
@@ -57,6 +60,7 @@ impl Cluster {
             topics: HashMap::new(),
             unreachable: HashSet::new(),
             stale: false,
+            refresh_not_before: None,
         }
     }
 
@@ -155,10 +159,18 @@ impl Cluster {
     /// A failed refresh keeps what was known (the bootstrap still serves
     /// everything) and is reported.
     pub fn refresh_if_stale(&mut self) -> ClientResult<()> {
-        if !self.stale {
+        if !self.stale
+            || self
+                .refresh_not_before
+                .is_some_and(|at| Instant::now() < at)
+        {
             return Ok(());
         }
-        self.refresh(&[])
+        let result = self.refresh(&[]);
+        self.refresh_not_before = result
+            .is_err()
+            .then(|| Instant::now() + Duration::from_millis(METADATA_RETRY_MS));
+        result
     }
 
     /// The open connection for `route`, connecting if needed. A core port

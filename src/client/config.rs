@@ -12,6 +12,10 @@ pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
 /// request until answered, so this bounds the memory of a retry.
 pub const IN_FLIGHT_LIMIT: usize = 1024;
 
+/// After a failed metadata refresh, routing goes on with what is known
+/// and the refresh is not tried again for this long.
+pub const METADATA_RETRY_MS: u64 = 1_000;
+
 /// Bytes of a response frame beyond its records: headers, names, per
 /// partition fields. Added to the records a fetch may return to size the
 /// largest response accepted.

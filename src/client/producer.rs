@@ -145,7 +145,13 @@ impl Producer {
     /// for metadata, or a record that can never fit a batch; failures after
     /// that are reported in the batch's [`Delivery`].
     pub fn send(&mut self, topic: &str, record: ProducerRecord) -> ClientResult<()> {
-        let partitions = self.cluster.partition_count(topic)?;
+        // A known topic is routed on what is known even while a refresh is
+        // due: a broker that is briefly away fails batches (and retries
+        // them), not every `send`.
+        let partitions = match self.cluster.known_partition_count(topic) {
+            Some(partitions) => partitions,
+            None => self.cluster.partition_count(topic)?,
+        };
         let partition = match record.partition {
             Some(p) if p >= partitions => {
                 return Err(ClientError::Invalid(format!(

@@ -308,3 +308,36 @@ fn metadata_refreshes_do_not_wait_behind_pipelined_produces() {
     assert!(state.produced_on[0].iter().all(|(_, p)| *p == 0));
     assert!(state.produced_on[1].iter().all(|(_, p)| *p == 1));
 }
+
+#[test]
+fn a_failing_metadata_refresh_does_not_fail_sends_to_a_known_topic() {
+    let metadata = Arc::new(AtomicUsize::new(0));
+    let produces = Arc::new(AtomicUsize::new(0));
+    let broker = FakeBroker::start(
+        1,
+        &[],
+        topics(&[0]),
+        Box::new(move |_, request| match request {
+            // Only the first Metadata is answered.
+            Request::Metadata(_) if metadata.fetch_add(1, Ordering::SeqCst) > 0 => Reply::Close,
+            Request::Produce(_) if produces.fetch_add(1, Ordering::SeqCst) == 0 => Reply::Close,
+            _ => Reply::Normal,
+        }),
+    );
+    let mut producer = Producer::new(ProducerConfig {
+        linger_ms: 0,
+        ..config(&broker.addrs[0])
+    })
+    .unwrap();
+    for i in 0..20 {
+        producer
+            .send("t", ProducerRecord::new(format!("v{i}")))
+            .unwrap();
+    }
+    let deliveries = producer.flush();
+    assert!(
+        deliveries.iter().all(|d| d.result.is_ok()),
+        "{deliveries:?}"
+    );
+    assert_eq!(broker.values("t", 0).len(), 20);
+}
