@@ -12,6 +12,11 @@ pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
 /// request until answered, so this bounds the memory of a retry.
 pub const IN_FLIGHT_LIMIT: usize = 1024;
 
+/// `Producer::send` looks for answers and due batches at most this often
+/// (and whenever a batch fills): a few system calls per record would cap
+/// the record rate far below what the connection carries.
+pub const SEND_IO_INTERVAL_US: u64 = 500;
+
 /// After a failed metadata refresh, routing goes on with what is known
 /// and the refresh is not tried again for this long.
 pub const METADATA_RETRY_MS: u64 = 1_000;

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::accumulator::{Accumulator, ClosedBatch};
 use super::cluster::{Cluster, Route};
-use super::config::ProducerConfig;
+use super::config::{ProducerConfig, SEND_IO_INTERVAL_US};
 use super::connection::decode_response;
 use super::error::{check_partition_code, ClientError, ClientResult};
 use super::partitioner::Partitioner;
@@ -116,6 +116,8 @@ pub struct Producer {
     /// the broker answers them).
     sent: HashMap<Route, VecDeque<SentRequest>>,
     deliveries: Vec<Delivery>,
+    /// When `run` last looked for answers and due batches.
+    last_run: Option<Instant>,
 }
 
 impl Producer {
@@ -131,6 +133,7 @@ impl Producer {
             ),
             sent: HashMap::new(),
             deliveries: Vec::new(),
+            last_run: None,
             config,
         })
     }
@@ -185,7 +188,13 @@ impl Producer {
         if appended.closed_a_batch {
             self.partitioner.batch_closed(topic, partition, partitions);
         }
-        self.run(false);
+        // Looking for answers costs system calls: not on every record.
+        let io_due = self
+            .last_run
+            .is_none_or(|at| at.elapsed() >= Duration::from_micros(SEND_IO_INTERVAL_US));
+        if appended.closed_a_batch || io_due {
+            self.run(false);
+        }
         while self.accumulator.buffered_bytes() > self.config.buffer_bytes_max {
             self.wait_for_progress();
         }
@@ -234,6 +243,7 @@ impl Producer {
     /// may be sent.
     fn run(&mut self, flush: bool) {
         let now = Instant::now();
+        self.last_run = Some(now);
         for (topic, partition) in self.accumulator.close_lingered(now, flush) {
             let partitions = self.cluster.known_partition_count(&topic).unwrap_or(1);
             self.partitioner.batch_closed(&topic, partition, partitions);
