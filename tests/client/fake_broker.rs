@@ -21,7 +21,7 @@ use shardlog::protocol::metadata::{
     ApiVersionsResponse, CoreAddress, MetadataResponse, TopicMetadata,
 };
 use shardlog::protocol::offsets::{ListOffsetsResponse, OffsetSpec, PartitionOffset};
-use shardlog::protocol::produce::{ProducePartitionResponse, ProduceResponse, NO_OFFSET};
+use shardlog::protocol::produce::{Acks, ProducePartitionResponse, ProduceResponse, NO_OFFSET};
 use shardlog::protocol::topics::{
     DescribeTopicResponse, ListTopicsResponse, PartitionDescription, TopicSettings,
 };
@@ -257,6 +257,7 @@ fn answer(
             .encode(&mut body);
         }
         Request::Produce(req) => {
+            let acks = req.acks;
             let mut response = ProduceResponse::default();
             for topic in req.topics {
                 let mut answers = Vec::new();
@@ -279,7 +280,8 @@ fn answer(
                     answers.push(ProducePartitionResponse {
                         partition: p.partition,
                         error_code: 0,
-                        base_offset: base,
+                        // Acks none: the broker does not wait to know it.
+                        base_offset: if acks == Acks::None { NO_OFFSET } else { base },
                     });
                 }
                 response.topics.push((topic.name, answers));

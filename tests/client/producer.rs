@@ -235,9 +235,10 @@ fn acks_none_delivers_without_offsets() {
     })
     .unwrap();
     producer.send("t", ProducerRecord::new("x")).unwrap();
-    // The fake broker still reports an offset; the producer passes it on.
     let deliveries = producer.flush();
-    assert!(deliveries[0].result.is_ok());
+    assert!(matches!(deliveries[0].result, Ok(None)), "{deliveries:?}");
+    assert_eq!(deliveries[0].offsets(), None);
+    assert_eq!(broker.values("t", 0), ["x"]);
 }
 
 #[test]
@@ -340,4 +341,34 @@ fn a_failing_metadata_refresh_does_not_fail_sends_to_a_known_topic() {
         "{deliveries:?}"
     );
     assert_eq!(broker.values("t", 0).len(), 20);
+}
+
+#[test]
+fn a_refusal_that_closes_the_connection_fails_one_request_and_resends_the_rest() {
+    let broker = FakeBroker::start(
+        1,
+        &[],
+        topics(&[0, 0, 0, 0]),
+        first_produces(1, || {
+            Reply::Error(ErrorCode::FrameTooLarge, "too big".into())
+        }),
+    );
+    let mut producer = Producer::new(ProducerConfig {
+        linger_ms: 0,
+        max_in_flight: 4,
+        ..config(&broker.addrs[0])
+    })
+    .unwrap();
+    for i in 0..40 {
+        producer
+            .send("t", ProducerRecord::new(format!("v{i}")).partition(i % 4))
+            .unwrap();
+    }
+    let deliveries = producer.flush();
+    let failed: Vec<_> = deliveries.iter().filter(|d| d.result.is_err()).collect();
+    assert_eq!(failed.len(), 1, "{deliveries:?}");
+    let err = failed[0].result.as_ref().unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::FrameTooLarge));
+    let written: usize = (0..4).map(|p| broker.values("t", p).len()).sum();
+    assert_eq!(written as u32 + failed[0].record_count, 40);
 }
