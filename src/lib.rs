@@ -15,8 +15,11 @@
 //! - [`topics`]: topic names, settings, the persisted topic map.
 //! - [`storage`]: the partition log each core runs for the partitions it
 //!   owns: segments, group commit, indexes, recovery, retention, tail cache.
+//! - [`client`]: the blocking client library (admin, producer, consumer)
+//!   over std::net, for programs that do not run glommio.
 
 pub mod batch;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod protocol;

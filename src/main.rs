@@ -1,17 +1,69 @@
-//! The `shardlog` command line.
+//! The `shardlog` command line: `serve` runs the broker; the client
+//! commands (`topic`, `produce`, `consume`) work over `shardlog::client`.
+//! Each command lives in `cli/`.
 
 mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+
+/// shardlog: a durable, Kafka-style message broker (thread-per-core, io_uring).
+#[derive(Parser)]
+#[command(
+    version,
+    about,
+    after_help = "Examples:
+  shardlog serve --data-dir ./data --listen 127.0.0.1:9092
+  shardlog topic create orders --partitions 8
+  printf 'user-1:paid\\n' | shardlog produce orders --key-separator :
+  shardlog consume orders --from earliest --format json
+
+Every client command takes --broker HOST:PORT (default 127.0.0.1:9092).
+Set RUST_LOG=debug for the client's own log on standard error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the broker.
+    Serve(Box<cli::serve::ServeArgs>),
+    /// Create, list, describe and delete topics.
+    Topic(cli::topic::TopicArgs),
+    /// Send records, one per line of standard input.
+    Produce(cli::produce::ProduceArgs),
+    /// Print records of a topic.
+    Consume(cli::consume::ConsumeArgs),
+}
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
-    match cli::run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("shardlog: {message}");
+    let command = Cli::parse().command;
+    // The broker logs its startup and shutdown; client commands only warn.
+    let default_level = if matches!(command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match command {
+        Command::Serve(args) => cli::serve::run(*args),
+        Command::Topic(args) => cli::topic::run(args),
+        Command::Produce(args) => cli::produce::run(args),
+        Command::Consume(args) => cli::consume::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
             ExitCode::FAILURE
         }
     }

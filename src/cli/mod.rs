@@ -1,24 +1,62 @@
-//! Command-line parsing and the commands. One file per command group.
+//! The commands of the `shardlog` binary, one file per command group:
+//! [`serve`] runs the broker; the client commands [`topic`], [`produce`]
+//! and [`consume`] each take `--broker HOST:PORT` and work through
+//! [`shardlog::client`].
 
-mod serve;
+pub mod consume;
+pub mod produce;
+pub mod serve;
+pub mod topic;
 
-use clap::{Parser, Subcommand};
+use std::fmt;
+use std::process::ExitCode;
 
-/// shardlog: a durable, Kafka-style message broker (thread-per-core, io_uring).
-#[derive(Parser)]
-#[command(version, about)]
-pub struct Cli {
-    #[command(subcommand)]
-    command: Command,
+use clap::Args;
+
+use shardlog::client::config::DEFAULT_BOOTSTRAP;
+use shardlog::client::ClientError;
+
+/// The broker to talk to, shared by every client command.
+#[derive(Args, Debug, Clone)]
+pub struct BrokerArgs {
+    /// Address of any broker listener (`HOST:PORT`).
+    #[arg(long, value_name = "HOST:PORT", default_value = DEFAULT_BOOTSTRAP)]
+    pub broker: String,
 }
 
-#[derive(Subcommand)]
-enum Command {
-    Serve(serve::ServeArgs),
-}
+/// What a command failed with: printed as `error: ...`, exit code 1.
+#[derive(Debug)]
+pub struct CliError(pub String);
 
-pub fn run(cli: Cli) -> Result<(), String> {
-    match cli.command {
-        Command::Serve(args) => serve::run(args),
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
+
+impl From<ClientError> for CliError {
+    fn from(err: ClientError) -> Self {
+        CliError(describe(&err))
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(err: std::io::Error) -> Self {
+        CliError(err.to_string())
+    }
+}
+
+/// A client error as a user should read it: what failed and what to check.
+pub fn describe(err: &ClientError) -> String {
+    match err {
+        ClientError::Connection { addr, source } => {
+            format!("cannot reach the broker at {addr}: {source} (is it running? see --broker)")
+        }
+        ClientError::Timeout { addr, timeout_ms } => {
+            format!("the broker at {addr} did not answer within {timeout_ms} ms")
+        }
+        other => other.to_string(),
+    }
+}
+
+pub type CliResult = Result<ExitCode, CliError>;

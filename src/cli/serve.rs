@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
-use tracing_subscriber::EnvFilter;
+use std::process::ExitCode;
+
+use super::{CliError, CliResult};
 
 use shardlog::config::{BrokerConfig, LogConfig, Preallocation, ShardStorageConfig};
 use shardlog::shard::runtime::{run as run_broker, Ready};
@@ -135,13 +137,7 @@ impl ServeArgs {
     }
 }
 
-pub fn run(args: ServeArgs) -> Result<(), String> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+pub fn run(args: ServeArgs) -> CliResult {
     let ready_file = args.ready_file.clone();
     let mut ready_error = None;
     run_broker(args.config(), |ready: &Ready| {
@@ -150,8 +146,12 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
                 ready_error = Some(format!("writing {}: {e}", path.display()));
             }
         }
-    })?;
-    ready_error.map_or(Ok(()), Err)
+    })
+    .map_err(CliError)?;
+    match ready_error {
+        Some(message) => Err(CliError(message)),
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
 /// Written whole, then renamed, so a reader never sees half of it.

@@ -1,0 +1,378 @@
+//! The producer's batching decisions, without I/O: records are appended to
+//! an open batch per partition; a batch closes when the next record does not
+//! fit (`batch_bytes_max`), when its first record is `linger` old, or on
+//! flush; closed batches wait in order per partition and go out one at a
+//! time per partition.
+//!
+//! One batch in flight per partition is what keeps a partition's order
+//! across retries without idempotent produce: a batch that failed goes back
+//! to the front of its partition's queue, and nothing after it was sent.
+//! Time is a parameter (`now`), so tests decide it.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+
+use crate::batch::builder::{BuildError, NewRecord};
+use crate::batch::{BatchBuilder, TimestampType};
+
+/// A topic and one of its partitions.
+pub type TopicPartition = (String, u32);
+
+/// A closed batch, encoded and ready to send.
+#[derive(Debug)]
+pub struct ClosedBatch {
+    pub topic: String,
+    pub partition: u32,
+    /// The encoded batch (its base offset is stamped by the broker).
+    pub batch: BytesMut,
+    pub record_count: u32,
+    /// Sends that failed so far.
+    pub failed_attempts: u32,
+    /// Not to be sent before this (backoff after a failure).
+    pub not_before: Option<Instant>,
+}
+
+struct OpenBatch {
+    builder: BatchBuilder,
+    timestamp_type: TimestampType,
+    /// When the first record was appended.
+    opened_at: Instant,
+}
+
+#[derive(Default)]
+struct PartitionQueue {
+    open: Option<OpenBatch>,
+    closed: VecDeque<ClosedBatch>,
+    in_flight: bool,
+}
+
+/// What [`Accumulator::append`] did besides adding the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The partition's open batch was closed to make room.
+    pub closed_a_batch: bool,
+}
+
+/// Batches of every partition a producer writes to.
+pub struct Accumulator {
+    batch_bytes_max: u32,
+    linger: Duration,
+    partitions: BTreeMap<TopicPartition, PartitionQueue>,
+    /// Bytes of open, closed and in-flight batches.
+    buffered_bytes: usize,
+}
+
+impl Accumulator {
+    pub fn new(batch_bytes_max: u32, linger: Duration) -> Self {
+        Accumulator {
+            batch_bytes_max,
+            linger,
+            partitions: BTreeMap::new(),
+            buffered_bytes: 0,
+        }
+    }
+
+    /// Bytes of records held (open, waiting or in flight).
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered_bytes
+    }
+
+    /// Whether nothing is held at all.
+    pub fn is_empty(&self) -> bool {
+        self.buffered_bytes == 0
+    }
+
+    /// Adds a record to the open batch of (`topic`, `partition`), closing
+    /// that batch first if the record does not fit it or needs the other
+    /// timestamp type. On error nothing changed.
+    pub fn append(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        record: &NewRecord<'_>,
+        timestamp_type: TimestampType,
+        now: Instant,
+    ) -> Result<Appended, BuildError> {
+        let key = (topic.to_string(), partition);
+        let queue = self.partitions.entry(key).or_default();
+        let mut closed_a_batch = false;
+        if let Some(open) = &mut queue.open {
+            let before = open.builder.encoded_len();
+            let result = if open.timestamp_type == timestamp_type {
+                open.builder.append(record)
+            } else {
+                Err(BuildError::Full)
+            };
+            match result {
+                Ok(()) => {
+                    self.buffered_bytes += open.builder.encoded_len() - before;
+                    return Ok(Appended {
+                        closed_a_batch: false,
+                    });
+                }
+                // A delta that does not fit is a reason to start afresh.
+                Err(BuildError::Full | BuildError::TimestampOutOfRange(_)) => {
+                    Self::close(queue, topic, partition);
+                    closed_a_batch = true;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        let mut builder = BatchBuilder::new(timestamp_type, self.batch_bytes_max);
+        builder.append(record)?;
+        self.buffered_bytes += builder.encoded_len();
+        queue.open = Some(OpenBatch {
+            builder,
+            timestamp_type,
+            opened_at: now,
+        });
+        Ok(Appended { closed_a_batch })
+    }
+
+    fn close(queue: &mut PartitionQueue, topic: &str, partition: u32) {
+        let Some(open) = queue.open.take() else {
+            return;
+        };
+        let record_count = open.builder.record_count();
+        if let Some(batch) = open.builder.finish() {
+            queue.closed.push_back(ClosedBatch {
+                topic: topic.to_string(),
+                partition,
+                batch,
+                record_count,
+                failed_attempts: 0,
+                not_before: None,
+            });
+        }
+    }
+
+    /// Closes the open batches whose first record is `linger` old (all of
+    /// them when `flush`); returns the partitions whose batch closed.
+    pub fn close_lingered(&mut self, now: Instant, flush: bool) -> Vec<TopicPartition> {
+        let mut closed = Vec::new();
+        for ((topic, partition), queue) in &mut self.partitions {
+            let due = queue
+                .open
+                .as_ref()
+                .is_some_and(|open| flush || now.duration_since(open.opened_at) >= self.linger);
+            if due {
+                Self::close(queue, topic, *partition);
+                closed.push((topic.clone(), *partition));
+            }
+        }
+        closed
+    }
+
+    /// The partitions whose next batch may be sent now: closed, none of the
+    /// partition's in flight, past its backoff. With its size in bytes.
+    pub fn sendable(&self, now: Instant) -> Vec<(TopicPartition, usize)> {
+        self.partitions
+            .iter()
+            .filter(|(_, queue)| !queue.in_flight)
+            .filter_map(|(key, queue)| {
+                let batch = queue.closed.front()?;
+                let ready = batch.not_before.is_none_or(|at| at <= now);
+                ready.then(|| (key.clone(), batch.batch.len()))
+            })
+            .collect()
+    }
+
+    /// Takes the next batch of a partition to send it; the partition is in
+    /// flight until [`Accumulator::acknowledged`] or [`Accumulator::retry`].
+    pub fn take(&mut self, key: &TopicPartition) -> Option<ClosedBatch> {
+        let queue = self.partitions.get_mut(key)?;
+        if queue.in_flight {
+            return None;
+        }
+        let batch = queue.closed.pop_front()?;
+        queue.in_flight = true;
+        Some(batch)
+    }
+
+    /// The batch was answered, acknowledged or failed for good.
+    pub fn acknowledged(&mut self, batch: &ClosedBatch) {
+        self.buffered_bytes -= batch.batch.len();
+        self.release(&(batch.topic.clone(), batch.partition));
+    }
+
+    /// The batch failed retriably: it goes back to the front of its
+    /// partition, to be sent again no sooner than `not_before`.
+    pub fn retry(&mut self, mut batch: ClosedBatch, not_before: Instant) {
+        batch.failed_attempts += 1;
+        batch.not_before = Some(not_before);
+        let key = (batch.topic.clone(), batch.partition);
+        let queue = self.partitions.entry(key.clone()).or_default();
+        queue.closed.push_front(batch);
+        self.release(&key);
+    }
+
+    fn release(&mut self, key: &TopicPartition) {
+        if let Some(queue) = self.partitions.get_mut(key) {
+            queue.in_flight = false;
+            if queue.open.is_none() && queue.closed.is_empty() {
+                self.partitions.remove(key);
+            }
+        }
+    }
+
+    /// Whether any batch is in flight.
+    pub fn any_in_flight(&self) -> bool {
+        self.partitions.values().any(|queue| queue.in_flight)
+    }
+
+    /// The next moment something becomes due without any response: an open
+    /// batch's linger, or a waiting batch's backoff. (A closed batch with
+    /// no backoff is due already; it waits only for a connection's window.)
+    pub fn next_due(&self) -> Option<Instant> {
+        self.partitions
+            .values()
+            .flat_map(|queue| {
+                let linger = queue.open.as_ref().map(|open| open.opened_at + self.linger);
+                let backoff = queue
+                    .closed
+                    .front()
+                    .filter(|_| !queue.in_flight)
+                    .and_then(|batch| batch.not_before);
+                linger.into_iter().chain(backoff)
+            })
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::header::HEADER_LEN;
+    use crate::batch::Batch;
+
+    fn record(value: &[u8]) -> NewRecord<'_> {
+        NewRecord {
+            key: None,
+            value,
+            headers: &[],
+            timestamp_ms: 1_000,
+        }
+    }
+
+    fn values(batch: &ClosedBatch) -> Vec<Vec<u8>> {
+        let batch = Batch::decode(batch.batch.clone().freeze(), u32::MAX >> 1).expect("valid");
+        batch.records().map(|r| r.value.to_vec()).collect()
+    }
+
+    const CREATE: TimestampType = TimestampType::Create;
+
+    #[test]
+    fn a_batch_waits_for_linger_then_closes() {
+        let t0 = Instant::now();
+        let linger = Duration::from_millis(5);
+        let mut acc = Accumulator::new(1024, linger);
+        acc.append("t", 0, &record(b"a"), CREATE, t0).unwrap();
+        acc.append("t", 0, &record(b"b"), CREATE, t0 + Duration::from_millis(3))
+            .unwrap();
+        assert!(acc
+            .close_lingered(t0 + Duration::from_millis(4), false)
+            .is_empty());
+        assert!(acc.sendable(t0 + Duration::from_millis(4)).is_empty());
+        assert_eq!(
+            acc.next_due(),
+            Some(t0 + linger),
+            "linger counts from the first record"
+        );
+        let closed = acc.close_lingered(t0 + linger, false);
+        assert_eq!(closed, vec![("t".to_string(), 0)]);
+        let batch = acc.take(&("t".into(), 0)).expect("closed batch");
+        assert_eq!(values(&batch), [b"a".to_vec(), b"b".to_vec()]);
+        assert_eq!(batch.record_count, 2);
+    }
+
+    #[test]
+    fn a_record_that_does_not_fit_closes_the_batch() {
+        let t0 = Instant::now();
+        // Room for two 100-byte values, not three.
+        let one = HEADER_LEN + crate::batch::record::RECORD_OVERHEAD + 100;
+        let max = (HEADER_LEN + 2 * (one - HEADER_LEN)) as u32 + 50;
+        let mut acc = Accumulator::new(max, Duration::from_secs(3600));
+        let value = [7u8; 100];
+        for i in 0..2 {
+            let appended = acc.append("t", 0, &record(&value), CREATE, t0).unwrap();
+            assert!(!appended.closed_a_batch, "record {i} fits");
+        }
+        let appended = acc.append("t", 0, &record(&value), CREATE, t0).unwrap();
+        assert!(appended.closed_a_batch);
+        let sendable = acc.sendable(t0);
+        assert_eq!(sendable.len(), 1, "the full batch goes without linger");
+        assert!(sendable[0].1 <= max as usize);
+        let batch = acc.take(&("t".into(), 0)).unwrap();
+        assert_eq!(batch.record_count, 2);
+        assert_eq!(acc.buffered_bytes(), batch.batch.len() + one);
+    }
+
+    #[test]
+    fn a_record_larger_than_any_batch_is_refused_and_changes_nothing() {
+        let t0 = Instant::now();
+        let mut acc = Accumulator::new(128, Duration::ZERO);
+        acc.append("t", 0, &record(b"small"), CREATE, t0).unwrap();
+        let before = acc.buffered_bytes();
+        let err = acc
+            .append("t", 0, &record(&[0u8; 200]), CREATE, t0)
+            .unwrap_err();
+        assert!(matches!(err, BuildError::RecordTooLarge { .. }), "{err}");
+        assert_eq!(acc.buffered_bytes(), before);
+        acc.close_lingered(t0, true);
+        assert_eq!(
+            values(&acc.take(&("t".into(), 0)).unwrap()),
+            [b"small".to_vec()]
+        );
+    }
+
+    #[test]
+    fn a_change_of_timestamp_type_starts_a_new_batch() {
+        let t0 = Instant::now();
+        let mut acc = Accumulator::new(1 << 20, Duration::from_secs(1));
+        acc.append("t", 0, &record(b"a"), CREATE, t0).unwrap();
+        let appended = acc
+            .append("t", 0, &record(b"b"), TimestampType::LogAppend, t0)
+            .unwrap();
+        assert!(appended.closed_a_batch);
+    }
+
+    #[test]
+    fn one_batch_in_flight_per_partition_and_retries_go_first() {
+        let t0 = Instant::now();
+        let mut acc = Accumulator::new(1 << 20, Duration::ZERO);
+        let p0 = ("t".to_string(), 0);
+        for value in [b"1", b"2", b"3"] {
+            acc.append("t", 0, &record(value), CREATE, t0).unwrap();
+            acc.close_lingered(t0, false);
+        }
+        acc.append("t", 1, &record(b"x"), CREATE, t0).unwrap();
+        acc.close_lingered(t0, false);
+        let first = acc.take(&p0).unwrap();
+        assert_eq!(values(&first), [b"1".to_vec()]);
+        assert!(acc.take(&p0).is_none(), "partition 0 is in flight");
+        let sendable: Vec<_> = acc.sendable(t0).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(sendable, vec![("t".to_string(), 1)]);
+
+        // Batch 1 fails retriably: it is next again, after its backoff.
+        let backoff = t0 + Duration::from_millis(100);
+        acc.retry(first, backoff);
+        assert!(acc.sendable(t0).iter().all(|(k, _)| *k != p0));
+        assert_eq!(acc.next_due(), Some(backoff));
+        let again = acc.take(&p0).unwrap();
+        assert_eq!(values(&again), [b"1".to_vec()]);
+        assert_eq!(again.failed_attempts, 1);
+        acc.acknowledged(&again);
+        let second = acc.take(&p0).unwrap();
+        assert_eq!(values(&second), [b"2".to_vec()]);
+        acc.acknowledged(&second);
+        let third = acc.take(&p0).unwrap();
+        acc.acknowledged(&third);
+        let other = acc.take(&("t".to_string(), 1)).unwrap();
+        acc.acknowledged(&other);
+        assert!(acc.is_empty());
+        assert!(!acc.any_in_flight());
+        assert_eq!(acc.next_due(), None);
+    }
+}

@@ -1,0 +1,257 @@
+//! Every setting and limit of the client, in one place (the broker's are in
+//! [`crate::config`]). Each config's `Default` is the documented default and
+//! `validate` refuses values outside the hard limits, naming the setting.
+
+use crate::config::BATCH_BYTES_LIMIT;
+use crate::protocol::produce::Acks;
+
+/// The broker address the CLI and the defaults use.
+pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
+
+/// Most requests one connection may have in flight: each holds its encoded
+/// request until answered, so this bounds the memory of a retry.
+pub const IN_FLIGHT_LIMIT: usize = 1024;
+
+/// `Producer::send` looks for answers and due batches at most this often
+/// (and whenever a batch fills): a few system calls per record would cap
+/// the record rate far below what the connection carries.
+pub const SEND_IO_INTERVAL_US: u64 = 500;
+
+/// After a failed metadata refresh, routing goes on with what is known
+/// and the refresh is not tried again for this long.
+pub const METADATA_RETRY_MS: u64 = 1_000;
+
+/// Bytes of a response frame beyond its records: headers, names, per
+/// partition fields. Added to the records a fetch may return to size the
+/// largest response accepted.
+pub const RESPONSE_OVERHEAD_BYTES: u32 = 1 << 20;
+
+/// Largest response frame any client connection accepts: a fetch of at
+/// most this many bytes of batches plus overhead.
+pub const RESPONSE_BYTES_LIMIT: u32 = 4 * BATCH_BYTES_LIMIT + RESPONSE_OVERHEAD_BYTES;
+
+const _: () = assert!(BATCH_BYTES_LIMIT < RESPONSE_BYTES_LIMIT - RESPONSE_OVERHEAD_BYTES);
+
+/// Timeouts and limits of one connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionConfig {
+    /// Giving up on a TCP connect after this long.
+    pub connect_timeout_ms: u64,
+    /// Giving up on a response (and the connection) after this long without
+    /// one; a fetch adds its `max_wait_ms` to this.
+    pub request_timeout_ms: u64,
+    /// A response whose length prefix exceeds this closes the connection.
+    pub response_bytes_max: u32,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            connect_timeout_ms: 5_000,
+            request_timeout_ms: 30_000,
+            response_bytes_max: BATCH_BYTES_LIMIT + RESPONSE_OVERHEAD_BYTES,
+        }
+    }
+}
+
+impl ConnectionConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.connect_timeout_ms == 0 {
+            return Err("connect_timeout_ms must be at least 1".into());
+        }
+        if self.request_timeout_ms == 0 {
+            return Err("request_timeout_ms must be at least 1".into());
+        }
+        if !(RESPONSE_OVERHEAD_BYTES..=RESPONSE_BYTES_LIMIT).contains(&self.response_bytes_max) {
+            return Err(format!(
+                "response_bytes_max {} outside {RESPONSE_OVERHEAD_BYTES}..={RESPONSE_BYTES_LIMIT}",
+                self.response_bytes_max
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Settings of a [`super::Producer`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProducerConfig {
+    /// `HOST:PORT` of any listener of the broker; Metadata names the rest.
+    pub bootstrap: String,
+    /// When the broker answers a produce.
+    pub acks: Acks,
+    /// A batch that is not full is sent once its first record is this old
+    /// (checked whenever the producer runs: `send`, `poll`, `flush`).
+    pub linger_ms: u64,
+    /// A batch is closed before a record would take it past this size. Must
+    /// not exceed the topic's batch limit on the broker (1 MiB by default).
+    pub batch_bytes_max: u32,
+    /// At most this many bytes of batches go in one produce request.
+    pub request_bytes_max: u32,
+    /// Requests in flight per connection before the producer waits for a
+    /// response. Each partition has at most one batch in flight, whatever
+    /// this says: that is what keeps a partition's order across retries.
+    pub max_in_flight: usize,
+    /// Records buffered (open, waiting, in flight) up to this many bytes;
+    /// beyond it `send` waits for acknowledgements.
+    pub buffer_bytes_max: usize,
+    /// Times a batch is sent again after a retriable error before it fails.
+    pub retries: u32,
+    /// Wait before resending a batch that failed retriably.
+    pub retry_backoff_ms: u64,
+    pub connection: ConnectionConfig,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            bootstrap: DEFAULT_BOOTSTRAP.to_string(),
+            acks: Acks::Durable,
+            linger_ms: 5,
+            batch_bytes_max: 256 << 10,
+            request_bytes_max: 4 << 20,
+            max_in_flight: 8,
+            buffer_bytes_max: 32 << 20,
+            retries: 5,
+            retry_backoff_ms: 100,
+            connection: ConnectionConfig::default(),
+        }
+    }
+}
+
+impl ProducerConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        self.connection.validate()?;
+        let batch = self.batch_bytes_max;
+        if !(crate::batch::HEADER_LEN as u32 + 1..=BATCH_BYTES_LIMIT).contains(&batch) {
+            return Err(format!(
+                "batch_bytes_max {batch} outside {}..={BATCH_BYTES_LIMIT}",
+                crate::batch::HEADER_LEN + 1
+            ));
+        }
+        if self.request_bytes_max < batch {
+            return Err(format!(
+                "request_bytes_max {} is below batch_bytes_max {batch}",
+                self.request_bytes_max
+            ));
+        }
+        if !(1..=IN_FLIGHT_LIMIT).contains(&self.max_in_flight) {
+            return Err(format!(
+                "max_in_flight {} outside 1..={IN_FLIGHT_LIMIT}",
+                self.max_in_flight
+            ));
+        }
+        if self.buffer_bytes_max < batch as usize {
+            return Err(format!(
+                "buffer_bytes_max {} is below batch_bytes_max {batch}",
+                self.buffer_bytes_max
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Settings of a [`super::Consumer`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerConfig {
+    /// `HOST:PORT` of any listener of the broker; Metadata names the rest.
+    pub bootstrap: String,
+    /// A fetch waits on the broker up to this long for `min_bytes`.
+    pub max_wait_ms: u32,
+    /// A fetch answers as soon as this many bytes are there.
+    pub min_bytes: u32,
+    /// Bytes of batches one fetch returns over all its partitions (the first
+    /// batch always comes whole, even if larger).
+    pub max_bytes: u32,
+    /// Bytes of batches one fetch returns for one partition.
+    pub partition_max_bytes: u32,
+    /// Times a fetch or offset lookup is sent again after a retriable error
+    /// (a failed connection, the broker's retriable codes).
+    pub retries: u32,
+    /// Wait before such a retry.
+    pub retry_backoff_ms: u64,
+    pub connection: ConnectionConfig,
+}
+
+impl Default for ConsumerConfig {
+    fn default() -> Self {
+        ConsumerConfig {
+            bootstrap: DEFAULT_BOOTSTRAP.to_string(),
+            max_wait_ms: 500,
+            min_bytes: 1,
+            max_bytes: 16 << 20,
+            partition_max_bytes: 4 << 20,
+            retries: 5,
+            retry_backoff_ms: 200,
+            connection: ConnectionConfig::default().with_fetch_room(16 << 20),
+        }
+    }
+}
+
+impl ConnectionConfig {
+    /// This config with room for a fetch of `max_bytes` of batches (plus
+    /// one whole batch past the limit, and the overhead).
+    pub fn with_fetch_room(mut self, max_bytes: u32) -> Self {
+        let needed = max_bytes
+            .saturating_add(BATCH_BYTES_LIMIT)
+            .saturating_add(RESPONSE_OVERHEAD_BYTES)
+            .min(RESPONSE_BYTES_LIMIT);
+        self.response_bytes_max = self.response_bytes_max.max(needed);
+        self
+    }
+}
+
+impl ConsumerConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        self.connection.validate()?;
+        if self.max_bytes == 0 || self.partition_max_bytes == 0 {
+            return Err("max_bytes and partition_max_bytes must be at least 1".into());
+        }
+        let fetch_limit = RESPONSE_BYTES_LIMIT - RESPONSE_OVERHEAD_BYTES - BATCH_BYTES_LIMIT;
+        if self.max_bytes > fetch_limit {
+            return Err(format!("max_bytes {} above {fetch_limit}", self.max_bytes));
+        }
+        let needed = self.max_bytes + BATCH_BYTES_LIMIT + RESPONSE_OVERHEAD_BYTES;
+        if self.connection.response_bytes_max < needed {
+            return Err(format!(
+                "connection.response_bytes_max {} cannot hold a fetch of max_bytes {} \
+                 (needs {needed}: use ConnectionConfig::with_fetch_room)",
+                self.connection.response_bytes_max, self.max_bytes
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(ConnectionConfig::default().validate(), Ok(()));
+        assert_eq!(ProducerConfig::default().validate(), Ok(()));
+        assert_eq!(ConsumerConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn each_refusal_names_its_setting() {
+        let producer = |f: fn(&mut ProducerConfig)| {
+            let mut c = ProducerConfig::default();
+            f(&mut c);
+            c.validate().expect_err("invalid")
+        };
+        assert!(producer(|c| c.max_in_flight = 0).contains("max_in_flight"));
+        assert!(producer(|c| c.batch_bytes_max = 10).contains("batch_bytes_max"));
+        assert!(producer(|c| c.request_bytes_max = 1).contains("request_bytes_max"));
+        assert!(producer(|c| c.buffer_bytes_max = 1).contains("buffer_bytes_max"));
+        assert!(producer(|c| c.connection.request_timeout_ms = 0).contains("request_timeout_ms"));
+        let consumer = ConsumerConfig {
+            max_bytes: 200 << 20,
+            ..ConsumerConfig::default()
+        };
+        assert!(consumer
+            .validate()
+            .expect_err("too big")
+            .contains("max_bytes"));
+    }
+}

@@ -1,0 +1,35 @@
+//! A blocking client for ordinary Rust programs (no glommio, no async):
+//! std::net sockets, one thread, the same codec as the broker
+//! ([`crate::protocol`] for messages, [`crate::batch`] for record batches).
+//!
+//! - [`connection`]: one TCP connection: frames, correlation ids,
+//!   pipelining, timeouts.
+//! - [`cluster`]: metadata (partition → owner core → port) and the
+//!   connections, shard-aware with a fallback to the bootstrap address.
+//! - [`admin`]: create, delete, list, describe topics.
+//! - [`producer`]: batching, pipelining, retries; [`accumulator`] holds its
+//!   batching decisions without I/O; [`partitioner`] the key hash.
+//! - [`consumer`]: positions, ListOffsets, long-poll fetch.
+//! - [`config`]: every client setting and limit; [`error`]: [`ClientError`].
+//!
+//! This module never runs inside the broker.
+
+pub mod accumulator;
+pub mod admin;
+pub mod cluster;
+pub mod config;
+pub mod connection;
+pub mod consumer;
+pub mod error;
+pub mod partitioner;
+pub mod producer;
+
+pub use crate::protocol::offsets::OffsetSpec;
+pub use crate::protocol::produce::Acks;
+pub use crate::protocol::topics::TopicSettings;
+pub use admin::{Admin, TopicListing};
+pub use config::{ConnectionConfig, ConsumerConfig, ProducerConfig};
+pub use connection::Connection;
+pub use consumer::{ConsumedRecord, Consumer, StartFrom};
+pub use error::{ClientError, ClientResult};
+pub use producer::{Delivery, Producer, ProducerRecord};
