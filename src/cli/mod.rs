@@ -20,7 +20,7 @@ use shardlog::client::ClientError;
 #[derive(Args, Debug, Clone)]
 pub struct BrokerArgs {
     /// Address of any broker listener (`HOST:PORT`).
-    #[arg(long, value_name = "HOST:PORT", default_value = DEFAULT_BOOTSTRAP)]
+    #[arg(long, value_name = "HOST:PORT", env = "SHARDLOG_BROKER", default_value = DEFAULT_BOOTSTRAP)]
     pub broker: String,
 }
 

@@ -43,6 +43,10 @@ pub fn run(config: BrokerConfig, on_ready: impl FnOnce(&Ready)) -> Result<(), St
     config.validate()?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", config.data_dir.display()))?;
+    let mut config = config;
+    // Absolute from here on: glommio's calls fail on relative paths.
+    config.data_dir = std::fs::canonicalize(&config.data_dir)
+        .map_err(|e| format!("cannot resolve data dir {}: {e}", config.data_dir.display()))?;
     let _lock = lock_data_dir(&config.data_dir)?;
     let listen = probe_port(config.listen)?;
     if let Some(base) = config.core_port_base {

@@ -149,6 +149,9 @@ impl<S: Storage> PartitionLog<S> {
         config.validate().map_err(StorageError::InvalidConfig)?;
         // Blocking directory calls, once per open: not on the data path.
         std::fs::create_dir_all(dir)?;
+        // glommio's file and directory calls fail with EBADF on relative
+        // paths (seen with its Directory::sync); keep every path absolute.
+        let dir = &std::path::absolute(dir)?;
         let limits = ScanLimits {
             index_interval_bytes: config.index_interval_bytes,
             read_chunk_bytes: shard_config.read_chunk_bytes,

@@ -5,6 +5,8 @@
 mod common;
 
 mod admin;
+mod cli_e2e;
+mod client_e2e;
 mod data;
 mod hostile;
 mod lifecycle;
