@@ -209,6 +209,24 @@ impl Producer {
         std::mem::take(&mut self.deliveries)
     }
 
+    /// Like [`Producer::poll`], but when nothing has completed it waits:
+    /// for the oldest request in flight to be answered, or, with nothing in
+    /// flight, until the next batch is due. For callers that bound their
+    /// outstanding records (a closed-loop load) and must not spin.
+    pub fn poll_wait(&mut self) -> Vec<Delivery> {
+        self.run(false);
+        if self.deliveries.is_empty() && !self.receive_oldest() {
+            if let Some(due) = self.accumulator.next_due() {
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+            }
+            self.run(false);
+        }
+        std::mem::take(&mut self.deliveries)
+    }
+
     /// Sends every buffered record and waits until each batch is
     /// acknowledged or has failed; returns the deliveries completed since
     /// the last `poll` or `flush`.
