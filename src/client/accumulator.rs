@@ -1,8 +1,8 @@
 //! The producer's batching decisions, without I/O: records are appended to
 //! an open batch per partition; a batch closes when the next record does not
-//! fit (`batch_bytes_max`), when its first record is `linger` old, or on
-//! flush; closed batches wait in order per partition and go out one at a
-//! time per partition.
+//! fit (`batch_bytes_max`), on flush, or when its first record is `linger`
+//! old and nothing of its partition is in flight or waiting; closed batches
+//! wait in order per partition and go out one at a time per partition.
 //!
 //! One batch in flight per partition is what keeps a partition's order
 //! across retries without idempotent produce: a batch that failed goes back
@@ -153,10 +153,15 @@ impl Accumulator {
     pub fn close_lingered(&mut self, now: Instant, flush: bool) -> Vec<TopicPartition> {
         let mut closed = Vec::new();
         for ((topic, partition), queue) in &mut self.partitions {
-            let due = queue
-                .open
-                .as_ref()
-                .is_some_and(|open| flush || now.duration_since(open.opened_at) >= self.linger);
+            // While the partition has a batch in flight or waiting, the
+            // open batch keeps filling (up to `batch_bytes_max`) instead of
+            // closing on linger: it could not be sent sooner anyway, and
+            // one large batch is one broker commit where many small ones
+            // would each cost an fsync.
+            let blocked = queue.in_flight || !queue.closed.is_empty();
+            let due = queue.open.as_ref().is_some_and(|open| {
+                flush || (!blocked && now.duration_since(open.opened_at) >= self.linger)
+            });
             if due {
                 Self::close(queue, topic, *partition);
                 closed.push((topic.clone(), *partition));
@@ -229,7 +234,12 @@ impl Accumulator {
         self.partitions
             .values()
             .flat_map(|queue| {
-                let linger = queue.open.as_ref().map(|open| open.opened_at + self.linger);
+                let blocked = queue.in_flight || !queue.closed.is_empty();
+                let linger = queue
+                    .open
+                    .as_ref()
+                    .filter(|_| !blocked)
+                    .map(|open| open.opened_at + self.linger);
                 let backoff = queue
                     .closed
                     .front()
@@ -339,16 +349,42 @@ mod tests {
     }
 
     #[test]
+    fn a_partition_busy_in_flight_keeps_filling_its_open_batch() {
+        let t0 = Instant::now();
+        let linger = Duration::from_millis(1);
+        let mut acc = Accumulator::new(1 << 20, linger);
+        let p0 = ("t".to_string(), 0);
+        acc.append("t", 0, &record(b"first"), CREATE, t0).unwrap();
+        acc.close_lingered(t0 + linger, false);
+        let in_flight = acc.take(&p0).unwrap();
+        // Lingered records of a partition in flight stay open and grow...
+        let later = t0 + 10 * linger;
+        for value in [b"a", b"b", b"c"] {
+            acc.append("t", 0, &record(value), CREATE, t0 + linger)
+                .unwrap();
+        }
+        assert!(acc.close_lingered(later, false).is_empty());
+        assert_eq!(acc.next_due(), None, "nothing is due while blocked");
+        // ...and close as one batch once the partition is free.
+        acc.acknowledged(&in_flight);
+        assert_eq!(acc.close_lingered(later, false), vec![p0.clone()]);
+        assert_eq!(
+            values(&acc.take(&p0).unwrap()),
+            [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
+        );
+    }
+
+    #[test]
     fn one_batch_in_flight_per_partition_and_retries_go_first() {
         let t0 = Instant::now();
         let mut acc = Accumulator::new(1 << 20, Duration::ZERO);
         let p0 = ("t".to_string(), 0);
         for value in [b"1", b"2", b"3"] {
             acc.append("t", 0, &record(value), CREATE, t0).unwrap();
-            acc.close_lingered(t0, false);
+            acc.close_lingered(t0, true);
         }
         acc.append("t", 1, &record(b"x"), CREATE, t0).unwrap();
-        acc.close_lingered(t0, false);
+        acc.close_lingered(t0, true);
         let first = acc.take(&p0).unwrap();
         assert_eq!(values(&first), [b"1".to_vec()]);
         assert!(acc.take(&p0).is_none(), "partition 0 is in flight");
