@@ -1,13 +1,15 @@
 //! Turns a finished run into what a person reads: the `.hgrm` percentile
-//! distributions, `summary.json` and the SVG plots. It only
+//! distributions, `summary.json`, the SVG plots and the text report. It only
 //! reads what the run measured; it never measures.
 //!
 //! - `hgrm`: the percentile distribution text HdrHistogram's tools read.
 //! - `plot`: `latency.svg` and `throughput.svg`.
+//! - `text`: the report printed at the end of a run.
 //! - `units`: numbers with their units.
 
 mod hgrm;
 mod plot;
+mod text;
 pub(crate) mod units;
 
 use std::fs;
@@ -20,6 +22,7 @@ use crate::summary::RunSummary;
 
 pub use hgrm::{format_hgrm, parse_hgrm, write_hgrm, HgrmRow};
 pub use plot::{latency_svg, throughput_svg};
+pub use text::format_report;
 
 pub const PRODUCE_ACK_HGRM: &str = "produce_ack.hgrm";
 pub const E2E_HGRM: &str = "e2e.hgrm";
