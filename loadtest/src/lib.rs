@@ -7,6 +7,9 @@
 //! - [`report`]: turns a finished run into files a person reads: the `.hgrm`
 //!   percentile distributions, `summary.json`, the SVG plots, and the text
 //!   report printed at the end of a run.
+//! - [`compare`]: two `summary.json` files side by side, with the ratio of
+//!   every headline metric and whether it got better or worse.
 
+pub mod compare;
 pub mod report;
 pub mod summary;

@@ -5,7 +5,7 @@
 //! - `hgrm`: the percentile distribution text HdrHistogram's tools read.
 //! - `plot`: `latency.svg` and `throughput.svg`.
 //! - `text`: the report printed at the end of a run.
-//! - `units`: numbers with their units.
+//! - `units`: numbers with their units, shared with [`crate::compare`].
 
 mod hgrm;
 mod plot;
