@@ -1,0 +1,287 @@
+//! Turns a finished run into what a person reads: the `.hgrm` percentile
+//! distributions, `summary.json`, the SVG plots and the text report. It only
+//! reads what the run measured; it never measures.
+//!
+//! - `hgrm`: the percentile distribution text HdrHistogram's tools read.
+//! - `plot`: `latency.svg` and `throughput.svg`.
+//! - `text`: the report printed at the end of a run.
+//! - `units`: numbers with their units, shared with [`crate::compare`].
+
+mod hgrm;
+mod plot;
+mod text;
+pub(crate) mod units;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use hdrhistogram::Histogram;
+
+use crate::summary::RunSummary;
+
+pub use hgrm::{format_hgrm, parse_hgrm, write_hgrm, HgrmRow};
+pub use plot::{latency_svg, throughput_svg};
+pub use text::format_report;
+
+pub const PRODUCE_ACK_HGRM: &str = "produce_ack.hgrm";
+pub const E2E_HGRM: &str = "e2e.hgrm";
+pub const SUMMARY_JSON: &str = "summary.json";
+pub const LATENCY_SVG: &str = "latency.svg";
+pub const THROUGHPUT_SVG: &str = "throughput.svg";
+
+/// Writes a run's files into `dir` (created if missing) and returns their
+/// paths: `produce_ack.hgrm`, `e2e.hgrm` (only when records were consumed),
+/// `summary.json`, `latency.svg` and `throughput.svg`.
+pub fn write_report(
+    dir: &Path,
+    summary: &RunSummary,
+    produce_ack: &Histogram<u64>,
+    e2e: &Histogram<u64>,
+) -> io::Result<Vec<PathBuf>> {
+    fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    let mut write = |name: &str, contents: String| -> io::Result<()> {
+        let path = dir.join(name);
+        fs::write(&path, contents)?;
+        written.push(path);
+        Ok(())
+    };
+
+    write(PRODUCE_ACK_HGRM, format_hgrm(produce_ack))?;
+    // A produce-only run has no end-to-end distribution, and an empty
+    // .hgrm would read as one with no samples.
+    let mut distributions = vec![("produce ack", produce_ack)];
+    if !e2e.is_empty() {
+        write(E2E_HGRM, format_hgrm(e2e))?;
+        distributions.push(("end-to-end", e2e));
+    }
+    let json = serde_json::to_string_pretty(summary).map_err(io::Error::other)?;
+    write(SUMMARY_JSON, json + "\n")?;
+    write(LATENCY_SVG, latency_svg(&distributions)?)?;
+    write(THROUGHPUT_SVG, throughput_svg(&summary.timeline)?)?;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::{latency_histogram, Sample};
+
+    /// A small deterministic generator: the tests need run-like numbers,
+    /// not good randomness.
+    struct XorShift(u64);
+
+    impl XorShift {
+        /// Uniform in [0, 1).
+        fn next_unit(&mut self) -> f64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    /// What a one-minute run at 50k records/s of 1 KiB looks like: a
+    /// sub-millisecond median, a long tail, and a stall at 30 s.
+    pub(crate) fn run_like() -> (RunSummary, Histogram<u64>, Histogram<u64>) {
+        let mut random = XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut produce_ack = latency_histogram();
+        let mut e2e = latency_histogram();
+        for _ in 0..200_000 {
+            // Pareto-like: most near 600 µs, a few hundred ms out.
+            let ack_us = 600.0 / (1.0 - random.next_unit()).powf(0.45);
+            let ack_us = (ack_us as u64).min(crate::summary::LATENCY_US_MAX);
+            produce_ack.record(ack_us).unwrap();
+            let fetch_us = 400.0 + 1_500.0 * random.next_unit();
+            e2e.record(ack_us + fetch_us as u64).unwrap();
+        }
+        let timeline = (1..=60)
+            .map(|t| {
+                let stalled = t == 30;
+                let wobble = 1.0 + 0.04 * (random.next_unit() - 0.5);
+                let records_per_s = if stalled { 21_000.0 } else { 50_000.0 * wobble };
+                Sample {
+                    t_s: f64::from(t),
+                    produce_records_per_s: records_per_s,
+                    produce_mb_per_s: records_per_s * 1024.0 / 1e6,
+                    consume_records_per_s: records_per_s * 0.998,
+                    consume_mb_per_s: records_per_s * 0.998 * 1024.0 / 1e6,
+                    produce_ack_p50_us: 620 + (random.next_unit() * 60.0) as u64,
+                    produce_ack_p99_us: if stalled { 48_000 } else { 3_800 },
+                    consumer_lag: 120,
+                }
+            })
+            .collect();
+        let mut summary = RunSummary {
+            produce_records_per_s: 49_512.0,
+            produce_mb_per_s: 50.7,
+            consume_records_per_s: 49_410.0,
+            consume_mb_per_s: 50.6,
+            records_sent: 3_000_000,
+            records_acknowledged: 2_999_990,
+            records_failed: 10,
+            records_consumed: 2_999_990,
+            measured_s: 60.0,
+            target_records_per_s: Some(50_000.0),
+            timeline,
+            ..RunSummary::default()
+        };
+        summary.errors.insert("RequestTimedOut".into(), 10);
+        summary.workload.insert("value_bytes".into(), "1024".into());
+        summary.set_latencies(&produce_ack, &e2e);
+        (summary, produce_ack, e2e)
+    }
+
+    fn names(paths: &[PathBuf]) -> Vec<&str> {
+        paths
+            .iter()
+            .map(|p| p.file_name().unwrap().to_str().unwrap())
+            .collect()
+    }
+
+    /// The contents of the SVG's `<text>` elements, trimmed.
+    fn svg_texts(svg: &str) -> Vec<&str> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|element| {
+                let (_attributes, rest) = element.split_once('>')?;
+                let (content, _) = rest.split_once("</text>")?;
+                Some(content.trim())
+            })
+            .collect()
+    }
+
+    /// Well-formed enough for a viewer: one root element, closed, and
+    /// every text element closed.
+    fn assert_well_formed_svg(svg: &str) {
+        assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
+        assert!(svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<svg").count(), 1);
+        assert_eq!(svg.matches("<text").count(), svg.matches("</text>").count());
+    }
+
+    #[test]
+    fn writes_every_file_and_they_read_back() {
+        let (summary, produce_ack, e2e) = run_like();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path().join("runs").join("first");
+        let written = write_report(&dir, &summary, &produce_ack, &e2e).unwrap();
+
+        assert_eq!(
+            names(&written),
+            [
+                PRODUCE_ACK_HGRM,
+                E2E_HGRM,
+                SUMMARY_JSON,
+                LATENCY_SVG,
+                THROUGHPUT_SVG
+            ]
+        );
+        for path in &written {
+            assert_eq!(path.parent(), Some(dir.as_path()));
+        }
+        let read = |name: &str| fs::read_to_string(dir.join(name)).unwrap();
+
+        for (name, histogram) in [(PRODUCE_ACK_HGRM, &produce_ack), (E2E_HGRM, &e2e)] {
+            let rows = parse_hgrm(&read(name)).unwrap();
+            assert_eq!(rows.last().unwrap().2, histogram.len(), "{name}");
+        }
+        let json = read(SUMMARY_JSON);
+        assert_eq!(json, serde_json::to_string_pretty(&summary).unwrap() + "\n");
+        // Read back, floats may be an ulp off (serde_json parses them fast,
+        // not exactly); the rest is exact.
+        let read_back: RunSummary = serde_json::from_str(&json).unwrap();
+        assert_eq!(read_back.produce_ack, summary.produce_ack);
+        assert_eq!(read_back.e2e, summary.e2e);
+        assert_eq!(read_back.errors, summary.errors);
+        assert_eq!(read_back.records_consumed, summary.records_consumed);
+        assert_eq!(read_back.timeline.len(), summary.timeline.len());
+
+        let latency = read(LATENCY_SVG);
+        assert_well_formed_svg(&latency);
+        let texts = svg_texts(&latency);
+        for text in [
+            plot::LATENCY_X_DESC,
+            plot::LATENCY_Y_DESC,
+            "50%",
+            "90%",
+            "99%",
+            "99.9%",
+            "99.99%",
+            "99.999%",
+            "produce ack (200,000 records)",
+            "end-to-end (200,000 records)",
+        ] {
+            assert!(
+                texts.contains(&text),
+                "latency.svg has no `{text}` in {texts:?}"
+            );
+        }
+
+        let throughput = read(THROUGHPUT_SVG);
+        assert_well_formed_svg(&throughput);
+        let texts = svg_texts(&throughput);
+        for text in [
+            plot::TIME_X_DESC,
+            plot::THROUGHPUT_Y_DESC,
+            plot::TIMELINE_LATENCY_Y_DESC,
+            "produce MB/s",
+            "consume MB/s",
+            "produce ack p99 ms",
+        ] {
+            assert!(
+                texts.contains(&text),
+                "throughput.svg has no `{text}` in {texts:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn produce_only_run_has_no_e2e_file_or_line() {
+        let (mut summary, produce_ack, _) = run_like();
+        let e2e = latency_histogram();
+        summary.set_latencies(&produce_ack, &e2e);
+        let scratch = tempfile::tempdir().unwrap();
+        let written = write_report(scratch.path(), &summary, &produce_ack, &e2e).unwrap();
+
+        assert_eq!(
+            names(&written),
+            [PRODUCE_ACK_HGRM, SUMMARY_JSON, LATENCY_SVG, THROUGHPUT_SVG]
+        );
+        assert!(!scratch.path().join(E2E_HGRM).exists());
+        let latency = fs::read_to_string(scratch.path().join(LATENCY_SVG)).unwrap();
+        assert!(svg_texts(&latency)
+            .iter()
+            .all(|t| !t.contains("end-to-end")));
+    }
+
+    #[test]
+    fn a_run_with_no_samples_still_plots_its_axes() {
+        let summary = RunSummary::default();
+        let empty = latency_histogram();
+        let scratch = tempfile::tempdir().unwrap();
+        write_report(scratch.path(), &summary, &empty, &empty).unwrap();
+        for name in [LATENCY_SVG, THROUGHPUT_SVG] {
+            let svg = fs::read_to_string(scratch.path().join(name)).unwrap();
+            assert_well_formed_svg(&svg);
+            let texts = svg_texts(&svg);
+            let y_desc = match name {
+                LATENCY_SVG => plot::LATENCY_Y_DESC,
+                _ => plot::THROUGHPUT_Y_DESC,
+            };
+            assert!(texts.contains(&y_desc), "{name}: {texts:?}");
+        }
+        let hgrm = fs::read_to_string(scratch.path().join(PRODUCE_ACK_HGRM)).unwrap();
+        assert_eq!(parse_hgrm(&hgrm).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_file_in_the_way_of_the_directory_is_an_error() {
+        let scratch = tempfile::tempdir().unwrap();
+        let file = scratch.path().join("not-a-dir");
+        fs::write(&file, "x").unwrap();
+        let empty = latency_histogram();
+        assert!(write_report(&file, &RunSummary::default(), &empty, &empty).is_err());
+    }
+}

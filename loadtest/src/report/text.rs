@@ -1,0 +1,208 @@
+//! The report printed at the end of a run: throughput, latency percentiles,
+//! record counts and errors, each with its unit.
+
+use std::fmt::Write as _;
+
+use super::units::{format_latency_us, format_rate, group_thousands};
+use crate::summary::{Percentiles, RunSummary};
+
+/// The achieved rate counts as on target above this fraction of it.
+const ON_TARGET_FRACTION: f64 = 0.99;
+
+/// The human-readable report of a run.
+pub fn format_report(summary: &RunSummary) -> String {
+    let mut out = String::new();
+    // `write!` to a String cannot fail.
+    let _ = writeln!(
+        out,
+        "shardlog load test: {:.1} s measured",
+        summary.measured_s
+    );
+    if !summary.workload.is_empty() {
+        let workload: Vec<String> = summary
+            .workload
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect();
+        let _ = writeln!(out, "workload: {}", workload.join(" "));
+    }
+
+    // Columns: a 14-wide name ("  " and 12), then the numbers right-aligned.
+    let _ = writeln!(
+        out,
+        "\n{:<14} {:>17} {:>12}",
+        "throughput", "records/s", "MB/s"
+    );
+    let throughput = [
+        (
+            "produce",
+            summary.produce_records_per_s,
+            summary.produce_mb_per_s,
+        ),
+        (
+            "consume",
+            summary.consume_records_per_s,
+            summary.consume_mb_per_s,
+        ),
+    ];
+    for (name, records_per_s, mb_per_s) in throughput {
+        let _ = writeln!(
+            out,
+            "  {name:<12} {:>17} {mb_per_s:>12.2}",
+            format_rate(records_per_s)
+        );
+    }
+    if let Some(target) = summary.target_records_per_s {
+        let _ = writeln!(out, "  {:<12} {:>17}", "target", format_rate(target));
+        let achieved = summary.produce_records_per_s;
+        if target > 0.0 {
+            let fraction = achieved / target;
+            let verdict = if fraction >= ON_TARGET_FRACTION {
+                "on target"
+            } else {
+                "BELOW TARGET"
+            };
+            let _ = writeln!(
+                out,
+                "  achieved {} of {} records/s asked for: {:.1}%, {verdict}",
+                format_rate(achieved),
+                format_rate(target),
+                fraction * 100.0
+            );
+        }
+    }
+
+    let _ = writeln!(
+        out,
+        "\n{:<14}{:>11}{:>11}{:>11}{:>11}{:>11}{:>11}{:>14}",
+        "latency", "p50", "p90", "p99", "p99.9", "p99.99", "max", "records"
+    );
+    latency_row(&mut out, "produce ack", &summary.produce_ack);
+    latency_row(&mut out, "end-to-end", &summary.e2e);
+
+    let _ = writeln!(out, "\nrecords");
+    let counts = [
+        ("sent", summary.records_sent),
+        ("acknowledged", summary.records_acknowledged),
+        ("failed", summary.records_failed),
+        ("consumed", summary.records_consumed),
+    ];
+    for (name, count) in counts {
+        let _ = writeln!(out, "  {name:<12} {:>17}", group_thousands(count));
+    }
+
+    if summary.errors.is_empty() {
+        let _ = writeln!(out, "\nerrors: none");
+    } else {
+        let _ = writeln!(out, "\nerrors");
+        for (code, count) in &summary.errors {
+            let _ = writeln!(out, "  {code:<24} {:>5}", group_thousands(*count));
+        }
+    }
+    out
+}
+
+fn latency_row(out: &mut String, name: &str, p: &Percentiles) {
+    if p.count == 0 {
+        let _ = writeln!(out, "  {name:<12} no records measured");
+        return;
+    }
+    let _ = write!(out, "  {name:<12}");
+    for us in [
+        p.p50_us, p.p90_us, p.p99_us, p.p999_us, p.p9999_us, p.max_us,
+    ] {
+        let _ = write!(out, "{:>11}", format_latency_us(us));
+    }
+    let _ = writeln!(out, "{:>14}", group_thousands(p.count));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixed_rate_summary() -> RunSummary {
+        let mut summary = RunSummary {
+            produce_records_per_s: 48_500.4,
+            produce_mb_per_s: 47.36,
+            consume_records_per_s: 48_490.0,
+            consume_mb_per_s: 47.35,
+            records_sent: 2_910_024,
+            records_acknowledged: 2_910_000,
+            records_failed: 24,
+            records_consumed: 2_909_990,
+            measured_s: 60.0,
+            target_records_per_s: Some(50_000.0),
+            ..RunSummary::default()
+        };
+        summary.errors.insert("NotLeader".into(), 20);
+        summary.errors.insert("RequestTimedOut".into(), 4);
+        summary.workload.insert("acks".into(), "all".into());
+        summary.workload.insert("value_bytes".into(), "1024".into());
+        summary.produce_ack = Percentiles {
+            p50_us: 850,
+            p90_us: 1_234,
+            p99_us: 4_560,
+            p999_us: 12_300,
+            p9999_us: 45_600,
+            max_us: 1_234_000,
+            count: 2_910_000,
+        };
+        summary
+    }
+
+    #[test]
+    fn report_has_every_section_with_units() {
+        let text = format_report(&fixed_rate_summary());
+        for needle in [
+            "60.0 s measured",
+            "workload: acks=all value_bytes=1024",
+            "records/s",
+            "MB/s",
+            "48,500",
+            "47.36",
+            "48,490",
+            "47.35",
+            "850 µs",
+            "1.23 ms",
+            "4.56 ms",
+            "12.3 ms",
+            "45.6 ms",
+            "1.234 s",
+            "2,910,024",
+            "2,909,990",
+            "NotLeader",
+            "RequestTimedOut",
+            "achieved 48,500 of 50,000 records/s asked for: 97.0%, BELOW TARGET",
+        ] {
+            assert!(text.contains(needle), "no `{needle}` in:\n{text}");
+        }
+        let e2e = text.lines().find(|l| l.contains("end-to-end")).unwrap();
+        assert!(e2e.contains("no records measured"), "{e2e}");
+        let failed = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("failed"))
+            .unwrap();
+        assert!(failed.trim_end().ends_with(" 24"), "{failed}");
+    }
+
+    #[test]
+    fn unbounded_run_has_no_target_line_and_no_errors() {
+        let summary = RunSummary {
+            target_records_per_s: None,
+            errors: Default::default(),
+            ..fixed_rate_summary()
+        };
+        let text = format_report(&summary);
+        assert!(!text.contains("target"), "{text}");
+        assert!(text.contains("errors: none"), "{text}");
+    }
+
+    #[test]
+    fn on_target_when_within_one_percent() {
+        let summary = RunSummary {
+            produce_records_per_s: 49_800.0,
+            ..fixed_rate_summary()
+        };
+        assert!(format_report(&summary).contains("99.6%, on target"));
+    }
+}
