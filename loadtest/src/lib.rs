@@ -1,15 +1,24 @@
-//! shardlog's load harness, as a library the `shardlog-loadtest` binary uses.
+//! shardlog's load harness: drives a running broker with the project's
+//! client and reports throughput and latency; the `shardlog-loadtest`
+//! binary is a thin command line over it.
 //!
 //! # Layout
 //!
+//! - [`workload`]: what to run, from the command line.
+//! - [`payload`]: the bytes of each record (producer, sequence, send time).
+//! - [`producer`] and [`consumer`]: one thread each, reporting every second.
+//! - [`run`]: starting the threads, the live line, the summary.
 //! - [`summary`]: what one run measured ([`summary::RunSummary`], written as
 //!   `summary.json`), the latency histograms and the per-second timeline.
-//! - [`report`]: turns a finished run into files a person reads: the `.hgrm`
-//!   percentile distributions, `summary.json`, the SVG plots, and the text
-//!   report printed at the end of a run.
-//! - [`compare`]: two `summary.json` files side by side, with the ratio of
-//!   every headline metric and whether it got better or worse.
+//! - [`report`]: the `.hgrm` percentile distributions, `summary.json`, the
+//!   SVG plots, and the text report printed at the end of a run.
+//! - [`compare`]: two `summary.json` files side by side, with ratios.
 
 pub mod compare;
+pub mod consumer;
+pub mod payload;
+pub mod producer;
 pub mod report;
+pub mod run;
 pub mod summary;
+pub mod workload;

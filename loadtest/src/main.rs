@@ -1,1 +1,71 @@
-fn main() {}
+//! `shardlog-loadtest`: drive a running broker and report throughput and
+//! latency; or compare two runs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use loadtest::compare::compare;
+use loadtest::report::{format_report, write_report};
+use loadtest::run::run;
+use loadtest::workload::Workload;
+
+const EXAMPLES: &str = "Examples:
+  shardlog-loadtest --broker 127.0.0.1:9092 --partitions 16 --producers 4 --consumers 4 --duration 30
+  shardlog-loadtest --rate 50000 --duration 60 --report reports/rate-50k
+  shardlog-loadtest --compare reports/a/summary.json reports/b/summary.json";
+
+/// Load harness for shardlog: max-throughput (closed loop, --inflight) or
+/// fixed-rate (open loop, --rate) produce and consume, with latency
+/// histograms.
+#[derive(Parser)]
+#[command(version, about, after_help = EXAMPLES)]
+struct Cli {
+    #[command(flatten)]
+    workload: Workload,
+    /// Write histograms (.hgrm), summary.json and plots into this directory.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Print two runs' summary.json side by side instead of running.
+    #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
+    compare: Option<Vec<PathBuf>>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run_cli(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("shardlog-loadtest: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_cli(cli: Cli) -> Result<(), String> {
+    if let Some(files) = cli.compare {
+        println!("{}", compare(&files[0], &files[1])?);
+        return Ok(());
+    }
+    // The live line goes to standard error, the final report to standard
+    // output, so `> report.txt` keeps only the result.
+    let outcome = run(&cli.workload, |line| eprintln!("{line}"))?;
+    println!("{}", format_report(&outcome.summary));
+    if let Some(dir) = cli.report {
+        let written = write_report(
+            &dir,
+            &outcome.summary,
+            &outcome.produce_ack_us,
+            &outcome.e2e_us,
+        )
+        .map_err(|e| format!("writing the report to {}: {e}", dir.display()))?;
+        for path in written {
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    if outcome.summary.records_failed > 0 {
+        return Err(format!("{} records failed", outcome.summary.records_failed));
+    }
+    Ok(())
+}

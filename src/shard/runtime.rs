@@ -37,9 +37,26 @@ pub struct Ready {
     pub cores: Vec<CoreAddress>,
 }
 
+/// What stops a running broker.
+pub enum StopOn {
+    /// SIGINT or SIGTERM (the `serve` command).
+    Signals,
+    /// A message on, or the closing of, this channel (embedding, tests).
+    Channel(flume::Receiver<()>),
+}
+
 /// Runs the broker until SIGINT or SIGTERM; returns once every core has
 /// closed its partitions. `on_ready` is called once the broker serves.
 pub fn run(config: BrokerConfig, on_ready: impl FnOnce(&Ready)) -> Result<(), String> {
+    run_until(config, on_ready, StopOn::Signals)
+}
+
+/// Runs the broker until `stop` says so; see [`run`].
+pub fn run_until(
+    config: BrokerConfig,
+    on_ready: impl FnOnce(&Ready),
+    stop: StopOn,
+) -> Result<(), String> {
     config.validate()?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", config.data_dir.display()))?;
@@ -136,7 +153,10 @@ pub fn run(config: BrokerConfig, on_ready: impl FnOnce(&Ready)) -> Result<(), St
         cores: addresses,
     });
 
-    spawn_signal_watcher(peers.clone())?;
+    match stop {
+        StopOn::Signals => spawn_signal_watcher(peers.clone())?,
+        StopOn::Channel(stop) => spawn_stop_watcher(peers.clone(), stop)?,
+    }
     let mut failed = Vec::new();
     for (core, handle) in handles.into_iter().enumerate() {
         if let Err(e) = handle.join() {
@@ -314,6 +334,22 @@ fn spawn_signal_watcher(peers: Vec<flume::Sender<ShardMessage>>) -> Result<(), S
         })
         .map_err(|e| format!("starting the signal thread: {e}"))?;
     Ok(())
+}
+
+fn spawn_stop_watcher(
+    peers: Vec<flume::Sender<ShardMessage>>,
+    stop: flume::Receiver<()>,
+) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("shardlog-stop".into())
+        .spawn(move || {
+            // A message or a dropped sender: either way, stop.
+            let _ = stop.recv();
+            tracing::info!("shutting down on request");
+            shut_down_all(&peers);
+        })
+        .map(|_| ())
+        .map_err(|e| format!("starting the stop thread: {e}"))
 }
 
 /// Asks every core to stop and waits for each to answer.

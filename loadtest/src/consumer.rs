@@ -1,0 +1,110 @@
+//! One consumer thread: reads its share of the partitions from where they
+//! ended when the run started, and reports records, bytes and end-to-end
+//! latency (consume time minus the send time the record carries) every
+//! second.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Barrier};
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use shardlog::client::{Consumer, ConsumerConfig, StartFrom};
+
+use crate::payload;
+use crate::run::{Clock, Report, REPORT_INTERVAL};
+use crate::summary::{latency_histogram, LATENCY_US_MAX};
+use crate::workload::Workload;
+
+/// How long one fetch may wait for records.
+const FETCH_WAIT_MS: u32 = 100;
+
+#[derive(Debug)]
+pub struct ConsumerInterval {
+    pub consumed: u64,
+    pub bytes: u64,
+    pub e2e_latency_us: Histogram<u64>,
+    pub measured: bool,
+}
+
+impl ConsumerInterval {
+    fn new(measured: bool) -> Self {
+        ConsumerInterval {
+            consumed: 0,
+            bytes: 0,
+            e2e_latency_us: latency_histogram(),
+            measured,
+        }
+    }
+}
+
+/// Assigns `partitions` at their current end, waits on `ready` (so no
+/// producer starts before every consumer is in place), then consumes until
+/// `stop`.
+pub fn run_consumer(
+    workload: &Workload,
+    clock: Clock,
+    partitions: Vec<u32>,
+    ready: Arc<Barrier>,
+    stop: Arc<AtomicBool>,
+    reports: Sender<Report>,
+) {
+    let assigned = (|| {
+        let mut consumer = Consumer::new(ConsumerConfig {
+            bootstrap: workload.broker.clone(),
+            max_wait_ms: FETCH_WAIT_MS,
+            ..ConsumerConfig::default()
+        })?;
+        for &p in &partitions {
+            consumer.assign(&workload.topic, p, StartFrom::Latest)?;
+        }
+        Ok::<_, shardlog::client::ClientError>(consumer)
+    })();
+    ready.wait();
+    let mut consumer = match assigned {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = reports.send(Report::ConsumerDone {
+                error: Some(format!("consumer: {e}")),
+            });
+            return;
+        }
+    };
+    let mut interval = ConsumerInterval::new(false);
+    let mut interval_started = Instant::now();
+    let mut error = None;
+    while !stop.load(Ordering::Relaxed) {
+        match consumer.poll() {
+            Ok(records) => {
+                let now_ns = payload::unix_now_ns();
+                for record in records {
+                    interval.consumed += 1;
+                    interval.bytes +=
+                        (record.value.len() + record.key.as_ref().map_or(0, |k| k.len())) as u64;
+                    if let Some(stamp) = payload::decode(&record.value) {
+                        let us = now_ns.saturating_sub(stamp.send_time_ns) / 1_000;
+                        interval
+                            .e2e_latency_us
+                            .saturating_record(us.clamp(1, LATENCY_US_MAX));
+                    }
+                }
+            }
+            Err(e) => {
+                error = Some(format!("consumer: {e}"));
+                break;
+            }
+        }
+        let now = Instant::now();
+        let warmup_ends = !interval.measured && now >= clock.measure_from;
+        if warmup_ends || now.duration_since(interval_started) >= REPORT_INTERVAL {
+            let done = std::mem::replace(
+                &mut interval,
+                ConsumerInterval::new(now >= clock.measure_from),
+            );
+            let _ = reports.send(Report::Consumer(done));
+            interval_started = now;
+        }
+    }
+    let _ = reports.send(Report::Consumer(interval));
+    let _ = reports.send(Report::ConsumerDone { error });
+}

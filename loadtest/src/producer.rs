@@ -1,0 +1,243 @@
+//! One producer thread: sends records closed-loop (at most `--inflight`
+//! unacknowledged) or open-loop at a fixed rate, and reports what was
+//! acknowledged, with what latency, every second.
+//!
+//! Latency is from the record's send time (closed loop) or its intended
+//! send time (fixed rate: a record due while the producer was held up
+//! still counts from when it was due, which corrects coordinated omission)
+//! to its acknowledgement. Batches of one partition are acknowledged in
+//! order, so each partition keeps a queue of its records' start times.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use shardlog::client::partitioner::partition_for_key;
+use shardlog::client::{Delivery, Producer, ProducerConfig, ProducerRecord};
+
+use crate::payload::{self, Stamp};
+use crate::run::{Clock, Report, REPORT_INTERVAL};
+use crate::summary::{latency_histogram, LATENCY_US_MAX};
+use crate::workload::Workload;
+
+/// Distinct keys per producer when records carry keys.
+const KEYS_PER_PRODUCER: u64 = 10_000;
+/// Longest a fixed-rate producer sleeps before looking for answers again.
+const RATE_SLEEP_MAX: Duration = Duration::from_micros(200);
+
+/// What one producer did in one interval.
+#[derive(Debug)]
+pub struct ProducerInterval {
+    pub sent: u64,
+    pub acknowledged: u64,
+    pub acknowledged_bytes: u64,
+    pub failed: BTreeMap<String, u64>,
+    pub ack_latency_us: Histogram<u64>,
+    /// The interval lies in the measurement window (after warmup).
+    pub measured: bool,
+}
+
+impl ProducerInterval {
+    fn new(measured: bool) -> Self {
+        ProducerInterval {
+            sent: 0,
+            acknowledged: 0,
+            acknowledged_bytes: 0,
+            failed: BTreeMap::new(),
+            ack_latency_us: latency_histogram(),
+            measured,
+        }
+    }
+}
+
+struct ProducerThread<'a> {
+    id: u32,
+    workload: &'a Workload,
+    clock: Clock,
+    partitions: u32,
+    producer: Producer,
+    /// Per partition, the latency start of each unacknowledged record.
+    outstanding: Vec<VecDeque<Instant>>,
+    outstanding_count: usize,
+    interval: ProducerInterval,
+    interval_started: Instant,
+    reports: Sender<Report>,
+    record_bytes: u64,
+}
+
+pub fn run_producer(
+    id: u32,
+    workload: &Workload,
+    clock: Clock,
+    partitions: u32,
+    quota: Option<u64>,
+    reports: Sender<Report>,
+) {
+    let config = ProducerConfig {
+        bootstrap: workload.broker.clone(),
+        acks: workload.acks.into(),
+        linger_ms: workload.linger_ms,
+        batch_bytes_max: workload.batch_bytes,
+        max_in_flight: workload.inflight.clamp(1, 1024),
+        ..ProducerConfig::default()
+    };
+    let producer = match Producer::new(config) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = reports.send(Report::ProducerDone {
+                error: Some(format!("producer {id}: {e}")),
+            });
+            return;
+        }
+    };
+    let now = Instant::now();
+    let mut thread = ProducerThread {
+        id,
+        workload,
+        partitions,
+        producer,
+        outstanding: vec![VecDeque::new(); partitions as usize],
+        outstanding_count: 0,
+        interval: ProducerInterval::new(now >= clock.measure_from),
+        interval_started: now,
+        reports,
+        record_bytes: (workload.record_bytes.max(payload::HEADER_BYTES) + workload.key_bytes)
+            as u64,
+        clock,
+    };
+    let error = thread.send_until_done(quota).err();
+    let deliveries = thread.producer.flush();
+    thread.handle(deliveries);
+    thread.flush_interval();
+    let _ = thread.reports.send(Report::ProducerDone { error });
+}
+
+impl ProducerThread<'_> {
+    fn send_until_done(&mut self, quota: Option<u64>) -> Result<(), String> {
+        let rate_per_producer = self
+            .workload
+            .rate
+            .map(|r| r / f64::from(self.workload.producers));
+        let mut value = Vec::with_capacity(self.workload.record_bytes);
+        let mut sequence = 0u64;
+        loop {
+            let now = Instant::now();
+            self.maybe_report(now);
+            if quota.is_some_and(|q| sequence >= q)
+                || self.clock.stop_at.is_some_and(|stop| now >= stop)
+            {
+                return Ok(());
+            }
+            let started = match rate_per_producer {
+                Some(rate) => {
+                    let intended =
+                        self.clock.start + Duration::from_secs_f64(sequence as f64 / rate);
+                    if intended > now {
+                        let answers = self.producer.poll();
+                        self.handle(answers);
+                        std::thread::sleep((intended - now).min(RATE_SLEEP_MAX));
+                        continue;
+                    }
+                    intended
+                }
+                None => {
+                    if self.outstanding_count >= self.workload.inflight {
+                        let answers = self.producer.poll_wait();
+                        self.handle(answers);
+                        continue;
+                    }
+                    now
+                }
+            };
+            // Wall-clock send time for end-to-end latency: the intended
+            // time for fixed-rate runs, as for the ack latency.
+            let behind = now.saturating_duration_since(started).as_nanos() as u64;
+            let stamp = Stamp {
+                producer: self.id,
+                sequence,
+                send_time_ns: payload::unix_now_ns().saturating_sub(behind),
+            };
+            payload::encode(stamp, self.workload.record_bytes, &mut value);
+            let mut record = ProducerRecord::new(value.clone());
+            let partition = if self.workload.key_bytes > 0 {
+                let key = key_bytes(self.id, sequence, self.workload.key_bytes);
+                let partition = partition_for_key(&key, self.partitions);
+                record = record.key(key);
+                partition
+            } else {
+                ((sequence + u64::from(self.id)) % u64::from(self.partitions)) as u32
+            };
+            record = record.partition(partition);
+            sequence += 1;
+            self.interval.sent += 1;
+            match self.producer.send(&self.workload.topic, record) {
+                Ok(()) => {
+                    self.outstanding[partition as usize].push_back(started);
+                    self.outstanding_count += 1;
+                }
+                Err(e) => {
+                    let name = e
+                        .code()
+                        .map_or_else(|| "client".to_string(), |c| c.name().to_string());
+                    *self.interval.failed.entry(name).or_default() += 1;
+                    if e.code().is_none() && !e.is_retriable() {
+                        return Err(format!("producer {}: {e}", self.id));
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, deliveries: Vec<Delivery>) {
+        let now = Instant::now();
+        for delivery in deliveries {
+            let queue = &mut self.outstanding[delivery.partition as usize];
+            let count = delivery.record_count as usize;
+            let starts: Vec<Instant> = queue.drain(..count.min(queue.len())).collect();
+            self.outstanding_count -= starts.len();
+            match &delivery.result {
+                Ok(_) => {
+                    for start in starts {
+                        let us = now.saturating_duration_since(start).as_micros() as u64;
+                        self.interval
+                            .ack_latency_us
+                            .saturating_record(us.clamp(1, LATENCY_US_MAX));
+                    }
+                    self.interval.acknowledged += count as u64;
+                    self.interval.acknowledged_bytes += count as u64 * self.record_bytes;
+                }
+                Err(e) => {
+                    let name = e
+                        .code()
+                        .map_or_else(|| "client".to_string(), |c| c.name().to_string());
+                    *self.interval.failed.entry(name).or_default() += count as u64;
+                }
+            }
+        }
+        self.maybe_report(now);
+    }
+
+    /// Sends the interval every second, and at the end of warmup so the
+    /// measured window starts clean.
+    fn maybe_report(&mut self, now: Instant) {
+        let warmup_ends = !self.interval.measured && now >= self.clock.measure_from;
+        if warmup_ends || now.duration_since(self.interval_started) >= REPORT_INTERVAL {
+            self.flush_interval();
+            self.interval_started = now;
+        }
+    }
+
+    fn flush_interval(&mut self) {
+        let measured = Instant::now() >= self.clock.measure_from;
+        let done = std::mem::replace(&mut self.interval, ProducerInterval::new(measured));
+        let _ = self.reports.send(Report::Producer(done));
+    }
+}
+
+/// A key of `len` bytes, one of `KEYS_PER_PRODUCER` per producer.
+fn key_bytes(producer: u32, sequence: u64, len: usize) -> Vec<u8> {
+    let mut key = format!("k{producer}-{}", sequence % KEYS_PER_PRODUCER).into_bytes();
+    key.resize(len, b'.');
+    key
+}

@@ -1,0 +1,319 @@
+//! A run: make sure the topic exists, start the consumers, then the
+//! producers, print a live line every second, drain, and sum everything up.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use shardlog::client::{Admin, ConnectionConfig, TopicSettings};
+use shardlog::error::ErrorCode;
+
+use crate::consumer::{run_consumer, ConsumerInterval};
+use crate::producer::{run_producer, ProducerInterval};
+use crate::summary::{latency_histogram, RunSummary, Sample};
+use crate::workload::Workload;
+
+/// How often threads report and the live line prints.
+pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+/// After the producers finish, how long consumers may take to catch up.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Producers start this long after the clock is set, once consumers wait.
+const START_DELAY: Duration = Duration::from_millis(100);
+
+/// The run's schedule, shared by every thread.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    pub start: Instant,
+    /// Measurement starts here (the end of warmup).
+    pub measure_from: Instant,
+    /// Producers stop sending here (`None` when a record count ends the run).
+    pub stop_at: Option<Instant>,
+}
+
+/// What threads send the aggregator.
+#[derive(Debug)]
+pub enum Report {
+    Producer(ProducerInterval),
+    Consumer(ConsumerInterval),
+    ProducerDone { error: Option<String> },
+    ConsumerDone { error: Option<String> },
+}
+
+/// The outcome: the summary and the two full distributions.
+pub struct Outcome {
+    pub summary: RunSummary,
+    pub produce_ack_us: Histogram<u64>,
+    pub e2e_us: Histogram<u64>,
+}
+
+/// Creates the topic when missing; returns its partition count.
+fn ensure_topic(w: &Workload) -> Result<u32, String> {
+    let mut admin =
+        Admin::connect(&w.broker, ConnectionConfig::default()).map_err(|e| e.to_string())?;
+    match admin.describe_topic(&w.topic) {
+        Ok(topic) => Ok(topic.partitions.len() as u32),
+        Err(e) if e.code() == Some(ErrorCode::UnknownTopic) => {
+            let settings = TopicSettings {
+                partitions: w.partitions,
+                retention_ms: None,
+                retention_bytes: None,
+                segment_bytes: None,
+            };
+            admin
+                .create_topic(&w.topic, settings)
+                .map_err(|e| e.to_string())?;
+            Ok(w.partitions)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> {
+    workload.validate()?;
+    let partitions = ensure_topic(workload)?;
+    let (reports_tx, reports) = channel();
+    let stop_consumers = Arc::new(AtomicBool::new(false));
+    let consumers = workload.consumers.min(partitions);
+    let ready = Arc::new(Barrier::new(consumers as usize + 1));
+    let start = Instant::now() + START_DELAY;
+    let measure_from = start + workload.warmup();
+    let clock = Clock {
+        start,
+        measure_from,
+        stop_at: workload
+            .records
+            .is_none()
+            .then(|| measure_from + workload.duration()),
+    };
+    let mut threads = Vec::new();
+    for c in 0..consumers {
+        let mine: Vec<u32> = (0..partitions).filter(|p| p % consumers == c).collect();
+        let (w, tx, ready, stop) = (
+            workload.clone(),
+            reports_tx.clone(),
+            ready.clone(),
+            stop_consumers.clone(),
+        );
+        threads.push(std::thread::spawn(move || {
+            run_consumer(&w, clock, mine, ready, stop, tx)
+        }));
+    }
+    ready.wait();
+    for id in 0..workload.producers {
+        let quota = workload.records.map(|total| {
+            let share = total / u64::from(workload.producers);
+            share + u64::from(id < (total % u64::from(workload.producers)) as u32)
+        });
+        let (w, tx) = (workload.clone(), reports_tx.clone());
+        threads.push(std::thread::spawn(move || {
+            run_producer(id, &w, clock, partitions, quota, tx)
+        }));
+    }
+    drop(reports_tx);
+    let outcome = aggregate(workload, clock, consumers, &reports, &stop_consumers, live);
+    stop_consumers.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    outcome
+}
+
+/// Totals and the live view, fed by the threads' reports.
+#[derive(Default)]
+struct Totals {
+    sent: u64,
+    acknowledged: u64,
+    failed: u64,
+    consumed: u64,
+    measured_acknowledged: u64,
+    measured_acknowledged_bytes: u64,
+    measured_consumed: u64,
+    measured_consumed_bytes: u64,
+    errors: std::collections::BTreeMap<String, u64>,
+}
+
+fn aggregate(
+    w: &Workload,
+    clock: Clock,
+    consumers: u32,
+    reports: &Receiver<Report>,
+    stop_consumers: &AtomicBool,
+    live: impl Fn(&str),
+) -> Result<Outcome, String> {
+    let mut totals = Totals::default();
+    let mut produce_ack_us = latency_histogram();
+    let mut e2e_us = latency_histogram();
+    let mut second = Second::new();
+    let mut timeline = Vec::new();
+    let mut producers_left = w.producers;
+    let mut consumers_left = consumers;
+    let mut producers_done_at = None;
+    let mut errors = Vec::new();
+    let mut last_tick = Instant::now();
+    while producers_left > 0 || consumers_left > 0 {
+        match reports.recv_timeout(Duration::from_millis(50)) {
+            Ok(Report::Producer(i)) => {
+                totals.sent += i.sent;
+                totals.acknowledged += i.acknowledged;
+                let failed: u64 = i.failed.values().sum();
+                totals.failed += failed;
+                for (name, n) in &i.failed {
+                    *totals.errors.entry(name.clone()).or_default() += n;
+                }
+                second.acknowledged += i.acknowledged;
+                second.acknowledged_bytes += i.acknowledged_bytes;
+                second
+                    .ack_us
+                    .add(&i.ack_latency_us)
+                    .map_err(|e| e.to_string())?;
+                if i.measured {
+                    totals.measured_acknowledged += i.acknowledged;
+                    totals.measured_acknowledged_bytes += i.acknowledged_bytes;
+                    produce_ack_us
+                        .add(&i.ack_latency_us)
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(Report::Consumer(i)) => {
+                totals.consumed += i.consumed;
+                second.consumed += i.consumed;
+                second.consumed_bytes += i.bytes;
+                if i.measured {
+                    totals.measured_consumed += i.consumed;
+                    totals.measured_consumed_bytes += i.bytes;
+                    e2e_us.add(&i.e2e_latency_us).map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(Report::ProducerDone { error }) => {
+                producers_left -= 1;
+                errors.extend(error);
+                if producers_left == 0 {
+                    producers_done_at = Some(Instant::now());
+                }
+            }
+            Ok(Report::ConsumerDone { error }) => {
+                consumers_left -= 1;
+                errors.extend(error);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        let now = Instant::now();
+        if let Some(done) = producers_done_at {
+            let drained = totals.consumed >= totals.acknowledged || consumers == 0;
+            if drained || now.duration_since(done) >= DRAIN_TIMEOUT {
+                stop_consumers.store(true, Ordering::Relaxed);
+            }
+        }
+        if now.duration_since(last_tick) >= REPORT_INTERVAL {
+            let elapsed = now.duration_since(last_tick).as_secs_f64();
+            last_tick = now;
+            let lag = totals.acknowledged.saturating_sub(totals.consumed);
+            let sample = second.sample(
+                now.saturating_duration_since(clock.measure_from)
+                    .as_secs_f64(),
+                elapsed,
+                lag,
+            );
+            live(&live_line(&sample, now < clock.measure_from, consumers > 0));
+            if now >= clock.measure_from {
+                timeline.push(sample);
+            }
+            second = Second::new();
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors.join("; "));
+    }
+    let end = producers_done_at.unwrap_or_else(Instant::now);
+    let measured_s = match clock.stop_at {
+        Some(stop) => stop
+            .saturating_duration_since(clock.measure_from)
+            .as_secs_f64(),
+        None => end
+            .saturating_duration_since(clock.measure_from)
+            .as_secs_f64(),
+    }
+    .max(f64::EPSILON);
+    let consume_s = Instant::now()
+        .saturating_duration_since(clock.measure_from)
+        .as_secs_f64()
+        .max(f64::EPSILON);
+    let mut summary = RunSummary {
+        produce_records_per_s: totals.measured_acknowledged as f64 / measured_s,
+        produce_mb_per_s: totals.measured_acknowledged_bytes as f64 / measured_s / 1e6,
+        consume_records_per_s: totals.measured_consumed as f64 / consume_s,
+        consume_mb_per_s: totals.measured_consumed_bytes as f64 / consume_s / 1e6,
+        errors: totals.errors,
+        records_sent: totals.sent,
+        records_acknowledged: totals.acknowledged,
+        records_failed: totals.failed,
+        records_consumed: totals.consumed,
+        measured_s,
+        target_records_per_s: w.rate,
+        workload: w.describe(),
+        timeline,
+        ..RunSummary::default()
+    };
+    summary.set_latencies(&produce_ack_us, &e2e_us);
+    Ok(Outcome {
+        summary,
+        produce_ack_us,
+        e2e_us,
+    })
+}
+
+/// What the last second brought, for the live line and the timeline.
+struct Second {
+    acknowledged: u64,
+    acknowledged_bytes: u64,
+    consumed: u64,
+    consumed_bytes: u64,
+    ack_us: Histogram<u64>,
+}
+
+impl Second {
+    fn new() -> Self {
+        Second {
+            acknowledged: 0,
+            acknowledged_bytes: 0,
+            consumed: 0,
+            consumed_bytes: 0,
+            ack_us: latency_histogram(),
+        }
+    }
+
+    fn sample(&self, t_s: f64, elapsed_s: f64, lag: u64) -> Sample {
+        Sample {
+            t_s,
+            produce_records_per_s: self.acknowledged as f64 / elapsed_s,
+            produce_mb_per_s: self.acknowledged_bytes as f64 / elapsed_s / 1e6,
+            consume_records_per_s: self.consumed as f64 / elapsed_s,
+            consume_mb_per_s: self.consumed_bytes as f64 / elapsed_s / 1e6,
+            produce_ack_p50_us: self.ack_us.value_at_quantile(0.5),
+            produce_ack_p99_us: self.ack_us.value_at_quantile(0.99),
+            consumer_lag: lag,
+        }
+    }
+}
+
+fn live_line(s: &Sample, warmup: bool, consuming: bool) -> String {
+    let phase = if warmup { "warmup " } else { "" };
+    let mut line = format!(
+        "{phase}t={:>5.1}s  produce {:>10.0} rec/s {:>8.1} MB/s  ack p50 {:>7.2} ms p99 {:>7.2} ms",
+        s.t_s,
+        s.produce_records_per_s,
+        s.produce_mb_per_s,
+        s.produce_ack_p50_us as f64 / 1000.0,
+        s.produce_ack_p99_us as f64 / 1000.0,
+    );
+    if consuming {
+        line.push_str(&format!(
+            "  consume {:>10.0} rec/s {:>8.1} MB/s  lag {}",
+            s.consume_records_per_s, s.consume_mb_per_s, s.consumer_lag
+        ));
+    }
+    line
+}

@@ -1,0 +1,144 @@
+//! The workload: every setting of a run, as the command line gives it.
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use shardlog::client::Acks;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AcksArg {
+    None,
+    Written,
+    Durable,
+}
+
+impl From<AcksArg> for Acks {
+    fn from(a: AcksArg) -> Acks {
+        match a {
+            AcksArg::None => Acks::None,
+            AcksArg::Written => Acks::Written,
+            AcksArg::Durable => Acks::Durable,
+        }
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct Workload {
+    /// Broker address (any listener).
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    pub broker: String,
+    /// Topic to drive; created if missing.
+    #[arg(long, default_value = "loadtest")]
+    pub topic: String,
+    /// Partitions of the topic when the harness creates it.
+    #[arg(long, default_value_t = 16)]
+    pub partitions: u32,
+    /// Producer threads.
+    #[arg(long, default_value_t = 4)]
+    pub producers: u32,
+    /// Consumer threads (each reads a share of the partitions).
+    #[arg(long, default_value_t = 4)]
+    pub consumers: u32,
+    /// Bytes of each record's value (at least 24: the harness's header).
+    #[arg(long, default_value_t = 1024)]
+    pub record_bytes: usize,
+    /// Bytes of each record's key; 0 for no key (partitions round-robin).
+    #[arg(long, default_value_t = 0)]
+    pub key_bytes: usize,
+    /// Largest batch the client builds, in bytes.
+    #[arg(long, default_value_t = 256 << 10)]
+    pub batch_bytes: u32,
+    /// How long the client waits to fill a batch, in milliseconds.
+    #[arg(long, default_value_t = 1)]
+    pub linger_ms: u64,
+    /// When the broker acknowledges.
+    #[arg(long, value_enum, default_value = "durable")]
+    pub acks: AcksArg,
+    /// Measure for this many seconds (after warmup).
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Stop after this many records in total instead (warmup included).
+    #[arg(long)]
+    pub records: Option<u64>,
+    /// Seconds of load before measuring starts.
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Closed loop: most records sent and not yet acknowledged, per producer.
+    #[arg(long, default_value_t = 4096)]
+    pub inflight: usize,
+    /// Open loop at this many records/s in total; latency counts from each
+    /// record's intended send time (coordinated omission corrected).
+    #[arg(long)]
+    pub rate: Option<f64>,
+}
+
+impl Workload {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.producers == 0 && self.consumers == 0 {
+            return Err("nothing to run: --producers and --consumers are both 0".into());
+        }
+        if self.partitions == 0 {
+            return Err("--partitions must be at least 1".into());
+        }
+        if self.inflight == 0 {
+            return Err("--inflight must be at least 1".into());
+        }
+        if !self.duration.is_finite()
+            || self.duration <= 0.0
+            || !self.warmup.is_finite()
+            || self.warmup < 0.0
+        {
+            return Err("--duration must be positive and --warmup not negative".into());
+        }
+        if let Some(rate) = self.rate {
+            if !rate.is_finite() || rate <= 0.0 {
+                return Err("--rate must be positive".into());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn warmup(&self) -> Duration {
+        Duration::from_secs_f64(self.warmup)
+    }
+
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.duration)
+    }
+
+    /// The workload as `summary.json` records it.
+    pub fn describe(&self) -> std::collections::BTreeMap<String, String> {
+        let mut m = std::collections::BTreeMap::new();
+        let mut put = |k: &str, v: String| {
+            m.insert(k.to_string(), v);
+        };
+        put("topic", self.topic.clone());
+        put("partitions", self.partitions.to_string());
+        put("producers", self.producers.to_string());
+        put("consumers", self.consumers.to_string());
+        put("record_bytes", self.record_bytes.to_string());
+        put("key_bytes", self.key_bytes.to_string());
+        put("batch_bytes", self.batch_bytes.to_string());
+        put("linger_ms", self.linger_ms.to_string());
+        put("acks", format!("{:?}", self.acks).to_lowercase());
+        put("duration_s", self.duration.to_string());
+        put("warmup_s", self.warmup.to_string());
+        put("inflight", self.inflight.to_string());
+        put(
+            "mode",
+            if self.rate.is_some() {
+                "fixed-rate"
+            } else {
+                "max-throughput"
+            }
+            .into(),
+        );
+        if let Some(rate) = self.rate {
+            put("rate", rate.to_string());
+        }
+        if let Some(records) = self.records {
+            put("records", records.to_string());
+        }
+        m
+    }
+}
