@@ -1,0 +1,653 @@
+#!/usr/bin/env bash
+# The standard benchmark suite: shardlog's broker driven by shardlog-loadtest,
+# held against the machine's limits measured in the same run.
+#
+# Workloads (modelled on the OpenMessaging Benchmark's; every run: 1 topic,
+# 1 KiB record values, no keys, 4 producer threads, 4 consumer threads that
+# read the tail, i.e. from where the partitions ended when the run started):
+#
+#   group pP-ACKS, for P in 1 16 64 and ACKS in durable written:
+#     - max:  closed loop, max throughput (--inflight 4096 records per
+#             producer, --batch-bytes 256 KiB, --linger-ms 1: the harness's
+#             defaults);
+#     - r25, r50, r75: open loop at 25%, 50% and 75% of the records/s the
+#             max run just measured (--rate), latency counted from each
+#             record's intended send time (coordinated omission corrected).
+#   target workload (a), "batched": durable max throughput = run p16-durable-max.
+#   target workload (b), "one record per request, 64 in flight per producer":
+#     p64-durable-one-per-request: durable, 64 partitions, --batch-bytes 1200
+#     --linger-ms 0 --inflight 64. A 1 KiB record plus the record and batch
+#     headers is about 1.1 KB, so no batch holds two records. The client
+#     still puts the batches of several partitions that are ready at the
+#     same moment into one produce request (one batch in flight per
+#     partition, grouped per connection), and --inflight also caps the
+#     requests in flight per connection at 64.
+#
+# Each group (one line of workloads above) gets a fresh broker on a fresh data
+# dir under <repo>/tmp (the real disk: tmpfs is refused), stopped with SIGTERM
+# afterwards; runs within a group use a topic each.
+#
+# Limits, measured in the same run, before the workloads:
+#   - fio via scripts/disk-limit.sh --json: O_DIRECT sequential writes,
+#     iodepth 1, with fdatasync after each write at 4k..1m (the broker's
+#     group-commit writes range from one 4 KiB page to --write-bytes-max,
+#     4 MiB; the average write size of each run is in the resources table)
+#     and without fdatasync at 64k and 1m;
+#   - iperf3 over loopback (one stream, 127.0.0.1).
+# limit = min(fio O_DIRECT+fdatasync 1 MiB MB/s, iperf3 loopback MB/s); every
+# throughput figure is also given as a ratio of it.
+#
+# While each run measures, a sampler reads /proc: CPU used by the broker and
+# by the harness (per thread too) and by the whole machine, and the data
+# disk's writes, bytes written and flushes (each fdatasync that reaches the
+# disk is one flush) -- the resources table in results.md.
+#
+# Output: $OUT/limits/ (fio.md, fio.json, iperf3.json), $OUT/runs/NAME/
+# (report/ from --report with summary.json, live.log, stdout.txt, run.json,
+# resources.json), $OUT/brokers/GROUP.log (broker stderr), $OUT/results.md,
+# $OUT/results.json.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+
+DURATION=""
+WARMUP=""
+OUT=""
+QUICK=0
+
+usage() {
+    cat <<EOF
+Usage: $(basename "$0") [--duration S] [--warmup S] [--out DIR] [--quick]
+
+Run shardlog's standard benchmark suite against a fresh local broker and
+measure the machine's limits (fio, iperf3 loopback) in the same run.
+
+Workloads: 1 topic with 1, 16 and 64 partitions; 1 KiB records; 4 producers,
+4 consumers; for acks durable and written: a max-throughput run, then
+fixed-rate runs at 25%, 50% and 75% of it. Plus "one record per request, 64
+in flight per producer": durable, 64 partitions, --batch-bytes 1200
+--linger-ms 0 --inflight 64. (The comment at the top of this script has the
+details.)
+
+Options:
+  --duration S   measured seconds per run (default: 10)
+  --warmup S     warmup seconds per run before measuring (default: 2)
+  --out DIR      output directory (default: <repo>/tmp/bench/<UTC timestamp>)
+  --quick        short variant to try the script: 1 and 16 partitions,
+                 3 s runs, 1 s warmup, short fio and iperf3 runs
+  -h, --help     show this help
+
+Prints \$OUT/results.md at the end. Needs fio and iperf3 (installed with
+apt-get when missing and running as root) and python3.
+EOF
+}
+
+log() { echo "bench: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --duration) [[ $# -ge 2 ]] || die "--duration needs a value"; DURATION="$2"; shift 2 ;;
+        --warmup)   [[ $# -ge 2 ]] || die "--warmup needs a value"; WARMUP="$2"; shift 2 ;;
+        --out)      [[ $# -ge 2 ]] || die "--out needs a value"; OUT="$2"; shift 2 ;;
+        --quick)    QUICK=1; shift ;;
+        -h|--help)  usage; exit 0 ;;
+        *) usage >&2; die "unknown argument: $1" ;;
+    esac
+done
+
+if [[ "$QUICK" -eq 1 ]]; then
+    PARTITION_COUNTS=(1 16)
+    DURATION="${DURATION:-3}"
+    WARMUP="${WARMUP:-1}"
+    FIO_RUNTIME=2
+    IPERF_SECONDS=2
+else
+    PARTITION_COUNTS=(1 16 64)
+    DURATION="${DURATION:-10}"
+    WARMUP="${WARMUP:-2}"
+    FIO_RUNTIME=5
+    IPERF_SECONDS=5
+fi
+[[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "--duration must be a positive integer (seconds)"
+[[ "$WARMUP" =~ ^[0-9]+$ ]] || die "--warmup must be a non-negative integer (seconds)"
+OUT="${OUT:-$ROOT/tmp/bench/$STAMP}"
+
+ACKS_MODES=(durable written)
+RATE_PERCENTS=(25 50 75)
+PRODUCERS=4
+CONSUMERS=4
+RECORD_BYTES=1024
+
+BROKER_BIN="$ROOT/target/release/shardlog"
+LOADTEST_BIN="$ROOT/target/release/shardlog-loadtest"
+
+# Every process this script starts is in here until it is reaped; the EXIT
+# trap stops whatever is left (TERM, then KILL after 20 s).
+STARTED_PIDS=()
+DATA_BASE=""
+FAILED=0
+
+forget_pid() {
+    local pid="$1" kept=() p
+    for p in "${STARTED_PIDS[@]+"${STARTED_PIDS[@]}"}"; do [[ "$p" == "$pid" ]] || kept+=("$p"); done
+    STARTED_PIDS=("${kept[@]+"${kept[@]}"}")
+}
+
+cleanup() {
+    local status=$? pid i
+    trap - EXIT INT TERM
+    for pid in "${STARTED_PIDS[@]+"${STARTED_PIDS[@]}"}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${STARTED_PIDS[@]+"${STARTED_PIDS[@]}"}"; do
+        for i in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ -n "$DATA_BASE" && -d "$DATA_BASE" ]]; then rm -rf "$DATA_BASE"; fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Waits for a background child so that a signal is handled at once (bash
+# defers traps while a foreground child runs). Sets WAIT_STATUS.
+wait_child() {
+    local pid="$1"
+    WAIT_STATUS=0
+    wait "$pid" || WAIT_STATUS=$?
+    forget_pid "$pid"
+}
+
+mkdir -p "$OUT"/{limits,runs,brokers}
+OUT="$(cd "$OUT" && pwd)"
+log "output in $OUT"
+
+# --- binaries ------------------------------------------------------------------
+if [[ ! -x "$BROKER_BIN" || ! -x "$LOADTEST_BIN" ]]; then
+    log "building release binaries (before any measurement)"
+    (cd "$ROOT" && cargo build --release -p shardlog -p loadtest) >&2
+fi
+
+# --- data dir on the real disk -------------------------------------------------
+DATA_BASE="$ROOT/tmp/bench-data-$STAMP-$$"
+mkdir -p "$DATA_BASE"
+DATA_FSTYPE="$(df --output=fstype "$DATA_BASE" | tail -n 1 | tr -d ' ')"
+DATA_DEVICE="$(df --output=source "$DATA_BASE" | tail -n 1 | tr -d ' ')"
+case "$DATA_FSTYPE" in
+    tmpfs|ramfs|devtmpfs) die "$DATA_BASE is on $DATA_FSTYPE, not a disk" ;;
+esac
+DISK_NAME="$(basename "$DATA_DEVICE")"   # its line in /proc/diskstats
+
+# --- limits --------------------------------------------------------------------
+ensure_iperf3() {
+    command -v iperf3 >/dev/null 2>&1 && return 0
+    if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        log "iperf3 not found; installing it with apt-get"
+        { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y iperf3; } >&2
+        command -v iperf3 >/dev/null 2>&1 || die "apt-get ran but iperf3 is still missing"
+    else
+        die "iperf3 is not installed; install it, e.g.: sudo apt-get update && sudo apt-get install -y iperf3"
+    fi
+}
+
+measure_fio() {
+    log "limits 1/2: fio (scripts/disk-limit.sh --runtime $FIO_RUNTIME)"
+    bash "$ROOT/scripts/disk-limit.sh" --runtime "$FIO_RUNTIME" \
+        --dir "$DATA_BASE/disk-limit" --json "$OUT/limits/fio.json" \
+        > "$OUT/limits/fio.md" 2> "$OUT/limits/fio.log" &
+    local pid=$!
+    STARTED_PIDS+=("$pid")
+    wait_child "$pid"
+    [[ "$WAIT_STATUS" -eq 0 ]] || { cat "$OUT/limits/fio.log" >&2; die "disk-limit.sh failed ($WAIT_STATUS)"; }
+    cat "$OUT/limits/fio.md" >&2
+}
+
+measure_iperf3() {
+    ensure_iperf3
+    local port i spid cpid
+    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+    log "limits 2/2: iperf3 loopback, ${IPERF_SECONDS} s, port $port"
+    iperf3 -s -1 -B 127.0.0.1 -p "$port" > "$OUT/limits/iperf3-server.log" 2>&1 &
+    spid=$!
+    STARTED_PIDS+=("$spid")
+    for i in $(seq 100); do
+        ss -ltn 2>/dev/null | grep -q "127.0.0.1:$port " && break
+        sleep 0.1
+    done
+    iperf3 -c 127.0.0.1 -p "$port" -t "$IPERF_SECONDS" -J > "$OUT/limits/iperf3.json" 2> "$OUT/limits/iperf3-client.log" &
+    cpid=$!
+    STARTED_PIDS+=("$cpid")
+    wait_child "$cpid"
+    [[ "$WAIT_STATUS" -eq 0 ]] || die "iperf3 client failed ($WAIT_STATUS): $(cat "$OUT/limits/iperf3-client.log")"
+    wait_child "$spid"    # -1: the server exits after one test
+    python3 - "$OUT/limits/iperf3.json" <<'PY' >&2
+import json, sys
+d = json.load(open(sys.argv[1]))
+bps = d["end"]["sum_received"]["bits_per_second"]
+print(f"iperf3 loopback: {bps/1e9:.2f} Gbit/s = {bps/8e6:,.0f} MB/s")
+PY
+}
+
+# --- broker --------------------------------------------------------------------
+BROKER_PID=""
+BROKER_ADDR=""
+BROKER_LOG=""
+
+start_broker() {
+    local group="$1" dir="$DATA_BASE/$1" ready i
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    ready="$DATA_BASE/$group.ready"
+    rm -f "$ready"
+    BROKER_LOG="$OUT/brokers/$group.log"
+    "$BROKER_BIN" serve --data-dir "$dir/data" --listen 127.0.0.1:0 --ready-file "$ready" \
+        > "$BROKER_LOG" 2>&1 &
+    BROKER_PID=$!
+    STARTED_PIDS+=("$BROKER_PID")
+    for i in $(seq 300); do
+        [[ -s "$ready" ]] && break
+        kill -0 "$BROKER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ ! -s "$ready" ]]; then
+        tail -n 20 "$BROKER_LOG" >&2
+        die "broker for $group did not become ready"
+    fi
+    BROKER_ADDR="$(head -n 1 "$ready")"
+    log "group $group: broker pid $BROKER_PID at $BROKER_ADDR, data in $dir"
+}
+
+# Returns 0 when the broker stopped cleanly on SIGTERM (exit status 0).
+stop_broker() {
+    local group="$1" i status=0
+    if kill -0 "$BROKER_PID" 2>/dev/null; then
+        kill -TERM "$BROKER_PID"
+        for i in $(seq 300); do kill -0 "$BROKER_PID" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$BROKER_PID" 2>/dev/null; then
+            log "group $group: broker still running 30 s after SIGTERM; killing it"
+            kill -KILL "$BROKER_PID" 2>/dev/null || true
+            status=1
+        fi
+    else
+        log "group $group: broker had already exited"
+        status=1
+    fi
+    wait_child "$BROKER_PID"
+    echo "$WAIT_STATUS" > "$OUT/brokers/$group.exit"
+    [[ "$WAIT_STATUS" -eq 0 ]] || status=1
+    rm -rf "${DATA_BASE:?}/$group"
+    if [[ "$status" -ne 0 ]]; then
+        log "group $group: broker did not stop cleanly (exit status $WAIT_STATUS); its last lines:"
+        tail -n 20 "$BROKER_LOG" >&2
+    fi
+    return "$status"
+}
+
+# --- one run -------------------------------------------------------------------
+# Reads /proc while a run measures: from warmup (+ the harness's start-up)
+# to the end of the measurement window, or until the harness exits.
+read -r -d '' SAMPLER_PY <<'PY' || true
+import json, os, sys, time
+broker, harness, warmup, duration, disk, out = (int(sys.argv[1]), int(sys.argv[2]),
+    float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6])
+# The harness measures from ~0.15 s after it starts (topic creation, a 100 ms
+# start delay) plus the warmup; stay inside its measurement window.
+skip, window = warmup + 0.3, max(duration - 0.4, 0.5)
+tick = os.sysconf("SC_CLK_TCK")
+
+def threads(pid):
+    res = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return res
+    for tid in tids:
+        try:
+            s = open(f"/proc/{pid}/task/{tid}/stat").read()
+        except OSError:
+            continue
+        comm = s[s.index("(") + 1:s.rindex(")")]
+        f = s[s.rindex(")") + 2:].split()
+        res[tid] = (comm, int(f[11]) + int(f[12]))
+    return res
+
+def proc_ticks(pid):
+    try:
+        f = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        return None
+    f = f[f.rindex(")") + 2:].split()
+    return int(f[11]) + int(f[12])
+
+def cpu():
+    v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return {"total": sum(v[:8]), "idle": v[3], "iowait": v[4]}
+
+def diskstats():
+    for line in open("/proc/diskstats"):
+        f = line.split()
+        if f[2] == disk:
+            return {"writes": int(f[7]), "sectors": int(f[9]),
+                    "flushes": int(f[18]) if len(f) > 18 else None}
+    return None
+
+def snap():
+    return {"t": time.monotonic(), "broker": proc_ticks(broker), "harness": proc_ticks(harness),
+            "broker_threads": threads(broker), "harness_threads": threads(harness),
+            "cpu": cpu(), "disk": diskstats()}
+
+def alive(pid):
+    try:
+        return open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+t0 = time.monotonic()
+while time.monotonic() - t0 < skip and alive(harness):
+    time.sleep(0.05)
+a = snap()
+last = a
+while time.monotonic() - a["t"] < window and alive(harness):
+    time.sleep(0.05)
+    s = snap()
+    if s["harness"] is not None:
+        last = s
+b = last
+dt = b["t"] - a["t"]
+
+def pct(x, y):
+    return None if x is None or y is None or dt <= 0 else 100.0 * (y - x) / tick / dt
+
+def per_thread(key):
+    rows = []
+    for tid, (comm, t1) in b[key].items():
+        t0_ = a[key].get(tid, (comm, 0))[1]
+        rows.append({"tid": int(tid), "comm": comm, "cpu_pct": 100.0 * (t1 - t0_) / tick / dt if dt > 0 else None})
+    return sorted(rows, key=lambda r: -(r["cpu_pct"] or 0))
+
+ncpu = os.cpu_count()
+ct = b["cpu"]["total"] - a["cpu"]["total"]
+res = {
+    "window_s": dt,
+    "broker_cpu_pct": pct(a["broker"], b["broker"]),
+    "harness_cpu_pct": pct(a["harness"], b["harness"]),
+    "broker_threads": per_thread("broker_threads"),
+    "harness_threads": per_thread("harness_threads"),
+    "machine_busy_pct": None if ct <= 0 else 100.0 * ncpu * (ct - (b["cpu"]["idle"] - a["cpu"]["idle"]) - (b["cpu"]["iowait"] - a["cpu"]["iowait"])) / ct,
+    "machine_iowait_pct": None if ct <= 0 else 100.0 * ncpu * (b["cpu"]["iowait"] - a["cpu"]["iowait"]) / ct,
+    "ncpu": ncpu,
+}
+if a["disk"] and b["disk"] and dt > 0:
+    w = b["disk"]["writes"] - a["disk"]["writes"]
+    sec = b["disk"]["sectors"] - a["disk"]["sectors"]
+    res["disk_writes_per_s"] = w / dt
+    res["disk_write_mb_per_s"] = sec * 512 / 1e6 / dt
+    res["disk_avg_write_kib"] = (sec * 512 / 1024 / w) if w else None
+    if a["disk"]["flushes"] is not None:
+        res["disk_flushes_per_s"] = (b["disk"]["flushes"] - a["disk"]["flushes"]) / dt
+json.dump(res, open(out, "w"), indent=2)
+PY
+
+# run_one GROUP NAME PARTITIONS ACKS MODE RATE|"" [EXTRA loadtest args...]
+run_one() {
+    local group="$1" name="$2" partitions="$3" acks="$4" mode="$5" rate="$6"
+    shift 6
+    local dir="$OUT/runs/$name" args lt sp
+    mkdir -p "$dir"
+    args=(--broker "$BROKER_ADDR" --topic "bench-$name" --partitions "$partitions"
+          --producers "$PRODUCERS" --consumers "$CONSUMERS" --record-bytes "$RECORD_BYTES"
+          --key-bytes 0 --acks "$acks" --duration "$DURATION" --warmup "$WARMUP"
+          --report "$dir/report")
+    [[ -n "$rate" ]] && args+=(--rate "$rate")
+    args+=("$@")
+    log "run $name: shardlog-loadtest ${args[*]}"
+    "$LOADTEST_BIN" "${args[@]}" > "$dir/stdout.txt" 2> "$dir/live.log" &
+    lt=$!
+    STARTED_PIDS+=("$lt")
+    python3 -c "$SAMPLER_PY" "$BROKER_PID" "$lt" "$WARMUP" "$DURATION" "$DISK_NAME" \
+        "$dir/resources.json" 2> "$dir/sampler.log" &
+    sp=$!
+    STARTED_PIDS+=("$sp")
+    wait_child "$lt"
+    local lt_status="$WAIT_STATUS"
+    wait_child "$sp"
+    local broker_alive=1
+    kill -0 "$BROKER_PID" 2>/dev/null || broker_alive=0
+    python3 - "$dir/run.json" <<PY
+import json, sys
+json.dump({"group": "$group", "name": "$name", "partitions": $partitions, "acks": "$acks",
+           "mode": "$mode", "rate": ${rate:-None}, "exit_status": $lt_status,
+           "broker_alive_after": bool($broker_alive),
+           "command": "shardlog-loadtest ${args[*]}".split()}, open(sys.argv[1], "w"), indent=2)
+PY
+    grep -v '^$' "$dir/stdout.txt" | head -n 12 >&2 || true
+    if [[ "$lt_status" -ne 0 ]]; then
+        log "run $name: shardlog-loadtest exited with $lt_status: $(tail -n 3 "$dir/live.log")"
+        FAILED=1
+    fi
+    if [[ "$broker_alive" -eq 0 ]]; then
+        log "run $name: THE BROKER DIED; its last lines:"
+        tail -n 30 "$BROKER_LOG" >&2
+        FAILED=1
+        return 1
+    fi
+    return 0
+}
+
+max_records_per_s() {
+    python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["produce_records_per_s"]))' \
+        "$OUT/runs/$1/report/summary.json" 2>/dev/null || echo ""
+}
+
+# --- the suite -----------------------------------------------------------------
+SUITE_START="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+measure_fio
+measure_iperf3
+
+for partitions in "${PARTITION_COUNTS[@]}"; do
+    for acks in "${ACKS_MODES[@]}"; do
+        group="p$partitions-$acks"
+        start_broker "$group"
+        ok=1
+        run_one "$group" "$group-max" "$partitions" "$acks" max "" || ok=0
+        max="$(max_records_per_s "$group-max")"
+        if [[ "$ok" -eq 1 && -n "$max" && "$max" -gt 0 ]]; then
+            for pct in "${RATE_PERCENTS[@]}"; do
+                rate=$(( max * pct / 100 ))
+                run_one "$group" "$group-r$pct" "$partitions" "$acks" "rate $pct%" "$rate" || { ok=0; break; }
+            done
+        else
+            log "group $group: no max throughput measured; skipping its fixed-rate runs"
+            FAILED=1
+        fi
+        stop_broker "$group" || FAILED=1
+    done
+done
+
+group="p64-durable-one-per-request"
+start_broker "$group"
+run_one "$group" "$group" 64 durable "one per request" "" \
+    --batch-bytes 1200 --linger-ms 0 --inflight 64 || true
+stop_broker "$group" || FAILED=1
+SUITE_END="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+# --- results -------------------------------------------------------------------
+export BENCH_OUT="$OUT" BENCH_START="$SUITE_START" BENCH_END="$SUITE_END" \
+    BENCH_DURATION="$DURATION" BENCH_WARMUP="$WARMUP" BENCH_QUICK="$QUICK" \
+    BENCH_FSTYPE="$DATA_FSTYPE" BENCH_DEVICE="$DATA_DEVICE"
+python3 - <<'PY'
+import glob, json, os
+
+out = os.environ["BENCH_OUT"]
+env = os.environ
+
+def load(path):
+    try:
+        return json.load(open(path))
+    except (OSError, ValueError):
+        return None
+
+fio = load(f"{out}/limits/fio.json")
+iperf = load(f"{out}/limits/iperf3.json")
+fio_1m = next(j for j in fio["jobs"] if j["bs"] == "1m" and j["fdatasync"])["mb_s"]
+ip_bps = iperf["end"]["sum_received"]["bits_per_second"]
+ip_mb = ip_bps / 8e6
+limit = min(fio_1m, ip_mb)
+limit_name = "fio O_DIRECT+fdatasync 1 MiB" if fio_1m <= ip_mb else "iperf3 loopback"
+
+runs = []
+for path in sorted(glob.glob(f"{out}/runs/*/run.json")):
+    d = os.path.dirname(path)
+    r = load(path)
+    r["summary"] = load(f"{d}/report/summary.json")
+    r["resources"] = load(f"{d}/resources.json")
+    runs.append(r)
+
+group_order = []
+for p in (1, 16, 64):
+    for a in ("durable", "written"):
+        group_order.append(f"p{p}-{a}")
+group_order.append("p64-durable-one-per-request")
+mode_order = {"max": 0, "rate 25%": 1, "rate 50%": 2, "rate 75%": 3, "one per request": 4}
+runs.sort(key=lambda r: (group_order.index(r["group"]) if r["group"] in group_order else 99,
+                         mode_order.get(r["mode"], 9)))
+
+def f(v, d=0):
+    return "-" if v is None else f"{v:,.{d}f}"
+
+def ms(us):
+    return "-" if us is None else f"{us / 1000:,.3f}" if us < 10_000 else f"{us / 1000:,.1f}"
+
+def errs(r):
+    s = r["summary"]
+    if s is None:
+        return f"no summary (exit {r['exit_status']})"
+    e = dict(s.get("errors") or {})
+    parts = [f"{k}: {v}" for k, v in e.items()]
+    if s.get("records_failed"):
+        parts.append(f"failed: {s['records_failed']}")
+    if r["exit_status"]:
+        parts.append(f"exit {r['exit_status']}")
+    if not r.get("broker_alive_after", True):
+        parts.append("BROKER DIED")
+    return ", ".join(parts) or "0"
+
+lines = []
+P = lines.append
+m = fio["machine"]
+P(f"# shardlog benchmark suite (scripts/bench.sh), {env['BENCH_START']} .. {env['BENCH_END']}")
+P("")
+P(f"Machine: {m['nproc']} cores, {m['cpu']}, kernel {m['kernel']}; data on {env['BENCH_DEVICE']} "
+  f"({env['BENCH_FSTYPE']}). Runs: {env['BENCH_WARMUP']} s warmup + {env['BENCH_DURATION']} s measured"
+  f"{' (--quick)' if env['BENCH_QUICK'] == '1' else ''}; 1 topic, 1 KiB records, 4 producers, "
+  "4 consumers; MB = 10^6 bytes of record values.")
+P("")
+P("## Limits (same run)")
+P("")
+r = fio["run"]
+P(f"fio {r['fio_version']}, {r['ioengine']}, O_DIRECT, iodepth 1, sequential writes into a fresh "
+  f"fallocated file, up to {r['runtime_limit_s']} s per job:")
+P("")
+P("| bs | fdatasync | IOPS | MB/s | write p50 µs | write p99 µs | sync p50 µs | sync p99 µs |")
+P("|---:|:---:|---:|---:|---:|---:|---:|---:|")
+for j in fio["jobs"]:
+    P(f"| {j['bs']} | {'yes' if j['fdatasync'] else 'no'} | {f(j['iops'])} | {f(j['mb_s'], 1)} | "
+      f"{f(j['write_p50_us'])} | {f(j['write_p99_us'])} | {f(j['sync_p50_us'])} | {f(j['sync_p99_us'])} |")
+P("")
+st = iperf["start"]["test_start"]
+P(f"iperf3 {iperf['start'].get('version', '')}, loopback 127.0.0.1, {st['num_streams']} stream, "
+  f"{st['duration']} s: **{ip_bps / 1e9:.2f} Gbit/s = {ip_mb:,.0f} MB/s** "
+  f"(sender CPU {iperf['end']['cpu_utilization_percent']['host_total']:.0f}%, "
+  f"receiver {iperf['end']['cpu_utilization_percent']['remote_total']:.0f}%).")
+P("")
+P(f"**limit = min(fio O_DIRECT+fdatasync 1 MiB {fio_1m:,.1f} MB/s, iperf3 loopback {ip_mb:,.0f} MB/s) "
+  f"= {limit:,.1f} MB/s** ({limit_name}); \"× limit\" columns divide by it.")
+P("")
+
+P("## Results")
+groups = []
+for rr in runs:
+    if rr["group"] not in groups:
+        groups.append(rr["group"])
+for g in groups:
+    P("")
+    P(f"### {g}")
+    P("")
+    P("| partitions | acks | mode | target rec/s | produce rec/s | produce MB/s | × limit | consume MB/s | × limit | ack p50 ms | ack p99 ms | ack p99.99 ms | e2e p99 ms | errors |")
+    P("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for rr in (x for x in runs if x["group"] == g):
+        s = rr["summary"] or {}
+        pm, cm = s.get("produce_mb_per_s"), s.get("consume_mb_per_s")
+        P(f"| {rr['partitions']} | {rr['acks']} | {rr['mode']} | {f(rr['rate'])} | {f(s.get('produce_records_per_s'))} | "
+          f"{f(pm, 1)} | {f(pm / limit if pm is not None else None, 2)} | {f(cm, 1)} | "
+          f"{f(cm / limit if cm is not None else None, 2)} | {ms(s.get('produce_ack_p50_us'))} | "
+          f"{ms(s.get('produce_ack_p99_us'))} | {ms(s.get('produce_ack_p9999_us'))} | {ms(s.get('e2e_p99_us'))} | {errs(rr)} |")
+
+P("")
+P("## Resources during each measured window (from /proc)")
+P("")
+P(f"CPU in % of one core (the machine has {m['nproc']}); the broker's busiest threads as name:%; "
+  "disk = the data disk's writes, MB written and flushes (one per fdatasync that reaches it) per "
+  "second, and the average write size.")
+P("")
+P("| run | broker CPU % | harness CPU % | machine busy % | iowait % | broker threads | disk writes/s | disk MB/s | flushes/s | avg write KiB |")
+P("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+for rr in runs:
+    x = rr["resources"] or {}
+    top = ", ".join(f"{t['comm']}:{t['cpu_pct']:.0f}" for t in (x.get("broker_threads") or [])[:3]
+                    if t["cpu_pct"] is not None and t["cpu_pct"] >= 1)
+    P(f"| {rr['name']} | {f(x.get('broker_cpu_pct'))} | {f(x.get('harness_cpu_pct'))} | "
+      f"{f(x.get('machine_busy_pct'))} | {f(x.get('machine_iowait_pct'))} | {top or '-'} | "
+      f"{f(x.get('disk_writes_per_s'))} | {f(x.get('disk_write_mb_per_s'), 1)} | "
+      f"{f(x.get('disk_flushes_per_s'))} | {f(x.get('disk_avg_write_kib'), 1)} |")
+
+by_name = {rr["name"]: rr for rr in runs}
+def summ(name):
+    rr = by_name.get(name)
+    return (rr or {}).get("summary") or {}
+
+P("")
+P("## Against the targets")
+P("")
+P("| target | figure | limit (same run) | ratio | verdict |")
+P("|---|---|---|---:|---|")
+targets = []
+b = summ("p16-durable-max").get("produce_mb_per_s")
+if b is not None:
+    ok = b >= 1000 and b >= 0.5 * limit
+    targets.append(("durable produce, 1 KiB, batched (p16-durable-max): ≥ 1 GB/s and ≥ 0.5 × limit",
+                    f"{b:,.1f} MB/s", f"{limit:,.1f} MB/s ({limit_name}); 1 GB/s",
+                    f"{b / limit:.2f} of limit, {b / 1000:.2f} of 1 GB/s", ok))
+o = summ("p64-durable-one-per-request").get("produce_records_per_s")
+if o is not None:
+    targets.append(("durable produce, one record per request, 64 in flight per producer: ≥ 300k records/s",
+                    f"{o:,.0f} records/s", "300,000 records/s", f"{o / 300000:.2f}", o >= 300000))
+for p in (1, 16, 64):
+    s = summ(f"p{p}-durable-r50")
+    if s:
+        p99, p9999 = s["produce_ack_p99_us"], s["produce_ack_p9999_us"]
+        targets.append((f"produce-ack p99 < 1 ms and p99.99 < 5 ms at 50% of max, durable, {p} partition(s) "
+                        f"({f(by_name[f'p{p}-durable-r50']['rate'])} rec/s)",
+                        f"p99 {ms(p99)} ms, p99.99 {ms(p9999)} ms", "1 ms; 5 ms",
+                        f"{p99 / 1000:.2f}; {p9999 / 5000:.2f}", p99 < 1000 and p9999 < 5000))
+best = max((rr for rr in runs if rr["summary"]), key=lambda rr: rr["summary"]["consume_mb_per_s"], default=None)
+if best:
+    c = best["summary"]["consume_mb_per_s"]
+    targets.append((f"consume from the tail: ≥ 2 GB/s (best run: {best['name']})", f"{c:,.1f} MB/s",
+                    f"2 GB/s; iperf3 loopback {ip_mb:,.0f} MB/s", f"{c / 2000:.2f} of 2 GB/s, {c / ip_mb:.2f} of loopback",
+                    c >= 2000))
+for t, fig, lim, ratio, ok in targets:
+    P(f"| {t} | {fig} | {lim} | {ratio} | {'met' if ok else '**missed**'} |")
+
+text = "\n".join(lines) + "\n"
+open(f"{out}/results.md", "w").write(text)
+print(text)
+json.dump({"limits": {"fio": fio, "iperf3_mb_per_s": ip_mb, "limit_mb_per_s": limit, "limit_name": limit_name},
+           "runs": runs}, open(f"{out}/results.json", "w"), indent=2)
+PY
+
+log "results in $OUT/results.md"
+[[ "$FAILED" -eq 0 ]] || { log "some runs failed or the broker misbehaved; see above"; exit 1; }
