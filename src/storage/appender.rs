@@ -316,7 +316,7 @@ impl<S: Storage> Inner<S> {
         }
         // Everything written to the old segment is durable now.
         self.make_visible();
-        let old = {
+        let (old_path, old_index) = {
             let mut state = self.state.borrow_mut();
             let fresh = Segment {
                 base_offset: next_offset,
@@ -330,13 +330,17 @@ impl<S: Storage> Inner<S> {
             state.allocated_bytes = 0;
             state.tail_page.clear();
             state.visible_active_bytes = 0;
-            old
+            // Sealed in the same step as the switch: a reader must never see
+            // the old segment in neither place (its offsets would read as
+            // out of range while the index is written).
+            let written = (old.path.clone(), index_files(&old));
+            state.sealed.insert(old.base_offset, old);
+            written
         };
-        if let Err(e) = write_index(&self.storage, index_files(&old)).await {
+        if let Err(e) = write_index(&self.storage, old_index).await {
             // The index is rebuilt from the log at the next open.
-            tracing::warn!(segment = %old.path.display(), error = %e, "could not write the sealed segment's index");
+            tracing::warn!(segment = %old_path.display(), error = %e, "could not write the sealed segment's index");
         }
-        self.state.borrow_mut().sealed.insert(old.base_offset, old);
         Ok(())
     }
 

@@ -30,6 +30,9 @@ pub struct FaultPlan {
     pub fsync_error_per_mille: Cell<u32>,
     /// Every allocation and file creation fails with ENOSPC while set.
     pub disk_full: Cell<bool>,
+    /// Small-file writes (index files, markers) take this long: widens the
+    /// windows in which other tasks run while the engine awaits them.
+    pub small_write_delay_ms: Cell<u64>,
     rng: Cell<u64>,
     /// Faults injected so far.
     pub injected: Cell<u64>,
@@ -163,6 +166,10 @@ impl Storage for FaultyStorage {
 
     async fn write_file_atomic(&self, path: &Path, contents: Vec<u8>) -> io::Result<()> {
         self.plan.no_space()?;
+        let delay = self.plan.small_write_delay_ms.get();
+        if delay > 0 {
+            glommio::timer::sleep(std::time::Duration::from_millis(delay)).await;
+        }
         self.inner.write_file_atomic(path, contents).await
     }
 

@@ -351,3 +351,44 @@ fn oversized_and_malformed_batches_are_refused_without_effect() {
         log.close().await.unwrap();
     });
 }
+
+#[test]
+fn readers_never_see_a_gap_while_a_segment_rolls() {
+    let dir = TempDir::new("roll-reader");
+    let path = dir.path().to_path_buf();
+    run(dir.path(), move || async move {
+        let plan = FaultPlan::new(9);
+        // Slow index writes: the roll awaits them while readers run.
+        plan.small_write_delay_ms.set(5);
+        let log = open(FaultyStorage::new(plan), &path, small_config()).await;
+        let total_batches = 300u64;
+        let appender = {
+            let log = log.clone();
+            glommio::spawn_local(async move {
+                for tag in 0..total_batches {
+                    log.append(batch(tag, 2, 200), Durability::Durable)
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        // Readers behind the tail and at it, every millisecond: every read
+        // of a visible offset must succeed, through every roll.
+        while log.latest_offset() < total_batches * 2 {
+            let latest = log.latest_offset();
+            for offset in [0, latest / 2, latest.saturating_sub(1)] {
+                if offset < latest {
+                    let read = log
+                        .read(offset, 4096)
+                        .await
+                        .unwrap_or_else(|e| panic!("read at {offset}: {e}"));
+                    assert!(!read.batches.is_empty(), "data at {offset}");
+                }
+            }
+            glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        appender.await;
+        assert!(log.segment_count() > 5, "the log rolled many times");
+        log.close().await.unwrap();
+    });
+}
