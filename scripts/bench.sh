@@ -291,10 +291,13 @@ stop_broker() {
 # to the end of the measurement window, or until the harness exits.
 read -r -d '' SAMPLER_PY <<'PY' || true
 import json, os, sys, time
-broker, harness, warmup, duration, disk, out = (int(sys.argv[1]), int(sys.argv[2]),
-    float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6])
+broker, harness, warmup, duration, disk, out, launched = (int(sys.argv[1]), int(sys.argv[2]),
+    float(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6], float(sys.argv[7]))
 # The harness measures from ~0.15 s after it starts (topic creation, a 100 ms
-# start delay) plus the warmup; stay inside its measurement window.
+# start delay) plus the warmup; stay inside its measurement window. Times
+# count from the harness's launch (wall clock passed in), not from this
+# sampler's start: python starts ~0.2-0.3 s later here, which pushed the
+# window's end past the harness's stop (producers already gone).
 skip, window = warmup + 0.3, max(duration - 0.4, 0.5)
 tick = os.sysconf("SC_CLK_TCK")
 
@@ -345,12 +348,12 @@ def alive(pid):
     except OSError:
         return False
 
-t0 = time.monotonic()
+t0 = time.monotonic() - max(0.0, time.time() - launched)
 while time.monotonic() - t0 < skip and alive(harness):
     time.sleep(0.05)
 a = snap()
 last = a
-while time.monotonic() - a["t"] < window and alive(harness):
+while time.monotonic() - t0 < skip + window and alive(harness):
     time.sleep(0.05)
     s = snap()
     if s["harness"] is not None:
@@ -404,11 +407,12 @@ run_one() {
     [[ -n "$rate" ]] && args+=(--rate "$rate")
     args+=("$@")
     log "run $name: shardlog-loadtest ${args[*]}"
+    local launched="$EPOCHREALTIME"
     "$LOADTEST_BIN" "${args[@]}" > "$dir/stdout.txt" 2> "$dir/live.log" &
     lt=$!
     STARTED_PIDS+=("$lt")
     python3 -c "$SAMPLER_PY" "$BROKER_PID" "$lt" "$WARMUP" "$DURATION" "$DISK_NAME" \
-        "$dir/resources.json" 2> "$dir/sampler.log" &
+        "$dir/resources.json" "$launched" 2> "$dir/sampler.log" &
     sp=$!
     STARTED_PIDS+=("$sp")
     wait_child "$lt"
