@@ -232,6 +232,20 @@ pub const FETCH_BYTES_LIMIT: usize = 64 << 20;
 /// Most partition entries one request may name, over all its topics.
 pub const REQUEST_PARTITIONS_MAX: usize = 10_000;
 
+/// Responses queued for a connection's writer, at most; the reader waits
+/// past it.
+pub const RESPONSES_QUEUED_MAX: usize = 1024;
+
+/// Messages that may wait in one core's inbox before senders wait.
+pub const INBOX_CAPACITY: usize = 4096;
+
+/// How long shutdown waits for a core's connections to finish their
+/// in-flight requests before closing the partitions anyway.
+pub const SHUTDOWN_DRAIN_MS: u64 = 5_000;
+
+/// Pause after a failed accept (EMFILE and the like) before trying again.
+pub const ACCEPT_RETRY_MS: u64 = 20;
+
 /// Longest a fetch may long-poll, whatever it asks for.
 pub const FETCH_WAIT_MS_LIMIT: u32 = 60_000;
 

@@ -19,15 +19,13 @@ use glommio::sync::{Semaphore, StaticPermit};
 
 use super::dispatch::dispatch;
 use super::stream::SharedStream;
+use crate::config::RESPONSES_QUEUED_MAX;
 use crate::error::ErrorCode;
 use crate::protocol::frame::{
     check, error_response, FrameCheck, RequestHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES,
 };
 use crate::shard::notify::LocalFuture;
 use crate::shard::Shard;
-
-/// Responses queued for the writer, at most; the reader waits past it.
-pub const RESPONSES_QUEUED_MAX: usize = 1024;
 
 /// A response on its way to the writer, with the budget it holds.
 struct Outgoing {

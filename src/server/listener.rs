@@ -10,12 +10,10 @@ use futures_lite::{future, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
 use super::connection::serve_connection;
+use crate::config::ACCEPT_RETRY_MS;
 use crate::error::ErrorCode;
 use crate::protocol::frame::error_response;
 use crate::shard::Shard;
-
-/// Pause after a failed accept (EMFILE and the like) before trying again.
-const ACCEPT_RETRY_MS: u64 = 20;
 
 pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
     loop {

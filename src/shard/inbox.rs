@@ -7,10 +7,7 @@ use std::time::Duration;
 
 use super::messages::ShardMessage;
 use super::Shard;
-
-/// How long shutdown waits for this core's connections to finish their
-/// in-flight requests before closing the partitions anyway.
-pub const SHUTDOWN_DRAIN_MS: u64 = 5_000;
+use crate::config::SHUTDOWN_DRAIN_MS;
 
 /// Serves messages until a `Shutdown`, which it carries out and answers.
 pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>) {

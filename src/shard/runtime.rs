@@ -18,15 +18,13 @@ use super::inbox::serve_inbox;
 use super::messages::ShardMessage;
 use super::notify::Notify;
 use super::Shard;
-use crate::config::BrokerConfig;
+use crate::config::{BrokerConfig, INBOX_CAPACITY};
 use crate::protocol::metadata::CoreAddress;
 use crate::server::listener::accept_loop;
 use crate::storage::{prime_executor_io, TailCache};
 use crate::topics::store;
 use crate::topics::TopicMap;
 
-/// Messages that may wait in one core's inbox before senders wait.
-pub const INBOX_CAPACITY: usize = 4096;
 /// Lock file that keeps a second broker off the data directory.
 pub const LOCK_FILE: &str = ".lock";
 
