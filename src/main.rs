@@ -31,6 +31,8 @@ struct Cli {
 enum Command {
     /// Run the broker.
     Serve(Box<cli::serve::ServeArgs>),
+    /// Verify a stopped broker's data directory.
+    Check(cli::check::CheckArgs),
     /// Create, list, describe and delete topics.
     Topic(cli::topic::TopicArgs),
     /// Send records, one per line of standard input.
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         .init();
     let result = match command {
         Command::Serve(args) => cli::serve::run(*args),
+        Command::Check(args) => cli::check::run(args),
         Command::Topic(args) => cli::topic::run(args),
         Command::Produce(args) => cli::produce::run(args),
         Command::Consume(args) => cli::consume::run(args),

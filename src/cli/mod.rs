@@ -3,6 +3,7 @@
 //! and [`consume`] each take `--broker HOST:PORT` and work through
 //! [`shardlog::client`].
 
+pub mod check;
 pub mod consume;
 pub mod produce;
 pub mod serve;

@@ -288,7 +288,9 @@ fn probe_port(addr: SocketAddr) -> Result<SocketAddr, String> {
     probe.local_addr().map_err(|e| e.to_string())
 }
 
-fn lock_data_dir(dir: &Path) -> Result<File, String> {
+/// Takes the data dir's lock, or says which broker holds it. Held until the
+/// returned file is dropped.
+pub fn lock_data_dir(dir: &Path) -> Result<File, String> {
     let path = dir.join(LOCK_FILE);
     let file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     match file.try_lock() {

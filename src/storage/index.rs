@@ -62,6 +62,13 @@ impl SegmentIndex {
         self.offsets.len()
     }
 
+    /// Every offset entry, as (absolute offset, position).
+    pub fn offset_entries(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.offsets
+            .iter()
+            .map(|&(rel, pos)| (self.base_offset + u64::from(rel), u64::from(pos)))
+    }
+
     /// Records a batch appended at `position`; adds entries every
     /// `interval_bytes`.
     pub fn on_batch(&mut self, header: &BatchHeader, position: u64, interval_bytes: u32) {

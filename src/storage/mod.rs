@@ -11,9 +11,11 @@
 //! - [`cache`]: the per-shard tail cache of recent batches.
 //! - [`io`]: the file operations behind a trait, and the real DMA files.
 //! - [`faults`]: a fault-injecting implementation of that trait, for tests.
+//! - [`check`]: offline verification of a partition's files (`shardlog check`).
 
 pub mod appender;
 pub mod cache;
+pub mod check;
 pub mod completion;
 pub mod error;
 pub mod faults;
