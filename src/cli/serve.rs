@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use serde::{Deserialize, Serialize};
 use std::process::ExitCode;
 
 use super::{CliError, CliResult};
@@ -17,84 +18,144 @@ const EXAMPLES: &str = "Examples:
   shardlog serve --data-dir /var/lib/shardlog --listen 0.0.0.0:9092 --cores 4
   RUST_LOG=shardlog=debug shardlog serve";
 
-/// Run the broker: one pinned executor per core, each serving the shared
-/// port and its own port.
-#[derive(Args)]
-#[command(after_help = EXAMPLES)]
-pub struct ServeArgs {
-    /// Directory for topics, segments and the topic map.
-    #[arg(long, default_value = "./data")]
-    data_dir: PathBuf,
-    /// Address every core listens on (SO_REUSEPORT).
-    #[arg(long, default_value = "127.0.0.1:9092")]
-    listen: SocketAddr,
-    /// Cores to run on (CPUs 0..N); default: every CPU this process may use.
-    #[arg(long)]
-    cores: Option<usize>,
-    /// Core i listens on BASE+i; default: an ephemeral port each, advertised in metadata.
-    #[arg(long)]
-    core_port_base: Option<u16>,
-    /// Host advertised for the per-core ports; default: the --listen IP.
-    #[arg(long)]
-    advertise_host: Option<String>,
+/// Every setting of `serve`: from flags, `SHARDLOG_*` environment
+/// variables, or the config file, in that order of precedence. The file's
+/// keys are these names; unknown keys are refused, naming the key.
+#[derive(Args, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Directory for topics, segments and the topic map [default: ./data].
+    #[arg(long, env = "SHARDLOG_DATA_DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// Address every core listens on (SO_REUSEPORT) [default: 127.0.0.1:9092].
+    #[arg(long, env = "SHARDLOG_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Cores to run on (CPUs 0..N) [default: every CPU this process may use].
+    #[arg(long, env = "SHARDLOG_CORES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cores: Option<usize>,
+    /// Core i listens on BASE+i [default: an ephemeral port each, advertised in metadata].
+    #[arg(long, env = "SHARDLOG_CORE_PORT_BASE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub core_port_base: Option<u16>,
+    /// Host advertised for the per-core ports [default: the listen IP].
+    #[arg(long, env = "SHARDLOG_ADVERTISE_HOST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertise_host: Option<String>,
     /// Largest request frame in bytes.
-    #[arg(long)]
-    frame_bytes_max: Option<u32>,
+    #[arg(long, env = "SHARDLOG_FRAME_BYTES_MAX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame_bytes_max: Option<u32>,
     /// Largest record batch in bytes.
-    #[arg(long)]
-    batch_bytes_max: Option<u32>,
+    #[arg(long, env = "SHARDLOG_BATCH_BYTES_MAX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_bytes_max: Option<u32>,
     /// Most simultaneous connections over all cores.
-    #[arg(long)]
-    connections_max: Option<usize>,
+    #[arg(long, env = "SHARDLOG_CONNECTIONS_MAX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connections_max: Option<usize>,
     /// Bytes of requests in flight per connection before the broker stops reading it.
-    #[arg(long)]
-    inflight_bytes_per_connection: Option<usize>,
+    #[arg(long, env = "SHARDLOG_INFLIGHT_BYTES_PER_CONNECTION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inflight_bytes_per_connection: Option<usize>,
     /// Bytes of requests in flight per core.
-    #[arg(long)]
-    inflight_bytes_per_core: Option<usize>,
+    #[arg(long, env = "SHARDLOG_INFLIGHT_BYTES_PER_CORE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inflight_bytes_per_core: Option<usize>,
     /// Default segment size of new topics, in bytes.
-    #[arg(long)]
-    segment_bytes: Option<u64>,
+    #[arg(long, env = "SHARDLOG_SEGMENT_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment_bytes: Option<u64>,
     /// An index entry every this many bytes of log.
-    #[arg(long)]
-    index_interval_bytes: Option<u32>,
+    #[arg(long, env = "SHARDLOG_INDEX_INTERVAL_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_interval_bytes: Option<u32>,
     /// At most this many bytes of batches go into one group-commit write.
-    #[arg(long)]
-    write_bytes_max: Option<usize>,
+    #[arg(long, env = "SHARDLOG_WRITE_BYTES_MAX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_bytes_max: Option<usize>,
     /// Segments are preallocated in steps of this many bytes.
-    #[arg(long)]
-    preallocate_bytes: Option<u64>,
+    #[arg(long, env = "SHARDLOG_PREALLOCATE_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preallocate_bytes: Option<u64>,
     /// How segments are preallocated: zero-fill (faster commits) or fallocate.
-    #[arg(long, value_parser = ["zero-fill", "fallocate"])]
-    preallocation: Option<String>,
+    #[arg(long, env = "SHARDLOG_PREALLOCATION", value_parser = ["zero-fill", "fallocate"])]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preallocation: Option<String>,
     /// Appends with acks=written are made durable within this many milliseconds.
-    #[arg(long)]
-    flush_interval_ms: Option<u64>,
+    #[arg(long, env = "SHARDLOG_FLUSH_INTERVAL_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flush_interval_ms: Option<u64>,
     /// Per-core memory for the tail cache of recent batches, in bytes.
-    #[arg(long)]
-    tail_cache_bytes: Option<usize>,
+    #[arg(long, env = "SHARDLOG_TAIL_CACHE_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tail_cache_bytes: Option<usize>,
     /// Size of one disk read for catch-up fetches, in bytes.
-    #[arg(long)]
-    read_chunk_bytes: Option<usize>,
+    #[arg(long, env = "SHARDLOG_READ_CHUNK_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_chunk_bytes: Option<usize>,
     /// How often retention runs, in milliseconds.
-    #[arg(long)]
-    retention_check_interval_ms: Option<u64>,
+    #[arg(long, env = "SHARDLOG_RETENTION_CHECK_INTERVAL_MS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention_check_interval_ms: Option<u64>,
     /// Memory each core registers with io_uring, in bytes.
-    #[arg(long)]
-    io_memory_bytes: Option<usize>,
-    /// Write "HOST:PORT" of the shared listener to this file once serving (for scripts and tests).
-    #[arg(long)]
-    ready_file: Option<PathBuf>,
+    #[arg(long, env = "SHARDLOG_IO_MEMORY_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub io_memory_bytes: Option<usize>,
 }
 
-impl ServeArgs {
-    fn config(&self) -> BrokerConfig {
+impl Settings {
+    /// Each setting from `self` where given, else from `lower`.
+    fn or(self, lower: Settings) -> Settings {
+        Settings {
+            data_dir: self.data_dir.or(lower.data_dir),
+            listen: self.listen.or(lower.listen),
+            cores: self.cores.or(lower.cores),
+            core_port_base: self.core_port_base.or(lower.core_port_base),
+            advertise_host: self.advertise_host.or(lower.advertise_host),
+            frame_bytes_max: self.frame_bytes_max.or(lower.frame_bytes_max),
+            batch_bytes_max: self.batch_bytes_max.or(lower.batch_bytes_max),
+            connections_max: self.connections_max.or(lower.connections_max),
+            inflight_bytes_per_connection: self
+                .inflight_bytes_per_connection
+                .or(lower.inflight_bytes_per_connection),
+            inflight_bytes_per_core: self
+                .inflight_bytes_per_core
+                .or(lower.inflight_bytes_per_core),
+            segment_bytes: self.segment_bytes.or(lower.segment_bytes),
+            index_interval_bytes: self.index_interval_bytes.or(lower.index_interval_bytes),
+            write_bytes_max: self.write_bytes_max.or(lower.write_bytes_max),
+            preallocate_bytes: self.preallocate_bytes.or(lower.preallocate_bytes),
+            preallocation: self.preallocation.or(lower.preallocation),
+            flush_interval_ms: self.flush_interval_ms.or(lower.flush_interval_ms),
+            tail_cache_bytes: self.tail_cache_bytes.or(lower.tail_cache_bytes),
+            read_chunk_bytes: self.read_chunk_bytes.or(lower.read_chunk_bytes),
+            retention_check_interval_ms: self
+                .retention_check_interval_ms
+                .or(lower.retention_check_interval_ms),
+            io_memory_bytes: self.io_memory_bytes.or(lower.io_memory_bytes),
+        }
+    }
+
+    /// The broker config: these settings over the defaults.
+    fn config(&self) -> Result<BrokerConfig, String> {
         let defaults = BrokerConfig::default();
-        let log_defaults = LogConfig::default();
-        let storage_defaults = ShardStorageConfig::default();
-        BrokerConfig {
-            data_dir: self.data_dir.clone(),
-            listen: self.listen,
+        let log = LogConfig::default();
+        let storage = ShardStorageConfig::default();
+        let preallocation = match self.preallocation.as_deref() {
+            None | Some("zero-fill") => Preallocation::ZeroFill,
+            Some("fallocate") => Preallocation::Fallocate,
+            Some(other) => {
+                return Err(format!(
+                    "preallocation: {other:?} is not zero-fill or fallocate"
+                ))
+            }
+        };
+        Ok(BrokerConfig {
+            data_dir: self.data_dir.clone().unwrap_or(defaults.data_dir),
+            listen: self.listen.unwrap_or(defaults.listen),
             cores: self.cores.unwrap_or(defaults.cores),
             core_port_base: self.core_port_base,
             advertise_host: self.advertise_host.clone(),
@@ -107,40 +168,110 @@ impl ServeArgs {
                 .inflight_bytes_per_core
                 .unwrap_or(defaults.inflight_bytes_per_core),
             log: LogConfig {
-                segment_bytes_max: self.segment_bytes.unwrap_or(log_defaults.segment_bytes_max),
-                batch_bytes_max: self.batch_bytes_max.unwrap_or(log_defaults.batch_bytes_max),
-                preallocate_bytes: self
-                    .preallocate_bytes
-                    .unwrap_or(log_defaults.preallocate_bytes),
-                preallocation: match self.preallocation.as_deref() {
-                    Some("fallocate") => Preallocation::Fallocate,
-                    _ => Preallocation::ZeroFill,
-                },
-                flush_interval_ms: self
-                    .flush_interval_ms
-                    .unwrap_or(log_defaults.flush_interval_ms),
-                ..log_defaults
+                segment_bytes_max: self.segment_bytes.unwrap_or(log.segment_bytes_max),
+                batch_bytes_max: self.batch_bytes_max.unwrap_or(log.batch_bytes_max),
+                preallocate_bytes: self.preallocate_bytes.unwrap_or(log.preallocate_bytes),
+                index_interval_bytes: self
+                    .index_interval_bytes
+                    .unwrap_or(log.index_interval_bytes),
+                write_bytes_max: self.write_bytes_max.unwrap_or(log.write_bytes_max),
+                preallocation,
+                flush_interval_ms: self.flush_interval_ms.unwrap_or(log.flush_interval_ms),
+                ..log
             },
             shard_storage: ShardStorageConfig {
-                tail_cache_bytes: self
-                    .tail_cache_bytes
-                    .unwrap_or(storage_defaults.tail_cache_bytes),
-                read_chunk_bytes: self
-                    .read_chunk_bytes
-                    .unwrap_or(storage_defaults.read_chunk_bytes),
+                tail_cache_bytes: self.tail_cache_bytes.unwrap_or(storage.tail_cache_bytes),
+                read_chunk_bytes: self.read_chunk_bytes.unwrap_or(storage.read_chunk_bytes),
             },
             retention_check_interval_ms: self
                 .retention_check_interval_ms
                 .unwrap_or(defaults.retention_check_interval_ms),
             io_memory_bytes: self.io_memory_bytes.unwrap_or(defaults.io_memory_bytes),
+        })
+    }
+
+    /// The effective settings, every one filled in, as the file would say them.
+    fn effective(config: &BrokerConfig) -> Settings {
+        Settings {
+            data_dir: Some(config.data_dir.clone()),
+            listen: Some(config.listen),
+            cores: Some(config.cores),
+            core_port_base: config.core_port_base,
+            advertise_host: config.advertise_host.clone(),
+            frame_bytes_max: Some(config.frame_bytes_max),
+            batch_bytes_max: Some(config.log.batch_bytes_max),
+            connections_max: Some(config.connections_max),
+            inflight_bytes_per_connection: Some(config.inflight_bytes_per_connection),
+            inflight_bytes_per_core: Some(config.inflight_bytes_per_core),
+            segment_bytes: Some(config.log.segment_bytes_max),
+            index_interval_bytes: Some(config.log.index_interval_bytes),
+            write_bytes_max: Some(config.log.write_bytes_max),
+            preallocate_bytes: Some(config.log.preallocate_bytes),
+            preallocation: Some(
+                match config.log.preallocation {
+                    Preallocation::ZeroFill => "zero-fill",
+                    Preallocation::Fallocate => "fallocate",
+                }
+                .to_string(),
+            ),
+            flush_interval_ms: Some(config.log.flush_interval_ms),
+            tail_cache_bytes: Some(config.shard_storage.tail_cache_bytes),
+            read_chunk_bytes: Some(config.shard_storage.read_chunk_bytes),
+            retention_check_interval_ms: Some(config.retention_check_interval_ms),
+            io_memory_bytes: Some(config.io_memory_bytes),
         }
     }
 }
 
+/// Run the broker: one pinned executor per core, each serving the shared
+/// port and its own port.
+#[derive(Args)]
+#[command(after_help = EXAMPLES)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    settings: Settings,
+    /// A TOML file with any of the settings above (keys as the flags, with
+    /// underscores); flags and SHARDLOG_* variables override it.
+    #[arg(long, env = "SHARDLOG_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print the effective settings as TOML and exit, without serving.
+    #[arg(long)]
+    print_config: bool,
+    /// Write "HOST:PORT" of the shared listener to this file once serving (for scripts and tests).
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// Flags and environment over the config file over the defaults,
+    /// refused (naming the key) if the file has unknown keys or bad values
+    /// or the result breaks a limit.
+    fn config(&self) -> Result<BrokerConfig, String> {
+        let file = match &self.config {
+            None => Settings::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("reading {}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+        };
+        let config = self.settings.clone().or(file).config()?;
+        config.validate()?;
+        Ok(config)
+    }
+}
+
 pub fn run(args: ServeArgs) -> CliResult {
+    let config = args.config().map_err(CliError)?;
+    if args.print_config {
+        let text =
+            toml::to_string(&Settings::effective(&config)).map_err(|e| CliError(e.to_string()))?;
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let ready_file = args.ready_file.clone();
     let mut ready_error = None;
-    run_broker(args.config(), |ready: &Ready| {
+    run_broker(config, |ready: &Ready| {
         if let Some(path) = &ready_file {
             if let Err(e) = write_ready_file(path, ready) {
                 ready_error = Some(format!("writing {}: {e}", path.display()));

@@ -8,6 +8,7 @@ mod admin;
 mod check;
 mod cli_e2e;
 mod client_e2e;
+mod config;
 mod data;
 mod hostile;
 mod lifecycle;

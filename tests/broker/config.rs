@@ -1,0 +1,97 @@
+//! `serve` settings: config file, then `SHARDLOG_*` environment, then
+//! flags, each overriding the one before; refusals name the key.
+
+use std::process::{Command, Output};
+
+use crate::common::DataDir;
+
+fn serve(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_shardlog"));
+    command.arg("serve").args(args);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn flags_override_environment_which_overrides_the_file() {
+    let dir = DataDir::new("config-precedence");
+    let file = dir.0.join("shardlog.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:7001\"\nsegment_bytes = 8388608\nflush_interval_ms = 7\n",
+    )
+    .unwrap();
+    let config = file.to_str().unwrap();
+    let output = serve(
+        &[
+            "--config",
+            config,
+            "--print-config",
+            "--flush-interval-ms",
+            "9",
+        ],
+        &[
+            ("SHARDLOG_SEGMENT_BYTES", "16777216"),
+            ("SHARDLOG_FLUSH_INTERVAL_MS", "8"),
+        ],
+    );
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("listen = \"127.0.0.1:7001\""),
+        "from the file: {stdout}"
+    );
+    assert!(
+        stdout.contains("segment_bytes = 16777216"),
+        "the environment over the file: {stdout}"
+    );
+    assert!(
+        stdout.contains("flush_interval_ms = 9"),
+        "the flag over the environment: {stdout}"
+    );
+    assert!(
+        stdout.contains("tail_cache_bytes = 67108864"),
+        "defaults fill the rest: {stdout}"
+    );
+    // The printed config is itself a valid config file.
+    std::fs::write(&file, &stdout).unwrap();
+    let again = serve(&["--config", config, "--print-config"], &[]);
+    assert_eq!(text(&again).0, stdout);
+}
+
+#[test]
+fn bad_settings_are_refused_at_start_naming_the_key() {
+    let dir = DataDir::new("config-refusals");
+    let cases = [
+        ("segment_bytez = 5\n", "segment_bytez"),
+        ("cores = \"many\"\n", "cores"),
+        ("preallocation = \"sometimes\"\n", "preallocation"),
+        (
+            "segment_bytes = 8192\nbatch_bytes_max = 16384\n",
+            "batch_bytes_max",
+        ),
+        ("listen = \"nowhere\"\n", "listen"),
+    ];
+    for (i, (contents, key)) in cases.iter().enumerate() {
+        let file = dir.0.join(format!("bad-{i}.toml"));
+        std::fs::write(&file, contents).unwrap();
+        let output = serve(&["--config", file.to_str().unwrap(), "--print-config"], &[]);
+        let (_, stderr) = text(&output);
+        assert!(!output.status.success(), "{contents:?} must be refused");
+        assert!(stderr.contains(key), "the refusal names {key}: {stderr}");
+    }
+    let missing = serve(&["--config", "/nonexistent/shardlog.toml"], &[]);
+    assert!(!missing.status.success());
+    let bad_env = serve(&["--print-config"], &[("SHARDLOG_CORES", "lots")]);
+    assert!(!bad_env.status.success());
+    assert!(text(&bad_env).1.contains("cores"), "{}", text(&bad_env).1);
+}
