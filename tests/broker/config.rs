@@ -95,3 +95,13 @@ fn bad_settings_are_refused_at_start_naming_the_key() {
     assert!(!bad_env.status.success());
     assert!(text(&bad_env).1.contains("cores"), "{}", text(&bad_env).1);
 }
+
+#[test]
+fn the_shipped_sample_config_is_valid() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/shardlog.toml");
+    // The sample is for a 4-core server; this machine may have fewer.
+    let output = serve(&["--config", sample, "--print-config"], &[("SHARDLOG_CORES", "1")]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stdout.contains("core_port_base = 9100"), "{stdout}");
+}
