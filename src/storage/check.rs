@@ -153,6 +153,14 @@ pub async fn check_partition<S: Storage>(
                     break Some((position, "zeros inside a sealed segment".into()))
                 }
                 CursorItem::Invalid { position, reason } => break Some((position, reason)),
+                CursorItem::UnknownFormat { position, version } => {
+                    report.problems.push(Problem::Corrupt {
+                        segment: path.clone(),
+                        position,
+                        reason: format!("batch format version {version}, unknown to this build (never repaired)"),
+                    });
+                    break None;
+                }
             }
         };
         report.next_offset = next_offset;

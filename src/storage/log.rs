@@ -395,6 +395,13 @@ impl<S: Storage> PartitionLog<S> {
                     }
                     break;
                 }
+                CursorItem::UnknownFormat { position, version } => {
+                    return Err(StorageError::Corruption {
+                        segment: path,
+                        position,
+                        reason: format!("unknown batch format version {version}"),
+                    });
+                }
                 CursorItem::Invalid { position, reason } => {
                     if !batches.is_empty() {
                         // Serve what is valid; the next read reports the damage.

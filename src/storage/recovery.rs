@@ -88,6 +88,15 @@ pub async fn scan<F: SegmentFile>(
                     invalid: None,
                 })
             }
+            CursorItem::UnknownFormat { position, version } => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "batch format version {version} at byte {position}: written by a newer shardlog; \
+                         refusing to open rather than truncate it"
+                    ),
+                ));
+            }
             CursorItem::Invalid { position, reason } => {
                 return Ok(ScanOutcome {
                     end_position: position,

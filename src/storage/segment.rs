@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::index::SegmentIndex;
 use super::io::SegmentFile;
 use crate::batch::header::{is_zero_header, BatchHeader};
-use crate::batch::{validate, HEADER_LEN};
+use crate::batch::{validate, BatchError, HEADER_LEN};
 
 pub const LOG_SUFFIX: &str = "log";
 pub const INDEX_SUFFIX: &str = "index";
@@ -51,6 +51,9 @@ pub enum CursorItem {
     End { position: u64 },
     /// Bytes that are not a valid batch.
     Invalid { position: u64, reason: String },
+    /// A batch header of a format version this build does not know: data
+    /// from a newer shardlog, never to be mistaken for a torn tail.
+    UnknownFormat { position: u64, version: u8 },
 }
 
 /// Reads validated batches of a segment in order, from a batch boundary up
@@ -126,6 +129,9 @@ impl<'a, F: SegmentFile> SegmentCursor<'a, F> {
         }
         let header = match BatchHeader::parse(&head, self.batch_bytes_limit) {
             Ok(header) => header,
+            Err(BatchError::UnsupportedVersion(version)) => {
+                return Ok(CursorItem::UnknownFormat { position, version })
+            }
             Err(e) => return Ok(invalid(position, &e.to_string())),
         };
         let length = header.batch_length as usize;

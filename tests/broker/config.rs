@@ -100,7 +100,10 @@ fn bad_settings_are_refused_at_start_naming_the_key() {
 fn the_shipped_sample_config_is_valid() {
     let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/shardlog.toml");
     // The sample is for a 4-core server; this machine may have fewer.
-    let output = serve(&["--config", sample, "--print-config"], &[("SHARDLOG_CORES", "1")]);
+    let output = serve(
+        &["--config", sample, "--print-config"],
+        &[("SHARDLOG_CORES", "1")],
+    );
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
     assert!(stdout.contains("core_port_base = 9100"), "{stdout}");
