@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::messages::ShardMessage;
+use super::messages::{Reply, ShardMessage};
 use super::notify::{first_of, LocalFuture};
 use super::Shard;
 use crate::config::{FETCH_BYTES_LIMIT, FETCH_WAIT_MS_LIMIT};
@@ -64,6 +64,18 @@ impl Shard {
             .send_async(message)
             .await
             .map_err(|_| ErrorCode::ShuttingDown)
+    }
+
+    /// Asks another core and waits for its reply; `None` when that core is
+    /// stopping (its inbox or the reply channel closed).
+    async fn ask<T>(
+        &self,
+        core: usize,
+        message: impl FnOnce(Reply<T>) -> ShardMessage,
+    ) -> Option<T> {
+        let (reply, answer) = flume::bounded(1);
+        self.send_to(core, message(reply)).await.ok()?;
+        answer.recv_async().await.ok()
     }
 
     /// Queues every batch (locally or on its owner) before returning, so
@@ -165,22 +177,17 @@ impl Shard {
             for (core, items) in split.by_core {
                 let (indexes, wanted): (Vec<usize>, Vec<FetchPartition>) =
                     items.into_iter().unzip();
-                let ids: Vec<u32> = wanted.iter().map(|p| p.partition).collect();
                 let answers = if core == self.id {
                     self.fetch_local(name, wanted, budget).await
                 } else {
-                    let (reply, answer) = flume::bounded(1);
-                    let message = ShardMessage::Fetch {
+                    let ids: Vec<u32> = wanted.iter().map(|p| p.partition).collect();
+                    let message = |reply| ShardMessage::Fetch {
                         topic: name.clone(),
                         partitions: wanted,
                         max_bytes: budget,
                         reply,
                     };
-                    match self.send_to(core, message).await {
-                        Ok(()) => answer.recv_async().await.ok(),
-                        Err(_) => None,
-                    }
-                    .unwrap_or_else(|| {
+                    self.ask(core, message).await.unwrap_or_else(|| {
                         ids.iter()
                             .map(|&p| fetch_error(p, ErrorCode::ShuttingDown))
                             .collect()
@@ -301,21 +308,16 @@ impl Shard {
             for (core, items) in split.by_core {
                 let (indexes, wanted): (Vec<usize>, Vec<(u32, OffsetSpec)>) =
                     items.into_iter().unzip();
-                let ids: Vec<u32> = wanted.iter().map(|(p, _)| *p).collect();
                 let answers = if core == self.id {
                     self.list_offsets_local(&name, wanted).await
                 } else {
-                    let (reply, answer) = flume::bounded(1);
-                    let message = ShardMessage::ListOffsets {
+                    let ids: Vec<u32> = wanted.iter().map(|(p, _)| *p).collect();
+                    let message = |reply| ShardMessage::ListOffsets {
                         topic: name.clone(),
                         partitions: wanted,
                         reply,
                     };
-                    match self.send_to(core, message).await {
-                        Ok(()) => answer.recv_async().await.ok(),
-                        Err(_) => None,
-                    }
-                    .unwrap_or_else(|| {
+                    self.ask(core, message).await.unwrap_or_else(|| {
                         ids.iter()
                             .map(|&partition| PartitionOffset {
                                 partition,
@@ -350,18 +352,13 @@ impl Shard {
                 all.extend(self.describe_local(topic, wanted));
                 continue;
             }
-            let (reply, answer) = flume::bounded(1);
             let ids = wanted.clone();
-            let message = ShardMessage::Describe {
+            let message = |reply| ShardMessage::Describe {
                 topic: topic.to_string(),
                 partitions: wanted,
                 reply,
             };
-            let answers = match self.send_to(core, message).await {
-                Ok(()) => answer.recv_async().await.ok(),
-                Err(_) => None,
-            };
-            all.extend(answers.unwrap_or_else(|| {
+            all.extend(self.ask(core, message).await.unwrap_or_else(|| {
                 ids.iter()
                     .map(|&partition| PartitionDescription {
                         partition,
