@@ -19,7 +19,7 @@ use crate::router::shard_for;
 use crate::shard::messages::{AdminResult, ShardMessage};
 use crate::shard::notify::LocalFuture;
 use crate::shard::{Shard, METADATA_CORE};
-use crate::topics::{validate_name, TopicConfig};
+use crate::topics::TopicConfig;
 
 /// A successful response frame whose body `encode` writes.
 fn ok_response(correlation_id: u32, encode: impl FnOnce(&mut BytesMut)) -> BytesMut {
@@ -108,9 +108,7 @@ pub async fn dispatch(
             })
         }
         Request::CreateTopic(request) => {
-            if let Err(message) = validate_name(&request.name) {
-                return ready(error_response(id, ErrorCode::InvalidTopicName, &message));
-            }
+            // The name is checked once, by the metadata core that owns topics.
             let config = match TopicConfig::from_request(&request.settings, &shard.config.log) {
                 Ok(config) => config,
                 Err((code, message)) => return ready(error_response(id, code, &message)),
