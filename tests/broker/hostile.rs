@@ -139,11 +139,10 @@ fn hostile_frames_disturb_only_their_own_connection() {
 fn connections_past_the_limit_are_refused_with_a_code() {
     let dir = DataDir::new("conn-limit");
     let broker = Broker::start_with(&dir.0, &["--connections-max", "3"]);
-    let held: Vec<Client> = (0..3).map(|_| broker.connect()).collect();
-    // Make sure the three are accepted before the fourth arrives.
-    for mut c in held.into_iter() {
+    let mut held: Vec<Client> = (0..3).map(|_| broker.connect()).collect();
+    // Make sure the three are accepted (and kept open) before the fourth.
+    for c in held.iter_mut() {
         assert_eq!(c.call(ApiKey::ApiVersions, |_| {}).header.error_code, 0);
-        std::mem::forget(c);
     }
     let mut extra = broker.connect();
     let response = extra.receive();
@@ -151,4 +150,5 @@ fn connections_past_the_limit_are_refused_with_a_code() {
         response.header.error_code,
         ErrorCode::TooManyConnections as u16
     );
+    drop(held);
 }
