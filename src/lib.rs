@@ -9,6 +9,8 @@
 //! - [`protocol`]: the binary protocol, sans-IO, shared by server and client.
 //! - [`error`]: the stable wire error codes.
 //! - [`router`]: which core owns a partition.
+//! - [`groups`]: consumer groups, sans-IO: placement, membership,
+//!   assignment strategies, the committed-offsets records.
 //! - [`shard`]: one core's executor, its partitions, the cross-core
 //!   messages and the fan-out of requests over cores.
 //! - [`server`]: listeners, connections, request dispatch.
@@ -22,6 +24,7 @@ pub mod batch;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod groups;
 pub mod protocol;
 pub mod router;
 pub mod server;

@@ -5,6 +5,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::fetch::FetchRequest;
 use super::frame::{RequestHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES};
+use super::groups::GroupRequest;
 use super::metadata::MetadataRequest;
 use super::offsets::ListOffsetsRequest;
 use super::produce::ProduceRequest;
@@ -24,10 +25,19 @@ pub enum ApiKey {
     Produce = 6,
     Fetch = 7,
     ListOffsets = 8,
+    // Consumer groups (protocol/groups.rs).
+    FindCoordinator = 10,
+    JoinGroup = 11,
+    Heartbeat = 12,
+    LeaveGroup = 13,
+    OffsetCommit = 14,
+    OffsetFetch = 15,
+    ListGroups = 16,
+    DescribeGroup = 17,
 }
 
 impl ApiKey {
-    pub const ALL: [ApiKey; 9] = [
+    pub const ALL: [ApiKey; 17] = [
         ApiKey::ApiVersions,
         ApiKey::Metadata,
         ApiKey::CreateTopic,
@@ -37,10 +47,38 @@ impl ApiKey {
         ApiKey::Produce,
         ApiKey::Fetch,
         ApiKey::ListOffsets,
+        ApiKey::FindCoordinator,
+        ApiKey::JoinGroup,
+        ApiKey::Heartbeat,
+        ApiKey::LeaveGroup,
+        ApiKey::OffsetCommit,
+        ApiKey::OffsetFetch,
+        ApiKey::ListGroups,
+        ApiKey::DescribeGroup,
     ];
 
+    /// The key with this number; numbers may have gaps.
     pub fn from_u16(key: u16) -> Option<ApiKey> {
-        ApiKey::ALL.get(key as usize).copied()
+        Some(match key {
+            0 => ApiKey::ApiVersions,
+            1 => ApiKey::Metadata,
+            2 => ApiKey::CreateTopic,
+            3 => ApiKey::DeleteTopic,
+            4 => ApiKey::ListTopics,
+            5 => ApiKey::DescribeTopic,
+            6 => ApiKey::Produce,
+            7 => ApiKey::Fetch,
+            8 => ApiKey::ListOffsets,
+            10 => ApiKey::FindCoordinator,
+            11 => ApiKey::JoinGroup,
+            12 => ApiKey::Heartbeat,
+            13 => ApiKey::LeaveGroup,
+            14 => ApiKey::OffsetCommit,
+            15 => ApiKey::OffsetFetch,
+            16 => ApiKey::ListGroups,
+            17 => ApiKey::DescribeGroup,
+            _ => return None,
+        })
     }
 
     /// The versions this build speaks: (min, max). All are version 0 so far.
@@ -61,6 +99,8 @@ pub enum Request {
     Produce(ProduceRequest),
     Fetch(FetchRequest),
     ListOffsets(ListOffsetsRequest),
+    /// Keys 10 to 17: consumer groups.
+    Group(GroupRequest),
 }
 
 impl Request {
@@ -71,6 +111,7 @@ impl Request {
             Request::Fetch(r) => r.topics.iter().map(|(_, ps)| ps.len()).sum(),
             Request::ListOffsets(r) => r.topics.iter().map(|(_, ps)| ps.len()).sum(),
             Request::Metadata(r) => r.topics.len(),
+            Request::Group(r) => r.partition_count(),
             _ => 0,
         }
     }
@@ -106,6 +147,11 @@ impl Request {
                 .map_err(malformed);
         }
         let mut r = WireReader::new(Bytes::from(frame));
+        if let Some(group) = GroupRequest::decode(api, &mut r) {
+            let request = Request::Group(group.map_err(malformed)?);
+            r.finish().map_err(malformed)?;
+            return Ok(request);
+        }
         let request = match api {
             ApiKey::ApiVersions => Request::ApiVersions,
             ApiKey::Metadata => {
@@ -126,6 +172,14 @@ impl Request {
                 Request::ListOffsets(ListOffsetsRequest::decode(&mut r).map_err(malformed)?)
             }
             ApiKey::Produce => unreachable!("decoded above"),
+            ApiKey::FindCoordinator
+            | ApiKey::JoinGroup
+            | ApiKey::Heartbeat
+            | ApiKey::LeaveGroup
+            | ApiKey::OffsetCommit
+            | ApiKey::OffsetFetch
+            | ApiKey::ListGroups
+            | ApiKey::DescribeGroup => unreachable!("group APIs decoded above"),
         };
         r.finish().map_err(malformed)?;
         Ok(request)

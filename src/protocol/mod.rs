@@ -6,11 +6,12 @@
 //! - [`wire`]: primitive encodings and the bounds-checked reader.
 //! - [`api`]: API keys, versions, and the decoded [`api::Request`].
 //! - one module per API group: [`metadata`] (ApiVersions, Metadata),
-//!   [`topics`], [`produce`], [`fetch`], [`offsets`].
+//!   [`topics`], [`produce`], [`fetch`], [`offsets`], [`groups`].
 
 pub mod api;
 pub mod fetch;
 pub mod frame;
+pub mod groups;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
