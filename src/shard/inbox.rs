@@ -92,6 +92,13 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
                 }
                 let _ = reply.send(());
             }
+            ShardMessage::Group { request, reply } => {
+                let shard = shard.clone();
+                glommio::spawn_local(async move {
+                    let _ = reply.send(shard.handle_group_local(request).await);
+                })
+                .detach();
+            }
             ShardMessage::Shutdown { reply } => {
                 shut_down(&shard).await;
                 let _ = reply.send(());
@@ -119,5 +126,6 @@ async fn shut_down(shard: &Shard) {
         );
     }
     shard.close_all().await;
+    shard.close_offsets_logs().await;
     tracing::info!(core = shard.id, "core stopped cleanly");
 }

@@ -68,7 +68,7 @@ impl Shard {
 
     /// Asks another core and waits for its reply; `None` when that core is
     /// stopping (its inbox or the reply channel closed).
-    async fn ask<T>(
+    pub(super) async fn ask<T>(
         &self,
         core: usize,
         message: impl FnOnce(Reply<T>) -> ShardMessage,
