@@ -45,6 +45,12 @@ use shardlog::protocol::topics::{
     TopicNameRequest, TopicSettings,
 };
 use shardlog::protocol::wire::{DecodeError, WireReader, WireWrite};
+use shardlog::protocol::groups::{
+    CommitPartition, DescribeGroupResponse, FetchedOffset, GroupListing, GroupNameRequest,
+    GroupRequest, GroupResponse, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse,
+    LeaveGroupRequest, ListGroupsResponse, MemberDescription, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
+};
 use shardlog::protocol::{ApiKey, Request};
 
 /// The frame limit these tests check against; the broker's is configured.
@@ -64,6 +70,7 @@ fn api_of(request: &Request) -> ApiKey {
         Request::Produce(_) => ApiKey::Produce,
         Request::Fetch(_) => ApiKey::Fetch,
         Request::ListOffsets(_) => ApiKey::ListOffsets,
+        Request::Group(group) => group.api(),
     }
 }
 
@@ -76,6 +83,7 @@ fn encode_request_body(request: &Request, buf: &mut BytesMut) {
         Request::Produce(body) => body.encode(buf),
         Request::Fetch(body) => body.encode(buf),
         Request::ListOffsets(body) => body.encode(buf),
+        Request::Group(body) => body.encode(buf),
     }
 }
 
@@ -138,6 +146,7 @@ fn assert_same_request(sent: &Request, got: &Request) -> Result<(), TestCaseErro
         (Request::DescribeTopic(a), Request::DescribeTopic(b)) => prop_assert_eq!(a, b),
         (Request::Fetch(a), Request::Fetch(b)) => prop_assert_eq!(a, b),
         (Request::ListOffsets(a), Request::ListOffsets(b)) => prop_assert_eq!(a, b),
+        (Request::Group(a), Request::Group(b)) => prop_assert_eq!(a, b),
         (Request::Produce(a), Request::Produce(b)) => {
             prop_assert_eq!(a.acks, b.acks);
             prop_assert_eq!(a.topics.len(), b.topics.len());
@@ -186,6 +195,7 @@ enum Response {
     Produce(ProduceResponse),
     Fetch(FetchResponse),
     ListOffsets(ListOffsetsResponse),
+    Group(GroupResponse),
 }
 
 impl Response {
@@ -199,6 +209,7 @@ impl Response {
             Response::Produce(_) => ApiKey::Produce,
             Response::Fetch(_) => ApiKey::Fetch,
             Response::ListOffsets(_) => ApiKey::ListOffsets,
+            Response::Group(group) => group.api(),
         }
     }
 
@@ -212,6 +223,7 @@ impl Response {
             Response::Produce(body) => body.encode(buf),
             Response::Fetch(body) => body.encode(buf),
             Response::ListOffsets(body) => body.encode(buf),
+            Response::Group(body) => body.encode(buf),
         }
     }
 
@@ -226,6 +238,16 @@ impl Response {
             ApiKey::Produce => Response::Produce(ProduceResponse::decode(r)?),
             ApiKey::Fetch => Response::Fetch(FetchResponse::decode(r)?),
             ApiKey::ListOffsets => Response::ListOffsets(ListOffsetsResponse::decode(r)?),
+            ApiKey::FindCoordinator
+            | ApiKey::JoinGroup
+            | ApiKey::Heartbeat
+            | ApiKey::LeaveGroup
+            | ApiKey::OffsetCommit
+            | ApiKey::OffsetFetch
+            | ApiKey::ListGroups
+            | ApiKey::DescribeGroup => {
+                Response::Group(GroupResponse::decode(api, r).expect("a group API")?)
+            }
         })
     }
 
@@ -441,6 +463,7 @@ fn request() -> impl Strategy<Value = Request> {
         produce_request().prop_map(Request::Produce),
         fetch_request().prop_map(Request::Fetch),
         list_offsets_request().prop_map(Request::ListOffsets),
+        group_request().prop_map(Request::Group),
     ]
 }
 
@@ -574,6 +597,7 @@ fn response() -> impl Strategy<Value = Response> {
         produce_response().prop_map(Response::Produce),
         fetch_response().prop_map(Response::Fetch),
         list_offsets_response().prop_map(Response::ListOffsets),
+        group_response().prop_map(Response::Group),
     ]
 }
 
@@ -729,14 +753,17 @@ proptest! {
 #[test]
 fn api_versions_lists_every_api_at_version_0() {
     let current = ApiVersionsResponse::current();
-    let expected: Vec<(u16, u16, u16)> = (0..ApiKey::ALL.len() as u16)
-        .map(|key| (key, 0, 0))
+    let expected: Vec<(u16, u16, u16)> = ApiKey::ALL
+        .iter()
+        .map(|&api| (api as u16, 0, 0))
         .collect();
     assert_eq!(current.apis, expected);
-    for (key, api) in ApiKey::ALL.iter().enumerate() {
-        assert_eq!(ApiKey::from_u16(key as u16), Some(*api));
+    for api in ApiKey::ALL {
+        assert_eq!(ApiKey::from_u16(api as u16), Some(api));
     }
-    assert_eq!(ApiKey::from_u16(ApiKey::ALL.len() as u16), None);
+    for unknown in (0..=u16::MAX).filter(|k| !ApiKey::ALL.iter().any(|a| *a as u16 == *k)) {
+        assert_eq!(ApiKey::from_u16(unknown), None);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -827,7 +854,7 @@ proptest! {
 
     #[test]
     fn unknown_api_keys_are_refused(
-        api_key in ApiKey::ALL.len() as u16..,
+        api_key in ApiKey::ALL.iter().map(|a| *a as u16).max().unwrap() + 1..,
         api_version in any::<u16>(),
         body in vec(any::<u8>(), 0..32),
     ) {
@@ -1268,4 +1295,181 @@ fn long_strings_are_cut_at_a_character_boundary() {
     };
     assert_eq!(got.len(), 65_534);
     assert!(message.starts_with(&got));
+}
+
+// ---------------------------------------------------------------------------
+// Consumer groups (keys 10 to 17): strategies for the round trips above.
+
+fn partitions_by_topic() -> impl Strategy<Value = Vec<(String, Vec<u32>)>> {
+    vec((topic_name(), vec(any::<u32>(), 0..4)), 0..3)
+}
+
+fn group_request() -> impl Strategy<Value = GroupRequest> {
+    let name = || topic_name();
+    prop_oneof![
+        name().prop_map(|group| GroupRequest::FindCoordinator(GroupNameRequest { group })),
+        (
+            name(),
+            "\\PC{0,12}",
+            any::<u32>(),
+            any::<u32>(),
+            "[a-z]{0,10}",
+            vec(topic_name(), 0..4)
+        )
+            .prop_map(|(group, member_id, session, rebalance, strategy, topics)| {
+                GroupRequest::Join(JoinGroupRequest {
+                    group,
+                    member_id,
+                    session_timeout_ms: session,
+                    rebalance_timeout_ms: rebalance,
+                    strategy,
+                    topics,
+                })
+            }),
+        (name(), "\\PC{0,12}", any::<u32>()).prop_map(|(group, member_id, generation)| {
+            GroupRequest::Heartbeat(HeartbeatRequest {
+                group,
+                member_id,
+                generation,
+            })
+        }),
+        (name(), "\\PC{0,12}").prop_map(|(group, member_id)| {
+            GroupRequest::Leave(LeaveGroupRequest { group, member_id })
+        }),
+        (
+            name(),
+            "\\PC{0,12}",
+            any::<i32>(),
+            vec(
+                (
+                    topic_name(),
+                    vec((any::<u32>(), offset(), "\\PC{0,12}"), 0..4)
+                ),
+                0..3
+            )
+        )
+            .prop_map(|(group, member_id, generation, topics)| {
+                GroupRequest::OffsetCommit(OffsetCommitRequest {
+                    group,
+                    member_id,
+                    generation,
+                    topics: topics
+                        .into_iter()
+                        .map(|(t, ps)| {
+                            let ps = ps
+                                .into_iter()
+                                .map(|(partition, offset, metadata)| CommitPartition {
+                                    partition,
+                                    offset,
+                                    metadata,
+                                })
+                                .collect();
+                            (t, ps)
+                        })
+                        .collect(),
+                })
+            }),
+        (name(), partitions_by_topic()).prop_map(|(group, topics)| {
+            GroupRequest::OffsetFetch(OffsetFetchRequest { group, topics })
+        }),
+        Just(GroupRequest::ListGroups),
+        name().prop_map(|group| GroupRequest::DescribeGroup(GroupNameRequest { group })),
+    ]
+}
+
+fn group_response() -> impl Strategy<Value = GroupResponse> {
+    prop_oneof![
+        (any::<u16>(), "\\PC{0,12}", any::<u16>()).prop_map(|(core, host, port)| {
+            GroupResponse::Coordinator(CoreAddress { core, host, port })
+        }),
+        (any::<u32>(), "\\PC{0,12}", "[a-z]{0,10}", partitions_by_topic()).prop_map(
+            |(generation, member_id, strategy, assignment)| {
+                GroupResponse::Join(JoinGroupResponse {
+                    generation,
+                    member_id,
+                    strategy,
+                    assignment,
+                })
+            }
+        ),
+        Just(GroupResponse::Empty(ApiKey::Heartbeat)),
+        Just(GroupResponse::Empty(ApiKey::LeaveGroup)),
+        vec((topic_name(), vec((any::<u32>(), error_code()), 0..4)), 0..3)
+            .prop_map(|topics| GroupResponse::OffsetCommit(OffsetCommitResponse { topics })),
+        vec(
+            (
+                topic_name(),
+                vec((any::<u32>(), error_code(), offset(), "\\PC{0,12}"), 0..4)
+            ),
+            0..3
+        )
+        .prop_map(|topics| {
+            GroupResponse::OffsetFetch(OffsetFetchResponse {
+                topics: topics
+                    .into_iter()
+                    .map(|(t, ps)| {
+                        let ps = ps
+                            .into_iter()
+                            .map(|(partition, error_code, offset, metadata)| FetchedOffset {
+                                partition,
+                                error_code,
+                                offset,
+                                metadata,
+                            })
+                            .collect();
+                        (t, ps)
+                    })
+                    .collect(),
+            })
+        }),
+        vec((topic_name(), any::<u16>(), "[A-Za-z]{0,12}", any::<u32>()), 0..4).prop_map(
+            |groups| {
+                GroupResponse::ListGroups(ListGroupsResponse {
+                    groups: groups
+                        .into_iter()
+                        .map(|(group, core, state, members)| GroupListing {
+                            group,
+                            core,
+                            state,
+                            members,
+                        })
+                        .collect(),
+                })
+            }
+        ),
+        (
+            topic_name(),
+            "[A-Za-z]{0,12}",
+            any::<u32>(),
+            "[a-z]{0,10}",
+            vec(
+                (
+                    "\\PC{0,12}",
+                    any::<u32>(),
+                    vec(topic_name(), 0..3),
+                    partitions_by_topic()
+                ),
+                0..3
+            )
+        )
+            .prop_map(|(group, state, generation, strategy, members)| {
+                GroupResponse::DescribeGroup(DescribeGroupResponse {
+                    group,
+                    state,
+                    generation,
+                    strategy,
+                    members: members
+                        .into_iter()
+                        .map(|(member_id, session_timeout_ms, topics, assignment)| {
+                            MemberDescription {
+                                member_id,
+                                session_timeout_ms,
+                                topics,
+                                assignment,
+                            }
+                        })
+                        .collect(),
+                })
+            }),
+    ]
 }
