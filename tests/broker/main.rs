@@ -10,5 +10,6 @@ mod cli_e2e;
 mod client_e2e;
 mod config;
 mod data;
+mod groups;
 mod hostile;
 mod lifecycle;

@@ -1,0 +1,485 @@
+//! Consumer groups against the real broker: assignment over members,
+//! rebalancing when a member dies, at-least-once with commit-after-process,
+//! committed offsets across restarts, typed refusals, internal logs hidden.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use shardlog::client::{
+    Admin, ConnectionConfig, ConsumerConfig, GroupConsumer, GroupConsumerConfig, OffsetReset,
+    Producer, ProducerConfig, ProducerRecord, TopicSettings,
+};
+use shardlog::error::ErrorCode;
+use shardlog::protocol::groups::{
+    CommitPartition, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, OffsetCommitRequest,
+    NO_GENERATION,
+};
+use shardlog::protocol::ApiKey;
+
+use crate::common::{Broker, Client, DataDir};
+
+/// Longest a test waits for the group to settle before failing.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+const SESSION_TIMEOUT_MS: u32 = 1_000;
+
+fn create_topic(bootstrap: &str, topic: &str, partitions: u32) {
+    let mut admin = Admin::connect(bootstrap, ConnectionConfig::default()).unwrap();
+    admin
+        .create_topic(
+            topic,
+            TopicSettings {
+                partitions,
+                retention_ms: None,
+                retention_bytes: None,
+                segment_bytes: None,
+            },
+        )
+        .unwrap();
+}
+
+/// Produces `count` records to every partition, valued `"{tag}-{p}-{i}"`.
+fn produce(bootstrap: &str, topic: &str, partitions: u32, count: u32, tag: &str) {
+    let mut producer = Producer::new(ProducerConfig {
+        bootstrap: bootstrap.to_string(),
+        ..ProducerConfig::default()
+    })
+    .unwrap();
+    for i in 0..count {
+        for p in 0..partitions {
+            let record = ProducerRecord::new(format!("{tag}-{p}-{i}")).partition(p);
+            producer.send(topic, record).unwrap();
+        }
+    }
+    for delivery in producer.flush() {
+        delivery.result.expect("every batch acknowledged");
+    }
+}
+
+fn member_config(bootstrap: &str, group: &str, strategy: &str) -> GroupConsumerConfig {
+    GroupConsumerConfig {
+        consumer: ConsumerConfig {
+            bootstrap: bootstrap.to_string(),
+            max_wait_ms: 50,
+            ..ConsumerConfig::default()
+        },
+        group: group.to_string(),
+        strategy: strategy.to_string(),
+        session_timeout_ms: SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms: 100,
+        rebalance_timeout_ms: 5_000,
+        auto_commit: false,
+        auto_offset_reset: OffsetReset::Earliest,
+        ..GroupConsumerConfig::default()
+    }
+}
+
+/// What a member thread reports.
+enum Report {
+    Assigned {
+        member: usize,
+        generation: u32,
+        partitions: Vec<u32>,
+    },
+    /// Records processed (partition, offset); `committed` says whether the
+    /// commit after them succeeded.
+    Processed {
+        records: Vec<(u32, u64)>,
+        committed: bool,
+    },
+}
+
+/// A member that polls, processes (reports), then commits; on `kill` it
+/// stops between processing and committing and is dropped without
+/// leaving, as a crashed process would be.
+fn spawn_member(
+    member: usize,
+    config: GroupConsumerConfig,
+    reports: mpsc::Sender<Report>,
+    kill: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let mut consumer = GroupConsumer::new(config).unwrap();
+        consumer.subscribe(&["events"]);
+        let mut reported = None;
+        while !stop.load(Ordering::Relaxed) {
+            let records = consumer.poll().expect("poll");
+            if consumer.generation() != reported {
+                reported = consumer.generation();
+                if let Some(generation) = reported {
+                    let partitions = consumer.assignment().iter().map(|(_, p)| *p).collect();
+                    let _ = reports.send(Report::Assigned {
+                        member,
+                        generation,
+                        partitions,
+                    });
+                }
+            }
+            let processed: Vec<(u32, u64)> =
+                records.iter().map(|r| (r.partition, r.offset)).collect();
+            if kill.load(Ordering::Relaxed) {
+                let _ = reports.send(Report::Processed {
+                    records: processed,
+                    committed: false,
+                });
+                return; // dropped without a commit and without leaving
+            }
+            if records.is_empty() {
+                continue;
+            }
+            let committed = consumer.commit().is_ok();
+            let _ = reports.send(Report::Processed {
+                records: processed,
+                committed,
+            });
+        }
+        consumer.close().unwrap();
+    })
+}
+
+/// Collects reports until the latest assignments of `members` share one
+/// generation and cover `partitions` partitions; returns that generation
+/// and the assignment by member.
+fn settle(
+    reports: &mpsc::Receiver<Report>,
+    members: &[usize],
+    partitions: u32,
+    after_generation: u32,
+    seen: &mut Vec<(Vec<(u32, u64)>, bool)>,
+) -> (u32, BTreeMap<usize, Vec<u32>>) {
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    let mut latest: BTreeMap<usize, (u32, Vec<u32>)> = BTreeMap::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(!left.is_zero(), "the group did not settle: {latest:?}");
+        match reports.recv_timeout(left) {
+            Ok(Report::Assigned {
+                member,
+                generation,
+                partitions,
+            }) => {
+                latest.insert(member, (generation, partitions));
+            }
+            Ok(Report::Processed { records, committed }) => seen.push((records, committed)),
+            Err(e) => panic!("no report: {e}"),
+        }
+        let generations: BTreeSet<u32> = members
+            .iter()
+            .filter_map(|m| latest.get(m).map(|(g, _)| *g))
+            .collect();
+        let total: usize = members
+            .iter()
+            .filter_map(|m| latest.get(m).map(|(_, ps)| ps.len()))
+            .sum();
+        if generations.len() == 1
+            && members.iter().all(|m| latest.contains_key(m))
+            && generations.iter().all(|g| *g > after_generation)
+            && total == partitions as usize
+        {
+            let generation = *generations.iter().next().unwrap();
+            let by_member = members
+                .iter()
+                .map(|m| (*m, latest[m].1.clone()))
+                .collect();
+            return (generation, by_member);
+        }
+    }
+}
+
+fn assert_each_partition_once(assignment: &BTreeMap<usize, Vec<u32>>, partitions: u32) {
+    let mut all: Vec<u32> = assignment.values().flatten().copied().collect();
+    all.sort_unstable();
+    assert_eq!(all, (0..partitions).collect::<Vec<_>>(), "{assignment:?}");
+}
+
+#[test]
+fn three_members_share_twelve_partitions_and_a_dead_members_move_without_loss() {
+    const PARTITIONS: u32 = 12;
+    let dir = DataDir::new("groups-three");
+    let broker = Broker::start(&dir.0);
+    let bootstrap = broker.addr.to_string();
+    create_topic(&bootstrap, "events", PARTITIONS);
+    produce(&bootstrap, "events", PARTITIONS, 50, "a");
+
+    let (tx, reports) = mpsc::channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let kills: Vec<Arc<AtomicBool>> = (0..3).map(|_| Arc::new(AtomicBool::new(false))).collect();
+    let members: Vec<_> = (0..3)
+        .map(|m| {
+            let config = member_config(&bootstrap, "billing", "range");
+            spawn_member(m, config, tx.clone(), kills[m].clone(), stop.clone())
+        })
+        .collect();
+    drop(tx);
+    let mut seen = Vec::new();
+    let (first, assignment) = settle(&reports, &[0, 1, 2], PARTITIONS, 0, &mut seen);
+    assert_each_partition_once(&assignment, PARTITIONS);
+    for partitions in assignment.values() {
+        assert_eq!(partitions.len(), 4, "range over 3 members: 4 each");
+    }
+
+    // Member 2 dies (no leave): its partitions move to 0 and 1 once its
+    // session times out.
+    produce(&bootstrap, "events", PARTITIONS, 50, "b");
+    kills[2].store(true, Ordering::Relaxed);
+    let (second, assignment) = settle(&reports, &[0, 1], PARTITIONS, first, &mut seen);
+    assert!(second > first);
+    assert_each_partition_once(&assignment, PARTITIONS);
+    produce(&bootstrap, "events", PARTITIONS, 50, "c");
+
+    // Every record is processed at least once; only records processed and
+    // not committed may come twice.
+    let expected: BTreeSet<(u32, u64)> = (0..PARTITIONS)
+        .flat_map(|p| (0..150u64).map(move |o| (p, o)))
+        .collect();
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    let processed = |seen: &Vec<(Vec<(u32, u64)>, bool)>| -> BTreeSet<(u32, u64)> {
+        seen.iter().flat_map(|(r, _)| r.iter().copied()).collect()
+    };
+    while !processed(&seen).is_superset(&expected) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match reports.recv_timeout(left) {
+            Ok(Report::Processed { records, committed }) => seen.push((records, committed)),
+            Ok(Report::Assigned { .. }) => {}
+            Err(e) => panic!(
+                "records never processed ({e}): {:?}",
+                expected.difference(&processed(&seen)).take(10).collect::<Vec<_>>()
+            ),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for member in members {
+        member.join().unwrap();
+    }
+    while let Ok(report) = reports.try_recv() {
+        if let Report::Processed { records, committed } = report {
+            seen.push((records, committed));
+        }
+    }
+    let uncommitted: BTreeSet<(u32, u64)> = seen
+        .iter()
+        .filter(|(_, committed)| !committed)
+        .flat_map(|(r, _)| r.iter().copied())
+        .collect();
+    let mut counts: BTreeMap<(u32, u64), usize> = BTreeMap::new();
+    for (records, _) in &seen {
+        for r in records {
+            *counts.entry(*r).or_default() += 1;
+        }
+    }
+    let duplicates: Vec<(u32, u64)> = counts
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(r, _)| *r)
+        .collect();
+    for record in &duplicates {
+        assert!(
+            uncommitted.contains(record),
+            "{record:?} came twice though its processing was committed"
+        );
+    }
+    assert!(
+        counts.keys().all(|r| expected.contains(r)),
+        "nothing but the produced records"
+    );
+}
+
+#[test]
+fn committed_offsets_survive_kill9_and_sigterm_and_a_new_member_resumes() {
+    const PARTITIONS: u32 = 4;
+    let dir = DataDir::new("groups-restart");
+    let broker = Broker::start(&dir.0);
+    let bootstrap = broker.addr.to_string();
+    create_topic(&bootstrap, "events", PARTITIONS);
+    produce(&bootstrap, "events", PARTITIONS, 30, "a");
+
+    // One member reads some records, commits them, and dies.
+    let mut consumer = GroupConsumer::new(member_config(&bootstrap, "resume", "sticky")).unwrap();
+    consumer.subscribe(&["events"]);
+    let mut read = 0;
+    while read < 40 {
+        read += consumer.poll().unwrap().len();
+    }
+    consumer.commit().unwrap();
+    let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
+    let committed = admin.committed_offsets("resume").unwrap();
+    assert_eq!(committed.len(), PARTITIONS as usize);
+    assert!(committed.iter().map(|c| c.offset).sum::<u64>() >= 40);
+    drop(consumer);
+    drop(admin);
+
+    let broker = {
+        broker.kill9();
+        Broker::start(&dir.0)
+    };
+    let bootstrap = broker.addr.to_string();
+    let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
+    assert_eq!(admin.committed_offsets("resume").unwrap(), committed, "after kill -9");
+    drop(admin);
+    let (status, stderr) = broker.terminate();
+    assert!(status.success(), "{stderr}");
+    let broker = Broker::start(&dir.0);
+    let bootstrap = broker.addr.to_string();
+    let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
+    assert_eq!(admin.committed_offsets("resume").unwrap(), committed, "after SIGTERM");
+
+    // A new member (the old one's session is long gone with the broker)
+    // starts each partition at the committed offset.
+    let mut consumer = GroupConsumer::new(member_config(&bootstrap, "resume", "sticky")).unwrap();
+    consumer.subscribe(&["events"]);
+    let mut first: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut count = 0;
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    while count < 120 - committed.iter().map(|c| c.offset).sum::<u64>() as usize {
+        assert!(Instant::now() < deadline, "read {count}");
+        for record in consumer.poll().unwrap() {
+            first.entry(record.partition).or_insert(record.offset);
+            count += 1;
+        }
+    }
+    for c in &committed {
+        if c.offset < 30 {
+            assert_eq!(first[&c.partition], c.offset, "partition {}", c.partition);
+        } else {
+            assert!(!first.contains_key(&c.partition));
+        }
+    }
+    consumer.close().unwrap();
+}
+
+fn join_frame(client: &mut Client, group: &str, member_id: &str) -> (u32, bytes::BytesMut) {
+    let request = JoinGroupRequest {
+        group: group.to_string(),
+        member_id: member_id.to_string(),
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 10_000,
+        strategy: "roundrobin".into(),
+        topics: vec!["events".into()],
+    };
+    client.frame(ApiKey::JoinGroup as u16, 0, |b| request.encode(b))
+}
+
+fn joined(response: &crate::common::Response) -> JoinGroupResponse {
+    assert_eq!(response.header.error_code, 0, "{:?}", response.error());
+    JoinGroupResponse::decode(&mut response.reader()).unwrap()
+}
+
+fn commit(client: &mut Client, member_id: &str, generation: i32) -> (u16, String) {
+    let request = OffsetCommitRequest {
+        group: "stale".into(),
+        member_id: member_id.into(),
+        generation,
+        topics: vec![(
+            "events".into(),
+            vec![CommitPartition {
+                partition: 0,
+                offset: 1,
+                metadata: String::new(),
+            }],
+        )],
+    };
+    client
+        .call(ApiKey::OffsetCommit, |b| request.encode(b))
+        .error()
+}
+
+#[test]
+fn stale_generations_and_strangers_are_refused_with_their_codes() {
+    let dir = DataDir::new("groups-stale");
+    let broker = Broker::start(&dir.0);
+    create_topic(&broker.addr.to_string(), "events", 2);
+    let mut first = broker.connect();
+    let mut second = broker.connect();
+
+    let (_, frame) = join_frame(&mut first, "stale", "");
+    first.send(&frame);
+    let one = joined(&first.receive());
+    assert_eq!(one.generation, 1);
+    assert_eq!(commit(&mut first, &one.member_id, 1).0, 0, "current generation");
+
+    // A second member joins: the first hears of it by heartbeat, joins
+    // again, and both get generation 2.
+    let (_, frame) = join_frame(&mut second, "stale", "");
+    second.send(&frame);
+    let heartbeat = HeartbeatRequest {
+        group: "stale".into(),
+        member_id: one.member_id.clone(),
+        generation: 1,
+    };
+    let answer = first.call(ApiKey::Heartbeat, |b| heartbeat.encode(b));
+    assert_eq!(answer.header.error_code, ErrorCode::RebalanceInProgress as u16);
+    let (_, frame) = join_frame(&mut first, "stale", &one.member_id);
+    first.send(&frame);
+    let again = joined(&first.receive());
+    let two = joined(&second.receive());
+    assert_eq!((again.generation, two.generation), (2, 2));
+    let total: usize = [&again, &two]
+        .iter()
+        .map(|j| j.assignment.iter().map(|(_, ps)| ps.len()).sum::<usize>())
+        .sum();
+    assert_eq!(total, 2);
+
+    let (code, message) = commit(&mut first, &one.member_id, 1);
+    assert_eq!(code, ErrorCode::IllegalGeneration as u16, "{message}");
+    assert_eq!(commit(&mut first, &one.member_id, 2).0, 0);
+    assert_eq!(
+        commit(&mut first, "stranger", 2).0,
+        ErrorCode::UnknownMemberId as u16
+    );
+    assert_eq!(
+        commit(&mut first, "", NO_GENERATION).0,
+        ErrorCode::GroupNotEmpty as u16,
+        "no commits outside membership while the group has members"
+    );
+    let bad_name = OffsetCommitRequest {
+        group: "no spaces".into(),
+        member_id: String::new(),
+        generation: NO_GENERATION,
+        topics: Vec::new(),
+    };
+    let answer = first.call(ApiKey::OffsetCommit, |b| bad_name.encode(b));
+    assert_eq!(answer.header.error_code, ErrorCode::InvalidGroupId as u16);
+}
+
+#[test]
+fn the_internal_offsets_log_is_not_a_topic() {
+    let dir = DataDir::new("groups-internal");
+    let broker = Broker::start(&dir.0);
+    let bootstrap = broker.addr.to_string();
+    create_topic(&bootstrap, "events", 1);
+    produce(&bootstrap, "events", 1, 3, "a");
+    let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
+    admin.set_committed_offsets("g", "events", &[(0, 2)]).unwrap();
+    assert!(
+        dir.0.join("internal/__consumer_offsets").is_dir(),
+        "offsets stored"
+    );
+    let names: Vec<String> = admin
+        .list_topics()
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, ["events"]);
+    let settings = TopicSettings {
+        partitions: 1,
+        retention_ms: None,
+        retention_bytes: None,
+        segment_bytes: None,
+    };
+    let created = admin.create_topic("__consumer_offsets", settings);
+    assert_eq!(
+        created.unwrap_err().code(),
+        Some(ErrorCode::InvalidTopicName)
+    );
+    let deleted = admin.delete_topic("__consumer_offsets");
+    assert_eq!(deleted.unwrap_err().code(), Some(ErrorCode::UnknownTopic));
+    let described = admin.describe_topic("__consumer_offsets");
+    assert_eq!(described.unwrap_err().code(), Some(ErrorCode::UnknownTopic));
+    let listed = admin.list_groups().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].group.as_str(), listed[0].state.as_str()), ("g", "Empty"));
+}
