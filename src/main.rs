@@ -18,6 +18,8 @@ use clap::{Parser, Subcommand};
   shardlog topic create orders --partitions 8
   printf 'user-1:paid\\n' | shardlog produce orders --key-separator :
   shardlog consume orders --from earliest --format json
+  shardlog consume orders --group billing --count 100
+  shardlog group describe billing
 
 Every client command takes --broker HOST:PORT (default 127.0.0.1:9092).
 Set RUST_LOG=debug for the client's own log on standard error."
@@ -39,6 +41,8 @@ enum Command {
     Produce(cli::produce::ProduceArgs),
     /// Print records of a topic.
     Consume(cli::consume::ConsumeArgs),
+    /// List, describe and reset consumer groups.
+    Group(cli::group::GroupArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Topic(args) => cli::topic::run(args),
         Command::Produce(args) => cli::produce::run(args),
         Command::Consume(args) => cli::consume::run(args),
+        Command::Group(args) => cli::group::run(args),
     };
     match result {
         Ok(code) => code,

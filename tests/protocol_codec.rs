@@ -30,6 +30,12 @@ use shardlog::protocol::frame::{
     self, FrameCheck, RequestHeader, ResponseHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES,
     RESPONSE_HEADER_BYTES,
 };
+use shardlog::protocol::groups::{
+    CommitPartition, DescribeGroupResponse, FetchedOffset, GroupListing, GroupNameRequest,
+    GroupRequest, GroupResponse, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse,
+    LeaveGroupRequest, ListGroupsResponse, MemberDescription, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
+};
 use shardlog::protocol::metadata::{
     ApiVersionsResponse, CoreAddress, MetadataRequest, MetadataResponse, TopicMetadata,
 };
@@ -45,12 +51,6 @@ use shardlog::protocol::topics::{
     TopicNameRequest, TopicSettings,
 };
 use shardlog::protocol::wire::{DecodeError, WireReader, WireWrite};
-use shardlog::protocol::groups::{
-    CommitPartition, DescribeGroupResponse, FetchedOffset, GroupListing, GroupNameRequest,
-    GroupRequest, GroupResponse, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse,
-    LeaveGroupRequest, ListGroupsResponse, MemberDescription, OffsetCommitRequest,
-    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
-};
 use shardlog::protocol::{ApiKey, Request};
 
 /// The frame limit these tests check against; the broker's is configured.
@@ -753,10 +753,8 @@ proptest! {
 #[test]
 fn api_versions_lists_every_api_at_version_0() {
     let current = ApiVersionsResponse::current();
-    let expected: Vec<(u16, u16, u16)> = ApiKey::ALL
-        .iter()
-        .map(|&api| (api as u16, 0, 0))
-        .collect();
+    let expected: Vec<(u16, u16, u16)> =
+        ApiKey::ALL.iter().map(|&api| (api as u16, 0, 0)).collect();
     assert_eq!(current.apis, expected);
     for api in ApiKey::ALL {
         assert_eq!(ApiKey::from_u16(api as u16), Some(api));
@@ -1382,20 +1380,27 @@ fn group_response() -> impl Strategy<Value = GroupResponse> {
         (any::<u16>(), "\\PC{0,12}", any::<u16>()).prop_map(|(core, host, port)| {
             GroupResponse::Coordinator(CoreAddress { core, host, port })
         }),
-        (any::<u32>(), "\\PC{0,12}", "[a-z]{0,10}", partitions_by_topic()).prop_map(
-            |(generation, member_id, strategy, assignment)| {
+        (
+            any::<u32>(),
+            "\\PC{0,12}",
+            "[a-z]{0,10}",
+            partitions_by_topic()
+        )
+            .prop_map(|(generation, member_id, strategy, assignment)| {
                 GroupResponse::Join(JoinGroupResponse {
                     generation,
                     member_id,
                     strategy,
                     assignment,
                 })
-            }
-        ),
+            }),
         Just(GroupResponse::Empty(ApiKey::Heartbeat)),
         Just(GroupResponse::Empty(ApiKey::LeaveGroup)),
-        vec((topic_name(), vec((any::<u32>(), error_code()), 0..4)), 0..3)
-            .prop_map(|topics| GroupResponse::OffsetCommit(OffsetCommitResponse { topics })),
+        vec(
+            (topic_name(), vec((any::<u32>(), error_code()), 0..4)),
+            0..3
+        )
+        .prop_map(|topics| GroupResponse::OffsetCommit(OffsetCommitResponse { topics })),
         vec(
             (
                 topic_name(),
@@ -1422,21 +1427,23 @@ fn group_response() -> impl Strategy<Value = GroupResponse> {
                     .collect(),
             })
         }),
-        vec((topic_name(), any::<u16>(), "[A-Za-z]{0,12}", any::<u32>()), 0..4).prop_map(
-            |groups| {
-                GroupResponse::ListGroups(ListGroupsResponse {
-                    groups: groups
-                        .into_iter()
-                        .map(|(group, core, state, members)| GroupListing {
-                            group,
-                            core,
-                            state,
-                            members,
-                        })
-                        .collect(),
-                })
-            }
-        ),
+        vec(
+            (topic_name(), any::<u16>(), "[A-Za-z]{0,12}", any::<u32>()),
+            0..4
+        )
+        .prop_map(|groups| {
+            GroupResponse::ListGroups(ListGroupsResponse {
+                groups: groups
+                    .into_iter()
+                    .map(|(group, core, state, members)| GroupListing {
+                        group,
+                        core,
+                        state,
+                        members,
+                    })
+                    .collect(),
+            })
+        }),
         (
             topic_name(),
             "[A-Za-z]{0,12}",

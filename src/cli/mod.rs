@@ -1,10 +1,12 @@
 //! The commands of the `shardlog` binary, one file per command group:
-//! [`serve`] runs the broker; the client commands [`topic`], [`produce`]
-//! and [`consume`] each take `--broker HOST:PORT` and work through
+//! [`serve`] runs the broker; the client commands [`topic`], [`produce`],
+//! [`consume`] (and [`consume_group`] for `--group`) and [`group`] each take `--broker HOST:PORT` and work through
 //! [`shardlog::client`].
 
 pub mod check;
 pub mod consume;
+pub mod consume_group;
+pub mod group;
 pub mod produce;
 pub mod serve;
 pub mod topic;

@@ -286,8 +286,7 @@ impl GroupConsumerConfig {
             ));
         }
         // poll blocks up to max_wait_ms between heartbeats.
-        let between_heartbeats =
-            self.heartbeat_interval_ms + u64::from(self.consumer.max_wait_ms);
+        let between_heartbeats = self.heartbeat_interval_ms + u64::from(self.consumer.max_wait_ms);
         if self.heartbeat_interval_ms == 0
             || between_heartbeats >= u64::from(self.session_timeout_ms)
         {
@@ -325,7 +324,10 @@ mod tests {
             session_timeout_ms: 3_000,
             ..group.clone()
         };
-        assert!(slow.validate().unwrap_err().contains("heartbeat_interval_ms"));
+        assert!(slow
+            .validate()
+            .unwrap_err()
+            .contains("heartbeat_interval_ms"));
         let unnamed = GroupConsumerConfig::default();
         assert!(unnamed.validate().unwrap_err().contains("group"));
     }

@@ -149,7 +149,10 @@ impl Admin {
 }
 
 /// The first per-partition refusal of a commit, if any.
-pub(crate) fn check_commit_response(addr: &str, response: &OffsetCommitResponse) -> ClientResult<()> {
+pub(crate) fn check_commit_response(
+    addr: &str,
+    response: &OffsetCommitResponse,
+) -> ClientResult<()> {
     for (topic, partitions) in &response.topics {
         for &(partition, code) in partitions {
             check_partition_code(addr, code, topic, partition)?;

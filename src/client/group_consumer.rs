@@ -144,13 +144,14 @@ impl GroupConsumer {
             self.join()?;
         }
         if self.config.auto_commit
-            && self.last_commit.elapsed() >= Duration::from_millis(self.config.auto_commit_interval_ms)
+            && self.last_commit.elapsed()
+                >= Duration::from_millis(self.config.auto_commit_interval_ms)
         {
             self.commit_or_rejoin()?;
         }
         if self.assignment.is_empty() {
-            let wait = u64::from(self.config.consumer.max_wait_ms)
-                .min(self.config.heartbeat_interval_ms);
+            let wait =
+                u64::from(self.config.consumer.max_wait_ms).min(self.config.heartbeat_interval_ms);
             std::thread::sleep(Duration::from_millis(wait));
             return Ok(Vec::new());
         }
@@ -176,7 +177,10 @@ impl GroupConsumer {
         let Some(generation) = self.generation else {
             return Err(refused(
                 ErrorCode::RebalanceInProgress,
-                format!("not a member of group {} now: poll joins again", self.config.group),
+                format!(
+                    "not a member of group {} now: poll joins again",
+                    self.config.group
+                ),
             ));
         };
         let mut topics: Vec<(String, Vec<CommitPartition>)> = Vec::new();
@@ -224,7 +228,8 @@ impl GroupConsumer {
         check_commit_response(self.coordinator.bootstrap(), &response)?;
         for (topic, partitions) in &request.topics {
             for p in partitions {
-                self.committed.insert((topic.clone(), p.partition), p.offset);
+                self.committed
+                    .insert((topic.clone(), p.partition), p.offset);
             }
         }
         Ok(())
@@ -268,7 +273,8 @@ impl GroupConsumer {
         let Some(generation) = self.generation else {
             return Ok(());
         };
-        if self.last_heartbeat.elapsed() < Duration::from_millis(self.config.heartbeat_interval_ms) {
+        if self.last_heartbeat.elapsed() < Duration::from_millis(self.config.heartbeat_interval_ms)
+        {
             return Ok(());
         }
         let request = HeartbeatRequest {
@@ -335,10 +341,16 @@ impl GroupConsumer {
                 strategy: self.config.strategy.clone(),
                 topics: self.topics.clone(),
             };
-            let answer =
-                self.coordinator_call(ApiKey::JoinGroup, |b| request.encode(b), JoinGroupResponse::decode);
+            let answer = self.coordinator_call(
+                ApiKey::JoinGroup,
+                |b| request.encode(b),
+                JoinGroupResponse::decode,
+            );
             match answer {
-                Err(err) if err.code() == Some(ErrorCode::UnknownMemberId) && !self.member_id.is_empty() => {
+                Err(err)
+                    if err.code() == Some(ErrorCode::UnknownMemberId)
+                        && !self.member_id.is_empty() =>
+                {
                     self.member_id.clear();
                 }
                 answer => break answer?,

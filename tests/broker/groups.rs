@@ -180,10 +180,7 @@ fn settle(
             && total == partitions as usize
         {
             let generation = *generations.iter().next().unwrap();
-            let by_member = members
-                .iter()
-                .map(|m| (*m, latest[m].1.clone()))
-                .collect();
+            let by_member = members.iter().map(|m| (*m, latest[m].1.clone())).collect();
             return (generation, by_member);
         }
     }
@@ -246,7 +243,10 @@ fn three_members_share_twelve_partitions_and_a_dead_members_move_without_loss() 
             Ok(Report::Assigned { .. }) => {}
             Err(e) => panic!(
                 "records never processed ({e}): {:?}",
-                expected.difference(&processed(&seen)).take(10).collect::<Vec<_>>()
+                expected
+                    .difference(&processed(&seen))
+                    .take(10)
+                    .collect::<Vec<_>>()
             ),
         }
     }
@@ -317,14 +317,22 @@ fn committed_offsets_survive_kill9_and_sigterm_and_a_new_member_resumes() {
     };
     let bootstrap = broker.addr.to_string();
     let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
-    assert_eq!(admin.committed_offsets("resume").unwrap(), committed, "after kill -9");
+    assert_eq!(
+        admin.committed_offsets("resume").unwrap(),
+        committed,
+        "after kill -9"
+    );
     drop(admin);
     let (status, stderr) = broker.terminate();
     assert!(status.success(), "{stderr}");
     let broker = Broker::start(&dir.0);
     let bootstrap = broker.addr.to_string();
     let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
-    assert_eq!(admin.committed_offsets("resume").unwrap(), committed, "after SIGTERM");
+    assert_eq!(
+        admin.committed_offsets("resume").unwrap(),
+        committed,
+        "after SIGTERM"
+    );
 
     // A new member (the old one's session is long gone with the broker)
     // starts each partition at the committed offset.
@@ -398,7 +406,11 @@ fn stale_generations_and_strangers_are_refused_with_their_codes() {
     first.send(&frame);
     let one = joined(&first.receive());
     assert_eq!(one.generation, 1);
-    assert_eq!(commit(&mut first, &one.member_id, 1).0, 0, "current generation");
+    assert_eq!(
+        commit(&mut first, &one.member_id, 1).0,
+        0,
+        "current generation"
+    );
 
     // A second member joins: the first hears of it by heartbeat, joins
     // again, and both get generation 2.
@@ -410,7 +422,10 @@ fn stale_generations_and_strangers_are_refused_with_their_codes() {
         generation: 1,
     };
     let answer = first.call(ApiKey::Heartbeat, |b| heartbeat.encode(b));
-    assert_eq!(answer.header.error_code, ErrorCode::RebalanceInProgress as u16);
+    assert_eq!(
+        answer.header.error_code,
+        ErrorCode::RebalanceInProgress as u16
+    );
     let (_, frame) = join_frame(&mut first, "stale", &one.member_id);
     first.send(&frame);
     let again = joined(&first.receive());
@@ -452,7 +467,9 @@ fn the_internal_offsets_log_is_not_a_topic() {
     create_topic(&bootstrap, "events", 1);
     produce(&bootstrap, "events", 1, 3, "a");
     let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
-    admin.set_committed_offsets("g", "events", &[(0, 2)]).unwrap();
+    admin
+        .set_committed_offsets("g", "events", &[(0, 2)])
+        .unwrap();
     assert!(
         dir.0.join("internal/__consumer_offsets").is_dir(),
         "offsets stored"
@@ -481,5 +498,105 @@ fn the_internal_offsets_log_is_not_a_topic() {
     assert_eq!(described.unwrap_err().code(), Some(ErrorCode::UnknownTopic));
     let listed = admin.list_groups().unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!((listed[0].group.as_str(), listed[0].state.as_str()), ("g", "Empty"));
+    assert_eq!(
+        (listed[0].group.as_str(), listed[0].state.as_str()),
+        ("g", "Empty")
+    );
+}
+
+/// Runs `shardlog ARGS...` against the broker; returns (success, stdout,
+/// stderr).
+fn shardlog(broker: &Broker, args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardlog"))
+        .args(args)
+        .env("SHARDLOG_BROKER", broker.addr.to_string())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cli_consumes_with_a_group_twice_in_sequence_then_describes_and_resets() {
+    const PARTITIONS: u32 = 3;
+    let dir = DataDir::new("groups-cli");
+    let broker = Broker::start(&dir.0);
+    let bootstrap = broker.addr.to_string();
+    create_topic(&bootstrap, "events", PARTITIONS);
+    produce(&bootstrap, "events", PARTITIONS, 10, "a");
+    let all: BTreeSet<String> = (0..PARTITIONS)
+        .flat_map(|p| (0..10).map(move |i| format!("a-{p}-{i}")))
+        .collect();
+
+    let consume = |count: &str| {
+        let (ok, out, err) = shardlog(
+            &broker,
+            &["consume", "events", "--group", "cli", "--count", count],
+        );
+        assert!(ok, "{err}");
+        out.lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    let first = consume("12");
+    assert_eq!(first.len(), 12);
+    let second = consume("100");
+    assert_eq!(second.len(), 18, "the second run continues: {second:?}");
+    let seen: BTreeSet<String> = first.iter().chain(&second).cloned().collect();
+    assert_eq!(seen, all, "every record once over both runs");
+    assert!(consume("100").is_empty(), "nothing left");
+
+    let (ok, out, err) = shardlog(&broker, &["group", "describe", "cli"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("state Empty"), "{out}");
+    for p in 0..PARTITIONS {
+        let row = format!("events  {p}          10         10      0");
+        assert!(out.contains(&row), "{row:?} in\n{out}");
+    }
+    let (ok, out, _) = shardlog(&broker, &["group", "list"]);
+    assert!(ok && out.contains("cli"), "{out}");
+
+    let (ok, out, err) = shardlog(
+        &broker,
+        &[
+            "group", "reset", "cli", "--topic", "events", "--to", "earliest",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("events/2 committed offset set to 0"), "{out}");
+    let (ok, out, err) = shardlog(
+        &broker,
+        &[
+            "group",
+            "reset",
+            "cli",
+            "--topic",
+            "events",
+            "--to",
+            "8",
+            "--partition",
+            "1",
+        ],
+    );
+    assert!(ok, "{err} {out}");
+    let again = consume("100");
+    assert_eq!(again.len(), 20 + 2, "two partitions from 0, one from 8");
+
+    // While a member is in the group, reset is refused.
+    let mut member = GroupConsumer::new(member_config(&bootstrap, "cli", "range")).unwrap();
+    member.subscribe(&["events"]);
+    member.poll().unwrap();
+    let (ok, _, err) = shardlog(
+        &broker,
+        &[
+            "group", "reset", "cli", "--topic", "events", "--to", "latest",
+        ],
+    );
+    assert!(!ok && err.contains("active members"), "{err}");
+    let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
+    let refused = admin.set_committed_offsets("cli", "events", &[(0, 0)]);
+    assert_eq!(refused.unwrap_err().code(), Some(ErrorCode::GroupNotEmpty));
+    member.close().unwrap();
 }
