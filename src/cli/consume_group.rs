@@ -1,11 +1,13 @@
 //! `shardlog consume TOPIC --group G`: read as a member of a consumer
 //! group, starting where the group's committed offsets say, and commit
-//! exactly what was printed before exiting, so the next run continues
-//! where this one stopped.
+//! exactly what was printed before exiting (at the end, at --count, or on
+//! SIGINT/SIGTERM), so the next run continues where this one stopped.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use shardlog::client::{
     Admin, ConnectionConfig, ConsumerConfig, GroupConsumer, GroupConsumerConfig, OffsetReset,
@@ -52,6 +54,13 @@ pub fn run(args: &ConsumeArgs, group: &str) -> CliResult {
         ..GroupConsumerConfig::default()
     })?;
     consumer.subscribe(&[&args.topic]);
+    // Ctrl-C (or a service stop) ends the loop at the next poll, so what
+    // was printed is still committed.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, interrupted.clone())
+            .map_err(|e| CliError(format!("installing the signal handler: {e}")))?;
+    }
 
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -60,7 +69,7 @@ pub fn run(args: &ConsumeArgs, group: &str) -> CliResult {
     let mut printed = 0u64;
     let wanted = args.count.unwrap_or(u64::MAX);
     let mut broken_pipe = None;
-    'reading: while printed < wanted {
+    'reading: while printed < wanted && !interrupted.load(Ordering::Relaxed) {
         let records = consumer.poll()?;
         for record in records {
             if printed == wanted {

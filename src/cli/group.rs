@@ -88,6 +88,18 @@ fn parse_to(s: &str) -> Result<ResetTo, String> {
     }
 }
 
+/// Writes the command's output; a reader that went away (`| head`) is not
+/// an error.
+fn emit(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError(format!("writing the output: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn admin(broker: &BrokerArgs) -> Result<Admin, CliError> {
     Ok(Admin::connect(&broker.broker, ConnectionConfig::default())?)
 }
@@ -100,10 +112,7 @@ pub fn run(args: GroupArgs) -> CliResult {
                 .into_iter()
                 .map(|g| vec![g.group, g.state, g.members.to_string(), g.core.to_string()])
                 .collect();
-            print!(
-                "{}",
-                table(&["GROUP", "STATE", "MEMBERS", "COORDINATOR"], &rows)
-            );
+            emit(&table(&["GROUP", "STATE", "MEMBERS", "COORDINATOR"], &rows))?;
         }
         GroupCommand::Describe { group, broker } => describe(&mut admin(&broker)?, &group)?,
         GroupCommand::Reset {
@@ -121,8 +130,8 @@ fn describe(admin: &mut Admin, group: &str) -> Result<(), CliError> {
     let description = admin.describe_group(group)?;
     let coordinator = admin.find_coordinator(group)?;
     let committed = admin.committed_offsets(group)?;
-    println!(
-        "group {}: state {}, generation {}, strategy {}, coordinator core {}",
+    let mut text = format!(
+        "group {}: state {}, generation {}, strategy {}, coordinator core {}\n",
         description.group,
         description.state,
         description.generation,
@@ -134,8 +143,8 @@ fn describe(admin: &mut Admin, group: &str) -> Result<(), CliError> {
         coordinator.core
     );
     if description.state == "Dead" {
-        println!("(no members and no committed offsets)");
-        return Ok(());
+        text.push_str("(no members and no committed offsets)\n");
+        return emit(&text);
     }
     // Who reads each partition, and every topic the group touches.
     let mut owner: BTreeMap<(String, u32), String> = BTreeMap::new();
@@ -163,10 +172,10 @@ fn describe(admin: &mut Admin, group: &str) -> Result<(), CliError> {
         ]);
     }
     if !members.is_empty() {
-        print!(
-            "{}",
-            table(&["MEMBER", "SESSION-MS", "TOPICS", "PARTITIONS"], &members)
-        );
+        text.push_str(&table(
+            &["MEMBER", "SESSION-MS", "TOPICS", "PARTITIONS"],
+            &members,
+        ));
     }
     let committed: BTreeMap<(String, u32), u64> = committed
         .into_iter()
@@ -204,14 +213,11 @@ fn describe(admin: &mut Admin, group: &str) -> Result<(), CliError> {
             ]);
         }
     }
-    print!(
-        "{}",
-        table(
-            &["TOPIC", "PARTITION", "COMMITTED", "LATEST", "LAG", "MEMBER"],
-            &rows
-        )
-    );
-    Ok(())
+    text.push_str(&table(
+        &["TOPIC", "PARTITION", "COMMITTED", "LATEST", "LAG", "MEMBER"],
+        &rows,
+    ));
+    emit(&text)
 }
 
 fn reset(
@@ -256,10 +262,11 @@ fn reset(
     };
     // The broker refuses this too (GroupNotEmpty) if a member joined since.
     admin.set_committed_offsets(group, topic, &offsets)?;
-    for (p, offset) in offsets {
-        println!("group {group}: {topic}/{p} committed offset set to {offset}");
-    }
-    Ok(())
+    let text: String = offsets
+        .iter()
+        .map(|(p, offset)| format!("group {group}: {topic}/{p} committed offset set to {offset}\n"))
+        .collect();
+    emit(&text)
 }
 
 #[cfg(test)]

@@ -600,3 +600,38 @@ fn the_cli_consumes_with_a_group_twice_in_sequence_then_describes_and_resets() {
     assert_eq!(refused.unwrap_err().code(), Some(ErrorCode::GroupNotEmpty));
     member.close().unwrap();
 }
+
+#[test]
+fn an_interrupted_follow_commits_what_it_printed() {
+    use std::io::BufRead;
+    let dir = DataDir::new("groups-follow");
+    let broker = Broker::start(&dir.0);
+    let bootstrap = broker.addr.to_string();
+    create_topic(&bootstrap, "events", 2);
+    produce(&bootstrap, "events", 2, 5, "a");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_shardlog"))
+        .args(["consume", "events", "--group", "follow", "--follow"])
+        .env("SHARDLOG_BROKER", &bootstrap)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..10 {
+        lines.next().expect("a record").unwrap();
+    }
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "Ctrl-C is a normal end");
+    let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
+    let committed: Vec<(u32, u64)> = admin
+        .committed_offsets("follow")
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.partition, c.offset))
+        .collect();
+    assert_eq!(committed, [(0, 5), (1, 5)]);
+}
