@@ -387,7 +387,7 @@ mod tests {
         let later = start + Duration::from_millis(800);
         g.heartbeat(&a, 2, later).unwrap();
         let tick = g.tick(start + Duration::from_millis(1_100), &counts);
-        assert_eq!(tick.removed, [b.clone()]);
+        assert_eq!(tick.removed, [b]);
         assert!(tick.rebalanced.is_none(), "a must join again");
         assert_eq!(g.state, GroupState::Rebalancing);
         let (_, done) = join(&mut g, &a, "", later).unwrap();

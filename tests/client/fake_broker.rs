@@ -356,6 +356,9 @@ fn answer(
             response.encode(&mut body);
         }
         Request::CreateTopic(_) | Request::DeleteTopic(_) => {}
+        Request::Group(_) => {
+            return frame::error_response(corr, ErrorCode::UnknownApiKey, "no groups here");
+        }
         Request::ListTopics => ListTopicsResponse {
             topics: topics
                 .iter()

@@ -36,6 +36,9 @@ pub use offsets::{offsets_dir, Committed};
 /// message of an error response.
 pub type GroupAnswer = Result<BytesMut, (ErrorCode, String)>;
 
+/// One group's durable committed offsets, by (topic, partition).
+type GroupOffsets = BTreeMap<(String, u32), Committed>;
+
 /// A sender of one join's answer.
 type JoinReply = flume::Sender<GroupAnswer>;
 
@@ -45,7 +48,7 @@ pub struct GroupCoordinator {
     /// The committed-offsets partitions this core owns.
     logs: RefCell<BTreeMap<u32, PartitionLog<DmaStorage>>>,
     /// Durable committed offsets by group, then (topic, partition).
-    committed: RefCell<BTreeMap<String, BTreeMap<(String, u32), Committed>>>,
+    committed: RefCell<BTreeMap<String, GroupOffsets>>,
     /// Membership of the groups that have members.
     groups: RefCell<BTreeMap<String, Group>>,
     /// Joins waiting for their rebalance to complete, by (group, member).
