@@ -15,6 +15,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::batch::builder::BuildError;
 use crate::batch::builder::NewRecord;
 use crate::batch::{BatchBuilder, TimestampType};
+use crate::config::{OFFSETS_COMPACT_BYTES_MIN, OFFSETS_COMPACT_RATIO};
 use crate::protocol::wire::{DecodeError, WireReader, WireWrite};
 
 /// The only record format version so far.
@@ -93,6 +94,13 @@ pub fn decode_value(bytes: Bytes) -> Result<Option<CommitValue>, DecodeError> {
     };
     r.finish()?;
     Ok(Some(value))
+}
+
+/// Whether a committed-offsets partition of `log_bytes` whose live entries
+/// take `live_bytes` is due for compaction (docs/ARCHITECTURE.md).
+pub fn compaction_due(log_bytes: u64, live_bytes: u64) -> bool {
+    log_bytes >= OFFSETS_COMPACT_BYTES_MIN
+        && log_bytes > OFFSETS_COMPACT_RATIO.saturating_mul(live_bytes)
 }
 
 /// The entries as record batches of at most `batch_bytes_max` bytes each,
@@ -221,6 +229,17 @@ mod tests {
         }
         assert_eq!(back, entries);
         assert_eq!(counted as usize, entries.len());
+    }
+
+    #[test]
+    fn compaction_waits_for_both_the_floor_and_the_ratio() {
+        let floor = OFFSETS_COMPACT_BYTES_MIN;
+        assert!(!compaction_due(floor - 1, 0), "below the floor");
+        assert!(compaction_due(floor, 0), "nothing live");
+        let live = floor / OFFSETS_COMPACT_RATIO;
+        assert!(!compaction_due(floor, live), "exactly the ratio");
+        assert!(compaction_due(floor + 1, live));
+        assert!(!compaction_due(u64::MAX, u64::MAX), "no overflow");
     }
 
     proptest! {

@@ -635,3 +635,72 @@ fn an_interrupted_follow_commits_what_it_printed() {
         .collect();
     assert_eq!(committed, [(0, 5), (1, 5)]);
 }
+
+/// The `.log` segment files of the group's committed-offsets partition.
+fn offsets_segments(dir: &std::path::Path, group: &str) -> usize {
+    let partition = shardlog::groups::offsets_partition(group);
+    let path = dir.join(format!("internal/__consumer_offsets/{partition}"));
+    std::fs::read_dir(path)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".log")
+        })
+        .count()
+}
+
+#[test]
+fn the_offsets_log_is_compacted_and_keeps_the_latest_commits() {
+    const PARTITIONS: u32 = 64;
+    let dir = DataDir::new("groups-compact");
+    let broker = Broker::start(&dir.0);
+    let bootstrap = broker.addr.to_string();
+    create_topic(&bootstrap, "events", PARTITIONS);
+    let mut client = broker.connect();
+    let metadata = "m".repeat(shardlog::config::OFFSET_METADATA_BYTES_MAX);
+    // Each round rewrites every partition's offset with large metadata:
+    // far more bytes than the live entries.
+    let rounds = (shardlog::config::OFFSETS_COMPACT_BYTES_MIN
+        / (u64::from(PARTITIONS) * metadata.len() as u64))
+        + 8;
+    let mut most_segments = 0;
+    for round in 0..rounds {
+        let request = OffsetCommitRequest {
+            group: "compacted".into(),
+            member_id: String::new(),
+            generation: NO_GENERATION,
+            topics: vec![(
+                "events".into(),
+                (0..PARTITIONS)
+                    .map(|p| CommitPartition {
+                        partition: p,
+                        offset: round,
+                        metadata: metadata.clone(),
+                    })
+                    .collect(),
+            )],
+        };
+        let response = client.call(ApiKey::OffsetCommit, |b| request.encode(b));
+        assert_eq!(response.header.error_code, 0, "{:?}", response.error());
+        most_segments = most_segments.max(offsets_segments(&dir.0, "compacted"));
+    }
+    assert!(most_segments > 2, "the log grew over several segments");
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    while offsets_segments(&dir.0, "compacted") > 2 {
+        assert!(Instant::now() < deadline, "never compacted");
+        thread::sleep(Duration::from_millis(50));
+    }
+    // What compaction kept is the latest commit of every partition, also
+    // after a crash.
+    broker.kill9();
+    let broker = Broker::start(&dir.0);
+    let mut admin = Admin::connect(&broker.addr.to_string(), ConnectionConfig::default()).unwrap();
+    let committed = admin.committed_offsets("compacted").unwrap();
+    assert_eq!(committed.len(), PARTITIONS as usize);
+    for c in committed {
+        assert_eq!((c.offset, c.metadata.len()), (rounds - 1, metadata.len()));
+    }
+}

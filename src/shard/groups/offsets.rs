@@ -20,12 +20,13 @@ use std::time::Instant;
 use super::{body, refuse, GroupAnswer};
 use crate::batch::Batches;
 use crate::config::{
-    Durability, LogConfig, BATCH_BYTES_LIMIT, OFFSETS_COMPACT_BYTES_MIN, OFFSETS_COMPACT_RATIO,
-    OFFSETS_PARTITIONS, OFFSETS_SEGMENT_BYTES, OFFSET_METADATA_BYTES_MAX,
+    Durability, LogConfig, BATCH_BYTES_LIMIT, OFFSETS_PARTITIONS, OFFSETS_SEGMENT_BYTES,
+    OFFSET_METADATA_BYTES_MAX,
 };
 use crate::error::ErrorCode;
 use crate::groups::commit_log::{
-    build_batches, decode_key, decode_value, CommitKey, CommitValue, RECORD_OVERHEAD_BYTES,
+    build_batches, compaction_due, decode_key, decode_value, CommitKey, CommitValue,
+    RECORD_OVERHEAD_BYTES,
 };
 use crate::groups::membership::Group;
 use crate::groups::{offsets_partition, OFFSETS_LOG};
@@ -346,11 +347,11 @@ impl Shard {
                 .borrow()
                 .get(&partition)
                 .is_some_and(|n| *n > 0);
-            if size < OFFSETS_COMPACT_BYTES_MIN || busy {
+            if !compaction_due(size, 0) || busy {
                 continue;
             }
             let (entries, live_bytes) = self.live_entries(partition);
-            if size <= OFFSETS_COMPACT_RATIO.saturating_mul(live_bytes) {
+            if !compaction_due(size, live_bytes) {
                 continue;
             }
             if let Err(e) = self.compact(&log, &entries).await {
