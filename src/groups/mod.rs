@@ -74,6 +74,22 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_vectors_hold() {
+        // docs/PROTOCOL.md, "The coordinator".
+        assert_eq!(fnv1a_32(OFFSETS_LOG.as_bytes()), 0xda9a_6dc4);
+        for (group, hash, partition, two, three) in [
+            ("billing", 0x4170_00dc, 12, 0, 2),
+            ("g", 0xe20c_2606, 6, 0, 2),
+            ("orders-app", 0x2cf8_24e6, 6, 0, 2),
+        ] {
+            assert_eq!(fnv1a_32(group.as_bytes()), hash, "{group}");
+            assert_eq!(offsets_partition(group), partition, "{group}");
+            assert_eq!(coordinator_core(group, 2), two, "{group}");
+            assert_eq!(coordinator_core(group, 3), three, "{group}");
+        }
+    }
+
+    #[test]
     fn names_follow_the_rule() {
         assert!(validate_group_name("billing.v2_x-1").is_ok());
         for bad in ["", "a b", "a/b", &"g".repeat(250)] {
