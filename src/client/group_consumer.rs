@@ -442,9 +442,32 @@ impl GroupConsumer {
     }
 
     /// One request to the group's coordinator core (found once, through
-    /// the bootstrap address); a broken connection is dropped and the
-    /// coordinator looked up again next time.
+    /// the bootstrap address). A retriable failure (a broken connection, a
+    /// broker restarting) drops the connection, looks the coordinator up
+    /// again and resends, `retries` times at most (every group request
+    /// may be sent twice).
     fn coordinator_call<T>(
+        &mut self,
+        api: ApiKey,
+        encode: impl Fn(&mut bytes::BytesMut),
+        decode: impl Fn(&mut WireReader) -> Result<T, DecodeError>,
+    ) -> ClientResult<T> {
+        let mut failed = 0;
+        loop {
+            match self.coordinator_call_once(api, &encode, &decode) {
+                Err(err) if err.is_retriable() && failed < self.config.consumer.retries => {
+                    tracing::debug!(%err, ?api, "retrying a group request");
+                    failed += 1;
+                    std::thread::sleep(Duration::from_millis(
+                        self.config.consumer.retry_backoff_ms,
+                    ));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn coordinator_call_once<T>(
         &mut self,
         api: ApiKey,
         encode: impl FnOnce(&mut bytes::BytesMut),

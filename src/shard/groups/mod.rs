@@ -110,7 +110,17 @@ impl Shard {
                 let group = request.group().expect("every other request names a group");
                 let core = coordinator_core(group, self.cores());
                 if core == self.id {
-                    return self.handle_group_local(request).await;
+                    // In its own task, as a forwarded request is: a commit
+                    // or join runs to the end even if the connection that
+                    // asked goes away.
+                    let shard = self.clone();
+                    let task =
+                        glommio::spawn_local(
+                            async move { shard.handle_group_local(request).await },
+                        );
+                    return task.detach().await.unwrap_or_else(|| {
+                        refuse(ErrorCode::ShuttingDown, "the broker is shutting down")
+                    });
                 }
                 let message = |reply| super::messages::ShardMessage::Group { request, reply };
                 self.ask(core, message).await.unwrap_or_else(|| {
