@@ -704,3 +704,75 @@ fn the_offsets_log_is_compacted_and_keeps_the_latest_commits() {
         assert_eq!((c.offset, c.metadata.len()), (rounds - 1, metadata.len()));
     }
 }
+
+#[test]
+fn every_core_forwards_group_requests_to_the_coordinator() {
+    let dir = DataDir::new("groups-forward");
+    let broker = Broker::start_with(&dir.0, &["--cores", "2"]);
+    let bootstrap = broker.addr.to_string();
+    create_topic(&bootstrap, "events", 2);
+    let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
+    let cores = admin.metadata(&[]).unwrap().cores;
+    assert_eq!(cores.len(), 2);
+    let coordinator = admin.find_coordinator("forwarded").unwrap();
+    assert_eq!(
+        coordinator.core as usize,
+        shardlog::groups::coordinator_core("forwarded", 2)
+    );
+    // Commit through one core's own port, read back through each.
+    for (round, core) in cores.iter().enumerate() {
+        let addr = format!("127.0.0.1:{}", core.port);
+        let mut via = Admin::connect(&addr, ConnectionConfig::default()).unwrap();
+        via.set_committed_offsets("forwarded", "events", &[(0, round as u64 + 7)])
+            .unwrap();
+        for reader in &cores {
+            let addr = format!("127.0.0.1:{}", reader.port);
+            let mut reader = Admin::connect(&addr, ConnectionConfig::default()).unwrap();
+            let committed = reader.committed_offsets("forwarded").unwrap();
+            assert_eq!(
+                committed[0].offset,
+                round as u64 + 7,
+                "via core {}",
+                core.core
+            );
+            let listed = reader.list_groups().unwrap();
+            assert_eq!(
+                listed[0].core, coordinator.core,
+                "ListGroups asks every core"
+            );
+        }
+    }
+}
+
+#[test]
+fn committed_offsets_follow_their_group_when_the_core_count_changes() {
+    let dir = DataDir::new("groups-cores");
+    let groups = ["billing", "g", "orders-app", "audit", "x.y-z"];
+    let broker = Broker::start_with(&dir.0, &["--cores", "2"]);
+    let bootstrap = broker.addr.to_string();
+    create_topic(&bootstrap, "events", 3);
+    let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
+    for (i, group) in groups.iter().enumerate() {
+        admin
+            .set_committed_offsets(group, "events", &[(i as u32 % 3, i as u64 + 1)])
+            .unwrap();
+    }
+    drop(admin);
+    let mut broker = broker;
+    for cores in ["1", "2"] {
+        let (status, stderr) = broker.terminate();
+        assert!(status.success(), "{stderr}");
+        broker = Broker::start_with(&dir.0, &["--cores", cores]);
+        let mut admin =
+            Admin::connect(&broker.addr.to_string(), ConnectionConfig::default()).unwrap();
+        for (i, group) in groups.iter().enumerate() {
+            let committed = admin.committed_offsets(group).unwrap();
+            assert_eq!(committed.len(), 1, "{group} on {cores} cores");
+            assert_eq!(
+                (committed[0].partition, committed[0].offset),
+                (i as u32 % 3, i as u64 + 1),
+                "{group} on {cores} cores"
+            );
+        }
+    }
+}
