@@ -277,6 +277,9 @@ pub const GROUP_REBALANCE_TIMEOUT_MS_MAX: u32 = 300_000;
 /// How often the coordinator looks for expired sessions and rebalances
 /// past their deadline.
 pub const GROUP_TIMER_INTERVAL_MS: u64 = 50;
+/// How often the coordinator drops the committed offsets of deleted
+/// topics (tombstones in the committed-offsets log).
+pub const OFFSETS_DELETED_TOPICS_CHECK_MS: u64 = 1_000;
 /// Longest metadata string of one committed offset.
 pub const OFFSET_METADATA_BYTES_MAX: usize = 4_096;
 

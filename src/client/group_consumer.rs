@@ -155,7 +155,41 @@ impl GroupConsumer {
             std::thread::sleep(Duration::from_millis(wait));
             return Ok(Vec::new());
         }
-        self.consumer.poll()
+        match self.consumer.poll() {
+            Err(err) if err.code() == Some(ErrorCode::OffsetOutOfRange) => {
+                // A committed offset the log no longer has (retention):
+                // start again by auto_offset_reset.
+                self.reset_out_of_range()?;
+                Ok(Vec::new())
+            }
+            result => result,
+        }
+    }
+
+    /// Moves every assigned partition whose position is outside its log
+    /// to where `auto_offset_reset` says.
+    fn reset_out_of_range(&mut self) -> ClientResult<()> {
+        let mut by_topic: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+        for (topic, p) in &self.assignment {
+            by_topic.entry(topic.clone()).or_default().push(*p);
+        }
+        for (topic, partitions) in by_topic {
+            let earliest = self
+                .consumer
+                .list_offsets(&topic, &partitions, OffsetSpec::Earliest)?;
+            let latest = self
+                .consumer
+                .list_offsets(&topic, &partitions, OffsetSpec::Latest)?;
+            for ((p, low), (_, high)) in earliest.into_iter().zip(latest) {
+                let at = self.consumer.position(&topic, p);
+                if at.is_some_and(|at| at < low || at > high) {
+                    let start = self.reset_position(&topic, p)?;
+                    tracing::warn!(%topic, partition = p, ?at, start, "position outside the log; reset");
+                    self.consumer.seek(&topic, p, start);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Commits the position of every assigned partition: the offset after
@@ -385,14 +419,15 @@ impl GroupConsumer {
         Ok(())
     }
 
+    /// Where a partition without a usable committed offset starts.
     fn reset_position(&mut self, topic: &str, partition: u32) -> ClientResult<u64> {
         let spec = match self.config.auto_offset_reset {
             OffsetReset::Earliest => OffsetSpec::Earliest,
             OffsetReset::Latest => OffsetSpec::Latest,
             OffsetReset::None => {
                 return Err(ClientError::Invalid(format!(
-                    "group {} has no committed offset for {topic}/{partition} \
-                     and auto_offset_reset is none",
+                    "group {} has no usable committed offset for {topic}/{partition} \
+                     (none, or outside the log) and auto_offset_reset is none",
                     self.config.group
                 )))
             }

@@ -783,3 +783,91 @@ fn committed_offsets_follow_their_group_when_the_core_count_changes() {
         }
     }
 }
+
+#[test]
+fn a_committed_offset_outside_the_log_restarts_by_auto_offset_reset() {
+    let dir = DataDir::new("groups-out-of-range");
+    let broker = Broker::start(&dir.0);
+    let bootstrap = broker.addr.to_string();
+    create_topic(&bootstrap, "events", 1);
+    produce(&bootstrap, "events", 1, 10, "a");
+    let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
+    admin
+        .set_committed_offsets("far", "events", &[(0, 1_000)])
+        .unwrap();
+    let mut consumer = GroupConsumer::new(member_config(&bootstrap, "far", "range")).unwrap();
+    consumer.subscribe(&["events"]);
+    let mut offsets = Vec::new();
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    while offsets.len() < 10 {
+        assert!(Instant::now() < deadline, "read {offsets:?}");
+        offsets.extend(consumer.poll().unwrap().iter().map(|r| r.offset));
+    }
+    assert_eq!(
+        offsets,
+        (0..10).collect::<Vec<u64>>(),
+        "earliest, once each"
+    );
+    consumer.close().unwrap();
+
+    // With auto_offset_reset none, the member says so instead of guessing.
+    admin
+        .set_committed_offsets("far", "events", &[(0, 1_000)])
+        .unwrap();
+    let strict = GroupConsumerConfig {
+        auto_offset_reset: OffsetReset::None,
+        ..member_config(&bootstrap, "far", "range")
+    };
+    let mut consumer = GroupConsumer::new(strict).unwrap();
+    consumer.subscribe(&["events"]);
+    let err = loop {
+        match consumer.poll() {
+            Ok(_) => assert!(Instant::now() < deadline, "no error"),
+            Err(err) => break err,
+        }
+    };
+    assert!(err.to_string().contains("events/0"), "{err}");
+}
+
+#[test]
+fn the_offsets_of_a_deleted_topic_are_dropped() {
+    let dir = DataDir::new("groups-deleted-topic");
+    let broker = Broker::start(&dir.0);
+    let bootstrap = broker.addr.to_string();
+    create_topic(&bootstrap, "doomed", 2);
+    create_topic(&bootstrap, "kept", 1);
+    let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
+    admin
+        .set_committed_offsets("g", "doomed", &[(0, 3), (1, 4)])
+        .unwrap();
+    admin.set_committed_offsets("g", "kept", &[(0, 5)]).unwrap();
+    admin
+        .set_committed_offsets("only-doomed", "doomed", &[(1, 1)])
+        .unwrap();
+    admin.delete_topic("doomed").unwrap();
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    while admin.committed_offsets("g").unwrap().len() > 1 {
+        assert!(Instant::now() < deadline, "never dropped");
+        thread::sleep(Duration::from_millis(50));
+    }
+    let groups = |admin: &mut Admin| -> Vec<String> {
+        admin
+            .list_groups()
+            .unwrap()
+            .into_iter()
+            .map(|g| g.group)
+            .collect()
+    };
+    while groups(&mut admin) != ["g"] {
+        assert!(Instant::now() < deadline, "{:?}", groups(&mut admin));
+        thread::sleep(Duration::from_millis(50));
+    }
+    drop(admin);
+    broker.kill9();
+    let broker = Broker::start(&dir.0);
+    let mut admin = Admin::connect(&broker.addr.to_string(), ConnectionConfig::default()).unwrap();
+    let kept = admin.committed_offsets("g").unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!((kept[0].topic.as_str(), kept[0].offset), ("kept", 5));
+    assert_eq!(groups(&mut admin), ["g"], "dropped for good");
+}

@@ -244,6 +244,7 @@ pub async fn group_timer_loop(shard: Rc<Shard>) {
             return;
         }
         shard.tick_groups();
+        shard.drop_offsets_of_deleted_topics_if_due().await;
         shard.compact_offsets_if_due().await;
     }
 }

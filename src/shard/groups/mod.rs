@@ -58,6 +58,8 @@ pub struct GroupCoordinator {
     commits_in_flight: RefCell<BTreeMap<u32, usize>>,
     /// Serial number of the next member id on this core.
     next_member: Cell<u64>,
+    /// When the offsets of deleted topics were last dropped.
+    deleted_topics_checked: Cell<Option<std::time::Instant>>,
 }
 
 /// One row of a group's progress on a partition: what the group committed

@@ -20,8 +20,8 @@ use std::time::Instant;
 use super::{body, refuse, GroupAnswer};
 use crate::batch::Batches;
 use crate::config::{
-    Durability, LogConfig, BATCH_BYTES_LIMIT, OFFSETS_PARTITIONS, OFFSETS_SEGMENT_BYTES,
-    OFFSET_METADATA_BYTES_MAX,
+    Durability, LogConfig, BATCH_BYTES_LIMIT, OFFSETS_DELETED_TOPICS_CHECK_MS, OFFSETS_PARTITIONS,
+    OFFSETS_SEGMENT_BYTES, OFFSET_METADATA_BYTES_MAX,
 };
 use crate::error::ErrorCode;
 use crate::groups::commit_log::{
@@ -327,6 +327,50 @@ impl Shard {
             }
         }
         body(|b| response.encode(b))
+    }
+
+    /// Writes tombstones for the committed offsets of topics that no
+    /// longer exist, every `OFFSETS_DELETED_TOPICS_CHECK_MS`. A commit made
+    /// after a topic of the same name is created again has a later log
+    /// offset than the tombstone, so it stays.
+    pub(super) async fn drop_offsets_of_deleted_topics_if_due(&self) {
+        let now = Instant::now();
+        let interval = std::time::Duration::from_millis(OFFSETS_DELETED_TOPICS_CHECK_MS);
+        let checked = &self.coordinator.deleted_topics_checked;
+        if checked.get().is_some_and(|at| now < at + interval) {
+            return;
+        }
+        checked.set(Some(now));
+        let mut gone: std::collections::BTreeMap<u32, Vec<(CommitKey, Option<CommitValue>)>> =
+            Default::default();
+        for (group, offsets) in self.coordinator.committed.borrow().iter() {
+            for (topic, partition) in offsets.keys() {
+                if self.partition_count(topic).is_none() {
+                    let key = CommitKey {
+                        group: group.clone(),
+                        topic: topic.clone(),
+                        partition: *partition,
+                    };
+                    gone.entry(offsets_partition(group))
+                        .or_default()
+                        .push((key, None));
+                }
+            }
+        }
+        for (partition, entries) in gone {
+            let Some(log) = self.coordinator.logs.borrow().get(&partition).cloned() else {
+                continue;
+            };
+            let results = self.append_entries(partition, &log, &entries).await;
+            for ((key, value), result) in entries.into_iter().zip(results) {
+                match result {
+                    Ok(log_offset) => self.apply_commit(key, value, log_offset),
+                    Err(code) => {
+                        tracing::warn!(group = %key.group, topic = %key.topic, %code, "dropping the offsets of a deleted topic failed");
+                    }
+                }
+            }
+        }
     }
 
     /// Compacts the committed-offsets partitions that grew past their
