@@ -96,6 +96,14 @@ pub fn decode_value(bytes: Bytes) -> Result<Option<CommitValue>, DecodeError> {
     Ok(Some(value))
 }
 
+/// Bytes the record of this entry takes in a batch (its share of the
+/// batch header not counted): what the live entries of the log weigh.
+pub fn encoded_len(key: &CommitKey, value: Option<&CommitValue>) -> usize {
+    let key_bytes = 2 + 2 + key.group.len() + 2 + key.topic.len() + 4;
+    let value_bytes = value.map_or(0, |v| 2 + 8 + 2 + v.metadata.len());
+    RECORD_OVERHEAD_BYTES + key_bytes + value_bytes
+}
+
 /// Whether a committed-offsets partition of `log_bytes` whose live entries
 /// take `live_bytes` is due for compaction (docs/ARCHITECTURE.md).
 pub fn compaction_due(log_bytes: u64, live_bytes: u64) -> bool {
@@ -165,6 +173,18 @@ mod tests {
         };
         assert_eq!(decode_value(encode_value(Some(&v)).into()), Ok(Some(v)));
         assert_eq!(decode_value(Bytes::new()), Ok(None), "tombstone");
+    }
+
+    #[test]
+    fn encoded_len_is_what_encoding_takes() {
+        let v = CommitValue {
+            offset: 9,
+            metadata: "abc".into(),
+        };
+        for value in [None, Some(&v)] {
+            let bytes = encode_key(&key()).len() + encode_value(value).len();
+            assert_eq!(encoded_len(&key(), value), RECORD_OVERHEAD_BYTES + bytes);
+        }
     }
 
     #[test]

@@ -6,8 +6,11 @@
 //! - [`members`]: join, heartbeat, leave, and the timer that expires
 //!   sessions and rebalance deadlines.
 //! - [`offsets`]: the committed-offsets log: open and replay, commit
-//!   (durable before acknowledged), fetch, compaction, close.
+//!   (durable before acknowledged), fetch, close.
+//! - [`cleanup`]: what keeps that log bounded: compaction, and dropping
+//!   the offsets of deleted topics.
 
+mod cleanup;
 mod members;
 mod offsets;
 

@@ -4,14 +4,7 @@
 //! any topic's: a commit is one or more record batches, answered once they
 //! are durable; at start the log is replayed to rebuild the map (latest
 //! record per key wins).
-//!
-//! Compaction keeps the log bounded: once a partition holds more than
-//! `OFFSETS_COMPACT_RATIO` times the bytes of its live entries (and more
-//! than `OFFSETS_COMPACT_BYTES_MIN`), the live entries are appended anew
-//! and the sealed segments wholly before them are deleted. It runs only
-//! while no commit is in flight on that partition, and takes its snapshot
-//! and queues its appends without awaiting in between, so no commit can
-//! fall between the snapshot and its records.
+//! What keeps the log bounded is in [`super::cleanup`].
 
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -20,14 +13,11 @@ use std::time::Instant;
 use super::{body, refuse, GroupAnswer};
 use crate::batch::Batches;
 use crate::config::{
-    Durability, LogConfig, BATCH_BYTES_LIMIT, OFFSETS_DELETED_TOPICS_CHECK_MS, OFFSETS_PARTITIONS,
-    OFFSETS_SEGMENT_BYTES, OFFSET_METADATA_BYTES_MAX,
+    Durability, LogConfig, BATCH_BYTES_LIMIT, OFFSETS_PARTITIONS, OFFSETS_SEGMENT_BYTES,
+    OFFSET_METADATA_BYTES_MAX,
 };
 use crate::error::ErrorCode;
-use crate::groups::commit_log::{
-    build_batches, compaction_due, decode_key, decode_value, CommitKey, CommitValue,
-    RECORD_OVERHEAD_BYTES,
-};
+use crate::groups::commit_log::{build_batches, decode_key, decode_value, CommitKey, CommitValue};
 use crate::groups::membership::Group;
 use crate::groups::{offsets_partition, OFFSETS_LOG};
 use crate::protocol::groups::{
@@ -55,21 +45,6 @@ pub fn offsets_dir(data_dir: &std::path::Path, partition: u32) -> PathBuf {
         .join("internal")
         .join(OFFSETS_LOG)
         .join(partition.to_string())
-}
-
-/// Bytes one live entry takes in the log (for compaction).
-fn entry_bytes(key: &CommitKey, value: &Committed) -> u64 {
-    (RECORD_OVERHEAD_BYTES
-        + 2
-        + 2
-        + key.group.len()
-        + 2
-        + key.topic.len()
-        + 4
-        + 2
-        + 8
-        + 2
-        + value.metadata.len()) as u64
 }
 
 impl Shard {
@@ -150,7 +125,7 @@ impl Shard {
     }
 
     /// Takes a durable record into the map, unless a later one is there.
-    fn apply_commit(&self, key: CommitKey, value: Option<CommitValue>, log_offset: u64) {
+    pub(super) fn apply_commit(&self, key: CommitKey, value: Option<CommitValue>, log_offset: u64) {
         let mut committed = self.coordinator.committed.borrow_mut();
         let offsets = committed.entry(key.group.clone()).or_default();
         let slot = (key.topic, key.partition);
@@ -253,7 +228,7 @@ impl Shard {
 
     /// Appends the entries durably; per entry, its offset in the log or
     /// the error code of its batch.
-    async fn append_entries(
+    pub(super) async fn append_entries(
         &self,
         partition: u32,
         log: &PartitionLog<DmaStorage>,
@@ -327,141 +302,6 @@ impl Shard {
             }
         }
         body(|b| response.encode(b))
-    }
-
-    /// Writes tombstones for the committed offsets of topics that no
-    /// longer exist, every `OFFSETS_DELETED_TOPICS_CHECK_MS`. A commit made
-    /// after a topic of the same name is created again has a later log
-    /// offset than the tombstone, so it stays.
-    pub(super) async fn drop_offsets_of_deleted_topics_if_due(&self) {
-        let now = Instant::now();
-        let interval = std::time::Duration::from_millis(OFFSETS_DELETED_TOPICS_CHECK_MS);
-        let checked = &self.coordinator.deleted_topics_checked;
-        if checked.get().is_some_and(|at| now < at + interval) {
-            return;
-        }
-        checked.set(Some(now));
-        let mut gone: std::collections::BTreeMap<u32, Vec<(CommitKey, Option<CommitValue>)>> =
-            Default::default();
-        for (group, offsets) in self.coordinator.committed.borrow().iter() {
-            for (topic, partition) in offsets.keys() {
-                if self.partition_count(topic).is_none() {
-                    let key = CommitKey {
-                        group: group.clone(),
-                        topic: topic.clone(),
-                        partition: *partition,
-                    };
-                    gone.entry(offsets_partition(group))
-                        .or_default()
-                        .push((key, None));
-                }
-            }
-        }
-        for (partition, entries) in gone {
-            let Some(log) = self.coordinator.logs.borrow().get(&partition).cloned() else {
-                continue;
-            };
-            let results = self.append_entries(partition, &log, &entries).await;
-            for ((key, value), result) in entries.into_iter().zip(results) {
-                match result {
-                    Ok(log_offset) => self.apply_commit(key, value, log_offset),
-                    Err(code) => {
-                        tracing::warn!(group = %key.group, topic = %key.topic, %code, "dropping the offsets of a deleted topic failed");
-                    }
-                }
-            }
-        }
-    }
-
-    /// Compacts the committed-offsets partitions that grew past their
-    /// bound (see the module comment).
-    pub(super) async fn compact_offsets_if_due(&self) {
-        let logs: Vec<(u32, PartitionLog<DmaStorage>)> = self
-            .coordinator
-            .logs
-            .borrow()
-            .iter()
-            .map(|(p, log)| (*p, log.clone()))
-            .collect();
-        for (partition, log) in logs {
-            let size = log.size_bytes();
-            let busy = self
-                .coordinator
-                .commits_in_flight
-                .borrow()
-                .get(&partition)
-                .is_some_and(|n| *n > 0);
-            if !compaction_due(size, 0) || busy {
-                continue;
-            }
-            let (entries, live_bytes) = self.live_entries(partition);
-            if !compaction_due(size, live_bytes) {
-                continue;
-            }
-            if let Err(e) = self.compact(&log, &entries).await {
-                tracing::warn!(partition, error = %e, "compacting committed offsets failed");
-            }
-        }
-    }
-
-    /// The live entries of a committed-offsets partition and their bytes.
-    fn live_entries(&self, partition: u32) -> (Vec<(CommitKey, Option<CommitValue>)>, u64) {
-        let committed = self.coordinator.committed.borrow();
-        let mut bytes = 0;
-        let mut entries = Vec::new();
-        for (group, offsets) in committed.iter() {
-            if offsets_partition(group) != partition {
-                continue;
-            }
-            for ((topic, p), c) in offsets {
-                let key = CommitKey {
-                    group: group.clone(),
-                    topic: topic.clone(),
-                    partition: *p,
-                };
-                bytes += entry_bytes(&key, c);
-                let value = CommitValue {
-                    offset: c.offset,
-                    metadata: c.metadata.clone(),
-                };
-                entries.push((key, Some(value)));
-            }
-        }
-        (entries, bytes)
-    }
-
-    async fn compact(
-        &self,
-        log: &PartitionLog<DmaStorage>,
-        entries: &[(CommitKey, Option<CommitValue>)],
-    ) -> Result<(), String> {
-        let batches = build_batches(entries, log.config().batch_bytes_max, now_ms())
-            .map_err(|e| e.to_string())?;
-        // Queued before any await: nothing can come between the snapshot
-        // and its records.
-        let start = log.latest_offset();
-        let tickets: Vec<StorageResult<AppendTicket>> = batches
-            .into_iter()
-            .map(|(batch, _)| log.submit_append(batch, Durability::Durable))
-            .collect();
-        for ticket in tickets {
-            ticket
-                .map_err(|e| e.to_string())?
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        let report = log
-            .delete_segments_before(start)
-            .await
-            .map_err(|e| e.to_string())?;
-        tracing::info!(
-            dir = %log.dir().display(),
-            live_entries = entries.len(),
-            segments_deleted = report.segments_deleted,
-            bytes_deleted = report.bytes_deleted,
-            "committed offsets compacted"
-        );
-        Ok(())
     }
 
     /// Refuses waiting joins and closes the committed-offsets partitions.
