@@ -288,7 +288,12 @@ impl GroupConsumer {
                 group: self.config.group.clone(),
                 member_id: self.member_id.clone(),
             };
-            self.coordinator_call(ApiKey::LeaveGroup, |b| request.encode(b), |_| Ok(()))?;
+            let left = self.coordinator_call(ApiKey::LeaveGroup, |b| request.encode(b), |_| Ok(()));
+            match left {
+                // Already removed (its session expired): nothing to leave.
+                Err(err) if err.code() == Some(ErrorCode::UnknownMemberId) => {}
+                left => left?,
+            }
         }
         committed
     }

@@ -503,6 +503,23 @@ fn the_internal_offsets_log_is_not_a_topic() {
     assert_eq!(deleted.unwrap_err().code(), Some(ErrorCode::UnknownTopic));
     let described = admin.describe_topic("__consumer_offsets");
     assert_eq!(described.unwrap_err().code(), Some(ErrorCode::UnknownTopic));
+    let mut client = broker.connect();
+    for p in [0, 1] {
+        let batch = crate::common::batch("x", 1);
+        let acks = shardlog::protocol::produce::Acks::Durable;
+        let produced =
+            crate::data::produce(&mut client, "__consumer_offsets", vec![(p, batch)], acks);
+        assert_eq!(
+            produced.topics[0].1[0].error_code,
+            ErrorCode::UnknownTopic as u16,
+            "no produce to the internal log"
+        );
+    }
+    let fetched = crate::data::fetch(&mut client, "__consumer_offsets", &[(0, 0)], 0, 1);
+    assert_eq!(
+        fetched.topics[0].1[0].error_code,
+        ErrorCode::UnknownTopic as u16
+    );
     let listed = admin.list_groups().unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(
