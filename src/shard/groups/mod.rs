@@ -9,8 +9,11 @@
 //!   (durable before acknowledged), fetch, close.
 //! - [`cleanup`]: what keeps that log bounded: compaction, and dropping
 //!   the offsets of deleted topics.
+//! - [`lag`]: committed and latest offsets per (group, topic, partition),
+//!   the rows of a lag metric.
 
 mod cleanup;
+mod lag;
 mod members;
 mod offsets;
 
@@ -28,10 +31,10 @@ use crate::protocol::groups::{
     encode_coordinator, DescribeGroupResponse, GroupListing, GroupRequest, ListGroupsResponse,
     MemberDescription, TopicPartitions,
 };
-use crate::protocol::offsets::OffsetSpec;
 use crate::protocol::WireReader;
 use crate::storage::{DmaStorage, PartitionLog};
 
+pub use lag::GroupOffsetRow;
 pub use members::group_timer_loop;
 pub use offsets::{offsets_dir, Committed};
 
@@ -63,26 +66,6 @@ pub struct GroupCoordinator {
     next_member: Cell<u64>,
     /// When the offsets of deleted topics were last dropped.
     deleted_topics_checked: Cell<Option<std::time::Instant>>,
-}
-
-/// One row of a group's progress on a partition: what the group committed
-/// and the partition's latest offset (for lag = latest - committed).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroupOffsetRow {
-    pub group: String,
-    pub topic: String,
-    pub partition: u32,
-    pub committed: u64,
-    /// `None` when the partition's owner could not say (topic deleted,
-    /// partition failed, shutting down).
-    pub latest: Option<u64>,
-}
-
-impl GroupOffsetRow {
-    /// Records the group has not consumed yet (0 if it is ahead).
-    pub fn lag(&self) -> Option<u64> {
-        self.latest.map(|l| l.saturating_sub(self.committed))
-    }
 }
 
 fn body(encode: impl FnOnce(&mut BytesMut)) -> GroupAnswer {
@@ -232,54 +215,6 @@ impl Shard {
                 })
                 .collect(),
         }
-    }
-
-    /// Every (group, topic, partition) this core coordinates with its
-    /// committed offset and the partition's latest offset: the rows of
-    /// the group-lag metric.
-    pub async fn group_offset_rows(self: &Rc<Self>) -> Vec<GroupOffsetRow> {
-        let rows: Vec<(String, String, u32, u64)> = self
-            .coordinator
-            .committed
-            .borrow()
-            .iter()
-            .flat_map(|(group, offsets)| {
-                offsets
-                    .iter()
-                    .map(move |((t, p), c)| (group.clone(), t.clone(), *p, c.offset))
-            })
-            .collect();
-        let mut wanted: BTreeMap<String, Vec<(u32, OffsetSpec)>> = BTreeMap::new();
-        for (_, topic, partition, _) in &rows {
-            let partitions = wanted.entry(topic.clone()).or_default();
-            if !partitions.iter().any(|(p, _)| p == partition) {
-                partitions.push((*partition, OffsetSpec::Latest));
-            }
-        }
-        let response = self
-            .route_list_offsets(crate::protocol::offsets::ListOffsetsRequest {
-                topics: wanted.into_iter().collect(),
-            })
-            .await;
-        let latest: HashMap<(String, u32), u64> = response
-            .topics
-            .into_iter()
-            .flat_map(|(topic, partitions)| {
-                partitions
-                    .into_iter()
-                    .filter(|p| p.error_code == ErrorCode::None as u16)
-                    .map(move |p| ((topic.clone(), p.partition), p.offset))
-            })
-            .collect();
-        rows.into_iter()
-            .map(|(group, topic, partition, committed)| GroupOffsetRow {
-                latest: latest.get(&(topic.clone(), partition)).copied(),
-                group,
-                topic,
-                partition,
-                committed,
-            })
-            .collect()
     }
 }
 
