@@ -112,6 +112,8 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
 /// every partition cleanly.
 async fn shut_down(shard: &Shard) {
     shard.shutdown.raise();
+    // A join may wait for a whole rebalance: answer it now, not after the drain.
+    shard.refuse_waiting_joins();
     let poll = Duration::from_millis(10);
     let mut waited = Duration::ZERO;
     while shard.local_connections.get() > 0 && waited < Duration::from_millis(SHUTDOWN_DRAIN_MS) {

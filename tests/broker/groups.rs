@@ -888,3 +888,34 @@ fn the_offsets_of_a_deleted_topic_are_dropped() {
     assert_eq!((kept[0].topic.as_str(), kept[0].offset), ("kept", 5));
     assert_eq!(groups(&mut admin), ["g"], "dropped for good");
 }
+
+#[test]
+fn a_join_waiting_at_shutdown_is_answered_shutting_down() {
+    let dir = DataDir::new("groups-shutdown");
+    let broker = Broker::start(&dir.0);
+    create_topic(&broker.addr.to_string(), "events", 2);
+    let mut first = broker.connect();
+    let mut second = broker.connect();
+    let (_, frame) = join_frame(&mut first, "stopping", "");
+    first.send(&frame);
+    joined(&first.receive());
+    // The first member never joins again: the second's join waits.
+    let (_, frame) = join_frame(&mut second, "stopping", "");
+    second.send(&frame);
+    let mut admin = Admin::connect(&broker.addr.to_string(), ConnectionConfig::default()).unwrap();
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    while admin.describe_group("stopping").unwrap().state != "Rebalancing" {
+        assert!(Instant::now() < deadline, "the second join never arrived");
+        thread::sleep(Duration::from_millis(5));
+    }
+    drop(admin);
+    let (status, stderr) = broker.terminate();
+    assert!(status.success(), "{stderr}");
+    let answer = second.receive();
+    assert_eq!(
+        answer.header.error_code,
+        ErrorCode::ShuttingDown as u16,
+        "{:?}",
+        answer.error()
+    );
+}

@@ -26,7 +26,16 @@ impl Shard {
         move |topic| self.partition_count(topic)
     }
 
+    /// Answers every waiting join with `ShuttingDown` (at the start of
+    /// shutdown, so that connections can drain).
+    pub fn refuse_waiting_joins(&self) {
+        self.coordinator.refuse_waiting();
+    }
+
     pub(super) async fn join_group(self: &Rc<Self>, r: JoinGroupRequest) -> GroupAnswer {
+        if self.shutdown.is_raised() {
+            return refuse(ErrorCode::ShuttingDown, "the broker is shutting down");
+        }
         let Some(strategy) = Strategy::from_name(&r.strategy) else {
             let known: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
             return refuse(
