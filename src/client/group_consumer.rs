@@ -162,6 +162,21 @@ impl GroupConsumer {
                 self.reset_out_of_range()?;
                 Ok(Vec::new())
             }
+            Err(err)
+                if matches!(
+                    err.code(),
+                    Some(ErrorCode::UnknownTopic | ErrorCode::UnknownPartition)
+                ) =>
+            {
+                // A subscribed topic was deleted: join again, and the
+                // coordinator assigns what still exists.
+                tracing::warn!(%err, group = %self.config.group, "assigned partition gone; joining again");
+                if self.config.auto_commit {
+                    self.commit_or_rejoin()?;
+                }
+                self.revoke();
+                Ok(Vec::new())
+            }
             result => result,
         }
     }

@@ -919,3 +919,38 @@ fn a_join_waiting_at_shutdown_is_answered_shutting_down() {
         answer.error()
     );
 }
+
+#[test]
+fn a_deleted_subscribed_topic_makes_the_member_join_again_and_go_on() {
+    let dir = DataDir::new("groups-topic-gone");
+    let broker = Broker::start(&dir.0);
+    let bootstrap = broker.addr.to_string();
+    create_topic(&bootstrap, "events", 1);
+    create_topic(&bootstrap, "doomed", 1);
+    produce(&bootstrap, "doomed", 1, 3, "d");
+    let mut consumer = GroupConsumer::new(member_config(&bootstrap, "goes-on", "range")).unwrap();
+    consumer.subscribe(&["events", "doomed"]);
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    let mut read = 0;
+    while read < 3 {
+        assert!(Instant::now() < deadline);
+        read += consumer.poll().unwrap().len();
+    }
+    assert_eq!(consumer.assignment().len(), 2);
+    let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
+    admin.delete_topic("doomed").unwrap();
+    produce(&bootstrap, "events", 1, 5, "e");
+    let mut values = Vec::new();
+    while values.len() < 5 {
+        assert!(Instant::now() < deadline, "got {values:?}");
+        let records = consumer.poll().expect("poll goes on");
+        values.extend(records.into_iter().map(|r| (r.topic, r.offset)));
+    }
+    assert!(values.iter().all(|(t, _)| t == "events"), "{values:?}");
+    assert_eq!(
+        consumer.assignment(),
+        [("events".to_string(), 0)],
+        "joined again without the deleted topic"
+    );
+    consumer.close().unwrap();
+}
