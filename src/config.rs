@@ -246,6 +246,17 @@ pub const SHUTDOWN_DRAIN_MS: u64 = 5_000;
 /// Pause after a failed accept (EMFILE and the like) before trying again.
 pub const ACCEPT_RETRY_MS: u64 = 20;
 
+/// Largest HTTP request head the metrics endpoint reads; longer ones get
+/// 431 and the connection closes.
+pub const METRICS_REQUEST_BYTES_MAX: usize = 8 << 10;
+
+/// Header lines the metrics endpoint parses in one request.
+pub const METRICS_HEADERS_MAX: usize = 32;
+
+/// How long the metrics endpoint waits for a request head, or for a
+/// response write, before closing the connection.
+pub const METRICS_IO_TIMEOUT_MS: u64 = 5_000;
+
 /// Longest a fetch may long-poll, whatever it asks for.
 pub const FETCH_WAIT_MS_LIMIT: u32 = 60_000;
 
@@ -278,6 +289,8 @@ pub struct BrokerConfig {
     pub retention_check_interval_ms: u64,
     /// Memory each executor registers with io_uring.
     pub io_memory_bytes: usize,
+    /// Where core 0 serves Prometheus metrics over HTTP; `None`: nowhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for BrokerConfig {
@@ -296,6 +309,7 @@ impl Default for BrokerConfig {
             shard_storage: ShardStorageConfig::default(),
             retention_check_interval_ms: 60_000,
             io_memory_bytes: 10 << 20,
+            metrics_listen: None,
         }
     }
 }

@@ -8,6 +8,8 @@
 //!   (sans-IO, zero-copy).
 //! - [`protocol`]: the binary protocol, sans-IO, shared by server and client.
 //! - [`error`]: the stable wire error codes.
+//! - [`metrics`]: per-core and per-partition counters, their Prometheus
+//!   exposition and the last-second percentiles of `shardlog stats`.
 //! - [`router`]: which core owns a partition.
 //! - [`shard`]: one core's executor, its partitions, the cross-core
 //!   messages and the fan-out of requests over cores.
@@ -22,6 +24,7 @@ pub mod batch;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod protocol;
 pub mod router;
 pub mod server;

@@ -1,12 +1,13 @@
 //! The commands of the `shardlog` binary, one file per command group:
-//! [`serve`] runs the broker; the client commands [`topic`], [`produce`]
-//! and [`consume`] each take `--broker HOST:PORT` and work through
+//! [`serve`] runs the broker; the client commands [`topic`], [`produce`],
+//! [`consume`] and [`stats`] each take `--broker HOST:PORT` and work through
 //! [`shardlog::client`].
 
 pub mod check;
 pub mod consume;
 pub mod produce;
 pub mod serve;
+pub mod stats;
 pub mod topic;
 
 use std::fmt;

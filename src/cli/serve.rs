@@ -16,6 +16,7 @@ use shardlog::shard::runtime::{run as run_broker, Ready};
 const EXAMPLES: &str = "Examples:
   shardlog serve                                   # ./data, 127.0.0.1:9092, all cores
   shardlog serve --data-dir /var/lib/shardlog --listen 0.0.0.0:9092 --cores 4
+  shardlog serve --metrics-listen 127.0.0.1:9644    # Prometheus scrapes /metrics there
   RUST_LOG=shardlog=debug shardlog serve";
 
 /// Every setting of `serve`: from flags, `SHARDLOG_*` environment
@@ -104,6 +105,10 @@ pub struct Settings {
     #[arg(long, env = "SHARDLOG_IO_MEMORY_BYTES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub io_memory_bytes: Option<usize>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (port 0: any free port) [default: off].
+    #[arg(long, env = "SHARDLOG_METRICS_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -136,6 +141,7 @@ impl Settings {
                 .retention_check_interval_ms
                 .or(lower.retention_check_interval_ms),
             io_memory_bytes: self.io_memory_bytes.or(lower.io_memory_bytes),
+            metrics_listen: self.metrics_listen.or(lower.metrics_listen),
         }
     }
 
@@ -187,6 +193,7 @@ impl Settings {
                 .retention_check_interval_ms
                 .unwrap_or(defaults.retention_check_interval_ms),
             io_memory_bytes: self.io_memory_bytes.unwrap_or(defaults.io_memory_bytes),
+            metrics_listen: self.metrics_listen,
         })
     }
 
@@ -219,6 +226,7 @@ impl Settings {
             read_chunk_bytes: Some(config.shard_storage.read_chunk_bytes),
             retention_check_interval_ms: Some(config.retention_check_interval_ms),
             io_memory_bytes: Some(config.io_memory_bytes),
+            metrics_listen: config.metrics_listen,
         }
     }
 }
@@ -237,7 +245,8 @@ pub struct ServeArgs {
     /// Print the effective settings as TOML and exit, without serving.
     #[arg(long)]
     print_config: bool,
-    /// Write "HOST:PORT" of the shared listener to this file once serving (for scripts and tests).
+    /// Write "HOST:PORT" of the shared listener to this file once serving, and
+    /// with --metrics-listen a second line "metrics HOST:PORT" (for scripts and tests).
     #[arg(long)]
     ready_file: Option<PathBuf>,
 }
@@ -290,6 +299,9 @@ fn write_ready_file(path: &PathBuf, ready: &Ready) -> std::io::Result<()> {
     let temp = path.with_extension("tmp");
     let mut file = std::fs::File::create(&temp)?;
     writeln!(file, "{}", ready.listen)?;
+    if let Some(metrics) = ready.metrics {
+        writeln!(file, "metrics {metrics}")?;
+    }
     file.sync_all()?;
     std::fs::rename(&temp, path)
 }

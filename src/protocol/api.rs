@@ -24,10 +24,11 @@ pub enum ApiKey {
     Produce = 6,
     Fetch = 7,
     ListOffsets = 8,
+    Stats = 9,
 }
 
 impl ApiKey {
-    pub const ALL: [ApiKey; 9] = [
+    pub const ALL: [ApiKey; 10] = [
         ApiKey::ApiVersions,
         ApiKey::Metadata,
         ApiKey::CreateTopic,
@@ -37,6 +38,7 @@ impl ApiKey {
         ApiKey::Produce,
         ApiKey::Fetch,
         ApiKey::ListOffsets,
+        ApiKey::Stats,
     ];
 
     pub fn from_u16(key: u16) -> Option<ApiKey> {
@@ -61,6 +63,7 @@ pub enum Request {
     Produce(ProduceRequest),
     Fetch(FetchRequest),
     ListOffsets(ListOffsetsRequest),
+    Stats,
 }
 
 impl Request {
@@ -125,6 +128,7 @@ impl Request {
             ApiKey::ListOffsets => {
                 Request::ListOffsets(ListOffsetsRequest::decode(&mut r).map_err(malformed)?)
             }
+            ApiKey::Stats => Request::Stats,
             ApiKey::Produce => unreachable!("decoded above"),
         };
         r.finish().map_err(malformed)?;

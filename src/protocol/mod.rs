@@ -6,7 +6,7 @@
 //! - [`wire`]: primitive encodings and the bounds-checked reader.
 //! - [`api`]: API keys, versions, and the decoded [`api::Request`].
 //! - one module per API group: [`metadata`] (ApiVersions, Metadata),
-//!   [`topics`], [`produce`], [`fetch`], [`offsets`].
+//!   [`topics`], [`produce`], [`fetch`], [`offsets`], [`stats`].
 
 pub mod api;
 pub mod fetch;
@@ -14,6 +14,7 @@ pub mod frame;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
+pub mod stats;
 pub mod topics;
 pub mod wire;
 

@@ -12,6 +12,7 @@ use crate::config::SHUTDOWN_DRAIN_MS;
 /// Serves messages until a `Shutdown`, which it carries out and answers.
 pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>) {
     while let Ok(message) = inbox.recv_async().await {
+        shard.metrics.borrow_mut().on_message_received();
         match message {
             ShardMessage::Produce {
                 topic,
@@ -91,6 +92,9 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
                     tracing::error!(core = shard.id, error = %e, "applying the topic map");
                 }
                 let _ = reply.send(());
+            }
+            ShardMessage::Metrics { partitions, reply } => {
+                let _ = reply.send(shard.metrics_snapshot(partitions));
             }
             ShardMessage::Shutdown { reply } => {
                 shut_down(&shard).await;

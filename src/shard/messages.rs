@@ -6,6 +6,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use crate::error::ErrorCode;
+use crate::metrics::CoreSnapshot;
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse};
 use crate::protocol::offsets::{OffsetSpec, PartitionOffset};
 use crate::protocol::produce::{Acks, ProducePartitionResponse};
@@ -64,6 +65,11 @@ pub enum ShardMessage {
     /// From core 0 to every core: the new topic map; open and close
     /// partitions to match, then reply.
     TopicsChanged { map: TopicMap, reply: Reply<()> },
+    /// This core's metrics; with `partitions`, every partition's too.
+    Metrics {
+        partitions: bool,
+        reply: Reply<CoreSnapshot>,
+    },
     /// Stop serving, close every partition cleanly, then reply.
     Shutdown { reply: Reply<()> },
 }

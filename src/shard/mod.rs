@@ -8,11 +8,13 @@
 //!   over the channel, and the replies merged.
 //! - [`inbox`]: the loop that serves other cores' messages.
 //! - [`admin`]: topic creation and deletion on core 0, the metadata owner.
+//! - [`metrics`]: this core's metrics snapshot, and every core's gathered.
 //! - [`runtime`]: starting one pinned executor per core and wiring them.
 
 pub mod admin;
 pub mod inbox;
 pub mod messages;
+pub mod metrics;
 pub mod notify;
 pub mod partitions;
 pub mod route;
@@ -27,6 +29,7 @@ use std::sync::Arc;
 use glommio::sync::Semaphore;
 
 use crate::config::BrokerConfig;
+use crate::metrics::CoreMetrics;
 use crate::protocol::metadata::CoreAddress;
 use crate::storage::{DmaStorage, PartitionLog, SharedTailCache};
 use crate::topics::TopicMap;
@@ -59,6 +62,8 @@ pub struct Shard {
     pub admin_lock: Rc<Semaphore>,
     /// Connections open on this core.
     pub local_connections: std::cell::Cell<usize>,
+    /// What this core counts; never borrowed across an await.
+    pub metrics: RefCell<CoreMetrics>,
 }
 
 impl Shard {

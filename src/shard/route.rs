@@ -54,12 +54,17 @@ impl Shard {
                     .push((index, item)),
             }
         }
+        let mut metrics = self.metrics.borrow_mut();
+        for (_, _, code) in &split.missing {
+            metrics.on_error(*code as u16);
+        }
         split
     }
 
     /// Sends a message to another core; a closed channel means that core
     /// is stopping.
     async fn send_to(&self, core: usize, message: ShardMessage) -> Result<(), ErrorCode> {
+        self.metrics.borrow_mut().on_message_sent();
         self.peers[core]
             .send_async(message)
             .await
@@ -68,7 +73,7 @@ impl Shard {
 
     /// Asks another core and waits for its reply; `None` when that core is
     /// stopping (its inbox or the reply channel closed).
-    async fn ask<T>(
+    pub(super) async fn ask<T>(
         &self,
         core: usize,
         message: impl FnOnce(Reply<T>) -> ShardMessage,

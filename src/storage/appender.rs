@@ -15,7 +15,7 @@
 //! acknowledged. A full disk while allocating fails only the round.
 
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
@@ -35,6 +35,8 @@ pub struct PendingAppend {
     pub valid: ValidBatch,
     pub durability: Durability,
     pub done: Completer<StorageResult<u64>>,
+    /// When it was queued: its append latency runs from here.
+    pub queued_at: Instant,
 }
 
 /// A batch written in a round, waiting to be answered and made visible.
@@ -44,6 +46,8 @@ struct Written {
     bytes: Bytes,
     durability: Durability,
     done: Completer<StorageResult<u64>>,
+    queued_at: Instant,
+    records: u32,
 }
 
 const PAGE: u64 = PAGE_BYTES as u64;
@@ -152,7 +156,7 @@ impl<S: Storage> Inner<S> {
         }
         let durable = written.iter().any(|w| w.durability == Durability::Durable);
         if durable {
-            if let Err(e) = file.fdatasync().await {
+            if let Err(e) = self.timed_fdatasync(&file).await {
                 self.fail_round(written, StorageError::Failed(Rc::new(e)));
                 return;
             }
@@ -160,7 +164,12 @@ impl<S: Storage> Inner<S> {
         let mut finished = Vec::with_capacity(written.len());
         {
             let mut state = self.state.borrow_mut();
+            let mut stats = self.stats.borrow_mut();
+            stats.on_commit(written.len(), total);
+            let now = Instant::now();
             for w in written {
+                let waited = now.saturating_duration_since(w.queued_at);
+                stats.on_append(w.records, w.bytes.len(), waited);
                 finished.push((w.done, w.base_offset));
                 state.unsynced.push((w.base_offset, w.next_offset, w.bytes));
             }
@@ -261,6 +270,8 @@ impl<S: Storage> Inner<S> {
                 bytes: pending.batch.freeze(),
                 durability: pending.durability,
                 done: pending.done,
+                queued_at: pending.queued_at,
+                records: pending.valid.header.record_count,
             });
         }
         // The padding past the data goes to disk: zero it, never stale heap.
@@ -353,10 +364,18 @@ impl<S: Storage> Inner<S> {
             }
             state.active.file.clone()
         };
-        match file.fdatasync().await {
+        match self.timed_fdatasync(&file).await {
             Ok(()) => self.make_visible(),
             Err(e) => self.enter_failed(StorageError::Failed(Rc::new(e))),
         }
+    }
+
+    /// An `fdatasync` of a commit, its latency counted.
+    async fn timed_fdatasync(&self, file: &S::File) -> std::io::Result<()> {
+        let started = Instant::now();
+        let result = file.fdatasync().await;
+        self.stats.borrow_mut().on_fsync(started.elapsed());
+        result
     }
 
     fn arm_sync_timer(self: &Rc<Self>) {

@@ -22,9 +22,9 @@ fn api_versions_conforms_byte_for_byte() {
     assert_eq!(response.header.correlation_id, 0x0102_0304);
     assert_eq!(response.header.error_code, 0);
     let body = &response.body[..];
-    // array of 9 APIs: u32 count, then (key, min, max) each.
-    assert_eq!(&body[..4], &[9, 0, 0, 0]);
-    for key in 0..9u16 {
+    // array of 10 APIs: u32 count, then (key, min, max) each.
+    assert_eq!(&body[..4], &[10, 0, 0, 0]);
+    for key in 0..10u16 {
         let at = 4 + 6 * key as usize;
         assert_eq!(
             &body[at..at + 6],

@@ -12,3 +12,4 @@ mod config;
 mod data;
 mod hostile;
 mod lifecycle;
+mod metrics;
