@@ -12,7 +12,7 @@ pub struct Broker {
     pub addr: String,
     stop: Option<flume::Sender<()>>,
     thread: Option<JoinHandle<Result<(), String>>>,
-    dir: PathBuf,
+    pub dir: PathBuf,
 }
 
 fn temp_dir(name: &str) -> PathBuf {
