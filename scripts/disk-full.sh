@@ -174,6 +174,8 @@ log "  $(grep -c . "$WORK/ballast.acked") chunks tried; $(tail -n1 "$WORK/ballas
 AVAIL_FULL="$(avail_bytes)"
 log "file system available at refusal: $AVAIL_FULL bytes (reserve $RESERVE_BYTES)"
 (( AVAIL_FULL > 0 )) || die "the file system filled up completely: the reserve did not hold"
+grep -q "min_free_bytes" "$BROKER_LOG" || die "the broker did not log the reserve refusal"
+log "broker: $(grep -m1 'min_free_bytes' "$BROKER_LOG" | sed 's/\x1b\[[0-9;]*m//g')"
 
 # --- 2. another topic is refused too, typed ----------------------------------------
 if produce_chunk events 0; then die "events accepted a chunk on a full disk"; fi
