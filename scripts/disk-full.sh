@@ -30,10 +30,10 @@ Usage: $(basename "$0") [--fs-mib N] [--reserve-bytes B] [--no-build]
 As root: make a ${FS_MIB} MiB ext4 file system in a file under target/disk-full,
 loop-mount it, run the release broker on it with --min-free-bytes
 ${RESERVE_BYTES}, --segment-bytes ${SEGMENT_BYTES} and one core, and:
-  1. produce ${CHUNK_LINES}-record chunks to topic 'ballast' until a produce
-     fails, and require that failure to be StorageFull;
-  2. require a produce to topic 'events' to fail with StorageFull too, and
-     the file system to still have free space (the reserve, not ENOSPC);
+  1. produce ${CHUNK_LINES}-record chunks, alternately to topics 'ballast' and
+     'events', until a produce fails, and require that failure to be
+     StorageFull with free space left (the reserve, not ENOSPC);
+  2. require a produce to the other topic to fail with StorageFull too;
   3. read both topics back: every acknowledged record present exactly once;
   4. delete 'ballast' and require produce to 'events' to succeed again,
      without restarting the broker; read 'events' back;
@@ -158,29 +158,34 @@ produce_chunk() {
     return "$status"
 }
 
-# --- 1. fill ---------------------------------------------------------------------
+# --- 1. fill -----------------------------------------------------------------------
+# Chunks alternate between the two topics, so that 'events' holds data from
+# before the disk filled up to the end (and through `shardlog check`).
+topic_of() { if (( $1 % 2 == 0 )); then echo ballast; else echo events; fi; }
 MAX_CHUNKS=$(( FS_MIB * 1048576 / (CHUNK_LINES * LINE_BYTES) + 4 ))
 full_at=""
 for c in $(seq 0 "$MAX_CHUNKS"); do
-    if ! produce_chunk ballast "$c"; then
+    if ! produce_chunk "$(topic_of "$c")" "$c"; then
         full_at="$c"
         break
     fi
 done
 [[ -n "$full_at" ]] || die "$MAX_CHUNKS chunks fitted: the disk never filled"
+FULL_TOPIC="$(topic_of "$full_at")"
+OTHER_TOPIC="$(topic_of $((full_at + 1)))"
 grep -q "storage full" "$WORK/err" || { cat "$WORK/err" >&2; die "the failing produce did not fail with StorageFull"; }
-log "ballast chunk $full_at refused: $(grep -m1 'failed:' "$WORK/err")"
-log "  $(grep -c . "$WORK/ballast.acked") chunks tried; $(tail -n1 "$WORK/ballast.acked" | cut -d' ' -f2) of $CHUNK_LINES records of the last one acknowledged"
+log "$FULL_TOPIC chunk $full_at refused: $(grep -m1 'failed:' "$WORK/err")"
+log "  $((full_at + 1)) chunks tried; $(tail -n1 "$WORK/$FULL_TOPIC.acked" | cut -d' ' -f2) of $CHUNK_LINES records of the last one acknowledged"
 AVAIL_FULL="$(avail_bytes)"
 log "file system available at refusal: $AVAIL_FULL bytes (reserve $RESERVE_BYTES)"
 (( AVAIL_FULL > 0 )) || die "the file system filled up completely: the reserve did not hold"
 grep -q "min_free_bytes" "$BROKER_LOG" || die "the broker did not log the reserve refusal"
 log "broker: $(grep -m1 'min_free_bytes' "$BROKER_LOG" | sed 's/\x1b\[[0-9;]*m//g')"
 
-# --- 2. another topic is refused too, typed ----------------------------------------
-if produce_chunk events 0; then die "events accepted a chunk on a full disk"; fi
-grep -q "storage full" "$WORK/err" || { cat "$WORK/err" >&2; die "events failed, but not with StorageFull"; }
-log "events refused too: $(grep -m1 'failed:' "$WORK/err")"
+# --- 2. the other topic is refused too, typed ------------------------------------------
+if produce_chunk "$OTHER_TOPIC" $((full_at + 1)); then die "$OTHER_TOPIC accepted a chunk on a full disk"; fi
+grep -q "storage full" "$WORK/err" || { cat "$WORK/err" >&2; die "$OTHER_TOPIC failed, but not with StorageFull"; }
+log "$OTHER_TOPIC refused too: $(grep -m1 'failed:' "$WORK/err")"
 grep -q "refusing appends\|partition log failed" "$BROKER_LOG" && die "a partition went out of service"
 
 # --- 3. read back ----------------------------------------------------------------
@@ -214,12 +219,12 @@ cli topic delete ballast >/dev/null
 log "deleted ballast: $(avail_bytes) bytes available"
 resumed=0
 for attempt in $(seq 1 "$WAIT_S"); do
-    if produce_chunk events "$attempt"; then resumed=1; break; fi
+    if produce_chunk events $((MAX_CHUNKS + 1 + attempt)); then resumed=1; break; fi
     grep -q "storage full" "$WORK/err" || { cat "$WORK/err" >&2; die "events failed, not with StorageFull"; }
     sleep 1
 done
 (( resumed == 1 )) || die "produce did not resume within ${WAIT_S}s of freeing space"
-produce_chunk events $((WAIT_S + 1)) || die "a second chunk after freeing space failed"
+produce_chunk events $((MAX_CHUNKS + 2 + WAIT_S)) || die "a second chunk after freeing space failed"
 log "produce to events works again without a restart (attempt $attempt)"
 verify_topic events
 
@@ -234,4 +239,4 @@ BROKER_PID=""
 timeout "$WAIT_S" "$BIN" check --data-dir "$DATA" >"$WORK/check" 2>&1 || { cat "$WORK/check" >&2; die "shardlog check failed"; }
 log "shardlog check: $(tail -n1 "$WORK/check")"
 
-echo "disk-full summary: fs ${FS_MIB} MiB, reserve $RESERVE_BYTES B; ballast refused at chunk $full_at with StorageFull, $AVAIL_FULL B still available; events refused; all acknowledged records read back; produce resumed after deleting ballast without restart; shardlog check clean"
+echo "disk-full summary: fs ${FS_MIB} MiB, reserve $RESERVE_BYTES B; chunk $full_at ($FULL_TOPIC) refused with StorageFull with $AVAIL_FULL B still available, $OTHER_TOPIC refused too; every acknowledged record read back once; produce to events resumed after deleting ballast, without a restart; shardlog check clean"

@@ -64,7 +64,7 @@ trap 'exit 130' INT TERM
 
 if [[ "$BUILD" -eq 1 ]]; then
     log "building release"
-    (cd "$REPO_ROOT" && cargo build --release --bin shardlog --bin shardlog-hostile >&2)
+    (cd "$REPO_ROOT" && cargo build --release -p shardlog --bin shardlog -p loadtest --bin shardlog-hostile >&2)
 fi
 BIN="$REPO_ROOT/target/release"
 [[ -x "$BIN/shardlog" && -x "$BIN/shardlog-hostile" ]] || die "release binaries missing"
