@@ -79,6 +79,11 @@ pub struct LogConfig {
     pub retention_ms: Option<u64>,
     /// Oldest sealed segments are deleted while the log is larger than this.
     pub retention_bytes: Option<u64>,
+    /// Free space kept on the data file system: a preallocation step or a
+    /// segment roll that would leave less than this free fails with
+    /// `StorageFull` instead, before the disk is physically full. 0 turns
+    /// the check off (appends then fail only on ENOSPC).
+    pub min_free_bytes: u64,
 }
 
 impl Default for LogConfig {
@@ -93,9 +98,15 @@ impl Default for LogConfig {
             flush_interval_ms: 50,
             retention_ms: None,
             retention_bytes: None,
+            min_free_bytes: MIN_FREE_BYTES_DEFAULT,
         }
     }
 }
+
+/// The default free-space reserve: room for the concurrent preallocation
+/// steps of many partitions (128 of the default 8 MiB), the index files
+/// written at rolls, and the topic map, and for an operator to react.
+pub const MIN_FREE_BYTES_DEFAULT: u64 = 1 << 30;
 
 impl LogConfig {
     /// Refuses settings outside the hard limits, naming the setting.

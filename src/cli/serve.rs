@@ -85,6 +85,10 @@ pub struct Settings {
     #[arg(long, env = "SHARDLOG_PREALLOCATION", value_parser = ["zero-fill", "fallocate"])]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preallocation: Option<String>,
+    /// Free bytes kept on the data file system: appends that would go below it fail with StorageFull [0: off].
+    #[arg(long, env = "SHARDLOG_MIN_FREE_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_free_bytes: Option<u64>,
     /// Appends with acks=written are made durable within this many milliseconds.
     #[arg(long, env = "SHARDLOG_FLUSH_INTERVAL_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -134,6 +138,7 @@ impl Settings {
             write_bytes_max: self.write_bytes_max.or(lower.write_bytes_max),
             preallocate_bytes: self.preallocate_bytes.or(lower.preallocate_bytes),
             preallocation: self.preallocation.or(lower.preallocation),
+            min_free_bytes: self.min_free_bytes.or(lower.min_free_bytes),
             flush_interval_ms: self.flush_interval_ms.or(lower.flush_interval_ms),
             tail_cache_bytes: self.tail_cache_bytes.or(lower.tail_cache_bytes),
             read_chunk_bytes: self.read_chunk_bytes.or(lower.read_chunk_bytes),
@@ -183,6 +188,7 @@ impl Settings {
                 write_bytes_max: self.write_bytes_max.unwrap_or(log.write_bytes_max),
                 preallocation,
                 flush_interval_ms: self.flush_interval_ms.unwrap_or(log.flush_interval_ms),
+                min_free_bytes: self.min_free_bytes.unwrap_or(log.min_free_bytes),
                 ..log
             },
             shard_storage: ShardStorageConfig {
@@ -221,6 +227,7 @@ impl Settings {
                 }
                 .to_string(),
             ),
+            min_free_bytes: Some(config.log.min_free_bytes),
             flush_interval_ms: Some(config.log.flush_interval_ms),
             tail_cache_bytes: Some(config.shard_storage.tail_cache_bytes),
             read_chunk_bytes: Some(config.shard_storage.read_chunk_bytes),

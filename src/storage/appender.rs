@@ -12,7 +12,10 @@
 //!
 //! A failed write or fsync fails the round and everything queued, and puts
 //! the log in the failed state: an fsync is never retried and then
-//! acknowledged. A full disk while allocating fails only the round.
+//! acknowledged. A full disk while allocating fails only the round, and so
+//! does free space below `min_free_bytes`, checked before each
+//! preallocation step and segment roll (where space is committed), never
+//! per append.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -220,6 +223,7 @@ impl<S: Storage> Inner<S> {
         let step_end = align_up(allocated + self.config.preallocate_bytes);
         let cap = align_up(self.config.segment_bytes_max);
         let target = needed.max(step_end.min(cap));
+        self.check_free_space(target - allocated).await?;
         match self.config.preallocation {
             Preallocation::Fallocate => file.pre_allocate(target).await,
             Preallocation::ZeroFill => zero_fill(&*file, allocated, target).await,
@@ -227,6 +231,35 @@ impl<S: Storage> Inner<S> {
         .map_err(StorageError::from_write)?;
         self.state.borrow_mut().allocated_bytes = target;
         Ok(())
+    }
+
+    /// Refuses with `StorageFull` when committing `bytes` more would leave
+    /// the file system with less than `min_free_bytes` free. Nothing has
+    /// been written then, and the log stays in service: the next round
+    /// checks again, so appends succeed once space is freed.
+    async fn check_free_space(&self, bytes: u64) -> StorageResult<()> {
+        let reserve = self.config.min_free_bytes;
+        if reserve == 0 {
+            return Ok(());
+        }
+        let free = self
+            .storage
+            .free_bytes(&self.dir)
+            .await
+            .map_err(StorageError::from)?;
+        if free >= reserve.saturating_add(bytes) {
+            return Ok(());
+        }
+        let message = format!(
+            "{free} bytes free on the file system of {}: committing {bytes} more \
+             would go below the reserve min_free_bytes = {reserve}",
+            self.dir.display()
+        );
+        tracing::warn!("{message}");
+        Err(StorageError::StorageFull(Rc::new(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            message,
+        ))))
     }
 
     /// Stamps offsets and append time, updates the index, and copies the
@@ -302,6 +335,13 @@ impl<S: Storage> Inner<S> {
         if !needs_roll {
             return Ok(());
         }
+        // The new segment's first preallocation step: refused here, before
+        // any file is created, when it would break the reserve.
+        let first_step = self
+            .config
+            .preallocate_bytes
+            .min(align_up(self.config.segment_bytes_max));
+        self.check_free_space(first_step).await?;
         let path = segment_path(&self.dir, next_offset, LOG_SUFFIX);
         let new_file = self
             .storage
