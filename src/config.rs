@@ -79,6 +79,11 @@ pub struct LogConfig {
     pub retention_ms: Option<u64>,
     /// Oldest sealed segments are deleted while the log is larger than this.
     pub retention_bytes: Option<u64>,
+    /// Free space kept on the data file system: a preallocation step or a
+    /// segment roll that would leave less than this free fails with
+    /// `StorageFull` instead, before the disk is physically full. 0 turns
+    /// the check off (appends then fail only on ENOSPC).
+    pub min_free_bytes: u64,
 }
 
 impl Default for LogConfig {
@@ -93,9 +98,15 @@ impl Default for LogConfig {
             flush_interval_ms: 50,
             retention_ms: None,
             retention_bytes: None,
+            min_free_bytes: MIN_FREE_BYTES_DEFAULT,
         }
     }
 }
+
+/// The default free-space reserve: room for the concurrent preallocation
+/// steps of many partitions (128 of the default 8 MiB), the index files
+/// written at rolls, and the topic map, and for an operator to react.
+pub const MIN_FREE_BYTES_DEFAULT: u64 = 1 << 30;
 
 impl LogConfig {
     /// Refuses settings outside the hard limits, naming the setting.
@@ -246,6 +257,17 @@ pub const SHUTDOWN_DRAIN_MS: u64 = 5_000;
 /// Pause after a failed accept (EMFILE and the like) before trying again.
 pub const ACCEPT_RETRY_MS: u64 = 20;
 
+/// Largest HTTP request head the metrics endpoint reads; longer ones get
+/// 431 and the connection closes.
+pub const METRICS_REQUEST_BYTES_MAX: usize = 8 << 10;
+
+/// Header lines the metrics endpoint parses in one request.
+pub const METRICS_HEADERS_MAX: usize = 32;
+
+/// How long the metrics endpoint waits for a request head, or for a
+/// response write, before closing the connection.
+pub const METRICS_IO_TIMEOUT_MS: u64 = 5_000;
+
 /// Longest a fetch may long-poll, whatever it asks for.
 pub const FETCH_WAIT_MS_LIMIT: u32 = 60_000;
 
@@ -312,6 +334,8 @@ pub struct BrokerConfig {
     pub retention_check_interval_ms: u64,
     /// Memory each executor registers with io_uring.
     pub io_memory_bytes: usize,
+    /// Where core 0 serves Prometheus metrics over HTTP; `None`: nowhere.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for BrokerConfig {
@@ -330,6 +354,7 @@ impl Default for BrokerConfig {
             shard_storage: ShardStorageConfig::default(),
             retention_check_interval_ms: 60_000,
             io_memory_bytes: 10 << 20,
+            metrics_listen: None,
         }
     }
 }

@@ -8,6 +8,8 @@
 //!   (sans-IO, zero-copy).
 //! - [`protocol`]: the binary protocol, sans-IO, shared by server and client.
 //! - [`error`]: the stable wire error codes.
+//! - [`metrics`]: per-core and per-partition counters, their Prometheus
+//!   exposition and the last-second percentiles of `shardlog stats`.
 //! - [`router`]: which core owns a partition.
 //! - [`groups`]: consumer groups, sans-IO: placement, membership,
 //!   assignment strategies, the committed-offsets records.
@@ -25,6 +27,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod groups;
+pub mod metrics;
 pub mod protocol;
 pub mod router;
 pub mod server;

@@ -41,6 +41,8 @@ enum Command {
     Produce(cli::produce::ProduceArgs),
     /// Print records of a topic.
     Consume(cli::consume::ConsumeArgs),
+    /// Show per-core load live: requests/s, MB/s, p99, connections.
+    Stats(cli::stats::StatsArgs),
     /// List, describe and reset consumer groups.
     Group(cli::group::GroupArgs),
 }
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Topic(args) => cli::topic::run(args),
         Command::Produce(args) => cli::produce::run(args),
         Command::Consume(args) => cli::consume::run(args),
+        Command::Stats(args) => cli::stats::run(args),
         Command::Group(args) => cli::group::run(args),
     };
     match result {

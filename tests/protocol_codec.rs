@@ -46,6 +46,7 @@ use shardlog::protocol::produce::{
     Acks, ProducePartition, ProducePartitionResponse, ProduceRequest, ProduceResponse,
     ProduceTopic, NO_OFFSET,
 };
+use shardlog::protocol::stats::{CoreStats, StatsResponse};
 use shardlog::protocol::topics::{
     CreateTopicRequest, DescribeTopicResponse, ListTopicsResponse, PartitionDescription,
     TopicNameRequest, TopicSettings,
@@ -70,13 +71,14 @@ fn api_of(request: &Request) -> ApiKey {
         Request::Produce(_) => ApiKey::Produce,
         Request::Fetch(_) => ApiKey::Fetch,
         Request::ListOffsets(_) => ApiKey::ListOffsets,
+        Request::Stats => ApiKey::Stats,
         Request::Group(group) => group.api(),
     }
 }
 
 fn encode_request_body(request: &Request, buf: &mut BytesMut) {
     match request {
-        Request::ApiVersions | Request::ListTopics => {}
+        Request::ApiVersions | Request::ListTopics | Request::Stats => {}
         Request::Metadata(body) => body.encode(buf),
         Request::CreateTopic(body) => body.encode(buf),
         Request::DeleteTopic(body) | Request::DescribeTopic(body) => body.encode(buf),
@@ -139,7 +141,8 @@ fn broker_decode(buf: &[u8]) -> Option<Decoded> {
 fn assert_same_request(sent: &Request, got: &Request) -> Result<(), TestCaseError> {
     match (sent, got) {
         (Request::ApiVersions, Request::ApiVersions)
-        | (Request::ListTopics, Request::ListTopics) => {}
+        | (Request::ListTopics, Request::ListTopics)
+        | (Request::Stats, Request::Stats) => {}
         (Request::Metadata(a), Request::Metadata(b)) => prop_assert_eq!(a, b),
         (Request::CreateTopic(a), Request::CreateTopic(b)) => prop_assert_eq!(a, b),
         (Request::DeleteTopic(a), Request::DeleteTopic(b)) => prop_assert_eq!(a, b),
@@ -195,6 +198,7 @@ enum Response {
     Produce(ProduceResponse),
     Fetch(FetchResponse),
     ListOffsets(ListOffsetsResponse),
+    Stats(StatsResponse),
     Group(GroupResponse),
 }
 
@@ -209,6 +213,7 @@ impl Response {
             Response::Produce(_) => ApiKey::Produce,
             Response::Fetch(_) => ApiKey::Fetch,
             Response::ListOffsets(_) => ApiKey::ListOffsets,
+            Response::Stats(_) => ApiKey::Stats,
             Response::Group(group) => group.api(),
         }
     }
@@ -223,6 +228,7 @@ impl Response {
             Response::Produce(body) => body.encode(buf),
             Response::Fetch(body) => body.encode(buf),
             Response::ListOffsets(body) => body.encode(buf),
+            Response::Stats(body) => body.encode(buf),
             Response::Group(body) => body.encode(buf),
         }
     }
@@ -238,6 +244,7 @@ impl Response {
             ApiKey::Produce => Response::Produce(ProduceResponse::decode(r)?),
             ApiKey::Fetch => Response::Fetch(FetchResponse::decode(r)?),
             ApiKey::ListOffsets => Response::ListOffsets(ListOffsetsResponse::decode(r)?),
+            ApiKey::Stats => Response::Stats(StatsResponse::decode(r)?),
             ApiKey::FindCoordinator
             | ApiKey::JoinGroup
             | ApiKey::Heartbeat
@@ -463,6 +470,7 @@ fn request() -> impl Strategy<Value = Request> {
         produce_request().prop_map(Request::Produce),
         fetch_request().prop_map(Request::Fetch),
         list_offsets_request().prop_map(Request::ListOffsets),
+        Just(()).prop_map(|()| Request::Stats),
         group_request().prop_map(Request::Group),
     ]
 }
@@ -585,6 +593,29 @@ fn list_offsets_response() -> impl Strategy<Value = ListOffsetsResponse> {
         .prop_map(|topics| ListOffsetsResponse { topics })
 }
 
+fn stats_response() -> impl Strategy<Value = StatsResponse> {
+    let core =
+        (any::<u16>(), any::<u32>(), vec(any::<u64>(), 12)).prop_map(|(core, connections, v)| {
+            CoreStats {
+                core,
+                connections,
+                requests: v[0],
+                produce_requests: v[1],
+                fetch_requests: v[2],
+                errors: v[3],
+                bytes_received: v[4],
+                bytes_sent: v[5],
+                produce_bytes: v[6],
+                fetch_bytes: v[7],
+                window_produce_requests: v[8],
+                produce_p50_us: v[9],
+                produce_p99_us: v[10],
+                produce_max_us: v[11],
+            }
+        });
+    vec(core, 0..4).prop_map(|cores| StatsResponse { cores })
+}
+
 fn response() -> impl Strategy<Value = Response> {
     prop_oneof![
         api_versions_response().prop_map(Response::ApiVersions),
@@ -597,6 +628,7 @@ fn response() -> impl Strategy<Value = Response> {
         produce_response().prop_map(Response::Produce),
         fetch_response().prop_map(Response::Fetch),
         list_offsets_response().prop_map(Response::ListOffsets),
+        stats_response().prop_map(Response::Stats),
         group_response().prop_map(Response::Group),
     ]
 }

@@ -13,9 +13,12 @@
 //! - [`report`]: the `.hgrm` percentile distributions, `summary.json`, the
 //!   SVG plots, and the text report printed at the end of a run.
 //! - [`compare`]: two `summary.json` files side by side, with ratios.
+//! - [`hostile`]: the `shardlog-hostile` tool: a normal producer with and
+//!   without hostile clients.
 
 pub mod compare;
 pub mod consumer;
+pub mod hostile;
 pub mod payload;
 pub mod producer;
 pub mod report;

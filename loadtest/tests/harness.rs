@@ -2,74 +2,13 @@
 //! seconds: counts add up, the histograms parse, and the fixed-rate mode
 //! holds its rate.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::thread::JoinHandle;
+mod common;
 
 use clap::Parser;
+use common::Broker;
 use loadtest::report::{parse_hgrm, write_report};
 use loadtest::run::run;
 use loadtest::workload::Workload;
-use shardlog::config::BrokerConfig;
-use shardlog::shard::runtime::{run_until, StopOn};
-
-/// A broker on 127.0.0.1:0 in this process; stopped and removed on drop.
-struct Broker {
-    addr: String,
-    stop: Option<flume::Sender<()>>,
-    thread: Option<JoinHandle<Result<(), String>>>,
-    dir: PathBuf,
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tmp/tests")
-        .join(format!("loadtest-{name}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-impl Broker {
-    fn start(name: &str) -> Broker {
-        let dir = temp_dir(name);
-        let config = BrokerConfig {
-            data_dir: dir.join("data"),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            cores: BrokerConfig::default().cores.min(2),
-            io_memory_bytes: 1 << 20,
-            ..BrokerConfig::default()
-        };
-        let (stop, stop_rx) = flume::bounded(1);
-        let (ready_tx, ready_rx) = flume::bounded(1);
-        let thread = std::thread::spawn(move || {
-            run_until(
-                config,
-                |ready| ready_tx.send(ready.listen.to_string()).unwrap(),
-                StopOn::Channel(stop_rx),
-            )
-        });
-        let addr = ready_rx.recv().expect("broker started");
-        Broker {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
-            dir,
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn workload(broker: &Broker, args: &[&str]) -> Workload {
     #[derive(Parser)]

@@ -16,6 +16,7 @@ use shardlog::shard::runtime::{run as run_broker, Ready};
 const EXAMPLES: &str = "Examples:
   shardlog serve                                   # ./data, 127.0.0.1:9092, all cores
   shardlog serve --data-dir /var/lib/shardlog --listen 0.0.0.0:9092 --cores 4
+  shardlog serve --metrics-listen 127.0.0.1:9644    # Prometheus scrapes /metrics there
   RUST_LOG=shardlog=debug shardlog serve";
 
 /// Every setting of `serve`: from flags, `SHARDLOG_*` environment
@@ -84,6 +85,10 @@ pub struct Settings {
     #[arg(long, env = "SHARDLOG_PREALLOCATION", value_parser = ["zero-fill", "fallocate"])]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preallocation: Option<String>,
+    /// Free bytes kept on the data file system: appends that would go below it fail with StorageFull [0: off].
+    #[arg(long, env = "SHARDLOG_MIN_FREE_BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_free_bytes: Option<u64>,
     /// Appends with acks=written are made durable within this many milliseconds.
     #[arg(long, env = "SHARDLOG_FLUSH_INTERVAL_MS")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,6 +109,10 @@ pub struct Settings {
     #[arg(long, env = "SHARDLOG_IO_MEMORY_BYTES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub io_memory_bytes: Option<usize>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (port 0: any free port) [default: off].
+    #[arg(long, env = "SHARDLOG_METRICS_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -129,6 +138,7 @@ impl Settings {
             write_bytes_max: self.write_bytes_max.or(lower.write_bytes_max),
             preallocate_bytes: self.preallocate_bytes.or(lower.preallocate_bytes),
             preallocation: self.preallocation.or(lower.preallocation),
+            min_free_bytes: self.min_free_bytes.or(lower.min_free_bytes),
             flush_interval_ms: self.flush_interval_ms.or(lower.flush_interval_ms),
             tail_cache_bytes: self.tail_cache_bytes.or(lower.tail_cache_bytes),
             read_chunk_bytes: self.read_chunk_bytes.or(lower.read_chunk_bytes),
@@ -136,6 +146,7 @@ impl Settings {
                 .retention_check_interval_ms
                 .or(lower.retention_check_interval_ms),
             io_memory_bytes: self.io_memory_bytes.or(lower.io_memory_bytes),
+            metrics_listen: self.metrics_listen.or(lower.metrics_listen),
         }
     }
 
@@ -177,6 +188,7 @@ impl Settings {
                 write_bytes_max: self.write_bytes_max.unwrap_or(log.write_bytes_max),
                 preallocation,
                 flush_interval_ms: self.flush_interval_ms.unwrap_or(log.flush_interval_ms),
+                min_free_bytes: self.min_free_bytes.unwrap_or(log.min_free_bytes),
                 ..log
             },
             shard_storage: ShardStorageConfig {
@@ -187,6 +199,7 @@ impl Settings {
                 .retention_check_interval_ms
                 .unwrap_or(defaults.retention_check_interval_ms),
             io_memory_bytes: self.io_memory_bytes.unwrap_or(defaults.io_memory_bytes),
+            metrics_listen: self.metrics_listen,
         })
     }
 
@@ -214,11 +227,13 @@ impl Settings {
                 }
                 .to_string(),
             ),
+            min_free_bytes: Some(config.log.min_free_bytes),
             flush_interval_ms: Some(config.log.flush_interval_ms),
             tail_cache_bytes: Some(config.shard_storage.tail_cache_bytes),
             read_chunk_bytes: Some(config.shard_storage.read_chunk_bytes),
             retention_check_interval_ms: Some(config.retention_check_interval_ms),
             io_memory_bytes: Some(config.io_memory_bytes),
+            metrics_listen: config.metrics_listen,
         }
     }
 }
@@ -237,7 +252,8 @@ pub struct ServeArgs {
     /// Print the effective settings as TOML and exit, without serving.
     #[arg(long)]
     print_config: bool,
-    /// Write "HOST:PORT" of the shared listener to this file once serving (for scripts and tests).
+    /// Write "HOST:PORT" of the shared listener to this file once serving, and
+    /// with --metrics-listen a second line "metrics HOST:PORT" (for scripts and tests).
     #[arg(long)]
     ready_file: Option<PathBuf>,
 }
@@ -290,6 +306,9 @@ fn write_ready_file(path: &PathBuf, ready: &Ready) -> std::io::Result<()> {
     let temp = path.with_extension("tmp");
     let mut file = std::fs::File::create(&temp)?;
     writeln!(file, "{}", ready.listen)?;
+    if let Some(metrics) = ready.metrics {
+        writeln!(file, "metrics {metrics}")?;
+    }
     file.sync_all()?;
     std::fs::rename(&temp, path)
 }

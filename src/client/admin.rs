@@ -8,6 +8,7 @@ use super::cluster::Cluster;
 use super::config::ConnectionConfig;
 use super::error::{ClientError, ClientResult};
 use crate::protocol::metadata::{ApiVersionsResponse, MetadataRequest, MetadataResponse};
+use crate::protocol::stats::StatsResponse;
 use crate::protocol::topics::{
     CreateTopicRequest, DescribeTopicResponse, ListTopicsResponse, TopicNameRequest, TopicSettings,
 };
@@ -83,6 +84,13 @@ impl Admin {
             |buf| request.encode(buf),
             DescribeTopicResponse::decode,
         )
+    }
+
+    /// Every core's counters since the broker started, and its produce
+    /// latency over the last whole second.
+    pub fn stats(&mut self) -> ClientResult<StatsResponse> {
+        self.cluster
+            .bootstrap_call(ApiKey::Stats, |_| {}, StatsResponse::decode)
     }
 
     /// Cores and partition owners for `topics` (all topics when empty).

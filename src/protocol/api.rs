@@ -25,6 +25,7 @@ pub enum ApiKey {
     Produce = 6,
     Fetch = 7,
     ListOffsets = 8,
+    Stats = 9,
     // Consumer groups (protocol/groups.rs).
     FindCoordinator = 10,
     JoinGroup = 11,
@@ -37,7 +38,7 @@ pub enum ApiKey {
 }
 
 impl ApiKey {
-    pub const ALL: [ApiKey; 17] = [
+    pub const ALL: [ApiKey; 18] = [
         ApiKey::ApiVersions,
         ApiKey::Metadata,
         ApiKey::CreateTopic,
@@ -47,6 +48,7 @@ impl ApiKey {
         ApiKey::Produce,
         ApiKey::Fetch,
         ApiKey::ListOffsets,
+        ApiKey::Stats,
         ApiKey::FindCoordinator,
         ApiKey::JoinGroup,
         ApiKey::Heartbeat,
@@ -69,6 +71,7 @@ impl ApiKey {
             6 => ApiKey::Produce,
             7 => ApiKey::Fetch,
             8 => ApiKey::ListOffsets,
+            9 => ApiKey::Stats,
             10 => ApiKey::FindCoordinator,
             11 => ApiKey::JoinGroup,
             12 => ApiKey::Heartbeat,
@@ -99,6 +102,7 @@ pub enum Request {
     Produce(ProduceRequest),
     Fetch(FetchRequest),
     ListOffsets(ListOffsetsRequest),
+    Stats,
     /// Keys 10 to 17: consumer groups.
     Group(GroupRequest),
 }
@@ -171,6 +175,7 @@ impl Request {
             ApiKey::ListOffsets => {
                 Request::ListOffsets(ListOffsetsRequest::decode(&mut r).map_err(malformed)?)
             }
+            ApiKey::Stats => Request::Stats,
             ApiKey::Produce => unreachable!("decoded above"),
             ApiKey::FindCoordinator
             | ApiKey::JoinGroup

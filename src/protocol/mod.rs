@@ -6,7 +6,8 @@
 //! - [`wire`]: primitive encodings and the bounds-checked reader.
 //! - [`api`]: API keys, versions, and the decoded [`api::Request`].
 //! - one module per API group: [`metadata`] (ApiVersions, Metadata),
-//!   [`topics`], [`produce`], [`fetch`], [`offsets`], [`groups`].
+//!   [`topics`], [`produce`], [`fetch`], [`offsets`], [`stats`],
+//!   [`groups`].
 
 pub mod api;
 pub mod fetch;
@@ -15,6 +16,7 @@ pub mod groups;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
+pub mod stats;
 pub mod topics;
 pub mod wire;
 

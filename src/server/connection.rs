@@ -10,6 +10,7 @@
 //! response and the connection stays usable.
 
 use std::rc::Rc;
+use std::time::Instant;
 
 use bytes::BytesMut;
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
@@ -22,7 +23,8 @@ use super::stream::SharedStream;
 use crate::config::RESPONSES_QUEUED_MAX;
 use crate::error::ErrorCode;
 use crate::protocol::frame::{
-    check, error_response, FrameCheck, RequestHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES,
+    check, error_response, FrameCheck, RequestHeader, ResponseHeader, LENGTH_BYTES,
+    REQUEST_HEADER_BYTES,
 };
 use crate::shard::notify::LocalFuture;
 use crate::shard::Shard;
@@ -34,6 +36,8 @@ struct Outgoing {
     _permits: Option<(StaticPermit, StaticPermit)>,
     /// Close the connection after writing this one.
     close_after: bool,
+    /// The request's API key and when its frame was read, for metrics.
+    request: Option<(u16, Instant)>,
 }
 
 pub async fn serve_connection(shard: Rc<Shard>, stream: TcpStream) {
@@ -43,9 +47,15 @@ pub async fn serve_connection(shard: Rc<Shard>, stream: TcpStream) {
     let stream = SharedStream::new(stream.buffered());
     let (queue, queued) = local_channel::new_bounded::<Outgoing>(RESPONSES_QUEUED_MAX);
     let mut writer_stream = stream.clone();
+    let writer_shard = shard.clone();
     let writer = glommio::spawn_local(async move {
         while let Some(out) = queued.recv().await {
             let bytes = out.response.await;
+            if let Some((api_key, read_at)) = out.request {
+                let error = ResponseHeader::parse(&bytes).error_code;
+                let mut metrics = writer_shard.metrics.borrow_mut();
+                metrics.on_response(api_key, read_at.elapsed(), bytes.len(), error);
+            }
             if let Err(e) = writer_stream.write_all(&bytes).await {
                 tracing::debug!(error = %e, "connection write failed");
                 return;
@@ -98,6 +108,7 @@ async fn read_requests(
                         ))),
                         _permits: None,
                         close_after: true,
+                        request: None,
                     })
                     .await;
                 return;
@@ -119,6 +130,9 @@ async fn read_requests(
             // Truncated, then closed: nothing to answer.
             return;
         }
+        let read_at = Instant::now();
+        shard.metrics.borrow_mut().on_request_read(frame_len);
+        let mut api_key = u16::MAX;
         let response = if (length as usize) < REQUEST_HEADER_BYTES {
             let message = format!("frame of {length} bytes is shorter than a request header");
             Box::pin(future::ready(error_response(
@@ -128,12 +142,14 @@ async fn read_requests(
             ))) as LocalFuture<BytesMut>
         } else {
             let header = RequestHeader::parse(&frame);
+            api_key = header.api_key;
             dispatch(shard, header, frame).await
         };
         let out = Outgoing {
             response,
             _permits: Some(permits),
             close_after: false,
+            request: Some((api_key, read_at)),
         };
         if queue.send(out).await.is_err() {
             return;

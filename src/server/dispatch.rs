@@ -9,11 +9,14 @@ use futures_lite::future;
 
 use crate::config::REQUEST_PARTITIONS_MAX;
 use crate::error::ErrorCode;
+use crate::metrics::CoreSnapshot;
 use crate::protocol::frame::{error_response, finish_frame, RequestHeader, ResponseHeader};
 use crate::protocol::metadata::{
     ApiVersionsResponse, MetadataRequest, MetadataResponse, TopicMetadata,
 };
+use crate::protocol::stats::{CoreStats, StatsResponse};
 use crate::protocol::topics::{DescribeTopicResponse, ListTopicsResponse};
+use crate::protocol::ApiKey;
 use crate::protocol::Request;
 use crate::router::shard_for;
 use crate::shard::messages::{AdminResult, ShardMessage};
@@ -71,6 +74,13 @@ pub async fn dispatch(
             ready(ok_response(id, |b| ListTopicsResponse { topics }.encode(b)))
         }
         Request::Produce(request) => {
+            let batch_bytes = request
+                .topics
+                .iter()
+                .flat_map(|t| &t.partitions)
+                .map(|p| p.batch.len())
+                .sum();
+            shard.metrics.borrow_mut().on_produce_bytes(batch_bytes);
             let answer = shard.route_produce(request).await;
             Box::pin(async move {
                 let response = answer.await;
@@ -81,6 +91,14 @@ pub async fn dispatch(
             let shard = shard.clone();
             Box::pin(async move {
                 let response = shard.route_fetch(request).await;
+                let batch_bytes = response
+                    .topics
+                    .iter()
+                    .flat_map(|(_, partitions)| partitions)
+                    .flat_map(|p| &p.batches)
+                    .map(|b| b.len())
+                    .sum();
+                shard.metrics.borrow_mut().on_fetch_bytes(batch_bytes);
                 ok_response(id, |b| response.encode(b))
             })
         }
@@ -88,6 +106,16 @@ pub async fn dispatch(
             let shard = shard.clone();
             Box::pin(async move {
                 let response = shard.route_list_offsets(request).await;
+                ok_response(id, |b| response.encode(b))
+            })
+        }
+        Request::Stats => {
+            let shard = shard.clone();
+            Box::pin(async move {
+                let cores = shard.gather_metrics(false).await;
+                let response = StatsResponse {
+                    cores: cores.iter().map(core_stats).collect(),
+                };
                 ok_response(id, |b| response.encode(b))
             })
         }
@@ -166,6 +194,25 @@ async fn admin(
             Err(_) => error_response(id, ErrorCode::ShuttingDown, "the broker is shutting down"),
         }
     })
+}
+
+fn core_stats(c: &CoreSnapshot) -> CoreStats {
+    CoreStats {
+        core: c.core as u16,
+        connections: c.gauges.connections as u32,
+        requests: c.requests(),
+        produce_requests: c.requests_of(ApiKey::Produce),
+        fetch_requests: c.requests_of(ApiKey::Fetch),
+        errors: c.errors_total(),
+        bytes_received: c.bytes_received,
+        bytes_sent: c.bytes_sent,
+        produce_bytes: c.produce_bytes,
+        fetch_bytes: c.fetch_bytes,
+        window_produce_requests: c.produce_last_second.count,
+        produce_p50_us: c.produce_last_second.p50_us,
+        produce_p99_us: c.produce_last_second.p99_us,
+        produce_max_us: c.produce_last_second.max_us,
+    }
 }
 
 fn metadata(shard: &Shard, request: &MetadataRequest) -> MetadataResponse {

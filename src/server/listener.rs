@@ -32,7 +32,9 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
             }
         };
         let open = shard.connections.fetch_add(1, Ordering::Relaxed);
-        if open >= shard.config.connections_max {
+        let accepted = open < shard.config.connections_max;
+        shard.metrics.borrow_mut().on_connection(accepted);
+        if !accepted {
             shard.connections.fetch_sub(1, Ordering::Relaxed);
             glommio::spawn_local(refuse(stream, shard.config.connections_max)).detach();
             continue;

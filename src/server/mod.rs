@@ -7,8 +7,10 @@
 //!   pipelined responses.
 //! - [`dispatch`]: a decoded request to its handler and its response bytes.
 //! - [`stream`]: a TCP stream shared by a connection's reader and writer.
+//! - [`metrics_http`]: the Prometheus metrics endpoint on core 0.
 
 pub mod connection;
 pub mod dispatch;
 pub mod listener;
+pub mod metrics_http;
 pub mod stream;

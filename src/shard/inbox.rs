@@ -12,6 +12,7 @@ use crate::config::SHUTDOWN_DRAIN_MS;
 /// Serves messages until a `Shutdown`, which it carries out and answers.
 pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>) {
     while let Ok(message) = inbox.recv_async().await {
+        shard.metrics.borrow_mut().on_message_received();
         match message {
             ShardMessage::Produce {
                 topic,
@@ -98,6 +99,9 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
                     let _ = reply.send(shard.handle_group_local(request).await);
                 })
                 .detach();
+            }
+            ShardMessage::Metrics { partitions, reply } => {
+                let _ = reply.send(shard.metrics_snapshot(partitions));
             }
             ShardMessage::Shutdown { reply } => {
                 shut_down(&shard).await;

@@ -7,6 +7,7 @@ use bytes::BytesMut;
 
 use super::groups::GroupAnswer;
 use crate::error::ErrorCode;
+use crate::metrics::CoreSnapshot;
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse};
 use crate::protocol::groups::GroupRequest;
 use crate::protocol::offsets::{OffsetSpec, PartitionOffset};
@@ -71,6 +72,11 @@ pub enum ShardMessage {
     Group {
         request: GroupRequest,
         reply: Reply<GroupAnswer>,
+    },
+    /// This core's metrics; with `partitions`, every partition's too.
+    Metrics {
+        partitions: bool,
+        reply: Reply<CoreSnapshot>,
     },
     /// Stop serving, close every partition cleanly, then reply.
     Shutdown { reply: Reply<()> },

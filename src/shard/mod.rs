@@ -10,12 +10,14 @@
 //! - [`admin`]: topic creation and deletion on core 0, the metadata owner.
 //! - [`groups`]: the consumer-group coordinator of the groups this core
 //!   owns: membership and committed offsets.
+//! - [`metrics`]: this core's metrics snapshot, and every core's gathered.
 //! - [`runtime`]: starting one pinned executor per core and wiring them.
 
 pub mod admin;
 pub mod groups;
 pub mod inbox;
 pub mod messages;
+pub mod metrics;
 pub mod notify;
 pub mod partitions;
 pub mod route;
@@ -30,6 +32,7 @@ use std::sync::Arc;
 use glommio::sync::Semaphore;
 
 use crate::config::BrokerConfig;
+use crate::metrics::CoreMetrics;
 use crate::protocol::metadata::CoreAddress;
 use crate::storage::{DmaStorage, PartitionLog, SharedTailCache};
 use crate::topics::TopicMap;
@@ -64,6 +67,8 @@ pub struct Shard {
     pub local_connections: std::cell::Cell<usize>,
     /// The consumer groups this core coordinates.
     pub coordinator: groups::GroupCoordinator,
+    /// What this core counts; never borrowed across an await.
+    pub metrics: RefCell<CoreMetrics>,
 }
 
 impl Shard {

@@ -31,10 +31,22 @@ impl Shard {
         }
     }
 
+    /// Counts a partition's answer that is an error: for the core, and for
+    /// the partition's log when it has one.
+    fn count_error(&self, log: Option<&PartitionLog<DmaStorage>>, code: u16) {
+        if code == ErrorCode::None as u16 {
+            return;
+        }
+        if let Some(log) = log {
+            log.record_error(code);
+        }
+        self.metrics.borrow_mut().on_error(code);
+    }
+
     /// Queues each batch on its partition now; the returned future answers
     /// once they are committed (or at once for `acks` none).
     pub fn produce_local(
-        &self,
+        self: &Rc<Self>,
         topic: &str,
         partitions: Vec<(u32, BytesMut)>,
         acks: Acks,
@@ -43,18 +55,20 @@ impl Shard {
         let submitted: Vec<_> = partitions
             .into_iter()
             .map(|(partition, batch)| {
-                let ticket = match self.log(topic, partition) {
+                let log = self.log(topic, partition);
+                let ticket = match &log {
                     Some(log) => log
                         .submit_append(batch, durability)
                         .map_err(|e| ErrorCode::from(&e)),
                     None => Err(self.missing_partition(topic)),
                 };
-                (partition, ticket)
+                (partition, log, ticket)
             })
             .collect();
+        let shard = self.clone();
         async move {
             let mut responses = Vec::with_capacity(submitted.len());
-            for (partition, ticket) in submitted {
+            for (partition, log, ticket) in submitted {
                 let (error_code, base_offset) = match ticket {
                     Err(code) => (code, NO_OFFSET),
                     Ok(_) if acks == Acks::None => (ErrorCode::None, NO_OFFSET),
@@ -63,6 +77,7 @@ impl Shard {
                         Err(e) => (ErrorCode::from(&e), NO_OFFSET),
                     },
                 };
+                shard.count_error(log.as_ref(), error_code as u16);
                 responses.push(ProducePartitionResponse {
                     partition,
                     error_code: error_code as u16,
@@ -88,7 +103,8 @@ impl Shard {
                 partition: p.partition,
                 ..Default::default()
             };
-            match self.log(topic, p.partition) {
+            let log = self.log(topic, p.partition);
+            match &log {
                 None => response.error_code = self.missing_partition(topic) as u16,
                 Some(log) => {
                     response.high_watermark = log.latest_offset();
@@ -110,6 +126,7 @@ impl Shard {
                     }
                 }
             }
+            self.count_error(log.as_ref(), response.error_code);
             responses.push(response);
         }
         responses
@@ -144,7 +161,8 @@ impl Shard {
     ) -> Vec<PartitionOffset> {
         let mut responses = Vec::with_capacity(partitions.len());
         for (partition, spec) in partitions {
-            let (error_code, offset) = match self.log(topic, partition) {
+            let log = self.log(topic, partition);
+            let (error_code, offset) = match &log {
                 None => (self.missing_partition(topic), NO_OFFSET),
                 Some(log) => match spec {
                     OffsetSpec::Earliest => (ErrorCode::None, log.earliest_offset()),
@@ -158,6 +176,7 @@ impl Shard {
                     },
                 },
             };
+            self.count_error(log.as_ref(), error_code as u16);
             responses.push(PartitionOffset {
                 partition,
                 error_code: error_code as u16,

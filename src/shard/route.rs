@@ -54,12 +54,17 @@ impl Shard {
                     .push((index, item)),
             }
         }
+        let mut metrics = self.metrics.borrow_mut();
+        for (_, _, code) in &split.missing {
+            metrics.on_error(*code as u16);
+        }
         split
     }
 
     /// Sends a message to another core; a closed channel means that core
     /// is stopping.
     async fn send_to(&self, core: usize, message: ShardMessage) -> Result<(), ErrorCode> {
+        self.metrics.borrow_mut().on_message_sent();
         self.peers[core]
             .send_async(message)
             .await

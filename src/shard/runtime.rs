@@ -18,10 +18,11 @@ use super::groups::group_timer_loop;
 use super::inbox::serve_inbox;
 use super::messages::ShardMessage;
 use super::notify::Notify;
-use super::Shard;
+use super::{Shard, METADATA_CORE};
 use crate::config::{BrokerConfig, INBOX_CAPACITY};
 use crate::protocol::metadata::CoreAddress;
 use crate::server::listener::accept_loop;
+use crate::server::metrics_http::serve_metrics;
 use crate::storage::{prime_executor_io, TailCache};
 use crate::topics::store;
 use crate::topics::TopicMap;
@@ -34,6 +35,8 @@ pub const LOCK_FILE: &str = ".lock";
 pub struct Ready {
     pub listen: SocketAddr,
     pub cores: Vec<CoreAddress>,
+    /// Where the metrics endpoint listens, if it is on.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// What stops a running broker.
@@ -65,6 +68,8 @@ pub fn run_until(
         .map_err(|e| format!("cannot resolve data dir {}: {e}", config.data_dir.display()))?;
     let _lock = lock_data_dir(&config.data_dir)?;
     let listen = probe_port(config.listen)?;
+    // Resolved here (port 0 included), so core 0 binds what Ready reports.
+    config.metrics_listen = config.metrics_listen.map(probe_port).transpose()?;
     if let Some(base) = config.core_port_base {
         for core in 0..config.cores {
             probe_port(SocketAddr::new(config.listen.ip(), base + core as u16))?;
@@ -147,9 +152,13 @@ pub fn run_until(
         inflight_bytes_per_connection = config.inflight_bytes_per_connection,
         "shardlog serving"
     );
+    if let Some(metrics) = config.metrics_listen {
+        tracing::info!(%metrics, "serving metrics at http://{metrics}/metrics");
+    }
     on_ready(&Ready {
         listen,
         cores: addresses,
+        metrics: config.metrics_listen,
     });
 
     match stop {
@@ -197,7 +206,7 @@ async fn core_main(start: CoreStart) {
         addresses,
     } = start;
     let bound = bind(core, &config, listen).await;
-    let (shared, own) = match bound {
+    let (shared, own, metrics) = match bound {
         Ok(listeners) => listeners,
         Err(e) => {
             let _ = started.send((core, Err(e)));
@@ -223,6 +232,7 @@ async fn core_main(start: CoreStart) {
         admin_lock: Rc::new(Semaphore::new(1)),
         local_connections: Default::default(),
         coordinator: Default::default(),
+        metrics: Default::default(),
     });
     let opened = match shard.apply_topic_map(topics).await {
         Ok(()) => shard.open_offsets_logs().await,
@@ -237,6 +247,9 @@ async fn core_main(start: CoreStart) {
     glommio::spawn_local(accept_loop(shard.clone(), own)).detach();
     glommio::spawn_local(retention_loop(shard.clone())).detach();
     glommio::spawn_local(group_timer_loop(shard.clone())).detach();
+    if let Some(metrics) = metrics {
+        glommio::spawn_local(serve_metrics(shard.clone(), metrics)).detach();
+    }
     serve_inbox(shard, inbox).await;
 }
 
@@ -244,7 +257,7 @@ async fn bind(
     core: usize,
     config: &BrokerConfig,
     listen: SocketAddr,
-) -> Result<(TcpListener, TcpListener), String> {
+) -> Result<(TcpListener, TcpListener, Option<TcpListener>), String> {
     prime_executor_io(&config.data_dir).await.map_err(|e| {
         format!(
             "core {core}: preparing I/O in {}: {e}",
@@ -259,7 +272,14 @@ async fn bind(
     );
     let own = TcpListener::bind(own_addr)
         .map_err(|e| format!("core {core}: listening on {own_addr}: {e}"))?;
-    Ok((shared, own))
+    let metrics = match config.metrics_listen {
+        Some(addr) if core == METADATA_CORE => Some(
+            TcpListener::bind(addr)
+                .map_err(|e| format!("core {core}: metrics endpoint on {addr}: {e}"))?,
+        ),
+        _ => None,
+    };
+    Ok((shared, own, metrics))
 }
 
 async fn retention_loop(shard: Rc<Shard>) {

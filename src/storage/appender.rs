@@ -12,10 +12,13 @@
 //!
 //! A failed write or fsync fails the round and everything queued, and puts
 //! the log in the failed state: an fsync is never retried and then
-//! acknowledged. A full disk while allocating fails only the round.
+//! acknowledged. A full disk while allocating fails only the round, and so
+//! does free space below `min_free_bytes`, checked before each
+//! preallocation step and segment roll (where space is committed), never
+//! per append.
 
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
@@ -35,6 +38,8 @@ pub struct PendingAppend {
     pub valid: ValidBatch,
     pub durability: Durability,
     pub done: Completer<StorageResult<u64>>,
+    /// When it was queued: its append latency runs from here.
+    pub queued_at: Instant,
 }
 
 /// A batch written in a round, waiting to be answered and made visible.
@@ -44,6 +49,8 @@ struct Written {
     bytes: Bytes,
     durability: Durability,
     done: Completer<StorageResult<u64>>,
+    queued_at: Instant,
+    records: u32,
 }
 
 const PAGE: u64 = PAGE_BYTES as u64;
@@ -152,7 +159,7 @@ impl<S: Storage> Inner<S> {
         }
         let durable = written.iter().any(|w| w.durability == Durability::Durable);
         if durable {
-            if let Err(e) = file.fdatasync().await {
+            if let Err(e) = self.timed_fdatasync(&file).await {
                 self.fail_round(written, StorageError::Failed(Rc::new(e)));
                 return;
             }
@@ -160,7 +167,12 @@ impl<S: Storage> Inner<S> {
         let mut finished = Vec::with_capacity(written.len());
         {
             let mut state = self.state.borrow_mut();
+            let mut stats = self.stats.borrow_mut();
+            stats.on_commit(written.len(), total);
+            let now = Instant::now();
             for w in written {
+                let waited = now.saturating_duration_since(w.queued_at);
+                stats.on_append(w.records, w.bytes.len(), waited);
                 finished.push((w.done, w.base_offset));
                 state.unsynced.push((w.base_offset, w.next_offset, w.bytes));
             }
@@ -211,6 +223,7 @@ impl<S: Storage> Inner<S> {
         let step_end = align_up(allocated + self.config.preallocate_bytes);
         let cap = align_up(self.config.segment_bytes_max);
         let target = needed.max(step_end.min(cap));
+        self.check_free_space(target - allocated).await?;
         match self.config.preallocation {
             Preallocation::Fallocate => file.pre_allocate(target).await,
             Preallocation::ZeroFill => zero_fill(&*file, allocated, target).await,
@@ -218,6 +231,35 @@ impl<S: Storage> Inner<S> {
         .map_err(StorageError::from_write)?;
         self.state.borrow_mut().allocated_bytes = target;
         Ok(())
+    }
+
+    /// Refuses with `StorageFull` when committing `bytes` more would leave
+    /// the file system with less than `min_free_bytes` free. Nothing has
+    /// been written then, and the log stays in service: the next round
+    /// checks again, so appends succeed once space is freed.
+    async fn check_free_space(&self, bytes: u64) -> StorageResult<()> {
+        let reserve = self.config.min_free_bytes;
+        if reserve == 0 {
+            return Ok(());
+        }
+        let free = self
+            .storage
+            .free_bytes(&self.dir)
+            .await
+            .map_err(StorageError::from)?;
+        if free >= reserve.saturating_add(bytes) {
+            return Ok(());
+        }
+        let message = format!(
+            "{free} bytes free on the file system of {}: committing {bytes} more \
+             would go below the reserve min_free_bytes = {reserve}",
+            self.dir.display()
+        );
+        tracing::warn!("{message}");
+        Err(StorageError::StorageFull(Rc::new(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            message,
+        ))))
     }
 
     /// Stamps offsets and append time, updates the index, and copies the
@@ -261,6 +303,8 @@ impl<S: Storage> Inner<S> {
                 bytes: pending.batch.freeze(),
                 durability: pending.durability,
                 done: pending.done,
+                queued_at: pending.queued_at,
+                records: pending.valid.header.record_count,
             });
         }
         // The padding past the data goes to disk: zero it, never stale heap.
@@ -291,6 +335,13 @@ impl<S: Storage> Inner<S> {
         if !needs_roll {
             return Ok(());
         }
+        // The new segment's first preallocation step: refused here, before
+        // any file is created, when it would break the reserve.
+        let first_step = self
+            .config
+            .preallocate_bytes
+            .min(align_up(self.config.segment_bytes_max));
+        self.check_free_space(first_step).await?;
         let path = segment_path(&self.dir, next_offset, LOG_SUFFIX);
         let new_file = self
             .storage
@@ -353,10 +404,18 @@ impl<S: Storage> Inner<S> {
             }
             state.active.file.clone()
         };
-        match file.fdatasync().await {
+        match self.timed_fdatasync(&file).await {
             Ok(()) => self.make_visible(),
             Err(e) => self.enter_failed(StorageError::Failed(Rc::new(e))),
         }
+    }
+
+    /// An `fdatasync` of a commit, its latency counted.
+    async fn timed_fdatasync(&self, file: &S::File) -> std::io::Result<()> {
+        let started = Instant::now();
+        let result = file.fdatasync().await;
+        self.stats.borrow_mut().on_fsync(started.elapsed());
+        result
     }
 
     fn arm_sync_timer(self: &Rc<Self>) {

@@ -1,6 +1,7 @@
 //! A fault-injecting [`Storage`] over the real DMA files, so that tests run
 //! the production engine against failed and short writes, fsync errors and
-//! a full disk (ENOSPC). Faults follow a [`FaultPlan`] that the test holds.
+//! a full disk (ENOSPC) or a nearly full one (little free space reported).
+//! Faults follow a [`FaultPlan`] that the test holds.
 
 use std::cell::Cell;
 use std::io;
@@ -30,6 +31,9 @@ pub struct FaultPlan {
     pub fsync_error_per_mille: Cell<u32>,
     /// Every allocation and file creation fails with ENOSPC while set.
     pub disk_full: Cell<bool>,
+    /// The free space the file system reports, instead of the real one,
+    /// while set: simulates a nearly full disk for the free-space reserve.
+    pub free_bytes: Cell<Option<u64>>,
     /// Small-file writes (index files, markers) take this long: widens the
     /// windows in which other tasks run while the engine awaits them.
     pub small_write_delay_ms: Cell<u64>,
@@ -183,5 +187,12 @@ impl Storage for FaultyStorage {
 
     async fn sync_dir(&self, path: &Path) -> io::Result<()> {
         self.inner.sync_dir(path).await
+    }
+
+    async fn free_bytes(&self, path: &Path) -> io::Result<u64> {
+        match self.plan.free_bytes.get() {
+            Some(free) => Ok(free),
+            None => self.inner.free_bytes(path).await,
+        }
     }
 }

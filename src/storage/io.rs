@@ -48,6 +48,10 @@ pub trait Storage: Clone + 'static {
     async fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Makes the directory's entries (creations, renames, removals) durable.
     async fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// Bytes an unprivileged writer may still allocate on the file system
+    /// that holds `path` (statvfs `f_bavail` × `f_frsize`). Called only
+    /// where the log commits new space, never per append.
+    async fn free_bytes(&self, path: &Path) -> io::Result<u64>;
 }
 
 /// The real storage: glommio DMA files.
@@ -161,6 +165,14 @@ impl Storage for DmaStorage {
         let dir = Directory::open(path).await.map_err(into_io)?;
         dir.sync().await.map_err(into_io)?;
         dir.close().await.map_err(into_io)
+    }
+
+    async fn free_bytes(&self, path: &Path) -> io::Result<u64> {
+        // A blocking call, but one that only reads the superblock's counters
+        // (no I/O), made once per preallocation step or segment roll;
+        // io_uring has no statfs operation.
+        let stat = rustix::fs::statvfs(path)?;
+        Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
     }
 }
 

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 
@@ -28,6 +28,7 @@ use super::recovery::{
 };
 use super::retention::{segments_to_delete, SegmentSummary};
 use super::segment::{parse_segment_name, CursorItem, Segment, SegmentCursor};
+use super::stats::LogStats;
 use crate::batch::{validate, Batch};
 use crate::config::{Durability, LogConfig, ShardStorageConfig, BATCH_BYTES_LIMIT, PAGE_BYTES};
 
@@ -62,6 +63,7 @@ pub struct Inner<S: Storage> {
     pub cache: SharedTailCache,
     pub cache_key: CacheKey,
     pub state: RefCell<State<S::File>>,
+    pub stats: RefCell<LogStats>,
 }
 
 pub struct State<F> {
@@ -216,6 +218,7 @@ impl<S: Storage> PartitionLog<S> {
                 cache,
                 cache_key,
                 state: RefCell::new(state),
+                stats: RefCell::default(),
             }),
         })
     }
@@ -264,6 +267,7 @@ impl<S: Storage> PartitionLog<S> {
                 valid,
                 durability,
                 done,
+                queued_at: Instant::now(),
             });
         }
         self.inner.kick_flush();
@@ -295,6 +299,16 @@ impl<S: Storage> PartitionLog<S> {
 
     pub fn segment_count(&self) -> usize {
         self.inner.state.borrow().sealed.len() + 1
+    }
+
+    /// What the log has counted about its work so far.
+    pub fn stats(&self) -> LogStats {
+        self.inner.stats.borrow().clone()
+    }
+
+    /// Counts an error answer (a wire error code) about this partition.
+    pub fn record_error(&self, code: u16) {
+        self.inner.stats.borrow_mut().on_error(code);
     }
 
     /// Why the log is out of service, if it is.
@@ -335,11 +349,11 @@ impl<S: Storage> PartitionLog<S> {
             .cache
             .borrow_mut()
             .read(self.inner.cache_key, offset, max_bytes);
-        if let Some(batches) = cached {
-            result.batches = batches;
-            return Ok(result);
-        }
-        result.batches = self.read_from_disk(offset, max_bytes).await?;
+        result.batches = match cached {
+            Some(batches) => batches,
+            None => self.read_from_disk(offset, max_bytes).await?,
+        };
+        self.inner.stats.borrow_mut().on_read(result.total_bytes());
         Ok(result)
     }
 

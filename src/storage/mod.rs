@@ -12,6 +12,7 @@
 //! - [`io`]: the file operations behind a trait, and the real DMA files.
 //! - [`faults`]: a fault-injecting implementation of that trait, for tests.
 //! - [`check`]: offline verification of a partition's files (`shardlog check`).
+//! - [`stats`]: what a log counts about its own work, for metrics.
 
 pub mod appender;
 pub mod cache;
@@ -25,8 +26,10 @@ pub mod log;
 pub mod recovery;
 pub mod retention;
 pub mod segment;
+pub mod stats;
 
 pub use cache::{SharedTailCache, TailCache};
 pub use error::{StorageError, StorageResult};
 pub use io::{prime_executor_io, DmaStorage, SegmentFile, Storage};
 pub use log::{AppendTicket, PartitionLog, ReadBatches, RetentionReport};
+pub use stats::LogStats;

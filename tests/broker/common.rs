@@ -44,6 +44,8 @@ impl Drop for DataDir {
 pub struct Broker {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The metrics endpoint, when started with `--metrics-listen`.
+    pub metrics: Option<SocketAddr>,
 }
 
 pub fn broker_command(data_dir: &Path, listen: &str, extra: &[&str]) -> (Command, PathBuf) {
@@ -82,8 +84,19 @@ impl Broker {
         let started = Instant::now();
         loop {
             if let Ok(text) = std::fs::read_to_string(&ready) {
-                let addr = text.trim().parse().expect("ready file holds an address");
-                return Broker { child, addr };
+                let mut lines = text.lines();
+                let addr = lines
+                    .next()
+                    .and_then(|line| line.parse().ok())
+                    .expect("the ready file's first line is the listen address");
+                let metrics = lines
+                    .find_map(|line| line.strip_prefix("metrics "))
+                    .map(|m| m.parse().expect("a metrics address"));
+                return Broker {
+                    child,
+                    addr,
+                    metrics,
+                };
             }
             if let Some(status) = child.try_wait().unwrap() {
                 let mut err = String::new();

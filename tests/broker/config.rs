@@ -42,6 +42,7 @@ fn flags_override_environment_which_overrides_the_file() {
         &[
             ("SHARDLOG_SEGMENT_BYTES", "16777216"),
             ("SHARDLOG_FLUSH_INTERVAL_MS", "8"),
+            ("SHARDLOG_METRICS_LISTEN", "127.0.0.1:9644"),
         ],
     );
     let (stdout, stderr) = text(&output);
@@ -57,6 +58,10 @@ fn flags_override_environment_which_overrides_the_file() {
     assert!(
         stdout.contains("flush_interval_ms = 9"),
         "the flag over the environment: {stdout}"
+    );
+    assert!(
+        stdout.contains("metrics_listen = \"127.0.0.1:9644\""),
+        "the environment: {stdout}"
     );
     assert!(
         stdout.contains("tail_cache_bytes = 67108864"),
@@ -80,6 +85,7 @@ fn bad_settings_are_refused_at_start_naming_the_key() {
             "batch_bytes_max",
         ),
         ("listen = \"nowhere\"\n", "listen"),
+        ("metrics_listen = \"localhost\"\n", "metrics_listen"),
     ];
     for (i, (contents, key)) in cases.iter().enumerate() {
         let file = dir.0.join(format!("bad-{i}.toml"));

@@ -302,6 +302,26 @@ fn every_data_path_error_code_is_provoked_and_the_connection_survives() {
 }
 
 #[test]
+fn a_produce_past_the_free_space_reserve_answers_storage_full() {
+    let dir = DataDir::new("reserve");
+    // No real disk has this much free: the first preallocation is refused.
+    let broker = Broker::start_with(&dir.0, &["--min-free-bytes", &u64::MAX.to_string()]);
+    let mut client = broker.connect();
+    assert_eq!(client.create_topic("t", 1).header.error_code, 0);
+    for _ in 0..3 {
+        let response = produce(&mut client, "t", vec![(0, batch("x", 1))], Acks::Durable);
+        assert_eq!(
+            response.topics[0].1[0].error_code,
+            ErrorCode::StorageFull as u16
+        );
+    }
+    // The partition stays in service, empty, and the connection works.
+    let response = fetch(&mut client, "t", &[(0, 0)], 0, 0);
+    let answer = &response.topics[0].1[0];
+    assert_eq!((answer.error_code, answer.high_watermark), (0, 0));
+}
+
+#[test]
 fn pipelined_requests_answer_in_order_and_keep_append_order() {
     let dir = DataDir::new("pipeline");
     let broker = Broker::start(&dir.0);

@@ -13,3 +13,4 @@ mod data;
 mod groups;
 mod hostile;
 mod lifecycle;
+mod metrics;

@@ -356,6 +356,7 @@ fn answer(
             response.encode(&mut body);
         }
         Request::CreateTopic(_) | Request::DeleteTopic(_) => {}
+        Request::Stats => shardlog::protocol::stats::StatsResponse::default().encode(&mut body),
         Request::Group(_) => {
             return frame::error_response(corr, ErrorCode::UnknownApiKey, "no groups here");
         }

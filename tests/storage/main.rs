@@ -5,6 +5,7 @@
 mod common;
 
 mod faults;
+mod free_space;
 mod log_basics;
 mod model;
 mod recovery;

@@ -1,0 +1,434 @@
+//! The Prometheus text exposition format (version 0.0.4) of every core's
+//! snapshot: each metric family once, with its `# HELP` and `# TYPE`, then
+//! its samples from all cores. Latencies are exported in seconds, as
+//! Prometheus names them.
+
+use std::fmt::Write;
+
+use super::core::{CoreSnapshot, PartitionSnapshot, OTHER_API};
+use super::histogram::Histogram;
+use crate::error::ErrorCode;
+use crate::protocol::ApiKey;
+
+/// Reads one value of a core's snapshot.
+type CoreValue = fn(&CoreSnapshot) -> u64;
+/// Reads one value of a partition's snapshot.
+type PartitionValue = fn(&PartitionSnapshot) -> u64;
+/// Reads one histogram of a partition's snapshot.
+type PartitionHistogram = fn(&PartitionSnapshot) -> &Histogram;
+
+/// The `Content-Type` of [`render`]'s output.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// How a histogram's values are scaled on the way out.
+#[derive(Clone, Copy)]
+enum Unit {
+    /// Recorded in microseconds, exported in seconds.
+    MicrosAsSeconds,
+    Plain,
+}
+
+impl Unit {
+    fn write(self, out: &mut String, value: u64) {
+        match self {
+            Unit::MicrosAsSeconds => {
+                let _ = write!(out, "{}", value as f64 / 1e6);
+            }
+            Unit::Plain => {
+                let _ = write!(out, "{value}");
+            }
+        }
+    }
+}
+
+struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: Kind, help: &str) {
+        let kind = match kind {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        };
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+    }
+
+    fn labels(&mut self, labels: &[(&str, &str)]) {
+        if labels.is_empty() {
+            return;
+        }
+        self.out.push('{');
+        for (i, (key, value)) in labels.iter().enumerate() {
+            if i > 0 {
+                self.out.push(',');
+            }
+            self.out.push_str(key);
+            self.out.push_str("=\"");
+            for c in value.chars() {
+                match c {
+                    '\\' => self.out.push_str("\\\\"),
+                    '"' => self.out.push_str("\\\""),
+                    '\n' => self.out.push_str("\\n"),
+                    c => self.out.push(c),
+                }
+            }
+            self.out.push('"');
+        }
+        self.out.push('}');
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.out.push_str(name);
+        self.labels(labels);
+        let _ = writeln!(self.out, " {value}");
+    }
+
+    fn histogram(&mut self, name: &str, labels: &[(&str, &str)], h: &Histogram, unit: Unit) {
+        let bucket = format!("{name}_bucket");
+        for (bound, count) in h.cumulative() {
+            let mut le = String::new();
+            match bound {
+                Some(bound) => unit.write(&mut le, bound),
+                None => le.push_str("+Inf"),
+            }
+            let mut with_le = labels.to_vec();
+            with_le.push(("le", &le));
+            self.sample(&bucket, &with_le, count);
+        }
+        let mut sum = String::new();
+        unit.write(&mut sum, h.sum());
+        self.sample(&format!("{name}_sum"), labels, sum);
+        self.sample(&format!("{name}_count"), labels, h.count());
+    }
+}
+
+fn api_name(key: u16) -> String {
+    if usize::from(key) == OTHER_API {
+        return "unknown".to_string();
+    }
+    ApiKey::from_u16(key).map_or_else(|| format!("key_{key}"), |api| format!("{api:?}"))
+}
+
+fn code_name(code: u16) -> &'static str {
+    ErrorCode::from_u16(code).map_or("unknown", ErrorCode::name)
+}
+
+/// Renders every core's snapshot (with its partitions) as one exposition.
+pub fn render(cores: &[CoreSnapshot]) -> String {
+    let mut e = Exposition { out: String::new() };
+    core_families(&mut e, cores);
+    partition_families(&mut e, cores);
+    e.out
+}
+
+fn core_families(e: &mut Exposition, cores: &[CoreSnapshot]) {
+    let ids: Vec<String> = cores.iter().map(|c| c.core.to_string()).collect();
+    let counters: [(&str, &str, CoreValue); 8] = [
+        (
+            "shardlog_received_bytes_total",
+            "Request frame bytes read.",
+            |c| c.bytes_received,
+        ),
+        (
+            "shardlog_sent_bytes_total",
+            "Response frame bytes written.",
+            |c| c.bytes_sent,
+        ),
+        (
+            "shardlog_produce_bytes_total",
+            "Record-batch bytes in produce requests.",
+            |c| c.produce_bytes,
+        ),
+        (
+            "shardlog_fetch_bytes_total",
+            "Record-batch bytes in fetch responses.",
+            |c| c.fetch_bytes,
+        ),
+        (
+            "shardlog_cross_core_messages_sent_total",
+            "Requests this core sent to other cores.",
+            |c| c.messages_sent,
+        ),
+        (
+            "shardlog_cross_core_messages_received_total",
+            "Requests this core served for other cores.",
+            |c| c.messages_received,
+        ),
+        (
+            "shardlog_connections_accepted_total",
+            "Connections accepted.",
+            |c| c.connections_accepted,
+        ),
+        (
+            "shardlog_connections_refused_total",
+            "Connections refused at the connection limit.",
+            |c| c.connections_refused,
+        ),
+    ];
+    for (name, help, value) in counters {
+        e.family(name, Kind::Counter, help);
+        for (c, id) in cores.iter().zip(&ids) {
+            e.sample(name, &[("core", id)], value(c));
+        }
+    }
+    let gauges: [(&str, &str, CoreValue); 3] = [
+        ("shardlog_connections", "Open client connections.", |c| {
+            c.gauges.connections as u64
+        }),
+        (
+            "shardlog_inflight_bytes",
+            "Bytes of requests being handled.",
+            |c| c.gauges.inflight_bytes,
+        ),
+        (
+            "shardlog_cache_bytes",
+            "Bytes held by the tail cache.",
+            |c| c.gauges.cache_bytes as u64,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        e.family(name, Kind::Gauge, help);
+        for (c, id) in cores.iter().zip(&ids) {
+            e.sample(name, &[("core", id)], value(c));
+        }
+    }
+    e.family(
+        "shardlog_cache_reads_total",
+        Kind::Counter,
+        "Tail-cache lookups by result.",
+    );
+    for (c, id) in cores.iter().zip(&ids) {
+        e.sample(
+            "shardlog_cache_reads_total",
+            &[("core", id), ("result", "hit")],
+            c.gauges.cache_hits,
+        );
+        e.sample(
+            "shardlog_cache_reads_total",
+            &[("core", id), ("result", "miss")],
+            c.gauges.cache_misses,
+        );
+    }
+    e.family(
+        "shardlog_cache_hit_ratio",
+        Kind::Gauge,
+        "Tail-cache hits over lookups since start.",
+    );
+    for (c, id) in cores.iter().zip(&ids) {
+        let lookups = c.gauges.cache_hits + c.gauges.cache_misses;
+        let ratio = if lookups == 0 {
+            0.0
+        } else {
+            c.gauges.cache_hits as f64 / lookups as f64
+        };
+        e.sample("shardlog_cache_hit_ratio", &[("core", id)], ratio);
+    }
+    e.family(
+        "shardlog_requests_total",
+        Kind::Counter,
+        "Requests answered, by API.",
+    );
+    for (c, id) in cores.iter().zip(&ids) {
+        for (key, api) in &c.apis {
+            e.sample(
+                "shardlog_requests_total",
+                &[("core", id), ("api", &api_name(*key))],
+                api.requests,
+            );
+        }
+    }
+    e.family(
+        "shardlog_request_duration_seconds",
+        Kind::Histogram,
+        "From reading a request to its response being ready, by API.",
+    );
+    for (c, id) in cores.iter().zip(&ids) {
+        for (key, api) in &c.apis {
+            let labels = [("core", id.as_str()), ("api", &api_name(*key))];
+            e.histogram(
+                "shardlog_request_duration_seconds",
+                &labels,
+                &api.latency_us,
+                Unit::MicrosAsSeconds,
+            );
+        }
+    }
+    e.family(
+        "shardlog_errors_total",
+        Kind::Counter,
+        "Error codes answered, for requests and partitions.",
+    );
+    for (c, id) in cores.iter().zip(&ids) {
+        for (code, count) in &c.errors {
+            let code_text = code.to_string();
+            let labels = [
+                ("core", id.as_str()),
+                ("code", &code_text),
+                ("name", code_name(*code)),
+            ];
+            e.sample("shardlog_errors_total", &labels, count);
+        }
+    }
+}
+
+/// A partition's snapshot with its label values written out once.
+struct Labelled<'a> {
+    topic: &'a str,
+    partition: String,
+    core: String,
+    snapshot: &'a PartitionSnapshot,
+}
+
+impl Labelled<'_> {
+    fn labels(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("topic", self.topic),
+            ("partition", &self.partition),
+            ("core", &self.core),
+        ]
+    }
+}
+
+fn partition_families(e: &mut Exposition, cores: &[CoreSnapshot]) {
+    let partitions: Vec<Labelled> = cores
+        .iter()
+        .flat_map(|c| {
+            c.partitions.iter().map(move |p| Labelled {
+                topic: &p.topic,
+                partition: p.partition.to_string(),
+                core: c.core.to_string(),
+                snapshot: p,
+            })
+        })
+        .collect();
+    let values: [(&str, Kind, &str, PartitionValue); 11] = [
+        (
+            "shardlog_partition_appends_total",
+            Kind::Counter,
+            "Record batches committed.",
+            |p| p.stats.appends,
+        ),
+        (
+            "shardlog_partition_append_records_total",
+            Kind::Counter,
+            "Records committed.",
+            |p| p.stats.append_records,
+        ),
+        (
+            "shardlog_partition_append_bytes_total",
+            Kind::Counter,
+            "Record-batch bytes committed.",
+            |p| p.stats.append_bytes,
+        ),
+        (
+            "shardlog_partition_commits_total",
+            Kind::Counter,
+            "Group-commit rounds (one write each).",
+            |p| p.stats.commits,
+        ),
+        (
+            "shardlog_partition_fsyncs_total",
+            Kind::Counter,
+            "fdatasync calls.",
+            |p| p.stats.fsyncs,
+        ),
+        (
+            "shardlog_partition_reads_total",
+            Kind::Counter,
+            "Reads that returned data.",
+            |p| p.stats.reads,
+        ),
+        (
+            "shardlog_partition_read_bytes_total",
+            Kind::Counter,
+            "Bytes returned by reads.",
+            |p| p.stats.read_bytes,
+        ),
+        (
+            "shardlog_partition_size_bytes",
+            Kind::Gauge,
+            "Bytes of data in all segments.",
+            |p| p.size_bytes,
+        ),
+        (
+            "shardlog_partition_segments",
+            Kind::Gauge,
+            "Segment files.",
+            |p| p.segments as u64,
+        ),
+        (
+            "shardlog_partition_log_start_offset",
+            Kind::Gauge,
+            "Earliest offset in the log.",
+            |p| p.log_start_offset,
+        ),
+        (
+            "shardlog_partition_high_watermark",
+            Kind::Gauge,
+            "Next offset to become visible.",
+            |p| p.high_watermark,
+        ),
+    ];
+    for (name, kind, help, value) in values {
+        e.family(name, kind, help);
+        for p in &partitions {
+            e.sample(name, &p.labels(), value(p.snapshot));
+        }
+    }
+    let histograms: [(&str, &str, Unit, PartitionHistogram); 4] = [
+        (
+            "shardlog_partition_append_duration_seconds",
+            "From queueing an append to its commit.",
+            Unit::MicrosAsSeconds,
+            |p| &p.stats.append_latency_us,
+        ),
+        (
+            "shardlog_partition_fsync_duration_seconds",
+            "fdatasync latency.",
+            Unit::MicrosAsSeconds,
+            |p| &p.stats.fsync_latency_us,
+        ),
+        (
+            "shardlog_partition_commit_batches",
+            "Record batches per group commit.",
+            Unit::Plain,
+            |p| &p.stats.batches_per_commit,
+        ),
+        (
+            "shardlog_partition_commit_bytes",
+            "Bytes per group commit.",
+            Unit::Plain,
+            |p| &p.stats.bytes_per_commit,
+        ),
+    ];
+    for (name, help, unit, histogram) in histograms {
+        e.family(name, Kind::Histogram, help);
+        for p in &partitions {
+            e.histogram(name, &p.labels(), histogram(p.snapshot), unit);
+        }
+    }
+    e.family(
+        "shardlog_partition_errors_total",
+        Kind::Counter,
+        "Error codes a partition answered.",
+    );
+    for p in &partitions {
+        for (code, count) in &p.snapshot.stats.errors {
+            let code_text = code.to_string();
+            let mut labels = p.labels();
+            labels.push(("code", &code_text));
+            labels.push(("name", code_name(*code)));
+            e.sample("shardlog_partition_errors_total", &labels, count);
+        }
+    }
+}
