@@ -1,7 +1,9 @@
 //! Each group's progress per partition, for a lag metric: what the group
 //! committed and the partition's latest offset. The committed offsets are
-//! this core's (the groups it coordinates); the latest offsets are asked
-//! of the partitions' owners, as ListOffsets does.
+//! this core's (the groups it coordinates); the latest offsets belong to
+//! the partitions' owners: either from their metrics snapshots
+//! (`committed_offset_rows` + `fill_latest`, all synchronous) or asked
+//! here (`group_offset_rows`, as ListOffsets does).
 
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
@@ -31,12 +33,11 @@ impl GroupOffsetRow {
 }
 
 impl Shard {
-    /// Every (group, topic, partition) this core coordinates, with its
-    /// committed offset and the partition's latest offset: call it on
-    /// every core for the whole broker.
-    pub async fn group_offset_rows(self: &Rc<Self>) -> Vec<GroupOffsetRow> {
-        let mut rows: Vec<GroupOffsetRow> = self
-            .coordinator
+    /// Every (group, topic, partition) this core coordinates with its
+    /// committed offset, `latest` not yet known: fill it with
+    /// [`fill_latest`]. Synchronous, like `metrics_snapshot`.
+    pub fn committed_offset_rows(&self) -> Vec<GroupOffsetRow> {
+        self.coordinator
             .committed
             .borrow()
             .iter()
@@ -51,9 +52,19 @@ impl Shard {
                         latest: None,
                     })
             })
-            .collect();
+            .collect()
+    }
+
+    /// [`Shard::committed_offset_rows`] with each partition's latest
+    /// offset asked of its owner: call it on every core for the whole
+    /// broker.
+    pub async fn group_offset_rows(self: &Rc<Self>) -> Vec<GroupOffsetRow> {
+        let mut rows = self.committed_offset_rows();
         let response = self.route_list_offsets(latest_request(&rows)).await;
-        fill_latest(&mut rows, response);
+        let latest = latest_offsets(response);
+        fill_latest(&mut rows, |topic, partition| {
+            latest.get(&(topic.to_string(), partition)).copied()
+        });
         rows
     }
 }
@@ -75,10 +86,17 @@ fn latest_request(rows: &[GroupOffsetRow]) -> ListOffsetsRequest {
     }
 }
 
-/// Sets each row's latest offset from the answer (left `None` where the
-/// answer has an error).
-fn fill_latest(rows: &mut [GroupOffsetRow], response: ListOffsetsResponse) {
-    let latest: HashMap<(String, u32), u64> = response
+/// Sets each row's latest offset from `latest(topic, partition)`, e.g.
+/// the `high_watermark` of the partitions' metrics snapshots.
+pub fn fill_latest(rows: &mut [GroupOffsetRow], latest: impl Fn(&str, u32) -> Option<u64>) {
+    for row in rows {
+        row.latest = latest(&row.topic, row.partition);
+    }
+}
+
+/// The offsets of a ListOffsets answer, without the partitions in error.
+fn latest_offsets(response: ListOffsetsResponse) -> HashMap<(String, u32), u64> {
+    response
         .topics
         .into_iter()
         .flat_map(|(topic, partitions)| {
@@ -87,10 +105,7 @@ fn fill_latest(rows: &mut [GroupOffsetRow], response: ListOffsetsResponse) {
                 .filter(|p| p.error_code == ErrorCode::None as u16)
                 .map(move |p| ((topic.clone(), p.partition), p.offset))
         })
-        .collect();
-    for row in rows {
-        row.latest = latest.get(&(row.topic.clone(), row.partition)).copied();
-    }
+        .collect()
 }
 
 #[cfg(test)]
@@ -142,7 +157,8 @@ mod tests {
                 ),
             ],
         };
-        fill_latest(&mut rows, response);
+        let latest = latest_offsets(response);
+        fill_latest(&mut rows, |t, p| latest.get(&(t.to_string(), p)).copied());
         let lags: Vec<Option<u64>> = rows.iter().map(GroupOffsetRow::lag).collect();
         assert_eq!(
             lags,

@@ -34,7 +34,7 @@ use crate::protocol::groups::{
 use crate::protocol::WireReader;
 use crate::storage::{DmaStorage, PartitionLog};
 
-pub use lag::GroupOffsetRow;
+pub use lag::{fill_latest, GroupOffsetRow};
 pub use members::group_timer_loop;
 pub use offsets::{offsets_dir, Committed};
 
