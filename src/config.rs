@@ -289,6 +289,11 @@ pub const OFFSETS_COMPACT_RATIO: u64 = 4;
 pub const OFFSETS_COMPACT_BYTES_MIN: u64 = 16 << 20;
 /// Longest group name (the same rule as topic names).
 pub const GROUP_NAME_BYTES_MAX: usize = 249;
+/// Most groups one core coordinates, counted separately as groups with
+/// members and groups with committed offsets; a new group past it is
+/// refused (`TooManyGroups`), so a client inventing names cannot grow the
+/// coordinator without bound.
+pub const GROUPS_PER_CORE_MAX: usize = 100_000;
 /// Most members of one group.
 pub const GROUP_MEMBERS_MAX: usize = 1_000;
 /// Bounds of a member's session timeout.

@@ -63,10 +63,13 @@ pub enum ErrorCode {
     OffsetMetadataTooLarge = 27,
     /// The group has as many members as allowed.
     GroupFull = 28,
+    /// The coordinator core holds as many groups as allowed; a new group
+    /// is refused.
+    TooManyGroups = 29,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::None,
         ErrorCode::UnknownApiKey,
         ErrorCode::UnsupportedVersion,
@@ -96,6 +99,7 @@ impl ErrorCode {
         ErrorCode::InconsistentGroupStrategy,
         ErrorCode::OffsetMetadataTooLarge,
         ErrorCode::GroupFull,
+        ErrorCode::TooManyGroups,
     ];
 
     /// The code with this number; numbers may have gaps.
@@ -139,6 +143,7 @@ impl ErrorCode {
             ErrorCode::InconsistentGroupStrategy => "inconsistent assignment strategy",
             ErrorCode::OffsetMetadataTooLarge => "offset metadata too large",
             ErrorCode::GroupFull => "group full",
+            ErrorCode::TooManyGroups => "too many groups",
         }
     }
 }

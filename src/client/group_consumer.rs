@@ -45,7 +45,7 @@ pub enum RebalanceEvent<'a> {
     Assigned(&'a [TopicPartition]),
 }
 
-type RebalanceCallback = Box<dyn FnMut(RebalanceEvent<'_>)>;
+type RebalanceCallback = Box<dyn FnMut(RebalanceEvent<'_>) + Send>;
 
 /// A member of a consumer group.
 pub struct GroupConsumer {
@@ -104,7 +104,7 @@ impl GroupConsumer {
     }
 
     /// Calls `callback` when partitions are revoked or assigned.
-    pub fn on_rebalance(&mut self, callback: impl FnMut(RebalanceEvent<'_>) + 'static) {
+    pub fn on_rebalance(&mut self, callback: impl FnMut(RebalanceEvent<'_>) + Send + 'static) {
         self.callback = Some(Box::new(callback));
     }
 
@@ -553,5 +553,14 @@ impl GroupConsumer {
             }
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_group_consumer_can_move_to_another_thread() {
+        fn send<T: Send>() {}
+        send::<super::GroupConsumer>();
     }
 }

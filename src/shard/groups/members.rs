@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use super::{body, by_topic, refuse, GroupAnswer, GroupCoordinator};
 use crate::config::{
-    GROUP_MEMBERS_MAX, GROUP_REBALANCE_TIMEOUT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MAX,
-    GROUP_SESSION_TIMEOUT_MS_MIN, GROUP_TIMER_INTERVAL_MS,
+    GROUPS_PER_CORE_MAX, GROUP_MEMBERS_MAX, GROUP_REBALANCE_TIMEOUT_MS_MAX,
+    GROUP_SESSION_TIMEOUT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MIN, GROUP_TIMER_INTERVAL_MS,
 };
 use crate::error::ErrorCode;
 use crate::groups::assign::Strategy;
@@ -80,6 +80,13 @@ impl Shard {
             format!("{}-{}-{serial}", r.group, started_ms())
         };
         let counts = self.counts();
+        let known = coordinator.groups.borrow().contains_key(&r.group);
+        if !known && coordinator.groups.borrow().len() >= GROUPS_PER_CORE_MAX {
+            return refuse(
+                ErrorCode::TooManyGroups,
+                format!("this core coordinates {GROUPS_PER_CORE_MAX} groups with members"),
+            );
+        }
         let joined = coordinator
             .groups
             .borrow_mut()

@@ -13,8 +13,8 @@ use std::time::Instant;
 use super::{body, refuse, GroupAnswer};
 use crate::batch::Batches;
 use crate::config::{
-    Durability, LogConfig, BATCH_BYTES_LIMIT, OFFSETS_PARTITIONS, OFFSETS_SEGMENT_BYTES,
-    OFFSET_METADATA_BYTES_MAX,
+    Durability, LogConfig, BATCH_BYTES_LIMIT, GROUPS_PER_CORE_MAX, OFFSETS_PARTITIONS,
+    OFFSETS_SEGMENT_BYTES, OFFSET_METADATA_BYTES_MAX,
 };
 use crate::error::ErrorCode;
 use crate::groups::commit_log::{build_batches, decode_key, decode_value, CommitKey, CommitValue};
@@ -167,6 +167,14 @@ impl Shard {
             Some(group) => group.check_commit(&r.member_id, r.generation, now),
             None => Group::default().check_commit(&r.member_id, r.generation, now),
         };
+        let committed = self.coordinator.committed.borrow();
+        if !committed.contains_key(&r.group) && committed.len() >= GROUPS_PER_CORE_MAX {
+            return refuse(
+                ErrorCode::TooManyGroups,
+                format!("this core holds committed offsets of {GROUPS_PER_CORE_MAX} groups"),
+            );
+        }
+        drop(committed);
         checked.map_err(|code| {
             let who = if r.member_id.is_empty() {
                 "outside membership".to_string()
