@@ -167,14 +167,16 @@ impl Shard {
             Some(group) => group.check_commit(&r.member_id, r.generation, now),
             None => Group::default().check_commit(&r.member_id, r.generation, now),
         };
-        let committed = self.coordinator.committed.borrow();
-        if !committed.contains_key(&r.group) && committed.len() >= GROUPS_PER_CORE_MAX {
+        let new_group_past_the_bound = {
+            let committed = self.coordinator.committed.borrow();
+            !committed.contains_key(&r.group) && committed.len() >= GROUPS_PER_CORE_MAX
+        };
+        if new_group_past_the_bound {
             return refuse(
                 ErrorCode::TooManyGroups,
                 format!("this core holds committed offsets of {GROUPS_PER_CORE_MAX} groups"),
             );
         }
-        drop(committed);
         checked.map_err(|code| {
             let who = if r.member_id.is_empty() {
                 "outside membership".to_string()
