@@ -348,3 +348,63 @@ fn the_oracle_accepts_valid_encodings() {
         check_batch(&batch).unwrap();
     }
 }
+
+// ---------------------------------------------------------------------------
+// The fuzz targets' starting corpus (scripts/fuzz).
+
+/// Seeds written per fuzz target.
+const FUZZ_SEEDS_PER_TARGET: usize = 48;
+
+/// Not a check: writes valid encodings, in the input shape of each fuzz
+/// target under scripts/fuzz, into `$SHARDLOG_FUZZ_CORPUS_DIR/<target>/`.
+/// scripts/fuzz.sh runs it when a target has no corpus yet, so that the
+/// fuzzers start from messages that decode instead of from nothing.
+#[test]
+#[ignore = "writes the fuzz corpus; run by scripts/fuzz.sh"]
+fn write_fuzz_seed_corpus() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    use std::path::PathBuf;
+
+    let dir: PathBuf = std::env::var_os("SHARDLOG_FUZZ_CORPUS_DIR")
+        .expect("SHARDLOG_FUZZ_CORPUS_DIR names the corpus directory")
+        .into();
+    let write = |target: &str, index: usize, bytes: &[u8]| {
+        let target_dir = dir.join(target);
+        std::fs::create_dir_all(&target_dir).expect("create the corpus directory");
+        std::fs::write(target_dir.join(format!("seed-{index:03}")), bytes).expect("write a seed");
+    };
+    let mut runner = TestRunner::deterministic();
+    for index in 0..FUZZ_SEEDS_PER_TARGET {
+        // requests: a stream of frames, or an API selector and a body.
+        let request = request().new_tree(&mut runner).unwrap().current();
+        let frame = request_frame(index as u32, &request);
+        let input = if index % 2 == 0 {
+            frame.to_vec()
+        } else {
+            [&[api_of(&request) as u8], request_body(&frame)].concat()
+        };
+        write("requests", index, &input);
+
+        // responses: an API selector, then a body or a whole frame.
+        let response = response().new_tree(&mut runner).unwrap().current();
+        let frame = response_frame(index as u32, &response);
+        let rest = if index % 2 == 0 {
+            response_body(&frame)
+        } else {
+            &frame[..]
+        };
+        write(
+            "responses",
+            index,
+            &[&[response.api() as u8], rest].concat(),
+        );
+
+        // record_batches: one batch, or a run of two.
+        let mut input = batch().new_tree(&mut runner).unwrap().current().to_vec();
+        if index % 2 == 1 {
+            input.extend_from_slice(&batch().new_tree(&mut runner).unwrap().current());
+        }
+        write("record_batches", index, &input);
+    }
+}
