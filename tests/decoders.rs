@@ -16,7 +16,6 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use proptest::sample::Index;
 
-use shardlog::batch::header::{compute_crc, field};
 use shardlog::batch::{validate, BatchError, Batches, HEADER_LEN};
 use shardlog::config::BATCH_BYTES_LIMIT;
 
@@ -31,7 +30,10 @@ use messages::{
     api_of, broker_decode, raw_request_frame, request_body, request_frame, response_body,
     response_frame, Response,
 };
-use oracle::{check_batch, check_request_body, check_request_stream, check_response_body};
+use oracle::{
+    check_batch, check_request_body, check_request_stream, check_response_body, with_fixed_crc,
+    with_fixed_length_and_crc,
+};
 use strategies::{batch, request, response};
 
 /// Values a length, count or signed field is most likely mishandled at:
@@ -87,25 +89,6 @@ fn splice(a: &[u8], b: &[u8], cut_a: Index, cut_b: Index) -> Vec<u8> {
     let i = cut_a.index(a.len() + 1);
     let j = cut_b.index(b.len() + 1);
     [&a[..i], &b[j..]].concat()
-}
-
-/// An edited batch with its CRC made right again, so that validation gets
-/// past the checksum to the lengths and records.
-fn with_fixed_crc(mut buf: Vec<u8>) -> Vec<u8> {
-    if buf.len() >= HEADER_LEN {
-        let crc = compute_crc(&buf);
-        buf[field::CRC..field::CRC + 4].copy_from_slice(&crc.to_le_bytes());
-    }
-    buf
-}
-
-/// The same, with `batch_length` set to the buffer's own length first.
-fn with_fixed_length_and_crc(mut buf: Vec<u8>) -> Vec<u8> {
-    if buf.len() >= HEADER_LEN {
-        let length = buf.len() as u32;
-        buf[field::BATCH_LENGTH..field::BATCH_LENGTH + 4].copy_from_slice(&length.to_le_bytes());
-    }
-    with_fixed_crc(buf)
 }
 
 fn verdict(result: oracle::Verdict, input: &[u8]) -> Result<(), TestCaseError> {
