@@ -20,7 +20,10 @@ mod oracle;
 
 fuzz_target!(|data: &[u8]| {
     let fitted = oracle::with_fixed_length_and_crc(data.to_vec());
-    for (input, how) in [(data, "as it is"), (&fitted[..], "with length and CRC fitted")] {
+    for (input, how) in [
+        (data, "as it is"),
+        (&fitted[..], "with length and CRC fitted"),
+    ] {
         if let Err(why) = oracle::check_batch(input) {
             panic!("{how}: {why}");
         }
