@@ -29,11 +29,19 @@ use crate::protocol::frame::{
 use crate::shard::notify::LocalFuture;
 use crate::shard::Shard;
 
+/// What a request in flight holds until its response is written: a queue
+/// slot, and its bytes of the connection's and the core's budgets.
+struct Permits {
+    _slot: StaticPermit,
+    _connection_bytes: StaticPermit,
+    _core_bytes: StaticPermit,
+}
+
 /// A response on its way to the writer, with the budget it holds.
 struct Outgoing {
     response: LocalFuture<BytesMut>,
     /// Released once the response is written.
-    _permits: Option<(StaticPermit, StaticPermit)>,
+    _permits: Option<Permits>,
     /// Close the connection after writing this one.
     close_after: bool,
     /// The request's API key and when its frame was read, for metrics.
@@ -45,31 +53,46 @@ pub async fn serve_connection(shard: Rc<Shard>, stream: TcpStream) {
         tracing::debug!(error = %e, "set_nodelay failed");
     }
     let stream = SharedStream::new(stream.buffered());
-    let (queue, queued) = local_channel::new_bounded::<Outgoing>(RESPONSES_QUEUED_MAX);
-    let mut writer_stream = stream.clone();
-    let writer_shard = shard.clone();
-    let writer = glommio::spawn_local(async move {
-        while let Some(out) = queued.recv().await {
-            let bytes = out.response.await;
-            if let Some((api_key, read_at)) = out.request {
-                let error = ResponseHeader::parse(&bytes).error_code;
-                let mut metrics = writer_shard.metrics.borrow_mut();
-                metrics.on_response(api_key, read_at.elapsed(), bytes.len(), error);
-            }
-            if let Err(e) = writer_stream.write_all(&bytes).await {
-                tracing::debug!(error = %e, "connection write failed");
-                return;
-            }
-            if out.close_after {
-                return;
-            }
+    // Unbounded in type, bounded by the queue-slot permits: a bounded
+    // channel would allocate all RESPONSES_QUEUED_MAX slots for every
+    // connection up front (27 KiB each, idle or not).
+    let (queue, queued) = local_channel::new_unbounded::<Outgoing>();
+    // Reader and writer are two futures of this one task, not two tasks: a
+    // detached task that awaits a task of its own is never freed by glommio
+    // 0.9 (DataDog/glommio#636), which leaked every connection's memory.
+    let reader = {
+        let (shard, stream) = (shard.clone(), stream.clone());
+        async move {
+            read_requests(&shard, stream, &queue).await;
+            // `queue` drops here: the writer ends after the last response.
         }
-    });
-    read_requests(&shard, stream.clone(), &queue).await;
-    drop(queue);
-    writer.await;
+    };
+    future::zip(reader, write_responses(&shard, stream.clone(), queued)).await;
     let mut stream = stream;
     let _ = stream.close().await;
+}
+
+/// Writes each response, in request order, as it completes.
+async fn write_responses(
+    shard: &Shard,
+    mut stream: SharedStream,
+    queued: local_channel::LocalReceiver<Outgoing>,
+) {
+    while let Some(out) = queued.recv().await {
+        let bytes = out.response.await;
+        if let Some((api_key, read_at)) = out.request {
+            let error = ResponseHeader::parse(&bytes).error_code;
+            let mut metrics = shard.metrics.borrow_mut();
+            metrics.on_response(api_key, read_at.elapsed(), bytes.len(), error);
+        }
+        if let Err(e) = stream.write_all(&bytes).await {
+            tracing::debug!(error = %e, "connection write failed");
+            return;
+        }
+        if out.close_after {
+            return;
+        }
+    }
 }
 
 async fn read_requests(
@@ -77,16 +100,21 @@ async fn read_requests(
     mut stream: SharedStream,
     queue: &local_channel::LocalSender<Outgoing>,
 ) {
-    let connection_budget = Rc::new(Semaphore::new(
-        shard.config.inflight_bytes_per_connection as u64,
-    ));
+    let budgets = ConnectionBudgets {
+        slots: Rc::new(Semaphore::new(RESPONSES_QUEUED_MAX as u64)),
+        bytes: Rc::new(Semaphore::new(
+            shard.config.inflight_bytes_per_connection as u64,
+        )),
+    };
     let frame_bytes_max = shard.config.frame_bytes_max;
+    // One shutdown waiter for the whole connection, not one per read.
+    let mut shutdown = shard.shutdown.wait();
     loop {
         let mut prefix = [0u8; LENGTH_BYTES];
         let read = future::or(
             async { Some(stream.read_exact(&mut prefix).await) },
             async {
-                shard.shutdown.wait().await;
+                (&mut shutdown).await;
                 None
             },
         )
@@ -120,7 +148,7 @@ async fn read_requests(
             FrameCheck::Complete { len } => (len - LENGTH_BYTES) as u32,
         };
         let frame_len = LENGTH_BYTES + length as usize;
-        let permits = match acquire(shard, &connection_budget, frame_len).await {
+        let permits = match acquire(shard, &budgets, frame_len).await {
             Some(permits) => permits,
             None => return,
         };
@@ -157,18 +185,32 @@ async fn read_requests(
     }
 }
 
-/// Takes `bytes` of this connection's and this core's in-flight budgets,
-/// waiting while they are spent; `None` if a semaphore was closed.
-async fn acquire(
-    shard: &Rc<Shard>,
-    connection: &Rc<Semaphore>,
-    bytes: usize,
-) -> Option<(StaticPermit, StaticPermit)> {
-    let connection = connection.acquire_static_permit(bytes as u64).await.ok()?;
+/// One connection's limits on what it has in flight.
+struct ConnectionBudgets {
+    /// Requests whose responses are not written yet.
+    slots: Rc<Semaphore>,
+    /// Their bytes.
+    bytes: Rc<Semaphore>,
+}
+
+/// Takes a queue slot and `bytes` of this connection's and this core's
+/// in-flight budgets, waiting while they are spent; `None` if a semaphore
+/// was closed.
+async fn acquire(shard: &Rc<Shard>, budgets: &ConnectionBudgets, bytes: usize) -> Option<Permits> {
+    let slot = budgets.slots.acquire_static_permit(1).await.ok()?;
+    let connection = budgets
+        .bytes
+        .acquire_static_permit(bytes as u64)
+        .await
+        .ok()?;
     let core = shard
         .inflight_bytes
         .acquire_static_permit(bytes as u64)
         .await
         .ok()?;
-    Some((connection, core))
+    Some(Permits {
+        _slot: slot,
+        _connection_bytes: connection,
+        _core_bytes: core,
+    })
 }
