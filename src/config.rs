@@ -271,6 +271,45 @@ pub const METRICS_IO_TIMEOUT_MS: u64 = 5_000;
 /// Longest a fetch may long-poll, whatever it asks for.
 pub const FETCH_WAIT_MS_LIMIT: u32 = 60_000;
 
+// Consumer groups (src/groups/, src/shard/groups/, docs/ARCHITECTURE.md).
+
+/// Partitions of the internal committed-offsets log; a group's offsets
+/// live in partition `fnv1a_32(group) % OFFSETS_PARTITIONS`. Fixed for the
+/// life of a data directory: changing it would move groups away from
+/// their committed offsets.
+pub const OFFSETS_PARTITIONS: u32 = 16;
+/// Segment size of the committed-offsets log: compaction drops whole
+/// sealed segments, so this bounds what one compaction leaves behind.
+pub const OFFSETS_SEGMENT_BYTES: u64 = 4 << 20;
+/// A committed-offsets partition is compacted (its live entries written
+/// anew, older segments dropped) once it holds more than this many times
+/// the bytes of its live entries...
+pub const OFFSETS_COMPACT_RATIO: u64 = 4;
+/// ...and more than this many bytes.
+pub const OFFSETS_COMPACT_BYTES_MIN: u64 = 16 << 20;
+/// Longest group name (the same rule as topic names).
+pub const GROUP_NAME_BYTES_MAX: usize = 249;
+/// Most groups one core coordinates, counted separately as groups with
+/// members and groups with committed offsets; a new group past it is
+/// refused (`TooManyGroups`), so a client inventing names cannot grow the
+/// coordinator without bound.
+pub const GROUPS_PER_CORE_MAX: usize = 100_000;
+/// Most members of one group.
+pub const GROUP_MEMBERS_MAX: usize = 1_000;
+/// Bounds of a member's session timeout.
+pub const GROUP_SESSION_TIMEOUT_MS_MIN: u32 = 100;
+pub const GROUP_SESSION_TIMEOUT_MS_MAX: u32 = 300_000;
+/// Longest a rebalance waits for the members to join again.
+pub const GROUP_REBALANCE_TIMEOUT_MS_MAX: u32 = 300_000;
+/// How often the coordinator looks for expired sessions and rebalances
+/// past their deadline.
+pub const GROUP_TIMER_INTERVAL_MS: u64 = 50;
+/// How often the coordinator drops the committed offsets of deleted
+/// topics (tombstones in the committed-offsets log).
+pub const OFFSETS_DELETED_TOPICS_CHECK_MS: u64 = 1_000;
+/// Longest metadata string of one committed offset.
+pub const OFFSET_METADATA_BYTES_MAX: usize = 4_096;
+
 /// Settings of the broker process (`shardlog serve`); every one is a flag.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerConfig {

@@ -42,10 +42,34 @@ pub enum ErrorCode {
     Internal = 18,
     /// The broker has as many connections as allowed; it closes this one.
     TooManyConnections = 19,
+    // Consumer groups (codes 20 to 29).
+    /// A group name outside `[a-zA-Z0-9._-]{1,249}`.
+    InvalidGroupId = 20,
+    /// The member id is not (or no longer) a member of the group: join again
+    /// with an empty member id.
+    UnknownMemberId = 21,
+    /// A commit or heartbeat from an older generation: join again.
+    IllegalGeneration = 22,
+    /// The group is rebalancing: join again to get the new assignment.
+    RebalanceInProgress = 23,
+    /// A session timeout outside the broker's bounds.
+    InvalidSessionTimeout = 24,
+    /// The request needs a group without members (a commit outside
+    /// membership, an offset reset) and the group has some.
+    GroupNotEmpty = 25,
+    /// A join names an assignment strategy other than the group's.
+    InconsistentGroupStrategy = 26,
+    /// A committed offset's metadata string is longer than allowed.
+    OffsetMetadataTooLarge = 27,
+    /// The group has as many members as allowed.
+    GroupFull = 28,
+    /// The coordinator core holds as many groups as allowed; a new group
+    /// is refused.
+    TooManyGroups = 29,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 30] = [
         ErrorCode::None,
         ErrorCode::UnknownApiKey,
         ErrorCode::UnsupportedVersion,
@@ -66,10 +90,21 @@ impl ErrorCode {
         ErrorCode::RequestTooLarge,
         ErrorCode::Internal,
         ErrorCode::TooManyConnections,
+        ErrorCode::InvalidGroupId,
+        ErrorCode::UnknownMemberId,
+        ErrorCode::IllegalGeneration,
+        ErrorCode::RebalanceInProgress,
+        ErrorCode::InvalidSessionTimeout,
+        ErrorCode::GroupNotEmpty,
+        ErrorCode::InconsistentGroupStrategy,
+        ErrorCode::OffsetMetadataTooLarge,
+        ErrorCode::GroupFull,
+        ErrorCode::TooManyGroups,
     ];
 
+    /// The code with this number; numbers may have gaps.
     pub fn from_u16(code: u16) -> Option<ErrorCode> {
-        ErrorCode::ALL.get(code as usize).copied()
+        ErrorCode::ALL.iter().copied().find(|c| *c as u16 == code)
     }
 
     /// Whether a client may retry the same request and expect success.
@@ -99,6 +134,16 @@ impl ErrorCode {
             ErrorCode::RequestTooLarge => "request too large",
             ErrorCode::Internal => "internal error",
             ErrorCode::TooManyConnections => "too many connections",
+            ErrorCode::InvalidGroupId => "invalid group id",
+            ErrorCode::UnknownMemberId => "unknown member id",
+            ErrorCode::IllegalGeneration => "illegal (stale) generation",
+            ErrorCode::RebalanceInProgress => "rebalance in progress",
+            ErrorCode::InvalidSessionTimeout => "invalid session timeout",
+            ErrorCode::GroupNotEmpty => "group has active members",
+            ErrorCode::InconsistentGroupStrategy => "inconsistent assignment strategy",
+            ErrorCode::OffsetMetadataTooLarge => "offset metadata too large",
+            ErrorCode::GroupFull => "group full",
+            ErrorCode::TooManyGroups => "too many groups",
         }
     }
 }
@@ -131,10 +176,14 @@ mod tests {
 
     #[test]
     fn codes_are_stable_and_round_trip() {
-        for (i, code) in ErrorCode::ALL.iter().enumerate() {
-            assert_eq!(*code as u16, i as u16, "codes are dense and in order");
-            assert_eq!(ErrorCode::from_u16(i as u16), Some(*code));
+        let mut last = None;
+        for code in ErrorCode::ALL {
+            assert!(last < Some(code as u16), "codes in order, each once");
+            last = Some(code as u16);
+            assert_eq!(ErrorCode::from_u16(code as u16), Some(code));
         }
-        assert_eq!(ErrorCode::from_u16(ErrorCode::ALL.len() as u16), None);
+        for unknown in (0..=u16::MAX).filter(|n| !ErrorCode::ALL.iter().any(|c| *c as u16 == *n)) {
+            assert_eq!(ErrorCode::from_u16(unknown), None);
+        }
     }
 }

@@ -11,6 +11,8 @@
 //! - [`metrics`]: per-core and per-partition counters, their Prometheus
 //!   exposition and the last-second percentiles of `shardlog stats`.
 //! - [`router`]: which core owns a partition.
+//! - [`groups`]: consumer groups, sans-IO: placement, membership,
+//!   assignment strategies, the committed-offsets records.
 //! - [`shard`]: one core's executor, its partitions, the cross-core
 //!   messages and the fan-out of requests over cores.
 //! - [`server`]: listeners, connections, request dispatch.
@@ -24,6 +26,7 @@ pub mod batch;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod groups;
 pub mod metrics;
 pub mod protocol;
 pub mod router;

@@ -18,6 +18,8 @@ use clap::{Parser, Subcommand};
   shardlog topic create orders --partitions 8
   printf 'user-1:paid\\n' | shardlog produce orders --key-separator :
   shardlog consume orders --from earliest --format json
+  shardlog consume orders --group billing --count 100
+  shardlog group describe billing
 
 Every client command takes --broker HOST:PORT (default 127.0.0.1:9092).
 Set RUST_LOG=debug for the client's own log on standard error."
@@ -41,6 +43,8 @@ enum Command {
     Consume(cli::consume::ConsumeArgs),
     /// Show per-core load live: requests/s, MB/s, p99, connections.
     Stats(cli::stats::StatsArgs),
+    /// List, describe and reset consumer groups.
+    Group(cli::group::GroupArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         Command::Produce(args) => cli::produce::run(args),
         Command::Consume(args) => cli::consume::run(args),
         Command::Stats(args) => cli::stats::run(args),
+        Command::Group(args) => cli::group::run(args),
     };
     match result {
         Ok(code) => code,

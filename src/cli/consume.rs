@@ -27,35 +27,47 @@ otherwise the field is renamed with a _base64 suffix (\"key_base64\",
 \"value_base64\") and holds the standard base64 of the bytes. A record
 without a key has \"key\":null.
 
+With --group G, reads as a member of consumer group G: the group's
+partitions are shared with its other members, each partition starts at the
+group's committed offset (or at --from, earliest or latest, if it has
+none), and what was printed is committed before exiting, so the next run
+continues where this one stopped.
+
 Examples:
   shardlog consume orders
   shardlog consume orders --partition 3 --from 1200 --count 10
-  shardlog consume orders --from latest --follow --format json"
+  shardlog consume orders --from latest --follow --format json
+  shardlog consume orders --group billing --count 100"
 )]
 pub struct ConsumeArgs {
     /// Topic to read.
-    topic: String,
+    pub(super) topic: String,
     /// Read only this partition (default: every partition).
     #[arg(long, value_name = "P")]
-    partition: Option<u32>,
-    /// Where to start: `earliest`, `latest`, or an offset.
+    pub(super) partition: Option<u32>,
+    /// Where to start: `earliest`, `latest`, or an offset. With --group:
+    /// where a partition without a committed offset starts.
     #[arg(long, value_name = "earliest|latest|OFFSET", default_value = "earliest", value_parser = parse_from)]
-    from: StartFrom,
+    pub(super) from: StartFrom,
     /// Stop after this many records.
     #[arg(long, value_name = "N")]
-    count: Option<u64>,
+    pub(super) count: Option<u64>,
     /// Keep waiting for new records instead of stopping at the end.
     #[arg(long)]
-    follow: bool,
+    pub(super) follow: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    pub(super) format: Format,
+    /// Read as a member of this consumer group, from its committed
+    /// offsets, and commit what was printed.
+    #[arg(long, value_name = "G", conflicts_with = "partition")]
+    pub(super) group: Option<String>,
     #[command(flatten)]
-    broker: BrokerArgs,
+    pub(super) broker: BrokerArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Format {
+pub(super) enum Format {
     Text,
     Json,
 }
@@ -71,6 +83,9 @@ fn parse_from(s: &str) -> Result<StartFrom, String> {
 }
 
 pub fn run(args: ConsumeArgs) -> CliResult {
+    if let Some(group) = &args.group {
+        return super::consume_group::run(&args, group);
+    }
     let mut consumer = Consumer::new(ConsumerConfig {
         bootstrap: args.broker.broker.clone(),
         max_wait_ms: if args.follow { 1_000 } else { 100 },
@@ -146,7 +161,7 @@ pub fn run(args: ConsumeArgs) -> CliResult {
 }
 
 /// A reader that went away (`| head`) is not an error.
-fn quiet_on_broken_pipe(err: io::Error) -> CliResult {
+pub(super) fn quiet_on_broken_pipe(err: io::Error) -> CliResult {
     if err.kind() == io::ErrorKind::BrokenPipe {
         Ok(ExitCode::SUCCESS)
     } else {
@@ -170,7 +185,7 @@ fn json_string(text: &str) -> String {
 }
 
 /// One record as a JSON object on one line, fields in a fixed order.
-fn json_line(record: &ConsumedRecord) -> String {
+pub(super) fn json_line(record: &ConsumedRecord) -> String {
     let key = match &record.key {
         Some(key) => bytes_field("key", key),
         None => "\"key\":null".to_string(),

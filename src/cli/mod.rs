@@ -1,10 +1,13 @@
 //! The commands of the `shardlog` binary, one file per command group:
 //! [`serve`] runs the broker; the client commands [`topic`], [`produce`],
-//! [`consume`] and [`stats`] each take `--broker HOST:PORT` and work through
+//! [`consume`] (and [`consume_group`] for `--group`), [`group`] and
+//! [`stats`] each take `--broker HOST:PORT` and work through
 //! [`shardlog::client`].
 
 pub mod check;
 pub mod consume;
+pub mod consume_group;
+pub mod group;
 pub mod produce;
 pub mod serve;
 pub mod stats;

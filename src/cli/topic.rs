@@ -152,7 +152,7 @@ pub fn run(args: TopicArgs) -> CliResult {
 }
 
 /// Left-aligned columns separated by two spaces, a header line first.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub(super) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {

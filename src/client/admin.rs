@@ -23,7 +23,7 @@ pub struct TopicListing {
 
 /// Administers topics over one connection to the bootstrap address.
 pub struct Admin {
-    cluster: Cluster,
+    pub(super) cluster: Cluster,
 }
 
 impl Admin {

@@ -222,6 +222,90 @@ impl ConsumerConfig {
     }
 }
 
+/// Where a group consumer starts a partition its group has no committed
+/// offset for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OffsetReset {
+    /// The oldest record still kept.
+    Earliest,
+    /// After the newest record: only records produced from now on.
+    Latest,
+    /// Fail: `poll` returns an error naming the partition.
+    None,
+}
+
+/// Settings of a [`super::GroupConsumer`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupConsumerConfig {
+    /// The broker address and the fetch settings.
+    pub consumer: ConsumerConfig,
+    /// The group's name, `[a-zA-Z0-9._-]{1,249}`.
+    pub group: String,
+    /// `range`, `roundrobin` or `sticky`; every member of a group must
+    /// name the same.
+    pub strategy: String,
+    /// The coordinator removes a member that sends nothing for this long.
+    pub session_timeout_ms: u32,
+    /// `poll` sends a heartbeat when this long has passed since the last.
+    pub heartbeat_interval_ms: u64,
+    /// How long the coordinator waits for every member to join again in a
+    /// rebalance (a join waits up to this long).
+    pub rebalance_timeout_ms: u32,
+    /// Commit the positions every `auto_commit_interval_ms` (in `poll`)
+    /// and before giving up partitions in a rebalance or at `close`.
+    pub auto_commit: bool,
+    pub auto_commit_interval_ms: u64,
+    /// Where to start a partition the group has no committed offset for.
+    pub auto_offset_reset: OffsetReset,
+}
+
+impl Default for GroupConsumerConfig {
+    fn default() -> Self {
+        GroupConsumerConfig {
+            consumer: ConsumerConfig::default(),
+            group: String::new(),
+            strategy: "range".to_string(),
+            session_timeout_ms: 10_000,
+            heartbeat_interval_ms: 3_000,
+            rebalance_timeout_ms: 30_000,
+            auto_commit: true,
+            auto_commit_interval_ms: 5_000,
+            auto_offset_reset: OffsetReset::Latest,
+        }
+    }
+}
+
+impl GroupConsumerConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        self.consumer.validate()?;
+        crate::groups::validate_group_name(&self.group).map_err(|e| format!("group: {e}"))?;
+        if crate::groups::assign::Strategy::from_name(&self.strategy).is_none() {
+            return Err(format!(
+                "strategy {:?}: expected range, roundrobin or sticky",
+                self.strategy
+            ));
+        }
+        // poll blocks up to max_wait_ms between heartbeats.
+        let between_heartbeats = self.heartbeat_interval_ms + u64::from(self.consumer.max_wait_ms);
+        if self.heartbeat_interval_ms == 0
+            || between_heartbeats >= u64::from(self.session_timeout_ms)
+        {
+            return Err(format!(
+                "heartbeat_interval_ms {} plus consumer.max_wait_ms {} must be below \
+                 session_timeout_ms {}",
+                self.heartbeat_interval_ms, self.consumer.max_wait_ms, self.session_timeout_ms
+            ));
+        }
+        if self.rebalance_timeout_ms == 0 {
+            return Err("rebalance_timeout_ms must be at least 1".into());
+        }
+        if self.auto_commit && self.auto_commit_interval_ms == 0 {
+            return Err("auto_commit_interval_ms must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +315,21 @@ mod tests {
         assert_eq!(ConnectionConfig::default().validate(), Ok(()));
         assert_eq!(ProducerConfig::default().validate(), Ok(()));
         assert_eq!(ConsumerConfig::default().validate(), Ok(()));
+        let group = GroupConsumerConfig {
+            group: "g".into(),
+            ..GroupConsumerConfig::default()
+        };
+        assert_eq!(group.validate(), Ok(()));
+        let slow = GroupConsumerConfig {
+            session_timeout_ms: 3_000,
+            ..group.clone()
+        };
+        assert!(slow
+            .validate()
+            .unwrap_err()
+            .contains("heartbeat_interval_ms"));
+        let unnamed = GroupConsumerConfig::default();
+        assert!(unnamed.validate().unwrap_err().contains("group"));
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //! - [`producer`]: batching, pipelining, retries; [`accumulator`] holds its
 //!   batching decisions without I/O; [`partitioner`] the key hash.
 //! - [`consumer`]: positions, ListOffsets, long-poll fetch.
+//! - [`group_consumer`]: a member of a consumer group: subscribe, poll,
+//!   commit; [`group_admin`]: list, describe and reset groups on [`Admin`].
 //! - [`config`]: every client setting and limit; [`error`]: [`ClientError`].
 //!
 //! This module never runs inside the broker.
@@ -21,6 +23,8 @@ pub mod config;
 pub mod connection;
 pub mod consumer;
 pub mod error;
+pub mod group_admin;
+pub mod group_consumer;
 pub mod partitioner;
 pub mod producer;
 
@@ -28,8 +32,12 @@ pub use crate::protocol::offsets::OffsetSpec;
 pub use crate::protocol::produce::Acks;
 pub use crate::protocol::topics::TopicSettings;
 pub use admin::{Admin, TopicListing};
-pub use config::{ConnectionConfig, ConsumerConfig, ProducerConfig};
+pub use config::{
+    ConnectionConfig, ConsumerConfig, GroupConsumerConfig, OffsetReset, ProducerConfig,
+};
 pub use connection::Connection;
 pub use consumer::{ConsumedRecord, Consumer, StartFrom};
 pub use error::{ClientError, ClientResult};
+pub use group_admin::CommittedOffset;
+pub use group_consumer::{GroupConsumer, RebalanceEvent};
 pub use producer::{Delivery, Producer, ProducerRecord};

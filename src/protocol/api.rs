@@ -5,6 +5,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::fetch::FetchRequest;
 use super::frame::{RequestHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES};
+use super::groups::GroupRequest;
 use super::metadata::MetadataRequest;
 use super::offsets::ListOffsetsRequest;
 use super::produce::ProduceRequest;
@@ -25,10 +26,19 @@ pub enum ApiKey {
     Fetch = 7,
     ListOffsets = 8,
     Stats = 9,
+    // Consumer groups (protocol/groups.rs).
+    FindCoordinator = 10,
+    JoinGroup = 11,
+    Heartbeat = 12,
+    LeaveGroup = 13,
+    OffsetCommit = 14,
+    OffsetFetch = 15,
+    ListGroups = 16,
+    DescribeGroup = 17,
 }
 
 impl ApiKey {
-    pub const ALL: [ApiKey; 10] = [
+    pub const ALL: [ApiKey; 18] = [
         ApiKey::ApiVersions,
         ApiKey::Metadata,
         ApiKey::CreateTopic,
@@ -39,10 +49,39 @@ impl ApiKey {
         ApiKey::Fetch,
         ApiKey::ListOffsets,
         ApiKey::Stats,
+        ApiKey::FindCoordinator,
+        ApiKey::JoinGroup,
+        ApiKey::Heartbeat,
+        ApiKey::LeaveGroup,
+        ApiKey::OffsetCommit,
+        ApiKey::OffsetFetch,
+        ApiKey::ListGroups,
+        ApiKey::DescribeGroup,
     ];
 
+    /// The key with this number; numbers may have gaps.
     pub fn from_u16(key: u16) -> Option<ApiKey> {
-        ApiKey::ALL.get(key as usize).copied()
+        Some(match key {
+            0 => ApiKey::ApiVersions,
+            1 => ApiKey::Metadata,
+            2 => ApiKey::CreateTopic,
+            3 => ApiKey::DeleteTopic,
+            4 => ApiKey::ListTopics,
+            5 => ApiKey::DescribeTopic,
+            6 => ApiKey::Produce,
+            7 => ApiKey::Fetch,
+            8 => ApiKey::ListOffsets,
+            9 => ApiKey::Stats,
+            10 => ApiKey::FindCoordinator,
+            11 => ApiKey::JoinGroup,
+            12 => ApiKey::Heartbeat,
+            13 => ApiKey::LeaveGroup,
+            14 => ApiKey::OffsetCommit,
+            15 => ApiKey::OffsetFetch,
+            16 => ApiKey::ListGroups,
+            17 => ApiKey::DescribeGroup,
+            _ => return None,
+        })
     }
 
     /// The versions this build speaks: (min, max). All are version 0 so far.
@@ -64,6 +103,8 @@ pub enum Request {
     Fetch(FetchRequest),
     ListOffsets(ListOffsetsRequest),
     Stats,
+    /// Keys 10 to 17: consumer groups.
+    Group(GroupRequest),
 }
 
 impl Request {
@@ -74,6 +115,7 @@ impl Request {
             Request::Fetch(r) => r.topics.iter().map(|(_, ps)| ps.len()).sum(),
             Request::ListOffsets(r) => r.topics.iter().map(|(_, ps)| ps.len()).sum(),
             Request::Metadata(r) => r.topics.len(),
+            Request::Group(r) => r.partition_count(),
             _ => 0,
         }
     }
@@ -109,6 +151,11 @@ impl Request {
                 .map_err(malformed);
         }
         let mut r = WireReader::new(Bytes::from(frame));
+        if let Some(group) = GroupRequest::decode(api, &mut r) {
+            let request = Request::Group(group.map_err(malformed)?);
+            r.finish().map_err(malformed)?;
+            return Ok(request);
+        }
         let request = match api {
             ApiKey::ApiVersions => Request::ApiVersions,
             ApiKey::Metadata => {
@@ -130,6 +177,14 @@ impl Request {
             }
             ApiKey::Stats => Request::Stats,
             ApiKey::Produce => unreachable!("decoded above"),
+            ApiKey::FindCoordinator
+            | ApiKey::JoinGroup
+            | ApiKey::Heartbeat
+            | ApiKey::LeaveGroup
+            | ApiKey::OffsetCommit
+            | ApiKey::OffsetFetch
+            | ApiKey::ListGroups
+            | ApiKey::DescribeGroup => unreachable!("group APIs decoded above"),
         };
         r.finish().map_err(malformed)?;
         Ok(request)

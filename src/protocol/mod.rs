@@ -6,11 +6,13 @@
 //! - [`wire`]: primitive encodings and the bounds-checked reader.
 //! - [`api`]: API keys, versions, and the decoded [`api::Request`].
 //! - one module per API group: [`metadata`] (ApiVersions, Metadata),
-//!   [`topics`], [`produce`], [`fetch`], [`offsets`], [`stats`].
+//!   [`topics`], [`produce`], [`fetch`], [`offsets`], [`stats`],
+//!   [`groups`].
 
 pub mod api;
 pub mod fetch;
 pub mod frame;
+pub mod groups;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;

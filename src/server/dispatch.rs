@@ -135,6 +135,15 @@ pub async fn dispatch(
                 ok_response(id, |b| response.encode(b))
             })
         }
+        Request::Group(request) => {
+            let shard = shard.clone();
+            Box::pin(async move {
+                match shard.route_group(request).await {
+                    Ok(body) => ok_response(id, |b| b.extend_from_slice(&body)),
+                    Err((code, message)) => error_response(id, code, &message),
+                }
+            })
+        }
         Request::CreateTopic(request) => {
             // The name is checked once, by the metadata core that owns topics.
             let config = match TopicConfig::from_request(&request.settings, &shard.config.log) {

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use super::messages::{AdminResult, ShardMessage};
 use super::Shard;
 use crate::error::ErrorCode;
+use crate::groups::INTERNAL_PREFIX;
 use crate::topics::store::{save, topic_dir};
 use crate::topics::{validate_name, TopicConfig, TopicMap};
 
@@ -14,6 +15,14 @@ impl Shard {
     pub async fn create_topic(self: &Rc<Self>, name: String, config: TopicConfig) -> AdminResult {
         let _turn = self.admin_lock.acquire_permit(1).await.map_err(internal)?;
         validate_name(&name).map_err(|e| (ErrorCode::InvalidTopicName, e))?;
+        if name.starts_with(INTERNAL_PREFIX) {
+            return Err((
+                ErrorCode::InvalidTopicName,
+                format!(
+                    "topic names starting with {INTERNAL_PREFIX:?} are reserved for the broker"
+                ),
+            ));
+        }
         let mut map: TopicMap = (**self.topics.borrow()).clone();
         if map.contains_key(&name) {
             return Err((

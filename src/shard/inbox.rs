@@ -93,6 +93,13 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
                 }
                 let _ = reply.send(());
             }
+            ShardMessage::Group { request, reply } => {
+                let shard = shard.clone();
+                glommio::spawn_local(async move {
+                    let _ = reply.send(shard.handle_group_local(request).await);
+                })
+                .detach();
+            }
             ShardMessage::Metrics { partitions, reply } => {
                 let _ = reply.send(shard.metrics_snapshot(partitions));
             }
@@ -109,6 +116,8 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
 /// every partition cleanly.
 async fn shut_down(shard: &Shard) {
     shard.shutdown.raise();
+    // A join may wait for a whole rebalance: answer it now, not after the drain.
+    shard.refuse_waiting_joins();
     let poll = Duration::from_millis(10);
     let mut waited = Duration::ZERO;
     while shard.local_connections.get() > 0 && waited < Duration::from_millis(SHUTDOWN_DRAIN_MS) {
@@ -123,5 +132,6 @@ async fn shut_down(shard: &Shard) {
         );
     }
     shard.close_all().await;
+    shard.close_offsets_logs().await;
     tracing::info!(core = shard.id, "core stopped cleanly");
 }

@@ -5,9 +5,11 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
+use super::groups::GroupAnswer;
 use crate::error::ErrorCode;
 use crate::metrics::CoreSnapshot;
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse};
+use crate::protocol::groups::GroupRequest;
 use crate::protocol::offsets::{OffsetSpec, PartitionOffset};
 use crate::protocol::produce::{Acks, ProducePartitionResponse};
 use crate::protocol::topics::PartitionDescription;
@@ -65,6 +67,12 @@ pub enum ShardMessage {
     /// From core 0 to every core: the new topic map; open and close
     /// partitions to match, then reply.
     TopicsChanged { map: TopicMap, reply: Reply<()> },
+    /// To a group's coordinator core: a group request (ListGroups: this
+    /// core's groups).
+    Group {
+        request: GroupRequest,
+        reply: Reply<GroupAnswer>,
+    },
     /// This core's metrics; with `partitions`, every partition's too.
     Metrics {
         partitions: bool,

@@ -8,10 +8,13 @@
 //!   over the channel, and the replies merged.
 //! - [`inbox`]: the loop that serves other cores' messages.
 //! - [`admin`]: topic creation and deletion on core 0, the metadata owner.
+//! - [`groups`]: the consumer-group coordinator of the groups this core
+//!   owns: membership and committed offsets.
 //! - [`metrics`]: this core's metrics snapshot, and every core's gathered.
 //! - [`runtime`]: starting one pinned executor per core and wiring them.
 
 pub mod admin;
+pub mod groups;
 pub mod inbox;
 pub mod messages;
 pub mod metrics;
@@ -62,6 +65,8 @@ pub struct Shard {
     pub admin_lock: Rc<Semaphore>,
     /// Connections open on this core.
     pub local_connections: std::cell::Cell<usize>,
+    /// The consumer groups this core coordinates.
+    pub coordinator: groups::GroupCoordinator,
     /// What this core counts; never borrowed across an await.
     pub metrics: RefCell<CoreMetrics>,
 }

@@ -14,6 +14,7 @@ use glommio::net::TcpListener;
 use glommio::sync::Semaphore;
 use glommio::{LocalExecutorBuilder, Placement};
 
+use super::groups::group_timer_loop;
 use super::inbox::serve_inbox;
 use super::messages::ShardMessage;
 use super::notify::Notify;
@@ -230,9 +231,13 @@ async fn core_main(start: CoreStart) {
         connections,
         admin_lock: Rc::new(Semaphore::new(1)),
         local_connections: Default::default(),
+        coordinator: Default::default(),
         metrics: Default::default(),
     });
-    let opened = shard.apply_topic_map(topics).await;
+    let opened = match shard.apply_topic_map(topics).await {
+        Ok(()) => shard.open_offsets_logs().await,
+        failed => failed,
+    };
     let failed = opened.is_err();
     let _ = started.send((core, opened.map(|()| own_port)));
     if failed {
@@ -241,6 +246,7 @@ async fn core_main(start: CoreStart) {
     glommio::spawn_local(accept_loop(shard.clone(), shared)).detach();
     glommio::spawn_local(accept_loop(shard.clone(), own)).detach();
     glommio::spawn_local(retention_loop(shard.clone())).detach();
+    glommio::spawn_local(group_timer_loop(shard.clone())).detach();
     if let Some(metrics) = metrics {
         glommio::spawn_local(serve_metrics(shard.clone(), metrics)).detach();
     }

@@ -512,15 +512,51 @@ impl<S: Storage> PartitionLog<S> {
             report.segments_deleted = victims.len();
             (victims, report)
         };
-        for segment in victims {
-            report.bytes_deleted += segment.data_bytes;
-            remove_segment_files(&self.inner.storage, &self.inner.dir, segment.base_offset).await?;
-        }
+        report.bytes_deleted = self.remove_segments(victims).await?;
         if report.segments_deleted > 0 {
-            self.inner.storage.sync_dir(&self.inner.dir).await?;
             tracing::info!(dir = %self.inner.dir.display(), ?report, "retention deleted segments");
         }
         Ok(report)
+    }
+
+    /// Deletes the sealed segments that hold only offsets below `offset`:
+    /// for a log that has written everything it keeps again at or past
+    /// `offset` (compaction of the committed-offsets log).
+    pub async fn delete_segments_before(&self, offset: u64) -> StorageResult<RetentionReport> {
+        let victims: Vec<Segment<S::File>> = {
+            let mut state = self.inner.state.borrow_mut();
+            let bases: Vec<u64> = state
+                .sealed
+                .values()
+                .take_while(|s| s.next_offset <= offset)
+                .map(|s| s.base_offset)
+                .collect();
+            bases
+                .iter()
+                .filter_map(|base| state.sealed.remove(base))
+                .collect()
+        };
+        let segments_deleted = victims.len();
+        let bytes_deleted = self.remove_segments(victims).await?;
+        Ok(RetentionReport {
+            segments_deleted,
+            bytes_deleted,
+        })
+    }
+
+    /// Removes the files of segments already taken out of the state, then
+    /// syncs the directory; returns their data bytes.
+    async fn remove_segments(&self, victims: Vec<Segment<S::File>>) -> StorageResult<u64> {
+        if victims.is_empty() {
+            return Ok(0);
+        }
+        let mut bytes = 0;
+        for segment in victims {
+            bytes += segment.data_bytes;
+            remove_segment_files(&self.inner.storage, &self.inner.dir, segment.base_offset).await?;
+        }
+        self.inner.storage.sync_dir(&self.inner.dir).await?;
+        Ok(bytes)
     }
 
     /// Waits for queued appends, makes everything durable, writes the

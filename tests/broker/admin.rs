@@ -22,10 +22,12 @@ fn api_versions_conforms_byte_for_byte() {
     assert_eq!(response.header.correlation_id, 0x0102_0304);
     assert_eq!(response.header.error_code, 0);
     let body = &response.body[..];
-    // array of 10 APIs: u32 count, then (key, min, max) each.
-    assert_eq!(&body[..4], &[10, 0, 0, 0]);
-    for key in 0..10u16 {
-        let at = 4 + 6 * key as usize;
+    // array of every API: u32 count, then (key, min, max) each, by key.
+    let count = ApiKey::ALL.len();
+    assert_eq!(&body[..4], &(count as u32).to_le_bytes());
+    for (i, api) in ApiKey::ALL.iter().enumerate() {
+        let key = *api as u16;
+        let at = 4 + 6 * i;
         assert_eq!(
             &body[at..at + 6],
             &[key as u8, 0, 0, 0, 0, 0],

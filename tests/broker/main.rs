@@ -10,6 +10,7 @@ mod cli_e2e;
 mod client_e2e;
 mod config;
 mod data;
+mod groups;
 mod hostile;
 mod lifecycle;
 mod metrics;

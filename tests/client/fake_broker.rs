@@ -357,6 +357,9 @@ fn answer(
         }
         Request::CreateTopic(_) | Request::DeleteTopic(_) => {}
         Request::Stats => shardlog::protocol::stats::StatsResponse::default().encode(&mut body),
+        Request::Group(_) => {
+            return frame::error_response(corr, ErrorCode::UnknownApiKey, "no groups here");
+        }
         Request::ListTopics => ListTopicsResponse {
             topics: topics
                 .iter()

@@ -13,6 +13,7 @@ use shardlog::protocol::frame::{
     self, FrameCheck, RequestHeader, ResponseHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES,
     RESPONSE_HEADER_BYTES,
 };
+use shardlog::protocol::groups::GroupResponse;
 use shardlog::protocol::metadata::{ApiVersionsResponse, MetadataResponse};
 use shardlog::protocol::offsets::ListOffsetsResponse;
 use shardlog::protocol::produce::ProduceResponse;
@@ -39,6 +40,7 @@ pub fn api_of(request: &Request) -> ApiKey {
         Request::Fetch(_) => ApiKey::Fetch,
         Request::ListOffsets(_) => ApiKey::ListOffsets,
         Request::Stats => ApiKey::Stats,
+        Request::Group(group) => group.api(),
     }
 }
 
@@ -51,6 +53,7 @@ pub fn encode_request_body(request: &Request, buf: &mut BytesMut) {
         Request::Produce(body) => body.encode(buf),
         Request::Fetch(body) => body.encode(buf),
         Request::ListOffsets(body) => body.encode(buf),
+        Request::Group(body) => body.encode(buf),
     }
 }
 
@@ -121,6 +124,7 @@ pub enum Response {
     Fetch(FetchResponse),
     ListOffsets(ListOffsetsResponse),
     Stats(StatsResponse),
+    Group(GroupResponse),
 }
 
 impl Response {
@@ -135,6 +139,7 @@ impl Response {
             Response::Fetch(_) => ApiKey::Fetch,
             Response::ListOffsets(_) => ApiKey::ListOffsets,
             Response::Stats(_) => ApiKey::Stats,
+            Response::Group(group) => group.api(),
         }
     }
 
@@ -149,6 +154,7 @@ impl Response {
             Response::Fetch(body) => body.encode(buf),
             Response::ListOffsets(body) => body.encode(buf),
             Response::Stats(body) => body.encode(buf),
+            Response::Group(body) => body.encode(buf),
         }
     }
 
@@ -164,6 +170,16 @@ impl Response {
             ApiKey::Fetch => Response::Fetch(FetchResponse::decode(r)?),
             ApiKey::ListOffsets => Response::ListOffsets(ListOffsetsResponse::decode(r)?),
             ApiKey::Stats => Response::Stats(StatsResponse::decode(r)?),
+            ApiKey::FindCoordinator
+            | ApiKey::JoinGroup
+            | ApiKey::Heartbeat
+            | ApiKey::LeaveGroup
+            | ApiKey::OffsetCommit
+            | ApiKey::OffsetFetch
+            | ApiKey::ListGroups
+            | ApiKey::DescribeGroup => {
+                Response::Group(GroupResponse::decode(api, r).expect("a group API")?)
+            }
         })
     }
 

@@ -28,6 +28,7 @@ use shardlog::protocol::frame::{
     self, FrameCheck, RequestHeader, ResponseHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES,
     RESPONSE_HEADER_BYTES,
 };
+use shardlog::protocol::groups::GroupResponse;
 use shardlog::protocol::metadata::{ApiVersionsResponse, MetadataResponse};
 use shardlog::protocol::offsets::ListOffsetsResponse;
 use shardlog::protocol::produce::ProduceResponse;
@@ -209,6 +210,17 @@ fn client_decode(api: ApiKey, body: Bytes) -> Result<(), String> {
             decode_response(addr, api, body, ListOffsetsResponse::decode).map(drop)
         }
         ApiKey::Stats => decode_response(addr, api, body, StatsResponse::decode).map(drop),
+        ApiKey::FindCoordinator
+        | ApiKey::JoinGroup
+        | ApiKey::Heartbeat
+        | ApiKey::LeaveGroup
+        | ApiKey::OffsetCommit
+        | ApiKey::OffsetFetch
+        | ApiKey::ListGroups
+        | ApiKey::DescribeGroup => decode_response(addr, api, body, |r| {
+            GroupResponse::decode(api, r).expect("a group API")
+        })
+        .map(drop),
     };
     result.map_err(|e| e.to_string())
 }

@@ -16,6 +16,12 @@ use shardlog::error::ErrorCode;
 use shardlog::protocol::fetch::{
     FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse,
 };
+use shardlog::protocol::groups::{
+    CommitPartition, DescribeGroupResponse, FetchedOffset, GroupListing, GroupNameRequest,
+    GroupRequest, GroupResponse, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse,
+    LeaveGroupRequest, ListGroupsResponse, MemberDescription, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
+};
 use shardlog::protocol::metadata::{
     ApiVersionsResponse, CoreAddress, MetadataRequest, MetadataResponse, TopicMetadata,
 };
@@ -186,6 +192,7 @@ pub fn request() -> impl Strategy<Value = Request> {
         fetch_request().prop_map(Request::Fetch),
         list_offsets_request().prop_map(Request::ListOffsets),
         Just(()).prop_map(|()| Request::Stats),
+        group_request().prop_map(Request::Group),
     ]
 }
 
@@ -320,6 +327,7 @@ pub fn response() -> impl Strategy<Value = Response> {
         fetch_response().prop_map(Response::Fetch),
         list_offsets_response().prop_map(Response::ListOffsets),
         stats_response().prop_map(Response::Stats),
+        group_response().prop_map(Response::Group),
     ]
 }
 
@@ -348,4 +356,190 @@ pub fn stats_response() -> impl Strategy<Value = StatsResponse> {
 
 pub fn api_key() -> impl Strategy<Value = ApiKey> {
     proptest::sample::select(ApiKey::ALL.to_vec())
+}
+
+// ---------------------------------------------------------------------------
+// Consumer groups (keys 10 to 17).
+
+pub fn partitions_by_topic() -> impl Strategy<Value = Vec<(String, Vec<u32>)>> {
+    vec((topic_name(), vec(any::<u32>(), 0..4)), 0..3)
+}
+
+pub fn group_request() -> impl Strategy<Value = GroupRequest> {
+    let name = || topic_name();
+    prop_oneof![
+        name().prop_map(|group| GroupRequest::FindCoordinator(GroupNameRequest { group })),
+        (
+            name(),
+            "\\PC{0,12}",
+            any::<u32>(),
+            any::<u32>(),
+            "[a-z]{0,10}",
+            vec(topic_name(), 0..4)
+        )
+            .prop_map(|(group, member_id, session, rebalance, strategy, topics)| {
+                GroupRequest::Join(JoinGroupRequest {
+                    group,
+                    member_id,
+                    session_timeout_ms: session,
+                    rebalance_timeout_ms: rebalance,
+                    strategy,
+                    topics,
+                })
+            }),
+        (name(), "\\PC{0,12}", any::<u32>()).prop_map(|(group, member_id, generation)| {
+            GroupRequest::Heartbeat(HeartbeatRequest {
+                group,
+                member_id,
+                generation,
+            })
+        }),
+        (name(), "\\PC{0,12}").prop_map(|(group, member_id)| {
+            GroupRequest::Leave(LeaveGroupRequest { group, member_id })
+        }),
+        (
+            name(),
+            "\\PC{0,12}",
+            any::<i32>(),
+            vec(
+                (
+                    topic_name(),
+                    vec((any::<u32>(), offset(), "\\PC{0,12}"), 0..4)
+                ),
+                0..3
+            )
+        )
+            .prop_map(|(group, member_id, generation, topics)| {
+                GroupRequest::OffsetCommit(OffsetCommitRequest {
+                    group,
+                    member_id,
+                    generation,
+                    topics: topics
+                        .into_iter()
+                        .map(|(t, ps)| {
+                            let ps = ps
+                                .into_iter()
+                                .map(|(partition, offset, metadata)| CommitPartition {
+                                    partition,
+                                    offset,
+                                    metadata,
+                                })
+                                .collect();
+                            (t, ps)
+                        })
+                        .collect(),
+                })
+            }),
+        (name(), partitions_by_topic()).prop_map(|(group, topics)| {
+            GroupRequest::OffsetFetch(OffsetFetchRequest { group, topics })
+        }),
+        Just(GroupRequest::ListGroups),
+        name().prop_map(|group| GroupRequest::DescribeGroup(GroupNameRequest { group })),
+    ]
+}
+
+pub fn group_response() -> impl Strategy<Value = GroupResponse> {
+    prop_oneof![
+        (any::<u16>(), "\\PC{0,12}", any::<u16>()).prop_map(|(core, host, port)| {
+            GroupResponse::Coordinator(CoreAddress { core, host, port })
+        }),
+        (
+            any::<u32>(),
+            "\\PC{0,12}",
+            "[a-z]{0,10}",
+            partitions_by_topic()
+        )
+            .prop_map(|(generation, member_id, strategy, assignment)| {
+                GroupResponse::Join(JoinGroupResponse {
+                    generation,
+                    member_id,
+                    strategy,
+                    assignment,
+                })
+            }),
+        Just(GroupResponse::Empty(ApiKey::Heartbeat)),
+        Just(GroupResponse::Empty(ApiKey::LeaveGroup)),
+        vec(
+            (topic_name(), vec((any::<u32>(), error_code()), 0..4)),
+            0..3
+        )
+        .prop_map(|topics| GroupResponse::OffsetCommit(OffsetCommitResponse { topics })),
+        vec(
+            (
+                topic_name(),
+                vec((any::<u32>(), error_code(), offset(), "\\PC{0,12}"), 0..4)
+            ),
+            0..3
+        )
+        .prop_map(|topics| {
+            GroupResponse::OffsetFetch(OffsetFetchResponse {
+                topics: topics
+                    .into_iter()
+                    .map(|(t, ps)| {
+                        let ps = ps
+                            .into_iter()
+                            .map(|(partition, error_code, offset, metadata)| FetchedOffset {
+                                partition,
+                                error_code,
+                                offset,
+                                metadata,
+                            })
+                            .collect();
+                        (t, ps)
+                    })
+                    .collect(),
+            })
+        }),
+        vec(
+            (topic_name(), any::<u16>(), "[A-Za-z]{0,12}", any::<u32>()),
+            0..4
+        )
+        .prop_map(|groups| {
+            GroupResponse::ListGroups(ListGroupsResponse {
+                groups: groups
+                    .into_iter()
+                    .map(|(group, core, state, members)| GroupListing {
+                        group,
+                        core,
+                        state,
+                        members,
+                    })
+                    .collect(),
+            })
+        }),
+        (
+            topic_name(),
+            "[A-Za-z]{0,12}",
+            any::<u32>(),
+            "[a-z]{0,10}",
+            vec(
+                (
+                    "\\PC{0,12}",
+                    any::<u32>(),
+                    vec(topic_name(), 0..3),
+                    partitions_by_topic()
+                ),
+                0..3
+            )
+        )
+            .prop_map(|(group, state, generation, strategy, members)| {
+                GroupResponse::DescribeGroup(DescribeGroupResponse {
+                    group,
+                    state,
+                    generation,
+                    strategy,
+                    members: members
+                        .into_iter()
+                        .map(|(member_id, session_timeout_ms, topics, assignment)| {
+                            MemberDescription {
+                                member_id,
+                                session_timeout_ms,
+                                topics,
+                                assignment,
+                            }
+                        })
+                        .collect(),
+                })
+            }),
+    ]
 }

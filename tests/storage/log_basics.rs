@@ -392,3 +392,34 @@ fn readers_never_see_a_gap_while_a_segment_rolls() {
         log.close().await.unwrap();
     });
 }
+
+#[test]
+fn delete_segments_before_drops_only_whole_segments_below_the_offset() {
+    let dir = TempDir::new("delete-before");
+    let path = dir.path().to_path_buf();
+    run(dir.path(), move || async move {
+        let log = open(DmaStorage, &path, small_config()).await;
+        for tag in 0..200 {
+            log.append(batch(tag, 1, 300), Durability::Durable)
+                .await
+                .unwrap();
+        }
+        let segments = log.segment_count();
+        assert!(segments > 3, "the test needs several segments");
+        let report = log.delete_segments_before(100).await.unwrap();
+        assert!(report.segments_deleted > 0);
+        let earliest = log.earliest_offset();
+        assert!(earliest <= 100, "offset 100 is kept ({earliest})");
+        assert!(earliest > 0);
+        let rest = read_all(&log, earliest, 1 << 16).await;
+        assert_eq!(rest.len() as u64, 200 - earliest);
+        // Past the end: every sealed segment goes, the active one stays.
+        log.delete_segments_before(u64::MAX).await.unwrap();
+        assert_eq!(log.segment_count(), 1);
+        assert_eq!(log.latest_offset(), 200);
+        log.close().await.unwrap();
+        let log = open(DmaStorage, &path, small_config()).await;
+        assert_eq!(log.latest_offset(), 200, "reopens at the same end");
+        log.close().await.unwrap();
+    });
+}

@@ -1,0 +1,162 @@
+//! Keeping the committed-offsets log bounded, on the group timer:
+//!
+//! - Compaction: once a partition of the log holds more than
+//!   `OFFSETS_COMPACT_RATIO` times the bytes of its live entries (and more
+//!   than `OFFSETS_COMPACT_BYTES_MIN`), the live entries are appended anew
+//!   and the sealed segments wholly before them are deleted. It runs only
+//!   while no commit is in flight on that partition, and takes its
+//!   snapshot and queues its appends without awaiting in between, so no
+//!   commit can fall between the snapshot and its records.
+//! - Deleted topics: tombstones for the committed offsets of topics that
+//!   no longer exist.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use crate::config::{Durability, OFFSETS_DELETED_TOPICS_CHECK_MS};
+use crate::groups::commit_log::{
+    build_batches, compaction_due, encoded_len, CommitKey, CommitValue,
+};
+use crate::groups::offsets_partition;
+use crate::shard::Shard;
+use crate::storage::log::now_ms;
+use crate::storage::{AppendTicket, DmaStorage, PartitionLog, StorageResult};
+
+/// Committed-offsets log entries, in log order.
+type Entries = Vec<(CommitKey, Option<CommitValue>)>;
+
+impl Shard {
+    /// Writes tombstones for the committed offsets of topics that no
+    /// longer exist, every `OFFSETS_DELETED_TOPICS_CHECK_MS`. A commit made
+    /// after a topic of the same name is created again has a later log
+    /// offset than the tombstone, so it stays.
+    pub(super) async fn drop_offsets_of_deleted_topics_if_due(&self) {
+        let now = Instant::now();
+        let interval = Duration::from_millis(OFFSETS_DELETED_TOPICS_CHECK_MS);
+        let checked = &self.coordinator.deleted_topics_checked;
+        if checked.get().is_some_and(|at| now < at + interval) {
+            return;
+        }
+        checked.set(Some(now));
+        let mut gone: BTreeMap<u32, Entries> = BTreeMap::new();
+        for (group, offsets) in self.coordinator.committed.borrow().iter() {
+            for (topic, partition) in offsets.keys() {
+                if self.partition_count(topic).is_none() {
+                    let key = CommitKey {
+                        group: group.clone(),
+                        topic: topic.clone(),
+                        partition: *partition,
+                    };
+                    gone.entry(offsets_partition(group))
+                        .or_default()
+                        .push((key, None));
+                }
+            }
+        }
+        for (partition, entries) in gone {
+            let Some(log) = self.coordinator.logs.borrow().get(&partition).cloned() else {
+                continue;
+            };
+            let results = self.append_entries(partition, &log, &entries).await;
+            for ((key, value), result) in entries.into_iter().zip(results) {
+                match result {
+                    Ok(log_offset) => self.apply_commit(key, value, log_offset),
+                    Err(code) => {
+                        tracing::warn!(group = %key.group, topic = %key.topic, %code, "dropping the offsets of a deleted topic failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Compacts the committed-offsets partitions that grew past their
+    /// bound (see the module comment).
+    pub(super) async fn compact_offsets_if_due(&self) {
+        let logs: Vec<(u32, PartitionLog<DmaStorage>)> = self
+            .coordinator
+            .logs
+            .borrow()
+            .iter()
+            .map(|(p, log)| (*p, log.clone()))
+            .collect();
+        for (partition, log) in logs {
+            let size = log.size_bytes();
+            let busy = self
+                .coordinator
+                .commits_in_flight
+                .borrow()
+                .get(&partition)
+                .is_some_and(|n| *n > 0);
+            if !compaction_due(size, 0) || busy {
+                continue;
+            }
+            let (entries, live_bytes) = self.live_entries(partition);
+            if !compaction_due(size, live_bytes) {
+                continue;
+            }
+            if let Err(e) = self.compact(&log, &entries).await {
+                tracing::warn!(partition, error = %e, "compacting committed offsets failed");
+            }
+        }
+    }
+
+    /// The live entries of a committed-offsets partition and their bytes.
+    fn live_entries(&self, partition: u32) -> (Entries, u64) {
+        let committed = self.coordinator.committed.borrow();
+        let mut bytes = 0;
+        let mut entries = Vec::new();
+        for (group, offsets) in committed.iter() {
+            if offsets_partition(group) != partition {
+                continue;
+            }
+            for ((topic, p), c) in offsets {
+                let key = CommitKey {
+                    group: group.clone(),
+                    topic: topic.clone(),
+                    partition: *p,
+                };
+                let value = CommitValue {
+                    offset: c.offset,
+                    metadata: c.metadata.clone(),
+                };
+                bytes += encoded_len(&key, Some(&value)) as u64;
+                entries.push((key, Some(value)));
+            }
+        }
+        (entries, bytes)
+    }
+
+    async fn compact(
+        &self,
+        log: &PartitionLog<DmaStorage>,
+        entries: &[(CommitKey, Option<CommitValue>)],
+    ) -> Result<(), String> {
+        let batches = build_batches(entries, log.config().batch_bytes_max, now_ms())
+            .map_err(|e| e.to_string())?;
+        // Queued before any await: nothing can come between the snapshot
+        // and its records.
+        let start = log.latest_offset();
+        let tickets: Vec<StorageResult<AppendTicket>> = batches
+            .into_iter()
+            .map(|(batch, _)| log.submit_append(batch, Durability::Durable))
+            .collect();
+        for ticket in tickets {
+            ticket
+                .map_err(|e| e.to_string())?
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let report = log
+            .delete_segments_before(start)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(
+            dir = %log.dir().display(),
+            live_entries = entries.len(),
+            segments_deleted = report.segments_deleted,
+            bytes_deleted = report.bytes_deleted,
+            "committed offsets compacted"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,169 @@
+//! Each group's progress per partition, for a lag metric: what the group
+//! committed and the partition's latest offset. The committed offsets are
+//! this core's (the groups it coordinates); the latest offsets belong to
+//! the partitions' owners: either from their metrics snapshots
+//! (`committed_offset_rows` + `fill_latest`, all synchronous) or asked
+//! here (`group_offset_rows`, as ListOffsets does).
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use crate::error::ErrorCode;
+use crate::protocol::offsets::{ListOffsetsRequest, ListOffsetsResponse, OffsetSpec};
+use crate::shard::Shard;
+
+/// One row of a group's progress on a partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupOffsetRow {
+    pub group: String,
+    pub topic: String,
+    pub partition: u32,
+    /// The offset of the next record the group will consume.
+    pub committed: u64,
+    /// The partition's latest offset; `None` when its owner could not say
+    /// (topic deleted, partition failed, shutting down).
+    pub latest: Option<u64>,
+}
+
+impl GroupOffsetRow {
+    /// Records the group has not consumed yet (0 if it is ahead).
+    pub fn lag(&self) -> Option<u64> {
+        self.latest.map(|l| l.saturating_sub(self.committed))
+    }
+}
+
+impl Shard {
+    /// Every (group, topic, partition) this core coordinates with its
+    /// committed offset, `latest` not yet known: fill it with
+    /// [`fill_latest`]. Synchronous, like `metrics_snapshot`.
+    pub fn committed_offset_rows(&self) -> Vec<GroupOffsetRow> {
+        self.coordinator
+            .committed
+            .borrow()
+            .iter()
+            .flat_map(|(group, offsets)| {
+                offsets
+                    .iter()
+                    .map(move |((topic, partition), c)| GroupOffsetRow {
+                        group: group.clone(),
+                        topic: topic.clone(),
+                        partition: *partition,
+                        committed: c.offset,
+                        latest: None,
+                    })
+            })
+            .collect()
+    }
+
+    /// [`Shard::committed_offset_rows`] with each partition's latest
+    /// offset asked of its owner: call it on every core for the whole
+    /// broker.
+    pub async fn group_offset_rows(self: &Rc<Self>) -> Vec<GroupOffsetRow> {
+        let mut rows = self.committed_offset_rows();
+        let response = self.route_list_offsets(latest_request(&rows)).await;
+        let latest = latest_offsets(response);
+        fill_latest(&mut rows, |topic, partition| {
+            latest.get(&(topic.to_string(), partition)).copied()
+        });
+        rows
+    }
+}
+
+/// ListOffsets (latest) of every partition the rows name, each once.
+fn latest_request(rows: &[GroupOffsetRow]) -> ListOffsetsRequest {
+    let mut wanted: BTreeMap<&str, Vec<(u32, OffsetSpec)>> = BTreeMap::new();
+    for row in rows {
+        let partitions = wanted.entry(&row.topic).or_default();
+        if !partitions.iter().any(|(p, _)| *p == row.partition) {
+            partitions.push((row.partition, OffsetSpec::Latest));
+        }
+    }
+    ListOffsetsRequest {
+        topics: wanted
+            .into_iter()
+            .map(|(topic, partitions)| (topic.to_string(), partitions))
+            .collect(),
+    }
+}
+
+/// Sets each row's latest offset from `latest(topic, partition)`, e.g.
+/// the `high_watermark` of the partitions' metrics snapshots.
+pub fn fill_latest(rows: &mut [GroupOffsetRow], latest: impl Fn(&str, u32) -> Option<u64>) {
+    for row in rows {
+        row.latest = latest(&row.topic, row.partition);
+    }
+}
+
+/// The offsets of a ListOffsets answer, without the partitions in error.
+fn latest_offsets(response: ListOffsetsResponse) -> HashMap<(String, u32), u64> {
+    response
+        .topics
+        .into_iter()
+        .flat_map(|(topic, partitions)| {
+            partitions
+                .into_iter()
+                .filter(|p| p.error_code == ErrorCode::None as u16)
+                .map(move |p| ((topic.clone(), p.partition), p.offset))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::offsets::PartitionOffset;
+
+    fn row(group: &str, topic: &str, partition: u32, committed: u64) -> GroupOffsetRow {
+        GroupOffsetRow {
+            group: group.into(),
+            topic: topic.into(),
+            partition,
+            committed,
+            latest: None,
+        }
+    }
+
+    #[test]
+    fn rows_get_their_latest_offset_and_lag() {
+        let mut rows = vec![
+            row("a", "t", 0, 5),
+            row("b", "t", 0, 12),
+            row("a", "t", 1, 0),
+            row("a", "u", 0, 3),
+        ];
+        let request = latest_request(&rows);
+        assert_eq!(
+            request.topics,
+            [
+                (
+                    "t".to_string(),
+                    vec![(0, OffsetSpec::Latest), (1, OffsetSpec::Latest)]
+                ),
+                ("u".to_string(), vec![(0, OffsetSpec::Latest)]),
+            ],
+            "each partition asked once"
+        );
+        let answer = |partition, error_code, offset| PartitionOffset {
+            partition,
+            error_code,
+            offset,
+        };
+        let response = ListOffsetsResponse {
+            topics: vec![
+                ("t".into(), vec![answer(0, 0, 10), answer(1, 0, 7)]),
+                (
+                    "u".into(),
+                    vec![answer(0, ErrorCode::UnknownTopic as u16, u64::MAX)],
+                ),
+            ],
+        };
+        let latest = latest_offsets(response);
+        fill_latest(&mut rows, |t, p| latest.get(&(t.to_string(), p)).copied());
+        let lags: Vec<Option<u64>> = rows.iter().map(GroupOffsetRow::lag).collect();
+        assert_eq!(
+            lags,
+            [Some(5), Some(0), Some(7), None],
+            "ahead is 0; unknown is None"
+        );
+    }
+}

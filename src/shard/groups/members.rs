@@ -1,0 +1,274 @@
+//! Membership on the coordinator core: join (which waits until the
+//! rebalance completes), heartbeat, leave, and the timer that removes
+//! members whose session expired and ends rebalances at their deadline.
+//! The state machine itself is `groups::membership`; this file holds the
+//! waiting joins and answers them.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use super::{body, by_topic, refuse, GroupAnswer, GroupCoordinator};
+use crate::config::{
+    GROUPS_PER_CORE_MAX, GROUP_MEMBERS_MAX, GROUP_REBALANCE_TIMEOUT_MS_MAX,
+    GROUP_SESSION_TIMEOUT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MIN, GROUP_TIMER_INTERVAL_MS,
+};
+use crate::error::ErrorCode;
+use crate::groups::assign::Strategy;
+use crate::groups::membership::{JoinSpec, Rebalanced};
+use crate::protocol::groups::{
+    HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+};
+use crate::shard::Shard;
+
+impl Shard {
+    /// The partition count of a topic, as the assignors need it.
+    fn counts(&self) -> impl Fn(&str) -> Option<u32> + '_ {
+        move |topic| self.partition_count(topic)
+    }
+
+    /// Answers every waiting join with `ShuttingDown` (at the start of
+    /// shutdown, so that connections can drain).
+    pub fn refuse_waiting_joins(&self) {
+        self.coordinator.refuse_waiting();
+    }
+
+    pub(super) async fn join_group(self: &Rc<Self>, r: JoinGroupRequest) -> GroupAnswer {
+        if self.shutdown.is_raised() {
+            return refuse(ErrorCode::ShuttingDown, "the broker is shutting down");
+        }
+        let Some(strategy) = Strategy::from_name(&r.strategy) else {
+            let known: Vec<&str> = Strategy::ALL.iter().map(|s| s.name()).collect();
+            return refuse(
+                ErrorCode::InconsistentGroupStrategy,
+                format!(
+                    "unknown strategy {:?}; known: {}",
+                    r.strategy,
+                    known.join(", ")
+                ),
+            );
+        };
+        let session = GROUP_SESSION_TIMEOUT_MS_MIN..=GROUP_SESSION_TIMEOUT_MS_MAX;
+        if !session.contains(&r.session_timeout_ms) {
+            return refuse(
+                ErrorCode::InvalidSessionTimeout,
+                format!(
+                    "session_timeout_ms {} outside {GROUP_SESSION_TIMEOUT_MS_MIN}..={GROUP_SESSION_TIMEOUT_MS_MAX}",
+                    r.session_timeout_ms
+                ),
+            );
+        }
+        if !(1..=GROUP_REBALANCE_TIMEOUT_MS_MAX).contains(&r.rebalance_timeout_ms) {
+            return refuse(
+                ErrorCode::InvalidSessionTimeout,
+                format!(
+                    "rebalance_timeout_ms {} outside 1..={GROUP_REBALANCE_TIMEOUT_MS_MAX}",
+                    r.rebalance_timeout_ms
+                ),
+            );
+        }
+        let spec = JoinSpec {
+            member_id: r.member_id,
+            session_timeout_ms: r.session_timeout_ms,
+            rebalance_timeout_ms: r.rebalance_timeout_ms,
+            strategy,
+            topics: r.topics,
+        };
+        let coordinator = &self.coordinator;
+        let serial = coordinator.next_member.get();
+        let new_id = || {
+            coordinator.next_member.set(serial + 1);
+            format!("{}-{}-{serial}", r.group, started_ms())
+        };
+        let counts = self.counts();
+        let known = coordinator.groups.borrow().contains_key(&r.group);
+        if !known && coordinator.groups.borrow().len() >= GROUPS_PER_CORE_MAX {
+            return refuse(
+                ErrorCode::TooManyGroups,
+                format!("this core coordinates {GROUPS_PER_CORE_MAX} groups with members"),
+            );
+        }
+        let joined = coordinator
+            .groups
+            .borrow_mut()
+            .entry(r.group.clone())
+            .or_default()
+            .join(spec, new_id, GROUP_MEMBERS_MAX, Instant::now(), &counts);
+        let (member_id, done) = match joined {
+            Ok(joined) => joined,
+            Err(code) => {
+                coordinator.forget_if_unused(&r.group);
+                return refuse(code, format!("joining group {}", r.group));
+            }
+        };
+        let (reply, answer) = flume::bounded(1);
+        let replaced = coordinator
+            .waiting
+            .borrow_mut()
+            .insert((r.group.clone(), member_id.clone()), reply);
+        if let Some(older) = replaced {
+            let _ = older.send(refuse(
+                ErrorCode::RebalanceInProgress,
+                "the member joined again with a newer request",
+            ));
+        }
+        if let Some(done) = done {
+            coordinator.answer_joins(&r.group, done);
+        }
+        answer
+            .recv_async()
+            .await
+            .unwrap_or_else(|_| refuse(ErrorCode::ShuttingDown, "the broker is shutting down"))
+    }
+
+    pub(super) fn heartbeat(&self, r: &HeartbeatRequest) -> GroupAnswer {
+        let mut groups = self.coordinator.groups.borrow_mut();
+        let Some(group) = groups.get_mut(&r.group) else {
+            return refuse(
+                ErrorCode::UnknownMemberId,
+                format!("group {} has no members", r.group),
+            );
+        };
+        group
+            .heartbeat(&r.member_id, r.generation, Instant::now())
+            .map_err(|code| {
+                (
+                    code,
+                    format!("heartbeat of {} in group {}", r.member_id, r.group),
+                )
+            })?;
+        body(|_| {})
+    }
+
+    pub(super) fn leave_group(&self, r: &LeaveGroupRequest) -> GroupAnswer {
+        let coordinator = &self.coordinator;
+        let counts = self.counts();
+        let left = match coordinator.groups.borrow_mut().get_mut(&r.group) {
+            Some(group) => group.leave(&r.member_id, Instant::now(), &counts),
+            None => Err(ErrorCode::UnknownMemberId),
+        };
+        let done =
+            left.map_err(|code| (code, format!("{} leaving group {}", r.member_id, r.group)))?;
+        tracing::debug!(group = %r.group, member = %r.member_id, "member left");
+        coordinator.drop_waiting(&r.group, &r.member_id);
+        if let Some(done) = done {
+            coordinator.answer_joins(&r.group, done);
+        }
+        coordinator.forget_if_unused(&r.group);
+        body(|_| {})
+    }
+
+    /// One round of the group timer: expired sessions, rebalance deadlines.
+    fn tick_groups(&self) {
+        let coordinator = &self.coordinator;
+        let now = Instant::now();
+        let counts = self.counts();
+        let ticks: Vec<_> = coordinator
+            .groups
+            .borrow_mut()
+            .iter_mut()
+            .map(|(name, group)| (name.clone(), group.tick(now, &counts)))
+            .filter(|(_, tick)| !tick.removed.is_empty() || tick.rebalanced.is_some())
+            .collect();
+        for (name, tick) in ticks {
+            for member in &tick.removed {
+                tracing::info!(group = %name, %member, "member removed: session expired or absent from the rebalance");
+                coordinator.drop_waiting(&name, member);
+            }
+            if let Some(done) = tick.rebalanced {
+                coordinator.answer_joins(&name, done);
+            }
+            coordinator.forget_if_unused(&name);
+        }
+    }
+}
+
+impl GroupCoordinator {
+    /// Answers every waiting join of a completed rebalance.
+    fn answer_joins(&self, group: &str, done: Rebalanced) {
+        let strategy = self
+            .groups
+            .borrow()
+            .get(group)
+            .and_then(|g| g.strategy)
+            .map_or("", |s| s.name())
+            .to_string();
+        tracing::info!(%group, generation = done.generation, members = done.assignment.len(), "group rebalanced");
+        let mut waiting = self.waiting.borrow_mut();
+        for (member_id, partitions) in done.assignment {
+            let Some(reply) = waiting.remove(&(group.to_string(), member_id.clone())) else {
+                continue;
+            };
+            let response = JoinGroupResponse {
+                generation: done.generation,
+                member_id,
+                strategy: strategy.clone(),
+                assignment: by_topic(partitions.iter()),
+            };
+            let _ = reply.send(body(|b| response.encode(b)));
+        }
+    }
+
+    /// A member that is gone: its waiting join, if any, is refused.
+    fn drop_waiting(&self, group: &str, member: &str) {
+        let reply = self
+            .waiting
+            .borrow_mut()
+            .remove(&(group.to_string(), member.to_string()));
+        if let Some(reply) = reply {
+            let _ = reply.send(refuse(
+                ErrorCode::UnknownMemberId,
+                format!("{member} is no longer a member of {group}"),
+            ));
+        }
+    }
+
+    /// Drops the membership state of a group without members.
+    fn forget_if_unused(&self, group: &str) {
+        let mut groups = self.groups.borrow_mut();
+        if groups.get(group).is_some_and(|g| g.is_empty()) {
+            groups.remove(group);
+        }
+    }
+
+    /// Refuses every waiting join (shutdown).
+    pub(super) fn refuse_waiting(&self) {
+        for (_, reply) in self.waiting.borrow_mut().drain() {
+            let _ = reply.send(refuse(
+                ErrorCode::ShuttingDown,
+                "the broker is shutting down",
+            ));
+        }
+    }
+}
+
+/// Runs the group timer until shutdown.
+pub async fn group_timer_loop(shard: Rc<Shard>) {
+    let interval = Duration::from_millis(GROUP_TIMER_INTERVAL_MS);
+    loop {
+        let stop = futures_lite::future::or(
+            async {
+                glommio::timer::sleep(interval).await;
+                false
+            },
+            async {
+                shard.shutdown.wait().await;
+                true
+            },
+        )
+        .await;
+        if stop {
+            return;
+        }
+        shard.tick_groups();
+        shard.drop_offsets_of_deleted_topics_if_due().await;
+        shard.compact_offsets_if_due().await;
+    }
+}
+
+/// The broker's start time in ms, so that member ids stay unique across
+/// restarts.
+fn started_ms() -> i64 {
+    use std::sync::OnceLock;
+    static STARTED: OnceLock<i64> = OnceLock::new();
+    *STARTED.get_or_init(crate::storage::log::now_ms)
+}

@@ -1,0 +1,330 @@
+//! Committed offsets on the coordinator core. Each group's offsets live in
+//! one partition of the internal committed-offsets log (`groups::OFFSETS_LOG`,
+//! `<data dir>/internal/__consumer_offsets/<p>/`), a `PartitionLog` like
+//! any topic's: a commit is one or more record batches, answered once they
+//! are durable; at start the log is replayed to rebuild the map (latest
+//! record per key wins).
+//! What keeps the log bounded is in [`super::cleanup`].
+
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Instant;
+
+use super::{body, refuse, GroupAnswer};
+use crate::batch::Batches;
+use crate::config::{
+    Durability, LogConfig, BATCH_BYTES_LIMIT, GROUPS_PER_CORE_MAX, OFFSETS_PARTITIONS,
+    OFFSETS_SEGMENT_BYTES, OFFSET_METADATA_BYTES_MAX,
+};
+use crate::error::ErrorCode;
+use crate::groups::commit_log::{build_batches, decode_key, decode_value, CommitKey, CommitValue};
+use crate::groups::membership::Group;
+use crate::groups::{offsets_partition, OFFSETS_LOG};
+use crate::protocol::groups::{
+    FetchedOffset, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
+    OffsetFetchResponse, NO_COMMITTED_OFFSET,
+};
+use crate::router::shard_for;
+use crate::shard::Shard;
+use crate::storage::log::now_ms;
+use crate::storage::{AppendTicket, DmaStorage, PartitionLog, StorageResult};
+
+/// One committed offset, durable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committed {
+    pub offset: u64,
+    pub metadata: String,
+    /// Where its record sits in the committed-offsets log: a later record
+    /// of the same key replaces it, an earlier one never does.
+    pub log_offset: u64,
+}
+
+/// Where partition `p` of the committed-offsets log lives.
+pub fn offsets_dir(data_dir: &std::path::Path, partition: u32) -> PathBuf {
+    data_dir
+        .join("internal")
+        .join(OFFSETS_LOG)
+        .join(partition.to_string())
+}
+
+impl Shard {
+    /// Opens the committed-offsets partitions this core owns and replays
+    /// them into the map.
+    pub async fn open_offsets_logs(&self) -> Result<(), String> {
+        let config = LogConfig {
+            segment_bytes_max: OFFSETS_SEGMENT_BYTES,
+            batch_bytes_max: self
+                .config
+                .log
+                .batch_bytes_max
+                .min(OFFSETS_SEGMENT_BYTES as u32),
+            preallocate_bytes: self.config.log.preallocate_bytes.min(OFFSETS_SEGMENT_BYTES),
+            retention_ms: None,
+            retention_bytes: None,
+            ..self.config.log.clone()
+        };
+        for partition in 0..OFFSETS_PARTITIONS {
+            if shard_for(OFFSETS_LOG, partition, self.cores()) != self.id {
+                continue;
+            }
+            let dir = offsets_dir(&self.config.data_dir, partition);
+            let log = PartitionLog::open(
+                DmaStorage,
+                &dir,
+                config.clone(),
+                &self.config.shard_storage,
+                Rc::clone(&self.cache),
+            )
+            .await
+            .map_err(|e| format!("opening {}: {e}", dir.display()))?;
+            let entries = self
+                .replay_offsets(&log)
+                .await
+                .map_err(|e| format!("replaying {}: {e}", dir.display()))?;
+            tracing::debug!(
+                core = self.id,
+                partition,
+                entries,
+                "committed offsets replayed"
+            );
+            self.coordinator.logs.borrow_mut().insert(partition, log);
+        }
+        Ok(())
+    }
+
+    /// Reads a committed-offsets partition from its start into the map;
+    /// returns the records read.
+    async fn replay_offsets(&self, log: &PartitionLog<DmaStorage>) -> Result<usize, String> {
+        let mut offset = log.earliest_offset();
+        let mut records = 0;
+        while offset < log.latest_offset() {
+            let read = log
+                .read(offset, self.config.shard_storage.read_chunk_bytes)
+                .await
+                .map_err(|e| e.to_string())?;
+            if read.batches.is_empty() {
+                break;
+            }
+            for bytes in read.batches {
+                for batch in Batches::new(bytes, BATCH_BYTES_LIMIT) {
+                    let batch = batch.map_err(|e| e.to_string())?;
+                    offset = offset.max(batch.header.next_offset());
+                    for record in batch.records() {
+                        let at = record.offset;
+                        let bad = |e| format!("record at offset {at}: {e}");
+                        let key =
+                            decode_key(record.key.clone().unwrap_or_default()).map_err(bad)?;
+                        let value = decode_value(record.value.clone()).map_err(bad)?;
+                        self.apply_commit(key, value, at);
+                        records += 1;
+                    }
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    /// Takes a durable record into the map, unless a later one is there.
+    pub(super) fn apply_commit(&self, key: CommitKey, value: Option<CommitValue>, log_offset: u64) {
+        let mut committed = self.coordinator.committed.borrow_mut();
+        let offsets = committed.entry(key.group.clone()).or_default();
+        let slot = (key.topic, key.partition);
+        if offsets
+            .get(&slot)
+            .is_some_and(|c| c.log_offset > log_offset)
+        {
+            return;
+        }
+        match value {
+            Some(v) => {
+                offsets.insert(
+                    slot,
+                    Committed {
+                        offset: v.offset,
+                        metadata: v.metadata,
+                        log_offset,
+                    },
+                );
+            }
+            None => {
+                offsets.remove(&slot);
+            }
+        }
+        if offsets.is_empty() {
+            committed.remove(&key.group);
+        }
+    }
+
+    fn offsets_log(&self, group: &str) -> Option<(u32, PartitionLog<DmaStorage>)> {
+        let partition = offsets_partition(group);
+        let log = self.coordinator.logs.borrow().get(&partition).cloned()?;
+        Some((partition, log))
+    }
+
+    pub(super) async fn commit_offsets(self: &Rc<Self>, r: OffsetCommitRequest) -> GroupAnswer {
+        let now = Instant::now();
+        let checked = match self.coordinator.groups.borrow_mut().get_mut(&r.group) {
+            Some(group) => group.check_commit(&r.member_id, r.generation, now),
+            None => Group::default().check_commit(&r.member_id, r.generation, now),
+        };
+        let new_group_past_the_bound = {
+            let committed = self.coordinator.committed.borrow();
+            !committed.contains_key(&r.group) && committed.len() >= GROUPS_PER_CORE_MAX
+        };
+        if new_group_past_the_bound {
+            return refuse(
+                ErrorCode::TooManyGroups,
+                format!("this core holds committed offsets of {GROUPS_PER_CORE_MAX} groups"),
+            );
+        }
+        checked.map_err(|code| {
+            let who = if r.member_id.is_empty() {
+                "outside membership".to_string()
+            } else {
+                format!("by {} in generation {}", r.member_id, r.generation)
+            };
+            (code, format!("commit to group {} {who}", r.group))
+        })?;
+        // Per partition: its code, and its entry if it is to be written.
+        let mut response = OffsetCommitResponse::default();
+        let mut entries: Vec<(CommitKey, Option<CommitValue>)> = Vec::new();
+        let mut slots: Vec<(usize, usize)> = Vec::new();
+        for (topic, partitions) in r.topics {
+            let mut codes = Vec::with_capacity(partitions.len());
+            for p in partitions {
+                let code = match self.partition_count(&topic) {
+                    None => ErrorCode::UnknownTopic,
+                    Some(n) if p.partition >= n => ErrorCode::UnknownPartition,
+                    Some(_) if p.metadata.len() > OFFSET_METADATA_BYTES_MAX => {
+                        ErrorCode::OffsetMetadataTooLarge
+                    }
+                    Some(_) => {
+                        slots.push((response.topics.len(), codes.len()));
+                        entries.push((
+                            CommitKey {
+                                group: r.group.clone(),
+                                topic: topic.clone(),
+                                partition: p.partition,
+                            },
+                            Some(CommitValue {
+                                offset: p.offset,
+                                metadata: p.metadata,
+                            }),
+                        ));
+                        ErrorCode::None
+                    }
+                };
+                codes.push((p.partition, code as u16));
+            }
+            response.topics.push((topic, codes));
+        }
+        if !entries.is_empty() {
+            let Some((partition, log)) = self.offsets_log(&r.group) else {
+                return refuse(
+                    ErrorCode::Internal,
+                    "the group's offsets partition is not open here",
+                );
+            };
+            let results = self.append_entries(partition, &log, &entries).await;
+            for ((entry, result), (t, i)) in entries.into_iter().zip(results).zip(slots) {
+                match result {
+                    Ok(log_offset) => self.apply_commit(entry.0, entry.1, log_offset),
+                    Err(code) => response.topics[t].1[i].1 = code as u16,
+                }
+            }
+        }
+        body(|b| response.encode(b))
+    }
+
+    /// Appends the entries durably; per entry, its offset in the log or
+    /// the error code of its batch.
+    pub(super) async fn append_entries(
+        &self,
+        partition: u32,
+        log: &PartitionLog<DmaStorage>,
+        entries: &[(CommitKey, Option<CommitValue>)],
+    ) -> Vec<Result<u64, ErrorCode>> {
+        let batches = match build_batches(entries, log.config().batch_bytes_max, now_ms()) {
+            Ok(batches) => batches,
+            Err(e) => {
+                // Only a broker batch limit below one record can do this.
+                tracing::error!(error = %e, "a commit does not fit the offsets log's batches");
+                return entries.iter().map(|_| Err(ErrorCode::Internal)).collect();
+            }
+        };
+        let tickets: Vec<(StorageResult<AppendTicket>, u32)> = batches
+            .into_iter()
+            .map(|(batch, count)| (log.submit_append(batch, Durability::Durable), count))
+            .collect();
+        *self
+            .coordinator
+            .commits_in_flight
+            .borrow_mut()
+            .entry(partition)
+            .or_default() += 1;
+        let mut results = Vec::with_capacity(entries.len());
+        for (ticket, count) in tickets {
+            let base = match ticket {
+                Ok(ticket) => ticket.await,
+                Err(e) => Err(e),
+            };
+            for i in 0..u64::from(count) {
+                results.push(base.as_ref().map(|base| base + i).map_err(ErrorCode::from));
+            }
+        }
+        if let Some(n) = self
+            .coordinator
+            .commits_in_flight
+            .borrow_mut()
+            .get_mut(&partition)
+        {
+            *n -= 1;
+        }
+        results
+    }
+
+    pub(super) fn fetch_offsets(&self, r: &OffsetFetchRequest) -> GroupAnswer {
+        let committed = self.coordinator.committed.borrow();
+        let offsets = committed.get(&r.group);
+        let fetched = |topic: &str, partition: u32| {
+            let found = offsets.and_then(|o| o.get(&(topic.to_string(), partition)));
+            FetchedOffset {
+                partition,
+                error_code: ErrorCode::None as u16,
+                offset: found.map_or(NO_COMMITTED_OFFSET, |c| c.offset),
+                metadata: found.map(|c| c.metadata.clone()).unwrap_or_default(),
+            }
+        };
+        let mut response = OffsetFetchResponse::default();
+        if r.topics.is_empty() {
+            for (topic, partition) in offsets.into_iter().flat_map(|o| o.keys()) {
+                match response.topics.last_mut() {
+                    Some((t, ps)) if t == topic => ps.push(fetched(topic, *partition)),
+                    _ => response
+                        .topics
+                        .push((topic.clone(), vec![fetched(topic, *partition)])),
+                }
+            }
+        } else {
+            for (topic, partitions) in &r.topics {
+                let found = partitions.iter().map(|&p| fetched(topic, p)).collect();
+                response.topics.push((topic.clone(), found));
+            }
+        }
+        body(|b| response.encode(b))
+    }
+
+    /// Refuses waiting joins and closes the committed-offsets partitions.
+    pub async fn close_offsets_logs(&self) {
+        self.coordinator.refuse_waiting();
+        let logs: Vec<PartitionLog<DmaStorage>> =
+            std::mem::take(&mut *self.coordinator.logs.borrow_mut())
+                .into_values()
+                .collect();
+        for log in logs {
+            if let Err(e) = log.close().await {
+                tracing::error!(dir = %log.dir().display(), error = %e, "closing committed offsets failed");
+            }
+        }
+    }
+}
