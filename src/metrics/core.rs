@@ -130,6 +130,7 @@ impl CoreMetrics {
             produce_last_second: self.produce_window.last(Instant::now()),
             gauges,
             partitions: Vec::new(),
+            group_commits: Vec::new(),
         }
     }
 }
@@ -167,6 +168,9 @@ pub struct CoreSnapshot {
     pub gauges: CoreGauges,
     /// Empty unless partitions were asked for.
     pub partitions: Vec<PartitionSnapshot>,
+    /// The committed offsets of the groups this core coordinates; empty
+    /// unless partitions were asked for.
+    pub group_commits: Vec<GroupCommit>,
 }
 
 impl CoreSnapshot {
@@ -184,6 +188,16 @@ impl CoreSnapshot {
     pub fn errors_total(&self) -> u64 {
         self.errors.values().sum()
     }
+}
+
+/// A consumer group's committed offset on one partition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupCommit {
+    pub group: String,
+    pub topic: String,
+    pub partition: u32,
+    /// The next offset the group will consume.
+    pub committed: u64,
 }
 
 /// One partition's metrics at one moment.

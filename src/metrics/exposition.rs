@@ -3,9 +3,10 @@
 //! its samples from all cores. Latencies are exported in seconds, as
 //! Prometheus names them.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::core::{CoreSnapshot, PartitionSnapshot, OTHER_API};
+use super::core::{CoreSnapshot, GroupCommit, PartitionSnapshot, OTHER_API};
 use super::histogram::Histogram;
 use crate::error::ErrorCode;
 use crate::protocol::ApiKey;
@@ -128,6 +129,7 @@ pub fn render(cores: &[CoreSnapshot]) -> String {
     let mut e = Exposition { out: String::new() };
     core_families(&mut e, cores);
     partition_families(&mut e, cores);
+    group_families(&mut e, cores);
     e.out
 }
 
@@ -431,4 +433,58 @@ fn partition_families(e: &mut Exposition, cores: &[CoreSnapshot]) {
             e.sample("shardlog_partition_errors_total", &labels, count);
         }
     }
+}
+
+/// Each group's committed offset and lag per partition. The lag joins the
+/// coordinator core's committed offset with the owner core's high
+/// watermark from the same scrape; a partition with no watermark (its topic
+/// deleted) shows no lag.
+fn group_families(e: &mut Exposition, cores: &[CoreSnapshot]) {
+    let watermarks: HashMap<(&str, u32), u64> = cores
+        .iter()
+        .flat_map(|c| &c.partitions)
+        .map(|p| ((p.topic.as_str(), p.partition), p.high_watermark))
+        .collect();
+    let mut commits: Vec<_> = cores.iter().flat_map(|c| &c.group_commits).collect();
+    commits
+        .sort_by(|a, b| (&a.group, &a.topic, a.partition).cmp(&(&b.group, &b.topic, b.partition)));
+    let labelled: Vec<(String, &GroupCommit)> = commits
+        .iter()
+        .map(|c| (c.partition.to_string(), *c))
+        .collect();
+    e.family(
+        "shardlog_group_committed_offset",
+        Kind::Gauge,
+        "The next offset a consumer group will consume, as committed.",
+    );
+    for entry in &labelled {
+        e.sample(
+            "shardlog_group_committed_offset",
+            &group_labels(entry),
+            entry.1.committed,
+        );
+    }
+    e.family(
+        "shardlog_group_lag",
+        Kind::Gauge,
+        "Records between a group's committed offset and the partition's high watermark.",
+    );
+    for entry in &labelled {
+        let c = entry.1;
+        if let Some(watermark) = watermarks.get(&(c.topic.as_str(), c.partition)) {
+            e.sample(
+                "shardlog_group_lag",
+                &group_labels(entry),
+                watermark.saturating_sub(c.committed),
+            );
+        }
+    }
+}
+
+fn group_labels<'a>((partition, c): &'a (String, &GroupCommit)) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("group", &c.group),
+        ("topic", &c.topic),
+        ("partition", partition),
+    ]
 }

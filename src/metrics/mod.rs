@@ -18,4 +18,4 @@ pub mod exposition;
 pub mod histogram;
 pub mod window;
 
-pub use self::core::{CoreGauges, CoreMetrics, CoreSnapshot, PartitionSnapshot};
+pub use self::core::{CoreGauges, CoreMetrics, CoreSnapshot, GroupCommit, PartitionSnapshot};

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use super::messages::ShardMessage;
 use super::Shard;
-use crate::metrics::{CoreGauges, CoreSnapshot, PartitionSnapshot};
+use crate::metrics::{CoreGauges, CoreSnapshot, GroupCommit, PartitionSnapshot};
 
 impl Shard {
     /// This core's counters and gauges; with `partitions`, every partition
@@ -40,6 +40,16 @@ impl Shard {
             snapshot
                 .partitions
                 .sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+            snapshot.group_commits = self
+                .committed_offset_rows()
+                .into_iter()
+                .map(|row| GroupCommit {
+                    group: row.group,
+                    topic: row.topic,
+                    partition: row.partition,
+                    committed: row.committed,
+                })
+                .collect();
         }
         snapshot
     }
