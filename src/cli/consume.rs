@@ -131,13 +131,7 @@ pub fn run(args: ConsumeArgs) -> CliResult {
             } else if !args.follow {
                 continue;
             }
-            let written = match args.format {
-                Format::Text => out
-                    .write_all(&record.value)
-                    .and_then(|()| out.write_all(b"\n")),
-                Format::Json => writeln!(out, "{}", json_line(&record)),
-            };
-            if let Err(err) = written {
+            if let Err(err) = print_record(&mut out, args.format, &record) {
                 return quiet_on_broken_pipe(err);
             }
             printed += 1;
@@ -182,6 +176,20 @@ fn bytes_field(name: &str, bytes: &[u8]) -> String {
 
 fn json_string(text: &str) -> String {
     serde_json::to_string(text).expect("a string always serializes")
+}
+
+/// Prints one record in `format`: its value and a newline, or a JSON line.
+pub(super) fn print_record(
+    out: &mut impl Write,
+    format: Format,
+    record: &ConsumedRecord,
+) -> std::io::Result<()> {
+    match format {
+        Format::Text => out
+            .write_all(&record.value)
+            .and_then(|()| out.write_all(b"\n")),
+        Format::Json => writeln!(out, "{}", json_line(record)),
+    }
 }
 
 /// One record as a JSON object on one line, fields in a fixed order.

@@ -14,7 +14,7 @@ use shardlog::client::{
     OffsetSpec, StartFrom,
 };
 
-use super::consume::{json_line, quiet_on_broken_pipe, ConsumeArgs, Format};
+use super::consume::{print_record, quiet_on_broken_pipe, ConsumeArgs};
 use super::{CliError, CliResult};
 
 pub fn run(args: &ConsumeArgs, group: &str) -> CliResult {
@@ -82,12 +82,7 @@ pub fn run(args: &ConsumeArgs, group: &str) -> CliResult {
             {
                 continue;
             }
-            let written = match args.format {
-                Format::Text => out
-                    .write_all(&record.value)
-                    .and_then(|()| out.write_all(b"\n")),
-                Format::Json => writeln!(out, "{}", json_line(&record)),
-            };
+            let written = print_record(&mut out, args.format, &record);
             if let Err(err) = written.and_then(|()| out.flush()) {
                 broken_pipe = Some(err);
                 break 'reading;

@@ -91,6 +91,22 @@ impl Drop for NotifyWait {
     }
 }
 
+/// Sleeps `interval` on this executor's timer; `true` if `stop` is raised
+/// first (the caller's periodic loop should end).
+pub async fn sleep_unless_raised(stop: &Rc<Notify>, interval: std::time::Duration) -> bool {
+    futures_lite::future::or(
+        async {
+            glommio::timer::sleep(interval).await;
+            false
+        },
+        async {
+            stop.wait().await;
+            true
+        },
+    )
+    .await
+}
+
 /// A boxed future on this executor.
 pub type LocalFuture<T> = Pin<Box<dyn Future<Output = T>>>;
 

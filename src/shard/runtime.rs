@@ -17,7 +17,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use super::groups::group_timer_loop;
 use super::inbox::serve_inbox;
 use super::messages::ShardMessage;
-use super::notify::Notify;
+use super::notify::{sleep_unless_raised, Notify};
 use super::{Shard, METADATA_CORE};
 use crate::config::{BrokerConfig, INBOX_CAPACITY};
 use crate::protocol::metadata::CoreAddress;
@@ -284,21 +284,7 @@ async fn bind(
 
 async fn retention_loop(shard: Rc<Shard>) {
     let interval = Duration::from_millis(shard.config.retention_check_interval_ms);
-    loop {
-        let stop = futures_lite::future::or(
-            async {
-                glommio::timer::sleep(interval).await;
-                false
-            },
-            async {
-                shard.shutdown.wait().await;
-                true
-            },
-        )
-        .await;
-        if stop {
-            return;
-        }
+    while !sleep_unless_raised(&shard.shutdown, interval).await {
         shard.apply_retention().await;
     }
 }

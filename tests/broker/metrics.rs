@@ -452,18 +452,39 @@ fn group_lag_is_the_watermark_minus_the_committed_offset() {
     let broker = Broker::start_with(&dir.0, &["--metrics-listen", "127.0.0.1:0"]);
     let mut client = broker.connect();
     client.create_topic("lagged", 2);
-    produce(&mut client, "lagged", vec![(0, batch("a", 10))], Acks::Durable);
-    produce(&mut client, "lagged", vec![(1, batch("b", 3))], Acks::Durable);
+    produce(
+        &mut client,
+        "lagged",
+        vec![(0, batch("a", 10))],
+        Acks::Durable,
+    );
+    produce(
+        &mut client,
+        "lagged",
+        vec![(1, batch("b", 3))],
+        Acks::Durable,
+    );
     let mut admin = Admin::connect(&broker.addr.to_string(), ConnectionConfig::default()).unwrap();
     admin
         .set_committed_offsets("billing", "lagged", &[(0, 4), (1, 3)])
         .unwrap();
 
     let scrape = scrape(broker.metrics.unwrap());
-    let p0 = [("group", "billing"), ("topic", "lagged"), ("partition", "0")];
-    let p1 = [("group", "billing"), ("topic", "lagged"), ("partition", "1")];
+    let p0 = [
+        ("group", "billing"),
+        ("topic", "lagged"),
+        ("partition", "0"),
+    ];
+    let p1 = [
+        ("group", "billing"),
+        ("topic", "lagged"),
+        ("partition", "1"),
+    ];
     assert_eq!(scrape.sum("shardlog_group_committed_offset", &p0), 4.0);
     assert_eq!(scrape.sum("shardlog_group_lag", &p0), 6.0);
     assert_eq!(scrape.sum("shardlog_group_lag", &p1), 0.0);
-    assert!(scrape.has("shardlog_group_lag", &p1), "a caught-up group shows 0");
+    assert!(
+        scrape.has("shardlog_group_lag", &p1),
+        "a caught-up group shows 0"
+    );
 }

@@ -18,6 +18,7 @@ use crate::groups::membership::{JoinSpec, Rebalanced};
 use crate::protocol::groups::{
     HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
 };
+use crate::shard::notify::sleep_unless_raised;
 use crate::shard::Shard;
 
 impl Shard {
@@ -244,21 +245,7 @@ impl GroupCoordinator {
 /// Runs the group timer until shutdown.
 pub async fn group_timer_loop(shard: Rc<Shard>) {
     let interval = Duration::from_millis(GROUP_TIMER_INTERVAL_MS);
-    loop {
-        let stop = futures_lite::future::or(
-            async {
-                glommio::timer::sleep(interval).await;
-                false
-            },
-            async {
-                shard.shutdown.wait().await;
-                true
-            },
-        )
-        .await;
-        if stop {
-            return;
-        }
+    while !sleep_unless_raised(&shard.shutdown, interval).await {
         shard.tick_groups();
         shard.drop_offsets_of_deleted_topics_if_due().await;
         shard.compact_offsets_if_due().await;
