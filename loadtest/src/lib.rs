@@ -13,6 +13,10 @@
 //! - [`report`]: the `.hgrm` percentile distributions, `summary.json`, the
 //!   SVG plots, and the text report printed at the end of a run.
 //! - [`compare`]: two `summary.json` files side by side, with ratios.
+//! - [`verify`]: the verifying workload (every record accounted for) and
+//!   its Jepsen-style checker.
+//! - [`soak`]: the soak driver behind `shardlog-soak`: a broker child
+//!   process killed and restarted under the verifying workload.
 
 pub mod compare;
 pub mod consumer;
@@ -21,4 +25,6 @@ pub mod producer;
 pub mod report;
 pub mod run;
 pub mod summary;
+pub mod soak;
+pub mod verify;
 pub mod workload;
