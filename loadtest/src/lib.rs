@@ -24,7 +24,7 @@ pub mod payload;
 pub mod producer;
 pub mod report;
 pub mod run;
-pub mod summary;
 pub mod soak;
+pub mod summary;
 pub mod verify;
 pub mod workload;

@@ -33,7 +33,11 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // The client warns of every refused connection, and an
+                // outage is full of them.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("warn,shardlog::client=error")
+                }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -61,7 +65,10 @@ fn main() -> ExitCode {
                 }
             }
             Err(e) => {
-                eprintln!("shardlog-soak: writing the report to {}: {e}", dir.display());
+                eprintln!(
+                    "shardlog-soak: writing the report to {}: {e}",
+                    dir.display()
+                );
                 return ExitCode::from(2);
             }
         }

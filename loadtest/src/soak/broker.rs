@@ -37,8 +37,8 @@ impl Ports {
         for _ in 0..PORT_ATTEMPTS_MAX {
             let width = PORT_RANGE.end - PORT_RANGE.start - span;
             let first = PORT_RANGE.start + (rng.next_u64() % u64::from(width)) as u16;
-            let all_free = (first..first + span)
-                .all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok());
+            let all_free =
+                (first..first + span).all(|port| TcpListener::bind(("127.0.0.1", port)).is_ok());
             if all_free {
                 return Ok(Ports {
                     listen: first,

@@ -87,7 +87,10 @@ impl SoakReport {
         fail(self.lost, "acknowledged records lost");
         fail(self.inconsistent_offsets, "inconsistent offsets");
         fail(self.non_monotonic_reads, "non-monotonic reads");
-        fail(self.check.unknown_records, "records in the log that nobody sent");
+        fail(
+            self.check.unknown_records,
+            "records in the log that nobody sent",
+        );
         fail(self.unexpected_exits, "unexpected broker exits");
         let unrecovered = self
             .restart_log
@@ -120,7 +123,10 @@ fn ms_f(value: Option<f64>) -> String {
 }
 
 fn mib(value: Option<u64>) -> String {
-    value.map_or_else(|| "-".to_string(), |v| format!("{:.1} MiB", v as f64 / 1048576.0))
+    value.map_or_else(
+        || "-".to_string(),
+        |v| format!("{:.1} MiB", v as f64 / 1048576.0),
+    )
 }
 
 /// The rows of the summary, as (name, value).
@@ -237,7 +243,10 @@ pub fn format_markdown(r: &SoakReport) -> String {
         }
     }
     let _ = writeln!(out, "\n## Restarts\n");
-    let _ = writeln!(out, "| at (s) | signal | exit | recovery |\n|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| at (s) | signal | exit | recovery |\n|---|---|---|---|"
+    );
     for restart in &r.restart_log {
         let _ = writeln!(
             out,
@@ -307,7 +316,10 @@ mod tests {
             ..SoakReport::default()
         };
         (r.recovery_ms_p50, r.recovery_ms_max) = recovery_summary(&r.restart_log);
-        assert_eq!((r.recovery_ms_p50, r.recovery_ms_max), (Some(100), Some(300)));
+        assert_eq!(
+            (r.recovery_ms_p50, r.recovery_ms_max),
+            (Some(100), Some(300))
+        );
         r.judge(&[]);
         assert!(r.passed, "{:?}", r.failures);
         let json: serde_json::Value = serde_json::to_value(&r).unwrap();

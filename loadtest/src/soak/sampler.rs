@@ -61,8 +61,7 @@ pub fn run_sampler(
             continue;
         }
         next += SAMPLE_INTERVAL;
-        let interval =
-            std::mem::take(&mut *gauges.acks.lock().expect("acks lock")) as AckInterval;
+        let interval = std::mem::take(&mut *gauges.acks.lock().expect("acks lock")) as AckInterval;
         let _ = all.add(&interval.ack_latency_us);
         let consumed = gauges.consumed.load(Ordering::Relaxed);
         let pid = gauges.broker_pid.load(Ordering::Relaxed);

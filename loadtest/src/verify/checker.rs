@@ -203,6 +203,21 @@ pub fn check(history: &History) -> Check {
     c
 }
 
+/// Only what the producers were told (sent, acknowledged, failed,
+/// unknown): for a run whose log could not be read back.
+pub fn count_outcomes(history: &History) -> Check {
+    let mut c = Check::default();
+    for outcome in history.producers.iter().flat_map(|p| &p.outcomes) {
+        c.sent += 1;
+        match outcome {
+            Outcome::Acknowledged { .. } => c.acknowledged += 1,
+            Outcome::Failed => c.failed += 1,
+            Outcome::Unknown => c.unknown += 1,
+        }
+    }
+    c
+}
+
 fn describe(held: Option<RecordId>) -> String {
     held.map_or_else(|| "nothing".to_string(), |id| id.to_string())
 }
@@ -381,7 +396,10 @@ mod tests {
         let c = check(&clean());
         assert!(c.passed(), "{c:#?}");
         assert_only(&c, &[]);
-        assert_eq!((c.sent, c.acknowledged, c.records_in_log, c.reads), (5, 5, 5, 3));
+        assert_eq!(
+            (c.sent, c.acknowledged, c.records_in_log, c.reads),
+            (5, 5, 5, 3)
+        );
         assert!(c.examples.is_empty());
     }
 
@@ -394,7 +412,11 @@ mod tests {
         let c = check(&h);
         assert!(!c.passed());
         assert_only(&c, &[("lost", 1), ("acked_offset_mismatches", 1)]);
-        assert!(c.examples.iter().any(|e| e.starts_with("lost: 2#1")), "{:?}", c.examples);
+        assert!(
+            c.examples.iter().any(|e| e.starts_with("lost: 2#1")),
+            "{:?}",
+            c.examples
+        );
     }
 
     #[test]

@@ -8,9 +8,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use shardlog::client::{
-    ConnectionConfig, Consumer, ConsumerConfig, OffsetSpec, StartFrom,
-};
+use shardlog::client::{ConnectionConfig, Consumer, ConsumerConfig, OffsetSpec, StartFrom};
 use shardlog::error::ErrorCode;
 
 use super::history::{ConsumerHistory, Read, RecordId};

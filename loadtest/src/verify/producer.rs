@@ -15,7 +15,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use shardlog::client::{Acks, ConnectionConfig, Delivery, Producer, ProducerConfig, ProducerRecord};
+use shardlog::client::{
+    Acks, ConnectionConfig, Delivery, Producer, ProducerConfig, ProducerRecord,
+};
 
 use super::history::{Outcome, ProducerHistory};
 use crate::payload::{self, Stamp};

@@ -46,12 +46,14 @@ pub fn read_back(
     let mut logs: Vec<PartitionLog> = starts
         .iter()
         .zip(&ends)
-        .map(|(&(partition, start_offset), &(_, end_offset))| PartitionLog {
-            partition,
-            start_offset,
-            end_offset,
-            records: Vec::new(),
-        })
+        .map(
+            |(&(partition, start_offset), &(_, end_offset))| PartitionLog {
+                partition,
+                start_offset,
+                end_offset,
+                records: Vec::new(),
+            },
+        )
         .collect();
     for log in &logs {
         if log.start_offset < log.end_offset {
