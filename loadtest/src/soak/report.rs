@@ -147,8 +147,12 @@ fn summary_rows(r: &SoakReport) -> Vec<(&'static str, String)> {
         (
             "non-monotonic reads",
             format!(
-                "{} (backwards {}, not durable {}) of {} reads",
-                r.non_monotonic_reads, c.reads_backwards, c.reads_not_durable, c.reads
+                "{} (backwards {}, skipping {}, not durable {}) of {} reads",
+                r.non_monotonic_reads,
+                c.reads_backwards,
+                c.reads_skipping,
+                c.reads_not_durable,
+                c.reads
             ),
         ),
         (

@@ -7,8 +7,9 @@
 //! - the acknowledged offset holds that record;
 //! - offsets are dense and unique, from the earliest offset to the end;
 //! - reads are monotonic: a consumer never sees a partition's offsets go
-//!   backwards, and a record seen at offset X during the run is at X at the
-//!   end (visible means durable);
+//!   backwards or skip one (a record must not become visible below one
+//!   already seen), and a record seen at offset X during the run is at X at
+//!   the end (visible means durable);
 //! - every record in the log is one that a producer sent.
 //!
 //! What may happen under at-least-once (counted, allowed): the same record
@@ -49,6 +50,9 @@ pub struct Check {
     /// Reads whose offset was not past the same consumer's previous read of
     /// that partition.
     pub reads_backwards: u64,
+    /// Reads past an offset the same consumer had not read yet in that
+    /// partition (offsets seen out of order).
+    pub reads_skipping: u64,
     /// Reads of a record at an offset that holds something else (or
     /// nothing) at the end.
     pub reads_not_durable: u64,
@@ -69,9 +73,10 @@ impl Check {
         self.offset_gaps + self.offset_repeats + self.acked_offset_mismatches
     }
 
-    /// Reads that went backwards or saw something that did not last.
+    /// Reads that went backwards, skipped, or saw something that did not
+    /// last.
     pub fn non_monotonic_reads(&self) -> u64 {
-        self.reads_backwards + self.reads_not_durable
+        self.reads_backwards + self.reads_skipping + self.reads_not_durable
     }
 
     /// No loss, no inconsistency, nothing unknown in the log.
@@ -173,6 +178,15 @@ pub fn check(history: &History) -> Check {
         for read in &consumer.reads {
             c.reads += 1;
             if let Some(&previous) = last.get(&read.partition) {
+                if read.offset > previous + 1 {
+                    c.reads_skipping += 1;
+                    examples.add("read skipping", || {
+                        format!(
+                            "consumer {n} read {}/{} right after {}/{previous}",
+                            read.partition, read.offset, read.partition
+                        )
+                    });
+                }
                 if read.offset <= previous {
                     c.reads_backwards += 1;
                     examples.add("read backwards", || {
@@ -377,6 +391,7 @@ mod tests {
                 ("offset_repeats", c.offset_repeats),
                 ("acked_offset_mismatches", c.acked_offset_mismatches),
                 ("reads_backwards", c.reads_backwards),
+                ("reads_skipping", c.reads_skipping),
                 ("reads_not_durable", c.reads_not_durable),
                 ("unacknowledged_present", c.unacknowledged_present),
                 ("unknown_records", c.unknown_records),
@@ -492,6 +507,24 @@ mod tests {
         assert!(!c.passed());
         assert_eq!(c.non_monotonic_reads(), 1);
         assert_only(&c, &[("reads_backwards", 1)]);
+    }
+
+    #[test]
+    fn a_consumer_skipping_an_offset_is_non_monotonic() {
+        let mut h = clean();
+        // 0/2 read before 0/1: it became visible above a hole.
+        h.consumers[0].reads.swap(1, 2);
+        h.consumers[0].reads.insert(
+            1,
+            Read {
+                partition: 0,
+                offset: 2,
+                record: id(2, 1),
+            },
+        );
+        let c = check(&h);
+        assert!(!c.passed());
+        assert_only(&c, &[("reads_skipping", 1), ("reads_backwards", 1)]);
     }
 
     #[test]
