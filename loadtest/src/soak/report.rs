@@ -207,6 +207,9 @@ pub fn format_text(r: &SoakReport) -> String {
     for failure in &r.failures {
         let _ = writeln!(out, "FAILURE: {failure}");
     }
+    if !r.check.examples.is_empty() {
+        let _ = writeln!(out, "examples (duplicates are allowed):");
+    }
     for example in &r.check.examples {
         let _ = writeln!(out, "  {example}");
     }
@@ -237,11 +240,17 @@ pub fn format_markdown(r: &SoakReport) -> String {
     for (name, value) in summary_rows(r) {
         let _ = writeln!(out, "| {name} | {value} |");
     }
-    if !r.failures.is_empty() || !r.check.examples.is_empty() {
+    if !r.failures.is_empty() {
         let _ = writeln!(out, "\n## Failures\n");
         for failure in &r.failures {
             let _ = writeln!(out, "- {failure}");
         }
+    }
+    if !r.check.examples.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n## Examples\n\nThe first few of each kind (duplicates are allowed).\n"
+        );
         for example in &r.check.examples {
             let _ = writeln!(out, "- `{example}`");
         }
