@@ -258,7 +258,12 @@ impl Soak<'_> {
             self.errors.push("interrupted".into());
         }
         eprintln!("reading every partition back and checking");
-        let checked = match read_back(&address, TOPIC, args.partitions, args.check_timeout) {
+        let read = if self.broker.pid().is_some() {
+            read_back(&address, TOPIC, args.partitions, args.check_timeout)
+        } else {
+            Err("no broker is running to read from".to_string())
+        };
+        let checked = match read {
             Ok(logs) => {
                 history.partitions = logs;
                 check(&history)
