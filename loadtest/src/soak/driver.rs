@@ -334,6 +334,7 @@ impl Soak<'_> {
                 at_s,
                 signal: fault.signal,
                 exit,
+                ready_ms: None,
                 recovery_ms: None,
             };
             if let Err(err) = self.restart(probe, Some(restart)) {
@@ -374,7 +375,7 @@ impl Soak<'_> {
     /// Starts the broker again and measures its recovery with the probe;
     /// `restart` (a fault's) is logged with it.
     fn restart(&mut self, probe: &mut Probe, restart: Option<Restart>) -> Result<(), String> {
-        let spawned = self.start_broker()?;
+        let (spawned, ready_at) = self.start_broker()?;
         let deadline = spawned + self.args.recovery_timeout;
         let broker = &mut *self.broker;
         let interrupted = self.interrupted;
@@ -389,6 +390,7 @@ impl Soak<'_> {
             tracing::error!("no produce accepted within the recovery timeout");
         }
         if let Some(mut restart) = restart {
+            restart.ready_ms = Some((ready_at - spawned).as_millis() as u64);
             restart.recovery_ms = recovery_ms;
             self.restarts.push(restart);
         }
@@ -401,15 +403,16 @@ impl Soak<'_> {
     }
 
     /// Spawns the broker and waits until it serves, a few attempts if it
-    /// exits at once; returns when the serving one was spawned.
-    fn start_broker(&mut self) -> Result<Instant, String> {
+    /// exits at once; returns when the serving one was spawned and when it
+    /// was seen serving.
+    fn start_broker(&mut self) -> Result<(Instant, Instant), String> {
         let mut last_error = String::new();
         for _ in 0..START_ATTEMPTS_MAX {
             let spawned = self.broker.spawn()?;
             self.broker_pid
                 .store(self.broker.pid().unwrap_or(0), Ordering::Relaxed);
             match self.broker.wait_ready(BROKER_START_TIMEOUT) {
-                Ok(()) => return Ok(spawned),
+                Ok(()) => return Ok((spawned, Instant::now())),
                 Err(err) => {
                     tracing::warn!(%err, "the broker did not start");
                     last_error = err;
@@ -463,7 +466,10 @@ impl Soak<'_> {
         load_s: f64,
     ) -> SoakReport {
         let args = self.args;
-        let (recovery_ms_p50, recovery_ms_max) = recovery_summary(&self.restarts);
+        let (recovery_ms_p50, recovery_ms_max) =
+            recovery_summary(self.restarts.iter().map(|r| r.recovery_ms));
+        let (ready_ms_p50, ready_ms_max) =
+            recovery_summary(self.restarts.iter().map(|r| r.ready_ms));
         let quantile_ms =
             |q: f64| (!latency.is_empty()).then(|| latency.value_at_quantile(q) as f64 / 1_000.0);
         let mut report = SoakReport {
@@ -499,6 +505,8 @@ impl Soak<'_> {
             faults_skipped: self.faults_skipped,
             recovery_ms_p50,
             recovery_ms_max,
+            ready_ms_p50,
+            ready_ms_max,
             restart_log: self.restarts,
             throughput_per_s: checked.acknowledged as f64 / load_s.max(1e-9),
             ack_p50_ms: quantile_ms(0.5),

@@ -19,6 +19,9 @@ pub struct Restart {
     pub signal: Signal,
     /// How the broker exited ("signal: 9 (SIGKILL)", "exit status: 0").
     pub exit: String,
+    /// From the spawn of the new broker to its ready file (it serves: its
+    /// logs are recovered and its ports open).
+    pub ready_ms: Option<u64>,
     /// From the spawn of the new broker to the first accepted produce;
     /// `None` if none was accepted within the recovery timeout.
     pub recovery_ms: Option<u64>,
@@ -62,6 +65,9 @@ pub struct SoakReport {
     pub faults_skipped: u64,
     pub recovery_ms_p50: Option<u64>,
     pub recovery_ms_max: Option<u64>,
+    /// Spawn to serving (the ready file), over the restarts.
+    pub ready_ms_p50: Option<u64>,
+    pub ready_ms_max: Option<u64>,
     pub restart_log: Vec<Restart>,
 
     /// Acknowledged records per second over the load, on average.
@@ -106,9 +112,9 @@ impl SoakReport {
     }
 }
 
-/// p50 and max of the recovery times.
-pub fn recovery_summary(restarts: &[Restart]) -> (Option<u64>, Option<u64>) {
-    let mut times: Vec<u64> = restarts.iter().filter_map(|r| r.recovery_ms).collect();
+/// p50 and max of the times there are.
+pub fn recovery_summary(times: impl Iterator<Item = Option<u64>>) -> (Option<u64>, Option<u64>) {
+    let mut times: Vec<u64> = times.flatten().collect();
     times.sort_unstable();
     let p50 = (!times.is_empty()).then(|| times[(times.len() - 1) / 2]);
     (p50, times.last().copied())
@@ -175,6 +181,10 @@ fn summary_rows(r: &SoakReport) -> Vec<(&'static str, String)> {
         (
             "recovery p50 / max",
             format!("{} / {}", ms(r.recovery_ms_p50), ms(r.recovery_ms_max)),
+        ),
+        (
+            "serving after restart p50 / max",
+            format!("{} / {}", ms(r.ready_ms_p50), ms(r.ready_ms_max)),
         ),
         ("throughput", format!("{:.0} acknowledged/s", r.throughput_per_s)),
         (
@@ -317,18 +327,21 @@ mod tests {
                     at_s: 1.0,
                     signal: Signal::Kill,
                     exit: "signal: 9".into(),
+                    ready_ms: Some(200),
                     recovery_ms: Some(300),
                 },
                 Restart {
                     at_s: 2.0,
                     signal: Signal::Term,
                     exit: "exit status: 0".into(),
+                    ready_ms: Some(50),
                     recovery_ms: Some(100),
                 },
             ],
             ..SoakReport::default()
         };
-        (r.recovery_ms_p50, r.recovery_ms_max) = recovery_summary(&r.restart_log);
+        (r.recovery_ms_p50, r.recovery_ms_max) =
+            recovery_summary(r.restart_log.iter().map(|x| x.recovery_ms));
         assert_eq!(
             (r.recovery_ms_p50, r.recovery_ms_max),
             (Some(100), Some(300))
