@@ -3,22 +3,29 @@
 //! any of several futures does (for long-poll fetches over partitions).
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 /// A flag that, once raised, wakes every waiter and stays raised.
+///
+/// Each waiting future holds one registration, updated in place when it is
+/// polled again and removed when it is dropped: a connection waits on
+/// shutdown once per request it reads, for as long as it lives.
 #[derive(Default)]
 pub struct Notify {
     raised: Cell<bool>,
-    waiters: RefCell<Vec<Waker>>,
+    next_key: Cell<u64>,
+    waiters: RefCell<HashMap<u64, Waker>>,
 }
 
 impl Notify {
     pub fn raise(&self) {
         self.raised.set(true);
-        for waker in self.waiters.borrow_mut().drain(..) {
+        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        for waker in waiters.into_values() {
             waker.wake();
         }
     }
@@ -29,21 +36,57 @@ impl Notify {
 
     /// Resolves once the flag is raised.
     pub fn wait(self: &Rc<Self>) -> NotifyWait {
-        NotifyWait(self.clone())
+        NotifyWait {
+            notify: self.clone(),
+            key: None,
+        }
+    }
+
+    /// Futures registered as waiting (for tests).
+    pub fn waiter_count(&self) -> usize {
+        self.waiters.borrow().len()
     }
 }
 
-pub struct NotifyWait(Rc<Notify>);
+pub struct NotifyWait {
+    notify: Rc<Notify>,
+    /// This future's registration in `notify.waiters`, once polled.
+    key: Option<u64>,
+}
 
 impl Future for NotifyWait {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0.raised.get() {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.notify.raised.get() {
             return Poll::Ready(());
         }
-        self.0.waiters.borrow_mut().push(cx.waker().clone());
+        let key = match self.key {
+            Some(key) => key,
+            None => {
+                let key = self.notify.next_key.get();
+                self.notify.next_key.set(key + 1);
+                self.key = Some(key);
+                key
+            }
+        };
+        let mut waiters = self.notify.waiters.borrow_mut();
+        match waiters.get_mut(&key) {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            Some(waker) => waker.clone_from(cx.waker()),
+            None => {
+                waiters.insert(key, cx.waker().clone());
+            }
+        }
         Poll::Pending
+    }
+}
+
+impl Drop for NotifyWait {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            self.notify.waiters.borrow_mut().remove(&key);
+        }
     }
 }
 
@@ -67,5 +110,52 @@ impl Future for FirstOf {
             }
         }
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Found by the soak: every poll used to add a waker that stayed until
+    /// shutdown, so a connection's reader task gained one reference per
+    /// request, until glommio's 16-bit task reference count overflowed
+    /// ("Waker invariant broken") after about 32 767 requests.
+    #[test]
+    fn waiting_again_and_again_keeps_one_registration_per_future() {
+        let notify = Rc::new(Notify::default());
+        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..100_000 {
+            let mut wait = notify.wait();
+            for _ in 0..3 {
+                assert!(Pin::new(&mut wait).poll(&mut cx).is_pending());
+            }
+            assert_eq!(notify.waiter_count(), 1);
+        }
+        assert_eq!(notify.waiter_count(), 0, "dropped futures wait no more");
+        assert_eq!(Arc::strong_count(&counter), 2, "no waker clone left behind");
+
+        let mut waiting = notify.wait();
+        assert!(Pin::new(&mut waiting).poll(&mut cx).is_pending());
+        notify.raise();
+        assert_eq!(counter.0.load(Ordering::Relaxed), 1, "the waiter was woken");
+        assert!(Pin::new(&mut waiting).poll(&mut cx).is_ready());
+        assert!(
+            Pin::new(&mut notify.wait()).poll(&mut cx).is_ready(),
+            "stays raised"
+        );
     }
 }
