@@ -116,5 +116,6 @@ fn two_minutes_of_kill_9_lose_nothing_acknowledged() {
     );
     assert_eq!(report.non_monotonic_reads, 0, "reads monotonic:\n{text}");
     assert_eq!(report.unexpected_exits, 0, "no crash:\n{text}");
+    assert_eq!(report.broker_panics, 0, "no panic in the broker:\n{text}");
     assert!(report.passed, "{text}");
 }

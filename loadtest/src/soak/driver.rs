@@ -99,10 +99,24 @@ pub fn run_soak(args: &SoakArgs, interrupted: &AtomicBool) -> Result<SoakReport,
         sigterm_timeouts: 0,
         faults_skipped: 0,
     };
-    let result = soak.run();
+    let mut result = soak.run();
     // Stop the broker before the data dir goes.
     if let Err(err) = broker.stop(TERM_EXIT_TIMEOUT) {
         tracing::warn!(%err, "stopping the broker");
+    }
+    if let Ok(report) = &mut result {
+        // A panic that glommio catches (in a waker) leaves the broker
+        // running but broken: only its log tells.
+        let panics = std::fs::read_to_string(&log)
+            .map_or(0, |text| text.matches("panicked at").count() as u64);
+        if panics > 0 {
+            report.broker_panics = panics;
+            report.passed = false;
+            report.failures.push(format!(
+                "{panics} panics in the broker's log ({})",
+                log.display()
+            ));
+        }
     }
     if args.report.is_none() && !args.keep_data {
         let _ = std::fs::remove_file(&log);

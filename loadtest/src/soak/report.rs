@@ -59,6 +59,9 @@ pub struct SoakReport {
     pub sigterms: u64,
     /// Exits nobody asked for (a crash).
     pub unexpected_exits: u64,
+    /// Panics in the broker's log (a panic caught inside the broker, such as
+    /// in a glommio waker, leaves it running but broken).
+    pub broker_panics: u64,
     /// SIGTERMs the broker did not act on within the timeout (then killed).
     pub sigterm_timeouts: u64,
     /// Fault moments that passed while the broker was recovering.
@@ -174,8 +177,8 @@ fn summary_rows(r: &SoakReport) -> Vec<(&'static str, String)> {
         (
             "restarts",
             format!(
-                "{} (SIGKILL {}, SIGTERM {}; unexpected exits {}, SIGTERM timeouts {}, faults skipped {})",
-                r.restarts, r.sigkills, r.sigterms, r.unexpected_exits, r.sigterm_timeouts, r.faults_skipped
+                "{} (SIGKILL {}, SIGTERM {}; unexpected exits {}, broker panics {}, SIGTERM timeouts {}, faults skipped {})",
+                r.restarts, r.sigkills, r.sigterms, r.unexpected_exits, r.broker_panics, r.sigterm_timeouts, r.faults_skipped
             ),
         ),
         (
