@@ -254,6 +254,17 @@ pub const INBOX_CAPACITY: usize = 4096;
 /// in-flight requests before closing the partitions anyway.
 pub const SHUTDOWN_DRAIN_MS: u64 = 5_000;
 
+/// Pending connections each listener queues (as glommio's own bind).
+pub const LISTEN_BACKLOG: i32 = 1024;
+
+/// At start, how long a port held by another socket is tried again before
+/// it is refused: a broker that has just died still holds its listeners
+/// for a few milliseconds (see `probe_port` in `shard::runtime`).
+pub const PORT_RELEASE_WAIT_MS: u64 = 2_000;
+
+/// Pause between two tries of a held port.
+pub const PORT_RETRY_MS: u64 = 10;
+
 /// Pause after a failed accept (EMFILE and the like) before trying again.
 pub const ACCEPT_RETRY_MS: u64 = 20;
 

@@ -15,6 +15,10 @@
 //! - [`compare`]: two `summary.json` files side by side, with ratios.
 //! - [`hostile`]: the `shardlog-hostile` tool: a normal producer with and
 //!   without hostile clients.
+//! - [`verify`]: the verifying workload (every record accounted for) and
+//!   its Jepsen-style checker.
+//! - [`soak`]: the soak driver behind `shardlog-soak`: a broker child
+//!   process killed and restarted under the verifying workload.
 
 pub mod compare;
 pub mod consumer;
@@ -23,5 +27,7 @@ pub mod payload;
 pub mod producer;
 pub mod report;
 pub mod run;
+pub mod soak;
 pub mod summary;
+pub mod verify;
 pub mod workload;

@@ -11,22 +11,21 @@ use std::task::{Context, Poll, Waker};
 
 /// A flag that, once raised, wakes every waiter and stays raised.
 ///
-/// A waiter's waker is kept only while its [`NotifyWait`] lives: polling
-/// again replaces it, dropping the future removes it. (Keeping every
-/// waker ever registered would hold each waiting task's memory, and grow
-/// by one entry per pending read of every connection.)
+/// Each waiting future holds one registration, updated in place when it is
+/// polled again and removed when it is dropped: a connection waits on
+/// shutdown once per request it reads, for as long as it lives.
 #[derive(Default)]
 pub struct Notify {
     raised: Cell<bool>,
+    next_key: Cell<u64>,
     waiters: RefCell<HashMap<u64, Waker>>,
-    next_waiter: Cell<u64>,
 }
 
 impl Notify {
     pub fn raise(&self) {
         self.raised.set(true);
         let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
-        for (_, waker) in waiters {
+        for waker in waiters.into_values() {
             waker.wake();
         }
     }
@@ -39,20 +38,20 @@ impl Notify {
     pub fn wait(self: &Rc<Self>) -> NotifyWait {
         NotifyWait {
             notify: self.clone(),
-            waiter: None,
+            key: None,
         }
     }
 
-    /// Wakers registered now: one per pending [`NotifyWait`].
-    pub fn waiting(&self) -> usize {
+    /// Futures registered as waiting (for tests).
+    pub fn waiter_count(&self) -> usize {
         self.waiters.borrow().len()
     }
 }
 
 pub struct NotifyWait {
     notify: Rc<Notify>,
-    /// This future's entry in `waiters`, once it has been polled.
-    waiter: Option<u64>,
+    /// This future's registration in `notify.waiters`, once polled.
+    key: Option<u64>,
 }
 
 impl Future for NotifyWait {
@@ -62,21 +61,21 @@ impl Future for NotifyWait {
         if self.notify.raised.get() {
             return Poll::Ready(());
         }
-        let id = match self.waiter {
-            Some(id) => id,
+        let key = match self.key {
+            Some(key) => key,
             None => {
-                let id = self.notify.next_waiter.get();
-                self.notify.next_waiter.set(id + 1);
-                self.waiter = Some(id);
-                id
+                let key = self.notify.next_key.get();
+                self.notify.next_key.set(key + 1);
+                self.key = Some(key);
+                key
             }
         };
         let mut waiters = self.notify.waiters.borrow_mut();
-        match waiters.get_mut(&id) {
+        match waiters.get_mut(&key) {
             Some(waker) if waker.will_wake(cx.waker()) => {}
             Some(waker) => waker.clone_from(cx.waker()),
             None => {
-                waiters.insert(id, cx.waker().clone());
+                waiters.insert(key, cx.waker().clone());
             }
         }
         Poll::Pending
@@ -85,8 +84,8 @@ impl Future for NotifyWait {
 
 impl Drop for NotifyWait {
     fn drop(&mut self) {
-        if let Some(id) = self.waiter {
-            self.notify.waiters.borrow_mut().remove(&id);
+        if let Some(key) = self.key {
+            self.notify.waiters.borrow_mut().remove(&key);
         }
     }
 }
@@ -133,37 +132,46 @@ impl Future for FirstOf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::task::Waker;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
 
-    fn poll_once(future: &mut NotifyWait) -> Poll<()> {
-        let mut cx = Context::from_waker(Waker::noop());
-        Pin::new(future).poll(&mut cx)
+    struct CountingWaker(AtomicUsize);
+
+    impl Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
+    /// Found by the soak: every poll used to add a waker that stayed until
+    /// shutdown, so a connection's reader task gained one reference per
+    /// request, until glommio's 16-bit task reference count overflowed
+    /// ("Waker invariant broken") after about 32 767 requests.
     #[test]
-    fn a_dropped_wait_leaves_no_waker_behind() {
+    fn waiting_again_and_again_keeps_one_registration_per_future() {
         let notify = Rc::new(Notify::default());
-        for _ in 0..1_000 {
+        let counter = Arc::new(CountingWaker(AtomicUsize::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..100_000 {
             let mut wait = notify.wait();
-            assert!(poll_once(&mut wait).is_pending());
-            assert!(poll_once(&mut wait).is_pending(), "polled again");
-            assert_eq!(notify.waiting(), 1, "one entry per live wait");
+            for _ in 0..3 {
+                assert!(Pin::new(&mut wait).poll(&mut cx).is_pending());
+            }
+            assert_eq!(notify.waiter_count(), 1);
         }
-        assert_eq!(notify.waiting(), 0);
-    }
+        assert_eq!(notify.waiter_count(), 0, "dropped futures wait no more");
+        assert_eq!(Arc::strong_count(&counter), 2, "no waker clone left behind");
 
-    #[test]
-    fn raising_wakes_every_live_wait_once() {
-        let notify = Rc::new(Notify::default());
-        let mut waits: Vec<NotifyWait> = (0..3).map(|_| notify.wait()).collect();
-        for wait in &mut waits {
-            assert!(poll_once(wait).is_pending());
-        }
+        let mut waiting = notify.wait();
+        assert!(Pin::new(&mut waiting).poll(&mut cx).is_pending());
         notify.raise();
-        assert_eq!(notify.waiting(), 0);
-        for wait in &mut waits {
-            assert!(poll_once(wait).is_ready());
-        }
-        assert!(poll_once(&mut notify.wait()).is_ready(), "stays raised");
+        assert_eq!(counter.0.load(Ordering::Relaxed), 1, "the waiter was woken");
+        assert!(Pin::new(&mut waiting).poll(&mut cx).is_ready());
+        assert!(
+            Pin::new(&mut notify.wait()).poll(&mut cx).is_ready(),
+            "stays raised"
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use glommio::net::TcpListener;
 use glommio::sync::Semaphore;
@@ -19,7 +19,9 @@ use super::inbox::serve_inbox;
 use super::messages::ShardMessage;
 use super::notify::{sleep_unless_raised, Notify};
 use super::{Shard, METADATA_CORE};
-use crate::config::{BrokerConfig, INBOX_CAPACITY};
+use crate::config::{
+    BrokerConfig, INBOX_CAPACITY, LISTEN_BACKLOG, PORT_RELEASE_WAIT_MS, PORT_RETRY_MS,
+};
 use crate::protocol::metadata::CoreAddress;
 use crate::server::listener::accept_loop;
 use crate::server::metrics_http::serve_metrics;
@@ -264,18 +266,17 @@ async fn bind(
             config.data_dir.display()
         )
     })?;
-    let shared = TcpListener::bind(listen)
-        .map_err(|e| format!("core {core}: listening on {listen}: {e}"))?;
+    let shared =
+        listen_on(listen).map_err(|e| format!("core {core}: listening on {listen}: {e}"))?;
     let own_addr = SocketAddr::new(
         listen.ip(),
         config.core_port_base.map_or(0, |base| base + core as u16),
     );
-    let own = TcpListener::bind(own_addr)
-        .map_err(|e| format!("core {core}: listening on {own_addr}: {e}"))?;
+    let own =
+        listen_on(own_addr).map_err(|e| format!("core {core}: listening on {own_addr}: {e}"))?;
     let metrics = match config.metrics_listen {
         Some(addr) if core == METADATA_CORE => Some(
-            TcpListener::bind(addr)
-                .map_err(|e| format!("core {core}: metrics endpoint on {addr}: {e}"))?,
+            listen_on(addr).map_err(|e| format!("core {core}: metrics endpoint on {addr}: {e}"))?,
         ),
         _ => None,
     };
@@ -289,14 +290,49 @@ async fn retention_loop(shard: Rc<Shard>) {
     }
 }
 
+/// A listener with SO_REUSEPORT (every core listens on the shared port)
+/// and SO_REUSEADDR, like glommio's `TcpListener::bind` plus the latter.
+/// The connections it accepts inherit SO_REUSEADDR; without it, those
+/// left in FIN-WAIT-2 or TIME-WAIT by a killed or stopped broker made the
+/// next broker's [`probe_port`] refuse the port for up to a minute.
+fn listen_on(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use std::os::unix::io::{FromRawFd, IntoRawFd};
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    // SAFETY: the descriptor is a bound, listening TCP socket that nothing
+    // else owns: `into_raw_fd` gave up the socket's ownership of it.
+    Ok(unsafe { TcpListener::from_raw_fd(socket.into_raw_fd()) })
+}
+
 /// glommio's listeners set SO_REUSEPORT, so a second broker on the same
 /// port would bind silently; a plain bind first tells that the port is
-/// taken. Returns the address with the port resolved (for port 0).
+/// taken (by a listener: connections a previous broker left behind do not
+/// count, see [`listen_on`]). A previous broker that has just died holds
+/// its listeners a few milliseconds longer (the kernel tears its io_uring
+/// down after the process is gone), so a taken port is tried again for up
+/// to [`PORT_RELEASE_WAIT_MS`] before it is refused. Returns the address
+/// with the port resolved (for port 0).
 fn probe_port(addr: SocketAddr) -> Result<SocketAddr, String> {
-    let probe = StdTcpListener::bind(addr).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AddrInUse => format!("{addr} is already in use by another process"),
-        _ => format!("cannot listen on {addr}: {e}"),
-    })?;
+    let deadline = Instant::now() + Duration::from_millis(PORT_RELEASE_WAIT_MS);
+    let probe = loop {
+        match StdTcpListener::bind(addr) {
+            Ok(probe) => break probe,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                if Instant::now() >= deadline {
+                    return Err(format!("{addr} is already in use by another process"));
+                }
+                std::thread::sleep(Duration::from_millis(PORT_RETRY_MS));
+            }
+            Err(e) => return Err(format!("cannot listen on {addr}: {e}")),
+        }
+    };
     probe.local_addr().map_err(|e| e.to_string())
 }
 

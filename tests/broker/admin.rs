@@ -1,5 +1,6 @@
 //! Topics and metadata: create, list, describe, delete, and their errors;
-//! ApiVersions as raw bytes.
+//! ApiVersions as raw bytes, and more requests on one connection than a
+//! glommio task can hold references.
 
 use shardlog::error::ErrorCode;
 use shardlog::protocol::metadata::{ApiVersionsResponse, MetadataRequest, MetadataResponse};
@@ -36,6 +37,22 @@ fn api_versions_conforms_byte_for_byte() {
     }
     let decoded = ApiVersionsResponse::decode(&mut response.reader()).unwrap();
     assert_eq!(decoded, ApiVersionsResponse::current());
+}
+
+/// Found by the soak: each request read on a connection left one waker of
+/// its reader task with the shutdown notification, until glommio's 16-bit
+/// task reference count overflowed after about 32 767 requests ("Waker
+/// invariant broken") and the connection stopped being served.
+#[test]
+fn one_connection_serves_forty_thousand_requests() {
+    let dir = DataDir::new("many-requests");
+    let broker = Broker::start(&dir.0);
+    let mut client = broker.connect();
+    // One at a time: the broker's reader waits for each next request.
+    for n in 0..40_000 {
+        let response = client.call(ApiKey::ApiVersions, |_| {});
+        assert_eq!(response.header.error_code, 0, "request {n}");
+    }
 }
 
 #[test]

@@ -79,7 +79,12 @@ impl Broker {
     }
 
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Broker {
-        let (mut command, ready) = broker_command(data_dir, "127.0.0.1:0", extra);
+        Broker::start_on(data_dir, "127.0.0.1:0", extra)
+    }
+
+    /// A broker listening on `listen` (a fixed port, to restart on it).
+    pub fn start_on(data_dir: &Path, listen: &str, extra: &[&str]) -> Broker {
+        let (mut command, ready) = broker_command(data_dir, listen, extra);
         let mut child = command.spawn().expect("spawn shardlog");
         let started = Instant::now();
         loop {

@@ -1,6 +1,6 @@
 //! Crashes and restarts: kill -9 mid-load loses nothing acknowledged;
-//! SIGTERM shuts down cleanly; a taken port or a locked data dir is
-//! refused with a clear message.
+//! SIGTERM shuts down cleanly; a restart gets its ports back at once; a
+//! taken port or a locked data dir is refused with a clear message.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -125,6 +125,36 @@ fn sigterm_shuts_down_cleanly_and_restarts_with_the_data() {
         (PARTITIONS * 5) as usize,
         "written-mode records were flushed at shutdown"
     );
+}
+
+/// Found by the soak (scripts/soak.sh): a killed or stopped broker leaves
+/// its accepted connections in FIN-WAIT-2 or TIME-WAIT on its ports, and
+/// the next broker refused those ports as "already in use" for up to a
+/// minute, until the kernel let go of them.
+#[test]
+fn a_restart_gets_its_ports_back_while_old_connections_linger() {
+    let dir = DataDir::new("restart-port");
+    let mut broker = Broker::start(&dir.0);
+    let listen = broker.addr.to_string();
+    for (ending, topic) in [("kill -9", "before-kill"), ("SIGTERM", "before-term")] {
+        // A client that keeps its connection open through the restart.
+        let mut client = broker.connect();
+        assert_eq!(client.create_topic(topic, 1).header.error_code, 0);
+        if ending == "kill -9" {
+            broker.kill9();
+        } else {
+            let (status, stderr) = broker.terminate();
+            assert!(status.success(), "{stderr}");
+        }
+        broker = Broker::start_on(&dir.0, &listen, &[]);
+        let code = broker
+            .connect()
+            .create_topic(&format!("after-{topic}"), 1)
+            .header
+            .error_code;
+        assert_eq!(code, 0, "serving on {listen} again after {ending}");
+        drop(client);
+    }
 }
 
 #[test]

@@ -1,0 +1,166 @@
+//! The soak's settings, as the command line of `shardlog-soak` (and
+//! `scripts/soak.sh`) gives them, and the limits that bound its loops.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use shardlog::client::Acks;
+
+/// How long a started broker may take to write its ready file.
+pub const BROKER_START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a broker may take to exit after SIGKILL.
+pub const KILL_EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a broker may take to exit after SIGTERM before it gets SIGKILL
+/// (its own shutdown drain is 5 s).
+pub const TERM_EXIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Attempts to start a broker that exits before it serves, in a row.
+pub const START_ATTEMPTS_MAX: u32 = 3;
+/// How often the driver looks at the broker and the clock while waiting.
+pub const TICK: Duration = Duration::from_millis(20);
+
+/// When the broker acknowledges; the soak needs the offsets, so not `none`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SoakAcks {
+    /// Written and fsync'd (the durable mode: nothing acknowledged may be lost).
+    Durable,
+    /// Written, fsync'd within the broker's flush interval.
+    Written,
+}
+
+impl From<SoakAcks> for Acks {
+    fn from(a: SoakAcks) -> Acks {
+        match a {
+            SoakAcks::Durable => Acks::Durable,
+            SoakAcks::Written => Acks::Written,
+        }
+    }
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct SoakArgs {
+    /// How long the load runs, e.g. 90s, 30m, 1h (a bare number is seconds).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// SIGKILL the broker at a uniformly random moment within every interval of this length.
+    #[arg(long, value_parser = parse_duration)]
+    pub kill_every: Option<Duration>,
+    /// SIGTERM the broker at a uniformly random moment within every interval of this length.
+    #[arg(long, value_parser = parse_duration)]
+    pub sigterm_every: Option<Duration>,
+    /// Records per second, over all producers.
+    #[arg(long, default_value_t = 2000.0)]
+    pub rate: f64,
+    /// Partitions of the soak's topic.
+    #[arg(long, default_value_t = 8)]
+    pub partitions: u32,
+    /// Producer threads (each with its own producer id).
+    #[arg(long, default_value_t = 4)]
+    pub producers: u32,
+    /// Consumer threads reading during the load (each a share of the partitions).
+    #[arg(long, default_value_t = 2)]
+    pub consumers: u32,
+    /// Bytes of each record's value (at least 24: the harness's header).
+    #[arg(long, default_value_t = 256)]
+    pub record_bytes: usize,
+    /// When the broker acknowledges a produce.
+    #[arg(long, value_enum, default_value = "durable")]
+    pub acks: SoakAcks,
+    /// Write soak.json, soak.md and the broker's log into this directory.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// The broker's data directory; created by the soak (it must not exist
+    /// or be empty) and removed at the end [default: ./tmp/soak-<pid>].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Keep the data directory at the end (to inspect it after a failure).
+    #[arg(long)]
+    pub keep_data: bool,
+    /// The shardlog binary to run [default: `shardlog` next to this program].
+    #[arg(long)]
+    pub broker_bin: Option<PathBuf>,
+    /// Cores the broker runs on (`serve --cores`) [default: every CPU].
+    #[arg(long)]
+    pub cores: Option<usize>,
+    /// One more argument for `shardlog serve` (repeat the flag for more),
+    /// e.g. --broker-arg=--io-memory-bytes=1048576.
+    #[arg(long = "broker-arg", allow_hyphen_values = true)]
+    pub broker_args: Vec<String>,
+    /// Seed of the random fault moments [default: from the clock; printed].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// After a restart, how long the first produce may take to be accepted.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub recovery_timeout: Duration,
+    /// After the load stops, how long producers may wait for their last answers.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+    /// How long reading every partition back may take.
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    pub check_timeout: Duration,
+    /// No live line every second.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl SoakArgs {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.duration.is_zero() {
+            return Err("--duration must be positive".into());
+        }
+        for (flag, every) in [
+            ("--kill-every", self.kill_every),
+            ("--sigterm-every", self.sigterm_every),
+        ] {
+            if every.is_some_and(|e| e < Duration::from_millis(100)) {
+                return Err(format!("{flag} must be at least 100ms"));
+            }
+        }
+        if !self.rate.is_finite() || self.rate <= 0.0 {
+            return Err("--rate must be positive".into());
+        }
+        if self.partitions == 0 || self.producers == 0 {
+            return Err("--partitions and --producers must be at least 1".into());
+        }
+        if self.rate / f64::from(self.producers) < 0.1 {
+            return Err("--rate must give each producer at least 0.1 records/s".into());
+        }
+        Ok(())
+    }
+}
+
+/// `250ms`, `20s`, `30m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 90s, 30m, 1h"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "ms" => number / 1_000.0,
+        "m" => number * 60.0,
+        "h" => number * 3_600.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (ms, s, m, h)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("20"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert!(parse_duration("5 days").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+}
