@@ -135,71 +135,76 @@ pub fn render(cores: &[CoreSnapshot]) -> String {
 
 fn core_families(e: &mut Exposition, cores: &[CoreSnapshot]) {
     let ids: Vec<String> = cores.iter().map(|c| c.core.to_string()).collect();
-    let counters: [(&str, &str, CoreValue); 8] = [
+    let values: [(&str, Kind, &str, CoreValue); 11] = [
         (
             "shardlog_received_bytes_total",
+            Kind::Counter,
             "Request frame bytes read.",
             |c| c.bytes_received,
         ),
         (
             "shardlog_sent_bytes_total",
+            Kind::Counter,
             "Response frame bytes written.",
             |c| c.bytes_sent,
         ),
         (
             "shardlog_produce_bytes_total",
+            Kind::Counter,
             "Record-batch bytes in produce requests.",
             |c| c.produce_bytes,
         ),
         (
             "shardlog_fetch_bytes_total",
+            Kind::Counter,
             "Record-batch bytes in fetch responses.",
             |c| c.fetch_bytes,
         ),
         (
             "shardlog_cross_core_messages_sent_total",
+            Kind::Counter,
             "Requests this core sent to other cores.",
             |c| c.messages_sent,
         ),
         (
             "shardlog_cross_core_messages_received_total",
+            Kind::Counter,
             "Requests this core served for other cores.",
             |c| c.messages_received,
         ),
         (
             "shardlog_connections_accepted_total",
+            Kind::Counter,
             "Connections accepted.",
             |c| c.connections_accepted,
         ),
         (
             "shardlog_connections_refused_total",
+            Kind::Counter,
             "Connections refused at the connection limit.",
             |c| c.connections_refused,
         ),
-    ];
-    for (name, help, value) in counters {
-        e.family(name, Kind::Counter, help);
-        for (c, id) in cores.iter().zip(&ids) {
-            e.sample(name, &[("core", id)], value(c));
-        }
-    }
-    let gauges: [(&str, &str, CoreValue); 3] = [
-        ("shardlog_connections", "Open client connections.", |c| {
-            c.gauges.connections as u64
-        }),
+        (
+            "shardlog_connections",
+            Kind::Gauge,
+            "Open client connections.",
+            |c| c.gauges.connections as u64,
+        ),
         (
             "shardlog_inflight_bytes",
+            Kind::Gauge,
             "Bytes of requests being handled.",
             |c| c.gauges.inflight_bytes,
         ),
         (
             "shardlog_cache_bytes",
+            Kind::Gauge,
             "Bytes held by the tail cache.",
             |c| c.gauges.cache_bytes as u64,
         ),
     ];
-    for (name, help, value) in gauges {
-        e.family(name, Kind::Gauge, help);
+    for (name, kind, help, value) in values {
+        e.family(name, kind, help);
         for (c, id) in cores.iter().zip(&ids) {
             e.sample(name, &[("core", id)], value(c));
         }
