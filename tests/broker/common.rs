@@ -37,6 +37,8 @@ impl DataDir {
 impl Drop for DataDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+        // The broker's ready file sits beside the directory (broker_command).
+        let _ = std::fs::remove_file(self.0.with_extension("ready"));
     }
 }
 
