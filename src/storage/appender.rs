@@ -247,7 +247,12 @@ impl<S: Storage> Inner<S> {
             .free_bytes(&self.dir)
             .await
             .map_err(StorageError::from)?;
+        let was_below = self.state.borrow().below_reserve;
         if free >= reserve.saturating_add(bytes) {
+            if was_below {
+                self.state.borrow_mut().below_reserve = false;
+                tracing::info!(dir = %self.dir.display(), free, "free space is above the reserve again: appends resume");
+            }
             return Ok(());
         }
         let message = format!(
@@ -255,7 +260,13 @@ impl<S: Storage> Inner<S> {
              would go below the reserve min_free_bytes = {reserve}",
             self.dir.display()
         );
-        tracing::warn!("{message}");
+        // Once per episode, not once per refused round: producers retry.
+        if was_below {
+            tracing::debug!("{message}");
+        } else {
+            self.state.borrow_mut().below_reserve = true;
+            tracing::warn!("{message}; appends get StorageFull until space is freed");
+        }
         Err(StorageError::StorageFull(Rc::new(std::io::Error::new(
             std::io::ErrorKind::StorageFull,
             message,

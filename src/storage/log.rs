@@ -84,6 +84,8 @@ pub struct State<F> {
     pub sync_timer_armed: bool,
     pub sync_requested: bool,
     pub failed: Option<StorageError>,
+    /// The last free-space check refused: appends get StorageFull.
+    pub below_reserve: bool,
     pub closed: bool,
     pub idle_waiters: Vec<Completer<()>>,
     /// Readers waiting for new visible data.
@@ -205,6 +207,7 @@ impl<S: Storage> PartitionLog<S> {
             sync_timer_armed: false,
             sync_requested: false,
             failed: None,
+            below_reserve: false,
             closed: false,
             idle_waiters: Vec::new(),
             data_waiters: Vec::new(),
