@@ -6,7 +6,7 @@
 //! metrics endpoint get a [`CoreSnapshot`] by message.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::histogram::{Histogram, LATENCY_BOUNDS_US};
 use super::window::{LatencyWindow, WindowSummary};
@@ -57,9 +57,17 @@ impl CoreMetrics {
         self.bytes_received += bytes as u64;
     }
 
-    /// A response to API `api_key` was written, `latency` after its frame
-    /// was read, with the response's top-level error code.
-    pub fn on_response(&mut self, api_key: u16, latency: Duration, bytes: usize, error: u16) {
+    /// A response to API `api_key` is ready at `now`, its frame having been
+    /// read at `read_at`, with the response's top-level error code.
+    pub fn on_response(
+        &mut self,
+        api_key: u16,
+        read_at: Instant,
+        now: Instant,
+        bytes: usize,
+        error: u16,
+    ) {
+        let latency = now.saturating_duration_since(read_at);
         let slot = usize::from(api_key).min(OTHER_API);
         if self.apis.len() <= slot {
             self.apis.resize_with(slot + 1, ApiCounts::default);
@@ -73,7 +81,7 @@ impl CoreMetrics {
             *self.errors.entry(error).or_default() += 1;
         }
         if api_key == ApiKey::Produce as u16 {
-            self.produce_window.record(Instant::now(), latency);
+            self.produce_window.record(now, latency);
         }
     }
 

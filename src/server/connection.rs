@@ -83,7 +83,7 @@ async fn write_responses(
         if let Some((api_key, read_at)) = out.request {
             let error = ResponseHeader::parse(&bytes).error_code;
             let mut metrics = shard.metrics.borrow_mut();
-            metrics.on_response(api_key, read_at.elapsed(), bytes.len(), error);
+            metrics.on_response(api_key, read_at, Instant::now(), bytes.len(), error);
         }
         if let Err(e) = stream.write_all(&bytes).await {
             tracing::debug!(error = %e, "connection write failed");
