@@ -7,7 +7,7 @@
 
 use shardlog::config::{Durability, LogConfig};
 use shardlog::storage::faults::{FaultPlan, FaultyStorage};
-use shardlog::storage::StorageError;
+use shardlog::storage::{PartitionLog, Storage, StorageError};
 
 use crate::common::{batch, open, read_all, run, small_config, TempDir};
 
@@ -24,6 +24,23 @@ fn reserve_config() -> LogConfig {
     }
 }
 
+/// Appends one batch per tag, each of which must be accepted at the next
+/// offset, and records the tags in offset order.
+async fn append_all<S: Storage>(
+    log: &PartitionLog<S>,
+    tags: std::ops::Range<u64>,
+    acked: &mut Vec<u64>,
+) {
+    for tag in tags {
+        let base = log
+            .append(batch(tag, 1, 700), Durability::Durable)
+            .await
+            .unwrap();
+        assert_eq!(base, acked.len() as u64);
+        acked.push(tag);
+    }
+}
+
 #[test]
 fn appends_below_the_reserve_fail_typed_and_resume_once_space_is_freed() {
     let dir = TempDir::new("reserve");
@@ -34,14 +51,7 @@ fn appends_below_the_reserve_fail_typed_and_resume_once_space_is_freed() {
         let log = open(FaultyStorage::new(plan.clone()), &path, reserve_config()).await;
         // The tag of each acknowledged append, in offset order.
         let mut acked: Vec<u64> = Vec::new();
-        for tag in 0..10u64 {
-            let base = log
-                .append(batch(tag, 1, 700), Durability::Durable)
-                .await
-                .unwrap();
-            assert_eq!(base, acked.len() as u64);
-            acked.push(tag);
-        }
+        append_all(&log, 0..10, &mut acked).await;
 
         // Less free than the reserve plus one step: the next commit of space
         // (a step or a roll) is refused. Appends into space already
@@ -82,14 +92,7 @@ fn appends_below_the_reserve_fail_typed_and_resume_once_space_is_freed() {
         // Space is freed (retention, a deleted topic): the same open log
         // takes appends again.
         plan.free_bytes.set(Some(PLENTY));
-        for tag in 100..140u64 {
-            let base = log
-                .append(batch(tag, 1, 700), Durability::Durable)
-                .await
-                .unwrap();
-            assert_eq!(base, acked.len() as u64);
-            acked.push(tag);
-        }
+        append_all(&log, 100..140, &mut acked).await;
         assert_eq!(
             read_all(&log, 0, 1 << 20).await.len(),
             acked.len(),
