@@ -17,6 +17,8 @@
 //!   messages and the fan-out of requests over cores.
 //! - [`server`]: listeners, connections, request dispatch.
 //! - [`topics`]: topic names, settings, the persisted topic map.
+//! - [`waiters`]: the one registry of waiting futures' wakers (one per
+//!   future, withdrawn on drop).
 //! - [`storage`]: the partition log each core runs for the partitions it
 //!   owns: segments, group commit, indexes, recovery, retention, tail cache.
 //! - [`client`]: the blocking client library (admin, producer, consumer)
@@ -34,3 +36,4 @@ pub mod server;
 pub mod shard;
 pub mod storage;
 pub mod topics;
+pub mod waiters;

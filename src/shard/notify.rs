@@ -2,32 +2,29 @@
 //! broadcast (`Notify`, for shutdown) and `first_of`, which resolves when
 //! any of several futures does (for long-poll fetches over partitions).
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
+
+use crate::waiters::{WaiterSet, WaiterSlot};
 
 /// A flag that, once raised, wakes every waiter and stays raised.
 ///
-/// Each waiting future holds one registration, updated in place when it is
-/// polled again and removed when it is dropped: a connection waits on
-/// shutdown once per request it reads, for as long as it lives.
+/// Each waiting future holds one registration in a [`WaiterSet`], updated
+/// in place when it is polled again and removed when it is dropped: a
+/// connection waits on shutdown for as long as it lives.
 #[derive(Default)]
 pub struct Notify {
     raised: Cell<bool>,
-    next_key: Cell<u64>,
-    waiters: RefCell<HashMap<u64, Waker>>,
+    waiters: WaiterSet,
 }
 
 impl Notify {
     pub fn raise(&self) {
         self.raised.set(true);
-        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
-        for waker in waiters.into_values() {
-            waker.wake();
-        }
+        self.waiters.wake_all();
     }
 
     pub fn is_raised(&self) -> bool {
@@ -38,20 +35,19 @@ impl Notify {
     pub fn wait(self: &Rc<Self>) -> NotifyWait {
         NotifyWait {
             notify: self.clone(),
-            key: None,
+            slot: self.waiters.slot(),
         }
     }
 
     /// Futures registered as waiting (for tests).
     pub fn waiter_count(&self) -> usize {
-        self.waiters.borrow().len()
+        self.waiters.len()
     }
 }
 
 pub struct NotifyWait {
     notify: Rc<Notify>,
-    /// This future's registration in `notify.waiters`, once polled.
-    key: Option<u64>,
+    slot: WaiterSlot,
 }
 
 impl Future for NotifyWait {
@@ -61,32 +57,8 @@ impl Future for NotifyWait {
         if self.notify.raised.get() {
             return Poll::Ready(());
         }
-        let key = match self.key {
-            Some(key) => key,
-            None => {
-                let key = self.notify.next_key.get();
-                self.notify.next_key.set(key + 1);
-                self.key = Some(key);
-                key
-            }
-        };
-        let mut waiters = self.notify.waiters.borrow_mut();
-        match waiters.get_mut(&key) {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            Some(waker) => waker.clone_from(cx.waker()),
-            None => {
-                waiters.insert(key, cx.waker().clone());
-            }
-        }
+        self.slot.register(cx.waker());
         Poll::Pending
-    }
-}
-
-impl Drop for NotifyWait {
-    fn drop(&mut self) {
-        if let Some(key) = self.key {
-            self.notify.waiters.borrow_mut().remove(&key);
-        }
     }
 }
 
@@ -134,7 +106,7 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
-    use std::task::Wake;
+    use std::task::{Wake, Waker};
 
     struct CountingWaker(AtomicUsize);
 

@@ -453,23 +453,18 @@ impl<S: Storage> Inner<S> {
 
     /// Everything written so far is durable: publish it to readers.
     pub fn make_visible(&self) {
-        let (unsynced, waiters) = {
+        let unsynced = {
             let mut state = self.state.borrow_mut();
             state.visible_next_offset = state.active.next_offset;
             state.visible_active_bytes = state.active.data_bytes;
-            (
-                std::mem::take(&mut state.unsynced),
-                std::mem::take(&mut state.data_waiters),
-            )
+            std::mem::take(&mut state.unsynced)
         };
         let mut cache = self.cache.borrow_mut();
         for (base_offset, next_offset, bytes) in unsynced {
             cache.insert(self.cache_key, base_offset, next_offset, bytes);
         }
         drop(cache);
-        for waker in waiters {
-            waker.wake();
-        }
+        self.data_waiters.wake_all();
     }
 
     fn fail_round(&self, written: Vec<Written>, err: StorageError) {
@@ -491,14 +486,8 @@ impl<S: Storage> Inner<S> {
     /// Takes the log out of service: appends are refused from now on.
     pub fn enter_failed(&self, err: StorageError) {
         tracing::error!(dir = %self.dir.display(), error = %err, "partition log failed; refusing appends");
-        let waiters = {
-            let mut state = self.state.borrow_mut();
-            state.failed.get_or_insert(err);
-            std::mem::take(&mut state.data_waiters)
-        };
-        for waker in waiters {
-            waker.wake();
-        }
+        self.state.borrow_mut().failed.get_or_insert(err);
+        self.data_waiters.wake_all();
     }
 
     fn fail_pending_after_failure(&self) {

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
@@ -31,6 +31,7 @@ use super::segment::{parse_segment_name, CursorItem, Segment, SegmentCursor};
 use super::stats::LogStats;
 use crate::batch::{validate, Batch};
 use crate::config::{Durability, LogConfig, ShardStorageConfig, BATCH_BYTES_LIMIT, PAGE_BYTES};
+use crate::waiters::{WaiterSet, WaiterSlot};
 
 /// Written at a clean close, removed at open: its presence means the index
 /// files are current and the tail needs no scan.
@@ -64,6 +65,8 @@ pub struct Inner<S: Storage> {
     pub cache_key: CacheKey,
     pub state: RefCell<State<S::File>>,
     pub stats: RefCell<LogStats>,
+    /// Readers waiting for new visible data: one waker per waiting future.
+    pub data_waiters: WaiterSet,
 }
 
 pub struct State<F> {
@@ -88,8 +91,6 @@ pub struct State<F> {
     pub below_reserve: bool,
     pub closed: bool,
     pub idle_waiters: Vec<Completer<()>>,
-    /// Readers waiting for new visible data.
-    pub data_waiters: Vec<Waker>,
 }
 
 /// Batches returned by a read.
@@ -210,7 +211,6 @@ impl<S: Storage> PartitionLog<S> {
             below_reserve: false,
             closed: false,
             idle_waiters: Vec::new(),
-            data_waiters: Vec::new(),
         };
         Ok(PartitionLog {
             inner: Rc::new(Inner {
@@ -222,6 +222,7 @@ impl<S: Storage> PartitionLog<S> {
                 cache_key,
                 state: RefCell::new(state),
                 stats: RefCell::default(),
+                data_waiters: WaiterSet::new(),
             }),
         })
     }
@@ -481,6 +482,7 @@ impl<S: Storage> PartitionLog<S> {
     /// closed or failed. For long-poll fetches: woken by appends, not polled.
     pub fn wait_for_data(&self, offset: u64) -> DataArrival<S> {
         DataArrival {
+            slot: self.inner.data_waiters.slot(),
             inner: self.inner.clone(),
             offset,
         }
@@ -577,6 +579,8 @@ impl<S: Storage> PartitionLog<S> {
                 wait
             })
         };
+        // Long-polls on this partition answer now rather than at their deadline.
+        self.inner.data_waiters.wake_all();
         if let Some(idle) = idle {
             idle.await;
         }
@@ -655,17 +659,22 @@ async fn drop_empty_trailing_segments<S: Storage>(
 pub struct DataArrival<S: Storage> {
     inner: Rc<Inner<S>>,
     offset: u64,
+    /// This future's one registration, withdrawn when it is dropped.
+    slot: WaiterSlot,
 }
 
 impl<S: Storage> Future for DataArrival<S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = self.inner.state.borrow_mut();
-        if state.visible_next_offset > self.offset || state.closed || state.failed.is_some() {
+        let arrived = {
+            let state = self.inner.state.borrow();
+            state.visible_next_offset > self.offset || state.closed || state.failed.is_some()
+        };
+        if arrived {
             return Poll::Ready(());
         }
-        state.data_waiters.push(cx.waker().clone());
+        self.get_mut().slot.register(cx.waker());
         Poll::Pending
     }
 }

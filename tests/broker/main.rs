@@ -12,5 +12,6 @@ mod config;
 mod data;
 mod groups;
 mod hostile;
+mod idle;
 mod lifecycle;
 mod metrics;
