@@ -287,6 +287,7 @@ pub fn run(args: ServeArgs) -> CliResult {
     }
     let ready_file = args.ready_file.clone();
     let mut ready_error = None;
+    shardlog::shard::panic::exit_process_on_panic();
     run_broker(config, |ready: &Ready| {
         if let Some(path) = &ready_file {
             if let Err(e) = write_ready_file(path, ready) {

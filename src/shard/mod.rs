@@ -12,6 +12,7 @@
 //!   owns: membership and committed offsets.
 //! - [`metrics`]: this core's metrics snapshot, and every core's gathered.
 //! - [`runtime`]: starting one pinned executor per core and wiring them.
+//! - [`panic`]: a panic on any core ends the process (for its supervisor).
 
 pub mod admin;
 pub mod groups;
@@ -19,6 +20,7 @@ pub mod inbox;
 pub mod messages;
 pub mod metrics;
 pub mod notify;
+pub mod panic;
 pub mod partitions;
 pub mod route;
 pub mod runtime;

@@ -51,6 +51,7 @@ impl Shard {
         partitions: Vec<(u32, BytesMut)>,
         acks: Acks,
     ) -> impl Future<Output = Vec<ProducePartitionResponse>> + 'static {
+        super::panic::debug_panic_on_produce(topic);
         let durability = acks.durability();
         let submitted: Vec<_> = partitions
             .into_iter()

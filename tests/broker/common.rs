@@ -86,11 +86,16 @@ impl Broker {
 
     /// A broker listening on `listen` (a fixed port, to restart on it).
     pub fn start_on(data_dir: &Path, listen: &str, extra: &[&str]) -> Broker {
-        let (mut command, ready) = broker_command(data_dir, listen, extra);
+        let (command, ready) = broker_command(data_dir, listen, extra);
+        Broker::spawn(command, &ready)
+    }
+
+    /// Starts `command` (from [`broker_command`]) and waits for `ready`.
+    pub fn spawn(mut command: Command, ready: &Path) -> Broker {
         let mut child = command.spawn().expect("spawn shardlog");
         let started = Instant::now();
         loop {
-            if let Ok(text) = std::fs::read_to_string(&ready) {
+            if let Ok(text) = std::fs::read_to_string(ready) {
                 let mut lines = text.lines();
                 let addr = lines
                     .next()

@@ -15,3 +15,4 @@ mod hostile;
 mod idle;
 mod lifecycle;
 mod metrics;
+mod panic;
