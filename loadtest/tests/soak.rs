@@ -1,7 +1,8 @@
 //! The short soak of the test suite: the debug `shardlog` broker as a child
 //! process, killed with SIGKILL every few seconds for about two minutes
 //! under the verifying workload; nothing acknowledged may be lost and the
-//! log must stay consistent. The long runs are `scripts/soak.sh`
+//! log must stay consistent; an idle consumer long-polls a quiet topic all
+//! along and still reads what arrives there at the end. The long runs are `scripts/soak.sh`
 //! (docs/TESTING.md).
 
 use std::path::{Path, PathBuf};
@@ -109,6 +110,15 @@ fn two_minutes_of_kill_9_lose_nothing_acknowledged() {
     assert!(!data_dir.exists(), "the soak removed its data dir");
     assert!(report.acknowledged > 0, "the load ran:\n{text}");
     assert!(report.restarts > 0, "the broker was killed:\n{text}");
+    assert!(
+        report.idle_polls > 1000,
+        "the idle consumer long-polled its quiet topic throughout:\n{text}"
+    );
+    assert_eq!(
+        (report.idle_records_expected, report.idle_records_read),
+        (4, 4),
+        "after the idle phase the idle consumer read the closing records:\n{text}"
+    );
     assert_eq!(report.lost, 0, "nothing acknowledged lost:\n{text}");
     assert_eq!(
         report.inconsistent_offsets, 0,

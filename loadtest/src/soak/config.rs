@@ -60,6 +60,11 @@ pub struct SoakArgs {
     /// Consumer threads reading during the load (each a share of the partitions).
     #[arg(long, default_value_t = 2)]
     pub consumers: u32,
+    /// Consumers that long-poll a second topic nobody writes to (1 ms waits,
+    /// many polls) for the whole run, then must read the one record per
+    /// partition produced there at the end; 0 for none.
+    #[arg(long, default_value_t = 1)]
+    pub idle_consumers: u32,
     /// Bytes of each record's value (at least 24: the harness's header).
     #[arg(long, default_value_t = 256)]
     pub record_bytes: usize,

@@ -6,7 +6,9 @@
 //!    [`Schedule`] (SIGKILL or SIGTERM), is waited for, and restarted; the
 //!    probe measures the recovery; an exit nobody asked for is counted and
 //!    restarted too;
-//! 4. faults stop; the producers stop and drain, then the consumers;
+//!    meanwhile idle consumers long-poll a topic nobody writes to;
+//! 4. faults stop; the producers stop and drain; one record goes to each
+//!    idle partition and the idle consumers must read it; the consumers stop;
 //! 5. every partition is read back and checked; the broker is stopped.
 //!
 //! Every wait has a timeout, and `interrupted` (Ctrl-C) ends the run early
@@ -27,6 +29,10 @@ use super::config::{
     SoakArgs, BROKER_START_TIMEOUT, KILL_EXIT_TIMEOUT, START_ATTEMPTS_MAX, TERM_EXIT_TIMEOUT, TICK,
 };
 use super::faults::{Rng, Schedule, Signal};
+use super::idle::{
+    end_the_idle_phase, run_idle_consumer, wait_for_idle_reads, IdleCounters, IdleOutcome,
+    IDLE_TOPIC,
+};
 use super::probe::Probe;
 use super::report::{recovery_summary, Restart, SoakReport};
 use super::sampler::{run_sampler, Gauges, Sample};
@@ -160,7 +166,7 @@ impl Soak<'_> {
 
     fn run(mut self) -> Result<SoakReport, String> {
         self.start_broker()?;
-        self.create_topic()?;
+        self.create_topics()?;
         let address = self.address();
         let args = self.args;
         let settings = ProducerSettings {
@@ -186,6 +192,8 @@ impl Soak<'_> {
         );
         let acks = Mutex::new(AckInterval::default());
         let consumed = AtomicU64::new(0);
+        let idle = IdleCounters::default();
+        let mut idle_records_read = 0;
         let stop_producers = AtomicBool::new(false);
         let stop_consumers = AtomicBool::new(false);
         let stop_sampler = AtomicBool::new(false);
@@ -218,6 +226,12 @@ impl Soak<'_> {
                     })
                 })
                 .collect();
+            let idle_threads: Vec<_> = (0..args.idle_consumers)
+                .map(|_| {
+                    let (address, stop, idle) = (&address, &stop_consumers, &idle);
+                    scope.spawn(move || run_idle_consumer(address, args.partitions, stop, idle))
+                })
+                .collect();
             let producer_threads: Vec<_> = producer_ids
                 .iter()
                 .map(|&id| {
@@ -243,9 +257,23 @@ impl Soak<'_> {
                     Err(_) => self.errors.push("a producer thread panicked".into()),
                 }
             }
+            if args.idle_consumers > 0 && !self.interrupted.load(Ordering::Relaxed) {
+                match end_the_idle_phase(&address, args.partitions) {
+                    Ok(()) => {
+                        let expected = u64::from(args.idle_consumers * args.partitions);
+                        idle_records_read = wait_for_idle_reads(&idle, expected);
+                    }
+                    Err(err) => self.errors.push(err),
+                }
+            }
             // Consumers read on a moment so they see the last records.
             self.sleep_until(Instant::now() + Duration::from_secs(1));
             stop_consumers.store(true, Ordering::Relaxed);
+            for t in idle_threads {
+                if t.join().is_err() {
+                    self.errors.push("an idle consumer thread panicked".into());
+                }
+            }
             let mut reads = Vec::new();
             for t in consumer_threads {
                 match t.join() {
@@ -290,7 +318,17 @@ impl Soak<'_> {
             }
         };
         drop(history);
-        Ok(self.report(checked, samples, &latency, load_s))
+        let idle = IdleOutcome {
+            polls: idle.polls.load(Ordering::Relaxed),
+            records_read: idle_records_read,
+            // An interrupted run never produced the closing records.
+            records_expected: if self.interrupted.load(Ordering::Relaxed) {
+                0
+            } else {
+                u64::from(args.idle_consumers * args.partitions)
+            },
+        };
+        Ok(self.report(checked, samples, &latency, load_s, idle))
     }
 
     /// Until the duration is over: wait for the next fault, deliver it,
@@ -442,7 +480,16 @@ impl Soak<'_> {
         Err(format!("starting the broker: {last_error}"))
     }
 
-    fn create_topic(&mut self) -> Result<(), String> {
+    /// The soak's topic and the idle topic, with `--partitions` each.
+    fn create_topics(&mut self) -> Result<(), String> {
+        self.create_topic(TOPIC)?;
+        if self.args.idle_consumers > 0 {
+            self.create_topic(IDLE_TOPIC)?;
+        }
+        Ok(())
+    }
+
+    fn create_topic(&mut self, name: &str) -> Result<(), String> {
         let deadline = Instant::now() + CREATE_TOPIC_TIMEOUT;
         let settings = TopicSettings {
             partitions: self.args.partitions,
@@ -452,11 +499,11 @@ impl Soak<'_> {
         };
         loop {
             let created = Admin::connect(&self.address(), ConnectionConfig::default())
-                .and_then(|mut admin| admin.create_topic(TOPIC, settings.clone()));
+                .and_then(|mut admin| admin.create_topic(name, settings.clone()));
             match created {
                 Ok(()) => return Ok(()),
                 Err(err) if Instant::now() >= deadline => {
-                    return Err(format!("creating the topic: {err}"))
+                    return Err(format!("creating the topic {name}: {err}"))
                 }
                 Err(err) => {
                     tracing::warn!(%err, "creating the topic, trying again");
@@ -478,6 +525,7 @@ impl Soak<'_> {
         samples: Vec<Sample>,
         latency: &hdrhistogram::Histogram<u64>,
         load_s: f64,
+        idle: IdleOutcome,
     ) -> SoakReport {
         let args = self.args;
         let (recovery_ms_p50, recovery_ms_max) =
@@ -530,6 +578,10 @@ impl Soak<'_> {
             open_files_max: samples.iter().filter_map(|s| s.open_files).max(),
             samples,
             check: checked,
+            idle_consumers: args.idle_consumers,
+            idle_polls: idle.polls,
+            idle_records_expected: idle.records_expected,
+            idle_records_read: idle.records_read,
             ..SoakReport::default()
         };
         report.judge(&self.errors);

@@ -7,6 +7,7 @@
 //! - [`config`]: the command line ([`config::SoakArgs`]) and the limits.
 //! - [`broker`]: the broker child process, its ports and data dir.
 //! - [`faults`]: when faults happen ([`faults::Schedule`]).
+//! - [`idle`]: consumers long-polling a topic that receives nothing.
 //! - [`probe`]: the recovery probe (restart until a produce is accepted).
 //! - [`sampler`]: throughput, ack p99, RSS and open files every second.
 //! - [`driver`]: one run, start to end ([`driver::run_soak`]).
@@ -16,6 +17,7 @@ pub mod broker;
 pub mod config;
 pub mod driver;
 pub mod faults;
+pub mod idle;
 pub mod probe;
 pub mod report;
 pub mod sampler;

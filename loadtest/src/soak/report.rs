@@ -80,6 +80,15 @@ pub struct SoakReport {
     pub ack_max_ms: Option<f64>,
     pub rss_bytes_max: Option<u64>,
     pub open_files_max: Option<u64>,
+
+    /// The idle phase: consumers long-polling a topic that gets records
+    /// only at the end ([`super::idle`]).
+    pub idle_consumers: u32,
+    /// Idle fetches answered over the run.
+    pub idle_polls: u64,
+    /// Records the idle consumers should have read at the end, in all.
+    pub idle_records_expected: u64,
+    pub idle_records_read: u64,
     /// One per second: throughput, ack p99, RSS, open files.
     pub samples: Vec<Sample>,
 }
@@ -109,6 +118,12 @@ impl SoakReport {
         fail(unrecovered, "restarts with no produce accepted in time");
         if self.acknowledged == 0 {
             failures.push("nothing was acknowledged".into());
+        }
+        if self.idle_records_read < self.idle_records_expected {
+            failures.push(format!(
+                "idle consumers read {} of the {} records produced to the idle topic at the end",
+                self.idle_records_read, self.idle_records_expected
+            ));
         }
         self.passed = failures.is_empty();
         self.failures = failures;
@@ -205,6 +220,13 @@ fn summary_rows(r: &SoakReport) -> Vec<(&'static str, String)> {
                 "{} / {}",
                 mib(r.rss_bytes_max),
                 r.open_files_max.map_or("-".into(), |v| v.to_string())
+            ),
+        ),
+        (
+            "idle consumers: polls / end reads",
+            format!(
+                "{} consumers: {} polls / {} of {}",
+                r.idle_consumers, r.idle_polls, r.idle_records_read, r.idle_records_expected
             ),
         ),
         ("seed", r.seed.to_string()),
