@@ -55,13 +55,7 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    shardlog::logging::init_stderr_logging(default_level);
     let result = match command {
         Command::Serve(args) => cli::serve::run(*args),
         Command::Check(args) => cli::check::run(args),

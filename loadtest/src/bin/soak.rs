@@ -30,17 +30,9 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                // The client warns of every refused connection, and an
-                // outage is full of them.
-                .unwrap_or_else(|_| {
-                    tracing_subscriber::EnvFilter::new("warn,shardlog::client=error")
-                }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // The client warns of every refused connection, and an outage is
+    // full of them.
+    shardlog::logging::init_stderr_logging("warn,shardlog::client=error");
     // Ctrl-C or SIGTERM: the soak stops what it started and reports.
     let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
