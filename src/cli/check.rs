@@ -9,6 +9,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use shardlog::shard::runtime::lock_data_dir;
 use shardlog::storage::check::{check_partition, PartitionReport};
 use shardlog::storage::{prime_executor_io, DmaStorage};
+use shardlog::topics::store::TOPICS_FILE;
 
 use super::{CliError, CliResult};
 
@@ -16,11 +17,18 @@ const EXAMPLES: &str = "Examples:
   shardlog check --data-dir ./data
   shardlog check --data-dir ./data --repair     # truncate torn tails, as recovery would";
 
+/// Where the topics' partitions live, under the data dir.
+const TOPICS_DIR: &str = "topics";
+/// Where the broker's internal logs (the committed offsets) live.
+const INTERNAL_DIR: &str = "internal";
+
 /// Memory the checker registers with io_uring.
 const CHECK_IO_MEMORY_BYTES: usize = 1 << 20;
 
-/// Verify every segment of a stopped broker's data directory: batch CRCs,
-/// dense offsets, index consistency. Exits non-zero on problems.
+/// Verify every segment of a stopped broker's data directory, the topics'
+/// partitions and the committed-offsets log (`internal/__consumer_offsets`):
+/// batch CRCs, dense offsets, index consistency. Exits non-zero on
+/// problems, and when the directory is missing or holds no shardlog data.
 #[derive(Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct CheckArgs {
@@ -33,21 +41,37 @@ pub struct CheckArgs {
     repair: bool,
 }
 
-/// Every partition directory: `<data>/topics/<topic>/<partition>`.
+/// Every partition directory of every log: the topics'
+/// (`<data>/topics/<topic>/<partition>`, named `topic/partition`) and the
+/// broker's internal logs such as the committed offsets
+/// (`<data>/internal/__consumer_offsets/<partition>`, named by that path).
 fn partition_dirs(data_dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let mut found = logs_under(&data_dir.join(TOPICS_DIR), "")?;
+    found.extend(logs_under(
+        &data_dir.join(INTERNAL_DIR),
+        &format!("{INTERNAL_DIR}/"),
+    )?);
+    Ok(found)
+}
+
+/// The partition directories `<root>/<log>/<partition>`, named
+/// `<prefix><log>/<partition>`, sorted; none if `root` does not exist.
+fn logs_under(root: &Path, prefix: &str) -> std::io::Result<Vec<(String, PathBuf)>> {
     let mut found = Vec::new();
-    let topics = data_dir.join("topics");
-    if !topics.exists() {
+    if !root.exists() {
         return Ok(found);
     }
-    for topic in std::fs::read_dir(&topics)? {
-        let topic = topic?;
-        for partition in std::fs::read_dir(topic.path())? {
+    for log in std::fs::read_dir(root)? {
+        let log = log?;
+        if !log.path().is_dir() {
+            continue;
+        }
+        for partition in std::fs::read_dir(log.path())? {
             let partition = partition?;
             let name = partition.file_name().to_string_lossy().into_owned();
             if partition.path().is_dir() && name.parse::<u32>().is_ok() {
                 found.push((
-                    format!("{}/{name}", topic.file_name().to_string_lossy()),
+                    format!("{prefix}{}/{name}", log.file_name().to_string_lossy()),
                     partition.path(),
                 ));
             }
@@ -57,13 +81,33 @@ fn partition_dirs(data_dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
     Ok(found)
 }
 
+/// Whether `data_dir` holds anything a broker wrote: the topic map, topic
+/// partitions or internal logs. A typo in `--data-dir` must not pass as
+/// "0 problems".
+fn holds_shardlog_data(data_dir: &Path) -> bool {
+    [TOPICS_FILE, TOPICS_DIR, INTERNAL_DIR]
+        .iter()
+        .any(|name| data_dir.join(name).exists())
+}
+
 pub fn run(args: CheckArgs) -> CliResult {
     let data_dir = std::fs::canonicalize(&args.data_dir).map_err(|e| {
-        CliError(format!(
-            "cannot open data dir {}: {e}",
-            args.data_dir.display()
-        ))
+        let what = if e.kind() == std::io::ErrorKind::NotFound {
+            "not found"
+        } else {
+            "cannot be opened"
+        };
+        CliError(format!("data dir {} {what}: {e}", args.data_dir.display()))
     })?;
+    // Before the lock, which would leave a lock file behind in a directory
+    // that is not a broker's.
+    if !holds_shardlog_data(&data_dir) {
+        return Err(CliError(format!(
+            "no shardlog data found in {} (no {TOPICS_FILE}, {TOPICS_DIR}/ or {INTERNAL_DIR}/): \
+             is --data-dir the broker's data directory?",
+            data_dir.display()
+        )));
+    }
     let _lock = lock_data_dir(&data_dir).map_err(CliError)?;
     let partitions = partition_dirs(&data_dir)?;
     let repair = args.repair;

@@ -1,10 +1,12 @@
 //! `shardlog check`: a clean data dir passes; an injected bit flip in a
 //! sealed segment and a torn tail are found; `--repair` truncates the torn
-//! tail only.
+//! tail only; the committed-offsets log is checked too; a missing or empty
+//! data dir is not found rather than passed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use shardlog::client::{Admin, ConnectionConfig};
 use shardlog::protocol::produce::Acks;
 
 use crate::common::{batch, Broker, DataDir};
@@ -65,6 +67,84 @@ fn a_clean_data_dir_passes() {
     assert!(output.status.success(), "{}", text(&output));
     assert!(text(&output).contains("800 records"), "{}", text(&output));
     assert!(text(&output).contains(": 0 problems"));
+    for p in 0..shardlog::config::OFFSETS_PARTITIONS {
+        let line = format!("internal/__consumer_offsets/{p}: ");
+        assert!(
+            text(&output).contains(&line),
+            "the committed-offsets log is checked: {line:?} in {}",
+            text(&output)
+        );
+    }
+}
+
+#[test]
+fn a_missing_or_empty_data_dir_is_not_found() {
+    let dir = DataDir::new("check-empty");
+    let missing = dir.0.join("no-such-dir");
+    let output = check(&missing, false);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not found"), "{stderr}");
+
+    let output = check(&dir.0, false);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no shardlog data found"), "{stderr}");
+    assert!(!text(&output).contains("0 problems"), "{}", text(&output));
+    assert_eq!(
+        std::fs::read_dir(&dir.0).unwrap().count(),
+        0,
+        "check leaves nothing (no lock file) in a directory that is not a broker's"
+    );
+}
+
+#[test]
+fn damage_in_the_committed_offsets_log_is_found() {
+    let dir = DataDir::new("check-offsets");
+    let broker = Broker::start(&dir.0);
+    let mut client = broker.connect();
+    assert_eq!(client.create_topic("c", 1).header.error_code, 0);
+    drop(client);
+    let mut admin = Admin::connect(&broker.addr.to_string(), ConnectionConfig::default()).unwrap();
+    admin
+        .set_committed_offsets("billing", "c", &[(0, 0)])
+        .unwrap();
+    drop(admin);
+    let (status, stderr) = broker.terminate();
+    assert!(status.success(), "{stderr}");
+    let clean = check(&dir.0, false);
+    assert!(clean.status.success(), "{}", text(&clean));
+
+    let partition = shardlog::groups::offsets_partition("billing");
+    let log_dir = dir
+        .0
+        .join("internal/__consumer_offsets")
+        .join(partition.to_string());
+    let segment = std::fs::read_dir(&log_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .expect("a segment of the committed-offsets partition");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    // The commit's record ends at the last non-zero byte (preallocated
+    // zeros follow): flip a bit of it.
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != 0)
+        .expect("a commit record")
+        + 1;
+    bytes[end - 1] ^= 0x01;
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let output = check(&dir.0, false);
+    assert!(!output.status.success(), "{}", text(&output));
+    let line = format!("internal/__consumer_offsets/{partition}: ");
+    let report = text(&output);
+    let reported = report
+        .lines()
+        .find(|l| l.starts_with(&line))
+        .unwrap_or_else(|| panic!("{line:?} in {report}"));
+    assert!(reported.ends_with("PROBLEMS"), "{report}");
 }
 
 #[test]
