@@ -1,5 +1,6 @@
 //! The `shardlog` binary end to end: the README's quickstart exactly as
-//! written, and the error cases a user meets.
+//! written, the error cases a user meets, and `consume --from` outside a
+//! partition's range behaving the same with and without `--follow`.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -116,4 +117,79 @@ fn user_errors_exit_non_zero_with_a_clear_message() {
             "{command} --help shows an example"
         );
     }
+}
+
+/// Runs `line`; returns (exit code, stdout, stderr). Lines that could wait
+/// forever are run under `timeout`, so a hang fails with exit code 124.
+fn run(line: &str, broker: &Broker) -> (Option<i32>, String, String) {
+    let output = shell(line, broker);
+    (
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr),
+    )
+}
+
+/// Found by a new user: `--from N` past the end printed nothing and exited
+/// 0, but failed with `--follow`. Now both follow `--offset-reset`
+/// (default `error`), as Kafka's auto.offset.reset does.
+#[test]
+fn consume_from_outside_the_range_is_the_same_with_and_without_follow() {
+    let dir = DataDir::new("cli-from-range");
+    let broker = Broker::start(&dir.0);
+    for line in [
+        "shardlog topic create t --partitions 1",
+        "printf 'a\\nb\\nc\\n' | shardlog produce t",
+    ] {
+        let (code, _, stderr) = run(line, &broker);
+        assert_eq!(code, Some(0), "{line}: {stderr}");
+    }
+    for follow in ["", " --follow"] {
+        let line = format!("timeout 30 shardlog consume t --from 10{follow}");
+        let (code, stdout, stderr) = run(&line, &broker);
+        assert_eq!(code, Some(1), "{line}: out of range is an error: {stderr}");
+        assert_eq!(stdout, "", "{line}");
+        assert!(
+            stderr.contains("offset out of range: t/0 can be read from offsets 0..=3")
+                && stderr.contains("--offset-reset"),
+            "{line}: the message gives the range and the way out: {stderr}"
+        );
+
+        let line = format!(
+            "timeout 30 shardlog consume t --from 10 --offset-reset earliest --count 3{follow}"
+        );
+        let (code, stdout, stderr) = run(&line, &broker);
+        assert_eq!(code, Some(0), "{line}: {stderr}");
+        assert_eq!(stdout, "a\nb\nc\n", "{line}: from the oldest record");
+    }
+
+    // The end itself is a valid start: nothing to print yet, and --follow
+    // waits there for the next record, as --offset-reset latest does.
+    let (code, stdout, stderr) = run("shardlog consume t --from 3", &broker);
+    assert_eq!((code, stdout.as_str()), (Some(0), ""), "{stderr}");
+    let (code, stdout, stderr) = run(
+        "shardlog consume t --from 10 --offset-reset latest",
+        &broker,
+    );
+    assert_eq!((code, stdout.as_str()), (Some(0), ""), "{stderr}");
+    for start in ["--from 3", "--from 10 --offset-reset latest"] {
+        let line = format!(
+            "(sleep 1; echo next | shardlog produce t >/dev/null) & \
+             timeout 30 shardlog consume t {start} --follow --count 1; \
+             status=$?; wait; exit $status"
+        );
+        let (code, stdout, stderr) = run(&line, &broker);
+        assert_eq!(code, Some(0), "{line}: {stderr}");
+        assert_eq!(
+            stdout, "next\n",
+            "{line}: the record produced after the start"
+        );
+    }
+
+    let (_, help, _) = run("shardlog consume --help", &broker);
+    assert!(
+        help.contains("--offset-reset <earliest|latest|error>")
+            && help.contains("the same way with and without --follow"),
+        "--help says what an out-of-range start does: {help}"
+    );
 }
