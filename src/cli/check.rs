@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use clap::Args;
 use glommio::{LocalExecutorBuilder, Placement};
 
+use shardlog::groups::{commit_log, OFFSETS_LOG};
 use shardlog::shard::runtime::lock_data_dir;
-use shardlog::storage::check::{check_partition, PartitionReport};
+use shardlog::storage::check::{check_partition, PartitionReport, RecordCheck};
 use shardlog::storage::{prime_executor_io, DmaStorage};
 use shardlog::topics::store::TOPICS_FILE;
 
@@ -27,7 +28,8 @@ const CHECK_IO_MEMORY_BYTES: usize = 1 << 20;
 
 /// Verify every segment of a stopped broker's data directory, the topics'
 /// partitions and the committed-offsets log (`internal/__consumer_offsets`):
-/// batch CRCs, dense offsets, index consistency. Exits non-zero on
+/// batch CRCs, dense offsets, index consistency, and that every committed
+/// offset decodes as the broker replays it. Exits non-zero on
 /// problems, and when the directory is missing or holds no shardlog data.
 #[derive(Args, Debug)]
 #[command(after_help = EXAMPLES)]
@@ -41,22 +43,43 @@ pub struct CheckArgs {
     repair: bool,
 }
 
+/// One partition directory to check.
+struct PartitionToCheck {
+    /// As printed: `topic/partition`, or `internal/<log>/<partition>`.
+    name: String,
+    dir: PathBuf,
+    /// How its records are decoded, for a log with a record format of its
+    /// own (the committed offsets).
+    record_check: Option<RecordCheck>,
+}
+
 /// Every partition directory of every log: the topics'
 /// (`<data>/topics/<topic>/<partition>`, named `topic/partition`) and the
 /// broker's internal logs such as the committed offsets
-/// (`<data>/internal/__consumer_offsets/<partition>`, named by that path).
-fn partition_dirs(data_dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
-    let mut found = logs_under(&data_dir.join(TOPICS_DIR), "")?;
-    found.extend(logs_under(
-        &data_dir.join(INTERNAL_DIR),
-        &format!("{INTERNAL_DIR}/"),
-    )?);
-    Ok(found)
+/// (`<data>/internal/__consumer_offsets/<partition>`, named by that path),
+/// whose records are decoded as the broker replays them.
+fn partitions_to_check(data_dir: &Path) -> std::io::Result<Vec<PartitionToCheck>> {
+    let topics = logs_under(&data_dir.join(TOPICS_DIR), "")?
+        .into_iter()
+        .map(|(_, name, dir)| PartitionToCheck {
+            name,
+            dir,
+            record_check: None,
+        });
+    let internal = logs_under(&data_dir.join(INTERNAL_DIR), &format!("{INTERNAL_DIR}/"))?
+        .into_iter()
+        .map(|(log, name, dir)| PartitionToCheck {
+            name,
+            dir,
+            record_check: (log == OFFSETS_LOG).then_some(commit_log::check_record as RecordCheck),
+        });
+    Ok(topics.chain(internal).collect())
 }
 
-/// The partition directories `<root>/<log>/<partition>`, named
-/// `<prefix><log>/<partition>`, sorted; none if `root` does not exist.
-fn logs_under(root: &Path, prefix: &str) -> std::io::Result<Vec<(String, PathBuf)>> {
+/// The partition directories `<root>/<log>/<partition>` as (log, name,
+/// dir), named `<prefix><log>/<partition>`, sorted; none if `root` does
+/// not exist.
+fn logs_under(root: &Path, prefix: &str) -> std::io::Result<Vec<(String, String, PathBuf)>> {
     let mut found = Vec::new();
     if !root.exists() {
         return Ok(found);
@@ -66,12 +89,14 @@ fn logs_under(root: &Path, prefix: &str) -> std::io::Result<Vec<(String, PathBuf
         if !log.path().is_dir() {
             continue;
         }
+        let log_name = log.file_name().to_string_lossy().into_owned();
         for partition in std::fs::read_dir(log.path())? {
             let partition = partition?;
             let name = partition.file_name().to_string_lossy().into_owned();
             if partition.path().is_dir() && name.parse::<u32>().is_ok() {
                 found.push((
-                    format!("{prefix}{}/{name}", log.file_name().to_string_lossy()),
+                    log_name.clone(),
+                    format!("{prefix}{log_name}/{name}"),
                     partition.path(),
                 ));
             }
@@ -109,7 +134,7 @@ pub fn run(args: CheckArgs) -> CliResult {
         )));
     }
     let _lock = lock_data_dir(&data_dir).map_err(CliError)?;
-    let partitions = partition_dirs(&data_dir)?;
+    let partitions = partitions_to_check(&data_dir)?;
     let repair = args.repair;
     let probe_dir = data_dir.clone();
     let reports: Vec<(String, std::io::Result<PartitionReport>)> =
@@ -122,9 +147,15 @@ pub fn run(args: CheckArgs) -> CliResult {
                     return vec![("(setup)".to_string(), Err(e))];
                 }
                 let mut reports = Vec::new();
-                for (name, dir) in partitions {
-                    let report = check_partition(&DmaStorage, &dir, repair).await;
-                    reports.push((name, report));
+                for partition in partitions {
+                    let report = check_partition(
+                        &DmaStorage,
+                        &partition.dir,
+                        repair,
+                        partition.record_check,
+                    )
+                    .await;
+                    reports.push((partition.name, report));
                 }
                 reports
             });
