@@ -22,7 +22,8 @@ use clap::{Parser, Subcommand};
   shardlog group describe billing
 
 Every client command takes --broker HOST:PORT (default 127.0.0.1:9092).
-Set RUST_LOG=debug for the client's own log on standard error."
+Set RUST_LOG=debug for the client's own log on standard error; it is
+coloured only on a terminal, and never with NO_COLOR set."
 )]
 struct Cli {
     #[command(subcommand)]
