@@ -23,12 +23,15 @@
 //!   owns: segments, group commit, indexes, recovery, retention, tail cache.
 //! - [`client`]: the blocking client library (admin, producer, consumer)
 //!   over std::net, for programs that do not run glommio.
+//! - [`logging`]: the binaries' log output on standard error (colour only
+//!   on a terminal, `NO_COLOR` honoured).
 
 pub mod batch;
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod groups;
+pub mod logging;
 pub mod metrics;
 pub mod protocol;
 pub mod router;

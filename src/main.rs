@@ -22,7 +22,8 @@ use clap::{Parser, Subcommand};
   shardlog group describe billing
 
 Every client command takes --broker HOST:PORT (default 127.0.0.1:9092).
-Set RUST_LOG=debug for the client's own log on standard error."
+Set RUST_LOG=debug for the client's own log on standard error; it is
+coloured only on a terminal, and never with NO_COLOR set."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -55,13 +56,7 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    shardlog::logging::init_stderr_logging(default_level);
     let result = match command {
         Command::Serve(args) => cli::serve::run(*args),
         Command::Check(args) => cli::check::run(args),

@@ -8,6 +8,7 @@ use base64::Engine;
 use clap::{Args, ValueEnum};
 
 use shardlog::client::{ConsumedRecord, Consumer, ConsumerConfig, OffsetSpec, StartFrom};
+use shardlog::error::ErrorCode;
 
 use super::{BrokerArgs, CliError, CliResult};
 
@@ -17,6 +18,17 @@ use super::{BrokerArgs, CliError, CliResult};
     after_help = "Without --follow, reads up to the newest record present when it starts,
 then exits; with --follow, waits for new records until --count is reached
 or it is interrupted.
+
+A partition's valid positions are EARLIEST..=LATEST: the oldest record kept
+up to the end, LATEST being the offset the next record produced will get
+(`topic describe` shows both). Starting at LATEST reads nothing without
+--follow and waits with it. A position outside that range (--from N past
+the end or before retention's cut, or a lagging --follow overtaken by
+retention) is handled the same way with and without --follow, as
+--offset-reset says, like Kafka's auto.offset.reset: `error` (the default)
+exits 1 naming the partition and its range; `earliest` or `latest` moves
+that partition there and goes on. With --from N and no --partition, every
+partition starts at N and is checked on its own.
 
 --format text prints each value on its own line, as raw bytes.
 --format json prints one object per line:
@@ -37,6 +49,7 @@ Examples:
   shardlog consume orders
   shardlog consume orders --partition 3 --from 1200 --count 10
   shardlog consume orders --from latest --follow --format json
+  shardlog consume orders --from 5000 --offset-reset latest --follow
   shardlog consume orders --group billing --count 100"
 )]
 pub struct ConsumeArgs {
@@ -45,8 +58,9 @@ pub struct ConsumeArgs {
     /// Read only this partition (default: every partition).
     #[arg(long, value_name = "P")]
     pub(super) partition: Option<u32>,
-    /// Where to start: `earliest`, `latest`, or an offset. With --group:
-    /// where a partition without a committed offset starts.
+    /// Where to start: `earliest`, `latest`, or an offset (one outside a
+    /// partition's range: see --offset-reset). With --group: where a
+    /// partition without a committed offset starts.
     #[arg(long, value_name = "earliest|latest|OFFSET", default_value = "earliest", value_parser = parse_from)]
     pub(super) from: StartFrom,
     /// Stop after this many records.
@@ -55,6 +69,11 @@ pub struct ConsumeArgs {
     /// Keep waiting for new records instead of stopping at the end.
     #[arg(long)]
     pub(super) follow: bool,
+    /// What a position outside a partition's records does, with or without
+    /// --follow: `error` exits 1 naming the partition's range; `earliest`
+    /// or `latest` moves there. (With --group, --from says it.)
+    #[arg(long, value_enum, value_name = "earliest|latest|error", default_value_t = OffsetReset::Error, conflicts_with = "group")]
+    pub(super) offset_reset: OffsetReset,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(super) format: Format,
@@ -70,6 +89,31 @@ pub struct ConsumeArgs {
 pub(super) enum Format {
     Text,
     Json,
+}
+
+/// What a position outside a partition's records does (`--offset-reset`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(super) enum OffsetReset {
+    /// Move to the oldest record kept.
+    Earliest,
+    /// Move to the end: the next record produced.
+    Latest,
+    /// Fail, naming the partition and its range.
+    Error,
+}
+
+/// A partition's valid positions: `earliest..=latest`, where `latest` is
+/// the offset the next record produced will get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PartitionRange {
+    earliest: u64,
+    latest: u64,
+}
+
+impl PartitionRange {
+    fn holds(&self, position: u64) -> bool {
+        (self.earliest..=self.latest).contains(&position)
+    }
 }
 
 fn parse_from(s: &str) -> Result<StartFrom, String> {
@@ -97,20 +141,24 @@ pub fn run(args: ConsumeArgs) -> CliResult {
         }
         None => consumer.assign_all(&args.topic, args.from)?,
     }
+    // An explicit start is checked the same way with and without --follow
+    // (a named one was just looked up: retention racing it is left to the
+    // fetch's own answer below).
+    let ranges = partition_ranges(&mut consumer, &args.topic)?;
+    if matches!(args.from, StartFrom::Offset(_)) {
+        reset_out_of_range(&mut consumer, &args.topic, &ranges, args.offset_reset)?;
+    }
     // Without --follow, each partition ends at its latest offset now.
     let mut ends: BTreeMap<u32, u64> = BTreeMap::new();
     if !args.follow {
-        let partitions: Vec<u32> = consumer.assignment().into_iter().map(|(_, p)| p).collect();
-        for (partition, end) in
-            consumer.list_offsets(&args.topic, &partitions, OffsetSpec::Latest)?
-        {
+        for (&partition, range) in &ranges {
             if consumer
                 .position(&args.topic, partition)
-                .is_some_and(|at| at >= end)
+                .is_some_and(|at| at >= range.latest)
             {
                 consumer.unassign(&args.topic, partition);
             } else {
-                ends.insert(partition, end);
+                ends.insert(partition, range.latest);
             }
         }
     }
@@ -119,7 +167,25 @@ pub fn run(args: ConsumeArgs) -> CliResult {
     let mut printed = 0u64;
     let wanted = args.count.unwrap_or(u64::MAX);
     while printed < wanted && (args.follow || !ends.is_empty()) {
-        let records = consumer.poll()?;
+        let records = match consumer.poll() {
+            Err(err) if err.code() == Some(ErrorCode::OffsetOutOfRange) => {
+                // Retention overtook a position while reading.
+                let ranges = partition_ranges(&mut consumer, &args.topic)?;
+                let moved =
+                    reset_out_of_range(&mut consumer, &args.topic, &ranges, args.offset_reset)?;
+                if moved == 0 {
+                    // The broker and its offsets disagree: say what it said.
+                    return Err(err.into());
+                }
+                tracing::warn!(
+                    topic = %args.topic,
+                    partitions = moved,
+                    "a position fell outside its partition's records while reading (retention); moved as --offset-reset says"
+                );
+                Vec::new()
+            }
+            result => result?,
+        };
         for record in records {
             if printed == wanted {
                 break;
@@ -152,6 +218,78 @@ pub fn run(args: ConsumeArgs) -> CliResult {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The range of every assigned partition of `topic`, from the broker now.
+fn partition_ranges(
+    consumer: &mut Consumer,
+    topic: &str,
+) -> Result<BTreeMap<u32, PartitionRange>, CliError> {
+    let partitions: Vec<u32> = consumer.assignment().into_iter().map(|(_, p)| p).collect();
+    let earliest = consumer.list_offsets(topic, &partitions, OffsetSpec::Earliest)?;
+    let latest = consumer.list_offsets(topic, &partitions, OffsetSpec::Latest)?;
+    Ok(earliest
+        .into_iter()
+        .zip(latest)
+        .map(|((partition, earliest), (_, latest))| {
+            (partition, PartitionRange { earliest, latest })
+        })
+        .collect())
+}
+
+/// Moves every partition whose position is outside its range to where
+/// `policy` says, and returns how many moved; with [`OffsetReset::Error`],
+/// fails naming the first such partition and its range.
+fn reset_out_of_range(
+    consumer: &mut Consumer,
+    topic: &str,
+    ranges: &BTreeMap<u32, PartitionRange>,
+    policy: OffsetReset,
+) -> Result<usize, CliError> {
+    let mut moved = 0;
+    for (&partition, range) in ranges {
+        let Some(position) = consumer.position(topic, partition) else {
+            continue;
+        };
+        if range.holds(position) {
+            continue;
+        }
+        let target = match policy {
+            OffsetReset::Earliest => range.earliest,
+            OffsetReset::Latest => range.latest,
+            OffsetReset::Error => {
+                return Err(CliError(out_of_range_message(
+                    topic, partition, position, range,
+                )))
+            }
+        };
+        tracing::info!(
+            topic,
+            partition,
+            position,
+            earliest = range.earliest,
+            latest = range.latest,
+            to = target,
+            "position out of range; moving it as --offset-reset says"
+        );
+        consumer.seek(topic, partition, target);
+        moved += 1;
+    }
+    Ok(moved)
+}
+
+fn out_of_range_message(
+    topic: &str,
+    partition: u32,
+    position: u64,
+    range: &PartitionRange,
+) -> String {
+    format!(
+        "offset out of range: {topic}/{partition} can be read from offsets {}..={} \
+         (earliest {}; latest {}, where the next record will go), not from {position}; \
+         start inside that range, or pass --offset-reset earliest|latest",
+        range.earliest, range.latest, range.earliest, range.latest
+    )
 }
 
 /// A reader that went away (`| head`) is not an error.
@@ -254,6 +392,26 @@ mod tests {
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert!(parsed["key"].is_null());
         assert_eq!(parsed["value_base64"], "gA==");
+    }
+
+    #[test]
+    fn a_range_holds_its_ends_and_nothing_outside() {
+        let range = PartitionRange {
+            earliest: 5,
+            latest: 10,
+        };
+        assert!(
+            range.holds(5) && range.holds(10),
+            "the end is a valid start"
+        );
+        assert!(!range.holds(4) && !range.holds(11));
+        let message = out_of_range_message("orders", 3, 11, &range);
+        assert!(
+            message.contains("orders/3 can be read from offsets 5..=10"),
+            "{message}"
+        );
+        assert!(message.contains("not from 11"), "{message}");
+        assert!(message.contains("--offset-reset"), "{message}");
     }
 
     #[test]

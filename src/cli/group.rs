@@ -41,7 +41,8 @@ enum GroupCommand {
   shardlog group describe billing
 
 LAG is LATEST - COMMITTED: the records the group has not consumed yet.
-COMMITTED is `-` for a partition the group never committed.")]
+COMMITTED is `-` for a partition the group never committed.
+A group with no members and no committed offsets is not found: exit 1.")]
     Describe {
         /// The group's name.
         group: String,
@@ -128,6 +129,13 @@ pub fn run(args: GroupArgs) -> CliResult {
 
 fn describe(admin: &mut Admin, group: &str) -> Result<(), CliError> {
     let description = admin.describe_group(group)?;
+    // "Dead" is how the coordinator answers for a group it does not know.
+    if description.state == "Dead" {
+        return Err(CliError(format!(
+            "consumer group {group} not found: it has no members and no committed offsets \
+             (see `shardlog group list`)"
+        )));
+    }
     let coordinator = admin.find_coordinator(group)?;
     let committed = admin.committed_offsets(group)?;
     let mut text = format!(
@@ -142,10 +150,6 @@ fn describe(admin: &mut Admin, group: &str) -> Result<(), CliError> {
         },
         coordinator.core
     );
-    if description.state == "Dead" {
-        text.push_str("(no members and no committed offsets)\n");
-        return emit(&text);
-    }
     // Who reads each partition, and every topic the group touches.
     let mut owner: BTreeMap<(String, u32), String> = BTreeMap::new();
     let mut topics: BTreeSet<String> = committed.iter().map(|c| c.topic.clone()).collect();

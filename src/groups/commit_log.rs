@@ -14,7 +14,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::batch::builder::BuildError;
 use crate::batch::builder::NewRecord;
-use crate::batch::{BatchBuilder, TimestampType};
+use crate::batch::{BatchBuilder, Record, TimestampType};
 use crate::config::{OFFSETS_COMPACT_BYTES_MIN, OFFSETS_COMPACT_RATIO};
 use crate::protocol::wire::{DecodeError, WireReader, WireWrite};
 
@@ -148,12 +148,58 @@ pub fn build_batches(
     Ok(batches)
 }
 
+/// Whether a record of the committed-offsets log decodes as the broker
+/// replays it at start (`shardlog check`): a record that does not would
+/// stop the broker from opening the log.
+pub fn check_record(record: &Record) -> Result<(), String> {
+    let key = record
+        .key
+        .clone()
+        .ok_or_else(|| "a committed-offsets record without a key".to_string())?;
+    decode_key(key).map_err(|e| format!("its key: {e}"))?;
+    decode_value(record.value.clone()).map_err(|e| format!("its value: {e}"))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::batch::Batches;
     use crate::config::BATCH_BYTES_LIMIT;
     use proptest::prelude::*;
+
+    fn only_record(batch: bytes::BytesMut) -> Record {
+        let batch = Batches::new(batch.freeze(), BATCH_BYTES_LIMIT)
+            .next()
+            .unwrap()
+            .unwrap();
+        batch.records().next().unwrap()
+    }
+
+    #[test]
+    fn check_record_takes_commits_and_tombstones_and_refuses_anything_else() {
+        let commit = CommitValue {
+            offset: 7,
+            metadata: "m".into(),
+        };
+        for value in [Some(commit), None] {
+            let batches = build_batches(&[(key(), value)], BATCH_BYTES_LIMIT, 1).unwrap();
+            let record = only_record(batches.into_iter().next().unwrap().0);
+            assert_eq!(check_record(&record), Ok(()));
+        }
+        let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_LIMIT);
+        builder
+            .append(&NewRecord {
+                key: Some(b"not a commit key"),
+                value: b"",
+                headers: &[],
+                timestamp_ms: 1,
+            })
+            .unwrap();
+        let record = only_record(builder.finish().unwrap());
+        let refused = check_record(&record).unwrap_err();
+        assert!(refused.starts_with("its key"), "{refused}");
+    }
 
     fn key() -> CommitKey {
         CommitKey {

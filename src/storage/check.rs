@@ -1,8 +1,10 @@
 //! Offline verification of a partition's files (`shardlog check`): every
 //! batch of every segment validated (length, CRC, records), offsets dense
 //! from segment to segment, index entries pointing at batch starts with the
-//! right offsets. `repair` truncates a torn tail of the last segment, as
-//! recovery would; damage anywhere else is reported, never changed.
+//! right offsets, and, for a log whose records have a format of their own
+//! (the committed offsets), every record decoded by a [`RecordCheck`].
+//! `repair` truncates a torn tail of the last segment, as recovery would;
+//! damage anywhere else is reported, never changed.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,10 +13,15 @@ use super::index::SegmentIndex;
 use super::io::{SegmentFile, Storage};
 use super::recovery::load_index;
 use super::segment::{parse_segment_name, segment_path, CursorItem, SegmentCursor, LOG_SUFFIX};
+use crate::batch::{Batch, Record};
 use crate::config::BATCH_BYTES_LIMIT;
 
 /// Size of one read while checking.
 pub const CHECK_READ_BYTES: usize = 1 << 20;
+
+/// Checks one record's contents (its batch's CRC already held): `Err`
+/// says why the log's reader would refuse it.
+pub type RecordCheck = fn(&Record) -> Result<(), String>;
 
 /// Something wrong in a partition's files.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +50,13 @@ pub enum Problem {
         offset: u64,
         position: u64,
     },
+    /// A record, in a valid batch, whose contents the log's reader refuses
+    /// (the [`RecordCheck`]). Only the first of a segment is reported.
+    BadRecord {
+        segment: PathBuf,
+        offset: u64,
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for Problem {
@@ -61,6 +75,11 @@ impl std::fmt::Display for Problem {
             Problem::IndexMismatch { segment, offset, position } => write!(
                 f,
                 "{}: index entry (offset {offset}, byte {position}) is not a batch start with that offset",
+                segment.display()
+            ),
+            Problem::BadRecord { segment, offset, reason } => write!(
+                f,
+                "{}: record at offset {offset} cannot be read: {reason} (never repaired)",
                 segment.display()
             ),
         }
@@ -98,11 +117,13 @@ fn segment_bases(dir: &Path) -> std::io::Result<Vec<u64>> {
     Ok(bases)
 }
 
-/// Checks every segment of the partition in `dir`.
+/// Checks every segment of the partition in `dir`, and every record with
+/// `record_check` if there is one.
 pub async fn check_partition<S: Storage>(
     storage: &S,
     dir: &Path,
     repair: bool,
+    record_check: Option<RecordCheck>,
 ) -> std::io::Result<PartitionReport> {
     let bases = segment_bases(dir)?;
     let mut report = PartitionReport {
@@ -126,6 +147,7 @@ pub async fn check_partition<S: Storage>(
         let mut cursor = SegmentCursor::new(&file, 0, size, CHECK_READ_BYTES, BATCH_BYTES_LIMIT);
         let mut batch_starts: HashMap<u64, u64> = HashMap::new();
         let mut next_offset = base;
+        let mut bad_record: Option<Problem> = None;
         let stop = loop {
             match cursor.next().await? {
                 CursorItem::Batch {
@@ -141,6 +163,9 @@ pub async fn check_partition<S: Storage>(
                                 header.base_offset
                             ),
                         ));
+                    }
+                    if let (Some(check), None) = (record_check, &bad_record) {
+                        bad_record = first_bad_record(check, header, &bytes, &path);
                     }
                     batch_starts.insert(position, header.base_offset);
                     report.batches += 1;
@@ -164,6 +189,7 @@ pub async fn check_partition<S: Storage>(
             }
         };
         report.next_offset = next_offset;
+        report.problems.extend(bad_record);
         if let Some((position, reason)) = stop {
             if last {
                 if repair {
@@ -192,6 +218,26 @@ pub async fn check_partition<S: Storage>(
         }
     }
     Ok(report)
+}
+
+/// The first record of a (valid) batch that `check` refuses.
+fn first_bad_record(
+    check: RecordCheck,
+    header: crate::batch::BatchHeader,
+    bytes: &bytes::Bytes,
+    segment: &Path,
+) -> Option<Problem> {
+    let batch = Batch {
+        header,
+        bytes: bytes.clone(),
+    };
+    batch.records().find_map(|record| {
+        check(&record).err().map(|reason| Problem::BadRecord {
+            segment: segment.to_path_buf(),
+            offset: record.offset,
+            reason,
+        })
+    })
 }
 
 fn check_index(

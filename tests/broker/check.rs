@@ -1,10 +1,16 @@
 //! `shardlog check`: a clean data dir passes; an injected bit flip in a
 //! sealed segment and a torn tail are found; `--repair` truncates the torn
-//! tail only.
+//! tail only; the committed-offsets log is checked too; a missing or empty
+//! data dir is not found rather than passed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use shardlog::batch::builder::NewRecord;
+use shardlog::batch::header::stamp_base_offset;
+use shardlog::batch::{BatchBuilder, BatchHeader, TimestampType};
+use shardlog::client::{Admin, ConnectionConfig};
+use shardlog::config::BATCH_BYTES_LIMIT;
 use shardlog::protocol::produce::Acks;
 
 use crate::common::{batch, Broker, DataDir};
@@ -65,6 +71,142 @@ fn a_clean_data_dir_passes() {
     assert!(output.status.success(), "{}", text(&output));
     assert!(text(&output).contains("800 records"), "{}", text(&output));
     assert!(text(&output).contains(": 0 problems"));
+    for p in 0..shardlog::config::OFFSETS_PARTITIONS {
+        let line = format!("internal/__consumer_offsets/{p}: ");
+        assert!(
+            text(&output).contains(&line),
+            "the committed-offsets log is checked: {line:?} in {}",
+            text(&output)
+        );
+    }
+}
+
+#[test]
+fn a_missing_or_empty_data_dir_is_not_found() {
+    let dir = DataDir::new("check-empty");
+    let missing = dir.0.join("no-such-dir");
+    let output = check(&missing, false);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not found"), "{stderr}");
+
+    let output = check(&dir.0, false);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no shardlog data found"), "{stderr}");
+    assert!(!text(&output).contains("0 problems"), "{}", text(&output));
+    assert_eq!(
+        std::fs::read_dir(&dir.0).unwrap().count(),
+        0,
+        "check leaves nothing (no lock file) in a directory that is not a broker's"
+    );
+}
+
+/// A stopped broker's data dir where group `billing` committed an offset;
+/// returns it, the committed-offsets segment holding the commit, and the
+/// name `check` prints for that partition.
+fn stopped_data_dir_with_a_commit(name: &str) -> (DataDir, PathBuf, String) {
+    let dir = DataDir::new(name);
+    let broker = Broker::start(&dir.0);
+    let mut client = broker.connect();
+    assert_eq!(client.create_topic("c", 1).header.error_code, 0);
+    drop(client);
+    let mut admin = Admin::connect(&broker.addr.to_string(), ConnectionConfig::default()).unwrap();
+    admin
+        .set_committed_offsets("billing", "c", &[(0, 0)])
+        .unwrap();
+    drop(admin);
+    let (status, stderr) = broker.terminate();
+    assert!(status.success(), "{stderr}");
+    let clean = check(&dir.0, false);
+    assert!(clean.status.success(), "{}", text(&clean));
+
+    let partition = shardlog::groups::offsets_partition("billing");
+    let log_dir = dir
+        .0
+        .join("internal/__consumer_offsets")
+        .join(partition.to_string());
+    let segment = std::fs::read_dir(&log_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .expect("a segment of the committed-offsets partition");
+    (
+        dir,
+        segment,
+        format!("internal/__consumer_offsets/{partition}: "),
+    )
+}
+
+/// The length of the batch at the start of a segment's bytes.
+fn first_batch_length(segment: &[u8]) -> usize {
+    let header = BatchHeader::parse(segment, BATCH_BYTES_LIMIT).expect("a batch");
+    header.batch_length as usize
+}
+
+/// The line `check` printed for a partition, which must be there.
+fn report_line(output: &Output, prefix: &str) -> String {
+    let report = text(output);
+    report
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("{prefix:?} in {report}"))
+        .to_string()
+}
+
+#[test]
+fn damage_in_the_committed_offsets_log_is_found() {
+    let (dir, segment, name) = stopped_data_dir_with_a_commit("check-offsets");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    // Flip a bit of the commit's record, at the end of the batch.
+    let end = first_batch_length(&bytes);
+    bytes[end - 1] ^= 0x01;
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let output = check(&dir.0, false);
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(
+        report_line(&output, &name).ends_with("PROBLEMS"),
+        "{}",
+        text(&output)
+    );
+}
+
+/// A batch whose CRC holds but whose record is no commit would stop the
+/// broker replaying the log at start: `check` decodes every record.
+#[test]
+fn a_committed_offsets_record_that_does_not_decode_is_found() {
+    let (dir, segment, name) = stopped_data_dir_with_a_commit("check-offsets-record");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    let end = first_batch_length(&bytes);
+    let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_LIMIT);
+    builder
+        .append(&NewRecord {
+            key: Some(b"not a commit key"),
+            value: b"",
+            headers: &[],
+            timestamp_ms: 1_700_000_000_000,
+        })
+        .unwrap();
+    let mut garbage = builder.finish().unwrap();
+    stamp_base_offset(&mut garbage, 0);
+    assert!(garbage.len() <= end, "it fits where the commit was");
+    bytes[..garbage.len()].copy_from_slice(&garbage);
+    bytes[garbage.len()..end].fill(0);
+    std::fs::write(&segment, &bytes).unwrap();
+
+    let output = check(&dir.0, false);
+    assert!(!output.status.success(), "{}", text(&output));
+    assert!(
+        report_line(&output, &name).ends_with("PROBLEMS"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        text(&output).contains("record at offset 0 cannot be read: its key"),
+        "{}",
+        text(&output)
+    );
 }
 
 #[test]

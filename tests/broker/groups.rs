@@ -626,6 +626,19 @@ fn the_cli_consumes_with_a_group_twice_in_sequence_then_describes_and_resets() {
 }
 
 #[test]
+fn describing_a_group_that_does_not_exist_fails_saying_so() {
+    let dir = DataDir::new("groups-describe-missing");
+    let broker = Broker::start(&dir.0);
+    let (ok, out, err) = shardlog(&broker, &["group", "describe", "nosuchgroup"]);
+    assert!(!ok, "a missing group is an error: {out}");
+    assert!(
+        err.contains("group nosuchgroup not found"),
+        "stderr names the group: {err}"
+    );
+    assert!(out.is_empty(), "nothing on stdout: {out}");
+}
+
+#[test]
 fn an_interrupted_follow_commits_what_it_printed() {
     use std::io::BufRead;
     let dir = DataDir::new("groups-follow");

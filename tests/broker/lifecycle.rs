@@ -1,6 +1,7 @@
 //! Crashes and restarts: kill -9 mid-load loses nothing acknowledged;
 //! SIGTERM shuts down cleanly; a restart gets its ports back at once; a
-//! taken port or a locked data dir is refused with a clear message.
+//! taken port or a locked data dir is refused with a clear message; the
+//! log written to a file or a pipe is plain text.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -178,5 +179,39 @@ fn a_taken_port_or_a_locked_data_dir_is_refused_clearly() {
     assert!(
         stderr.contains("locked by another broker"),
         "lock refusal says why: {stderr}"
+    );
+}
+
+/// Found by a new user: journald and log files were full of ANSI colour
+/// codes. Off a terminal (here a pipe) the log is plain text.
+#[test]
+fn the_log_off_a_terminal_has_no_colour_codes() {
+    let dir = DataDir::new("plain-log");
+    let (mut command, ready) = broker_command(&dir.0, "127.0.0.1:0", &[]);
+    command.env("RUST_LOG", "info").env_remove("NO_COLOR");
+    let mut child = command.spawn().expect("spawn shardlog");
+    let started = std::time::Instant::now();
+    let addr = loop {
+        if let Some(addr) = std::fs::read_to_string(&ready)
+            .ok()
+            .and_then(|text| text.lines().next()?.parse().ok())
+        {
+            break addr;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the broker exited");
+        assert!(started.elapsed() < Duration::from_secs(30), "no ready file");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let broker = Broker {
+        child,
+        addr,
+        metrics: None,
+    };
+    let (status, stderr) = broker.terminate();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("INFO"), "info lines were logged: {stderr}");
+    assert!(
+        !stderr.contains('\x1b'),
+        "no escape sequence in the log: {stderr:?}"
     );
 }

@@ -18,7 +18,9 @@ const EXAMPLES: &str = "Examples:
 /// fixed-rate producer, and the broker's RSS. Exits non-zero if the normal
 /// producer had a failed record or the broker stopped answering.
 #[derive(Parser)]
-#[command(version, about, after_help = EXAMPLES)]
+// No bare `about`: it would be the crate's description (the load
+// harness's), not this tool's own, from the doc comment above.
+#[command(version, after_help = EXAMPLES)]
 struct Cli {
     #[command(flatten)]
     args: HostileArgs,
@@ -57,4 +59,21 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn help_opens_with_this_tools_own_description() {
+        for help in [
+            Cli::command().render_help().to_string(),
+            Cli::command().render_long_help().to_string(),
+        ] {
+            assert!(help.starts_with("Measure how hostile clients"), "{help}");
+            assert!(!help.contains("load generator"), "{help}");
+        }
+    }
 }

@@ -22,7 +22,9 @@ const EXAMPLES: &str = "Examples:
 /// stopped (SIGTERM) at random moments and restarted under a verifying
 /// load; a Jepsen-style checker reads everything back at the end.
 #[derive(Parser)]
-#[command(version, about, after_help = EXAMPLES)]
+// No bare `about`: it would be the crate's description (the load
+// harness's), not this tool's own, from the doc comment above.
+#[command(version, after_help = EXAMPLES)]
 struct Cli {
     #[command(flatten)]
     soak: SoakArgs,
@@ -30,17 +32,9 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                // The client warns of every refused connection, and an
-                // outage is full of them.
-                .unwrap_or_else(|_| {
-                    tracing_subscriber::EnvFilter::new("warn,shardlog::client=error")
-                }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // The client warns of every refused connection, and an outage is
+    // full of them.
+    shardlog::logging::init_stderr_logging("warn,shardlog::client=error");
     // Ctrl-C or SIGTERM: the soak stops what it started and reports.
     let interrupted = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
@@ -80,5 +74,22 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn help_opens_with_this_tools_own_description() {
+        for help in [
+            Cli::command().render_help().to_string(),
+            Cli::command().render_long_help().to_string(),
+        ] {
+            assert!(help.starts_with("Soak test for shardlog"), "{help}");
+            assert!(!help.contains("load generator"), "{help}");
+        }
     }
 }
