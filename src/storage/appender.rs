@@ -1,7 +1,7 @@
 //! Group commit: the one task per partition that turns queued appends into
 //! aligned DMA writes and `fdatasync`s (docs/STORAGE.md, "Group commit").
 //!
-//! Appends queue in `State::pending`. While no flush task runs, the first
+//! Appends queue in [`WriteState`], which only this module changes. While no flush task runs, the first
 //! append spawns one; it drains the queue in rounds. A round takes every
 //! queued batch up to `write_bytes_max` that fits the active segment,
 //! stamps offsets, copies them behind the partial tail page into one
@@ -17,16 +17,18 @@
 //! preallocation step and segment roll (where space is committed), never
 //! per append.
 
+use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use super::completion::Completer;
+use super::completion::{completion, Completer, Completion};
 use super::error::{StorageError, StorageResult};
 use super::index::SegmentIndex;
 use super::io::{SegmentFile, Storage};
 use super::log::{now_ms, Inner};
+use super::log_state::Visible;
 use super::recovery::{index_files, write_index};
 use super::segment::{segment_path, Segment, LOG_SUFFIX};
 use crate::batch::ValidBatch;
@@ -40,6 +42,60 @@ pub struct PendingAppend {
     pub done: Completer<StorageResult<u64>>,
     /// When it was queued: its append latency runs from here.
     pub queued_at: Instant,
+}
+
+/// The appender's own part of a log's state: the queue, what is written
+/// but not yet durable, the tail page, and the flush task's flags.
+pub struct WriteState {
+    /// Bytes of the active segment's file that are allocated.
+    allocated_bytes: u64,
+    /// The bytes of the active segment's last partial page: always
+    /// `data_bytes % PAGE_BYTES` of them.
+    tail_page: Vec<u8>,
+    pending: VecDeque<PendingAppend>,
+    /// Written, not yet durable: `(base offset, next offset, batch)`.
+    unsynced: Vec<(u64, u64, Bytes)>,
+    /// The flush task runs.
+    flushing: bool,
+    sync_timer_armed: bool,
+    sync_requested: bool,
+    /// The last free-space check refused: appends get StorageFull.
+    below_reserve: bool,
+    /// Told when the flush task ends (a close waits for it).
+    idle_waiters: Vec<Completer<()>>,
+}
+
+impl WriteState {
+    /// The state of a log just opened, whose active segment has
+    /// `allocated_bytes` allocated and ends in `tail_page`.
+    pub fn new(allocated_bytes: u64, tail_page: Vec<u8>) -> WriteState {
+        assert!(tail_page.len() < PAGE_BYTES, "a partial page");
+        WriteState {
+            allocated_bytes,
+            tail_page,
+            pending: VecDeque::new(),
+            unsynced: Vec::new(),
+            flushing: false,
+            sync_timer_armed: false,
+            sync_requested: false,
+            below_reserve: false,
+            idle_waiters: Vec::new(),
+        }
+    }
+
+    /// Queues an append for the next round.
+    pub fn queue(&mut self, append: PendingAppend) {
+        self.pending.push_back(append);
+    }
+
+    /// While the flush task runs, a completion for when it ends.
+    pub fn when_idle(&mut self) -> Option<Completion<()>> {
+        self.flushing.then(|| {
+            let (done, wait) = completion();
+            self.idle_waiters.push(done);
+            wait
+        })
+    }
 }
 
 /// A batch written in a round, waiting to be answered and made visible.
@@ -91,16 +147,16 @@ async fn zero_fill<F: SegmentFile>(file: &F, from: u64, to: u64) -> std::io::Res
 /// The flush task: runs rounds until the queue is empty.
 pub async fn flush_task<S: Storage>(inner: Rc<Inner<S>>) {
     loop {
-        if inner.state.borrow().failed.is_some() {
+        if inner.lifecycle.borrow().failure().is_some() {
             inner.fail_pending_after_failure();
             break;
         }
-        let has_pending = !inner.state.borrow().pending.is_empty();
+        let has_pending = !inner.writer.borrow().pending.is_empty();
         if has_pending {
             inner.run_round().await;
             continue;
         }
-        let sync_requested = std::mem::take(&mut inner.state.borrow_mut().sync_requested);
+        let sync_requested = std::mem::take(&mut inner.writer.borrow_mut().sync_requested);
         if sync_requested {
             inner.sync_written().await;
             continue;
@@ -108,9 +164,9 @@ pub async fn flush_task<S: Storage>(inner: Rc<Inner<S>>) {
         break;
     }
     let idle_waiters = {
-        let mut state = inner.state.borrow_mut();
-        state.flushing = false;
-        std::mem::take(&mut state.idle_waiters)
+        let mut writer = inner.writer.borrow_mut();
+        writer.flushing = false;
+        std::mem::take(&mut writer.idle_waiters)
     };
     for waiter in idle_waiters {
         waiter.complete(());
@@ -120,7 +176,7 @@ pub async fn flush_task<S: Storage>(inner: Rc<Inner<S>>) {
 impl<S: Storage> Inner<S> {
     /// Starts the flush task unless one runs.
     pub fn kick_flush(self: &Rc<Self>) {
-        let start = !std::mem::replace(&mut self.state.borrow_mut().flushing, true);
+        let start = !std::mem::replace(&mut self.writer.borrow_mut().flushing, true);
         if start {
             // Not under the borrow: glommio may poll the new task right away.
             glommio::spawn_local(flush_task(self.clone())).detach();
@@ -166,7 +222,7 @@ impl<S: Storage> Inner<S> {
         }
         let mut finished = Vec::with_capacity(written.len());
         {
-            let mut state = self.state.borrow_mut();
+            let mut writer = self.writer.borrow_mut();
             let mut stats = self.stats.borrow_mut();
             stats.on_commit(written.len(), total);
             let now = Instant::now();
@@ -174,7 +230,9 @@ impl<S: Storage> Inner<S> {
                 let waited = now.saturating_duration_since(w.queued_at);
                 stats.on_append(w.records, w.bytes.len(), waited);
                 finished.push((w.done, w.base_offset));
-                state.unsynced.push((w.base_offset, w.next_offset, w.bytes));
+                writer
+                    .unsynced
+                    .push((w.base_offset, w.next_offset, w.bytes));
             }
         }
         if durable {
@@ -190,21 +248,19 @@ impl<S: Storage> Inner<S> {
     /// Takes the next round from the queue: at least one batch, then more
     /// while they fit `write_bytes_max` and the active segment.
     fn take_round(&self) -> Vec<PendingAppend> {
-        let mut state = self.state.borrow_mut();
-        let segment_room = self
-            .config
-            .segment_bytes_max
-            .saturating_sub(state.active.data_bytes);
+        let active_bytes = self.segments.borrow().active().data_bytes;
+        let segment_room = self.config.segment_bytes_max.saturating_sub(active_bytes);
+        let mut writer = self.writer.borrow_mut();
         let mut round = Vec::new();
         let mut total = 0u64;
-        while let Some(next) = state.pending.front() {
+        while let Some(next) = writer.pending.front() {
             let len = next.batch.len() as u64;
             let fits = total + len <= (self.config.write_bytes_max as u64).min(segment_room);
             if !round.is_empty() && !fits {
                 break;
             }
             total += len;
-            round.push(state.pending.pop_front().expect("front exists"));
+            round.push(writer.pending.pop_front().expect("front exists"));
         }
         round
     }
@@ -212,11 +268,12 @@ impl<S: Storage> Inner<S> {
     /// Makes sure the active segment's file is allocated past `total` more
     /// bytes, in steps of `preallocate_bytes`.
     async fn ensure_allocated(&self, total: u64) -> StorageResult<()> {
-        let (file, needed, allocated) = {
-            let state = self.state.borrow();
-            let needed = align_up(state.active.data_bytes + total);
-            (state.active.file.clone(), needed, state.allocated_bytes)
+        let (file, needed) = {
+            let segments = self.segments.borrow();
+            let active = segments.active();
+            (active.file.clone(), align_up(active.data_bytes + total))
         };
+        let allocated = self.writer.borrow().allocated_bytes;
         if needed <= allocated {
             return Ok(());
         }
@@ -229,7 +286,7 @@ impl<S: Storage> Inner<S> {
             Preallocation::ZeroFill => zero_fill(&*file, allocated, target).await,
         }
         .map_err(StorageError::from_write)?;
-        self.state.borrow_mut().allocated_bytes = target;
+        self.writer.borrow_mut().allocated_bytes = target;
         Ok(())
     }
 
@@ -247,10 +304,10 @@ impl<S: Storage> Inner<S> {
             .free_bytes(&self.dir)
             .await
             .map_err(StorageError::from)?;
-        let was_below = self.state.borrow().below_reserve;
+        let was_below = self.writer.borrow().below_reserve;
         if free >= reserve.saturating_add(bytes) {
             if was_below {
-                self.state.borrow_mut().below_reserve = false;
+                self.writer.borrow_mut().below_reserve = false;
                 tracing::info!(dir = %self.dir.display(), free, "free space is above the reserve again: appends resume");
             }
             return Ok(());
@@ -264,7 +321,7 @@ impl<S: Storage> Inner<S> {
         if was_below {
             tracing::debug!("{message}");
         } else {
-            self.state.borrow_mut().below_reserve = true;
+            self.writer.borrow_mut().below_reserve = true;
             tracing::warn!("{message}; appends get StorageFull until space is freed");
         }
         Err(StorageError::StorageFull(Rc::new(std::io::Error::new(
@@ -280,34 +337,44 @@ impl<S: Storage> Inner<S> {
         round: Vec<PendingAppend>,
         total: u64,
     ) -> (Rc<S::File>, u64, glommio::io::DmaBuffer, Vec<Written>) {
-        let mut state = self.state.borrow_mut();
-        let state = &mut *state;
-        let data_start = state.active.data_bytes;
+        let mut segments = self.segments.borrow_mut();
+        let active = segments.active_mut();
+        let mut writer = self.writer.borrow_mut();
+        let data_start = active.data_bytes;
         let start = align_down(data_start);
         let end = data_start + total;
-        let file = state.active.file.clone();
+        assert!(
+            align_up(end) <= writer.allocated_bytes,
+            "the round fits the allocated file"
+        );
+        let file = active.file.clone();
         let mut buf = file.alloc_buffer((align_up(end) - start) as usize);
         let bytes = buf.as_bytes_mut();
         let tail_len = (data_start - start) as usize;
-        bytes[..tail_len].copy_from_slice(&state.tail_page);
+        assert_eq!(
+            writer.tail_page.len(),
+            tail_len,
+            "the tail page is the partial page"
+        );
+        bytes[..tail_len].copy_from_slice(&writer.tail_page);
         let append_time_ms = now_ms();
         let mut position = data_start;
         let mut written = Vec::with_capacity(round.len());
         for mut pending in round {
-            let base_offset = state.active.next_offset;
+            let base_offset = active.next_offset;
             pending
                 .valid
                 .stamp(&mut pending.batch, base_offset, append_time_ms);
             let at = (position - start) as usize;
             bytes[at..at + pending.batch.len()].copy_from_slice(&pending.batch);
-            state.active.index.on_batch(
+            active.index.on_batch(
                 &pending.valid.header,
                 position,
                 self.config.index_interval_bytes,
             );
             position += pending.batch.len() as u64;
             let next_offset = pending.valid.header.next_offset();
-            state.active.next_offset = next_offset;
+            active.next_offset = next_offset;
             written.push(Written {
                 base_offset,
                 next_offset,
@@ -320,10 +387,10 @@ impl<S: Storage> Inner<S> {
         }
         // The padding past the data goes to disk: zero it, never stale heap.
         bytes[(end - start) as usize..].fill(0);
-        state.active.data_bytes = end;
+        active.data_bytes = end;
         let new_tail_start = (align_down(end) - start) as usize;
-        state.tail_page.clear();
-        state
+        writer.tail_page.clear();
+        writer
             .tail_page
             .extend_from_slice(&bytes[new_tail_start..(end - start) as usize]);
         (file, start, buf, written)
@@ -334,13 +401,18 @@ impl<S: Storage> Inner<S> {
     /// a full disk changes nothing; then the old one is truncated to its
     /// data, synced, and its index written.
     async fn roll_if_full(&self) -> StorageResult<()> {
+        let next_len = self
+            .writer
+            .borrow()
+            .pending
+            .front()
+            .map_or(0, |p| p.batch.len() as u64);
         let (needs_roll, next_offset) = {
-            let state = self.state.borrow();
-            let next_len = state.pending.front().map_or(0, |p| p.batch.len() as u64);
-            let data = state.active.data_bytes;
+            let segments = self.segments.borrow();
+            let data = segments.active().data_bytes;
             (
                 data > 0 && data + next_len > self.config.segment_bytes_max,
-                state.active.next_offset,
+                segments.active().next_offset,
             )
         };
         if !needs_roll {
@@ -364,8 +436,8 @@ impl<S: Storage> Inner<S> {
             .await
             .map_err(StorageError::from_write)?;
         let (old_file, data_bytes) = {
-            let state = self.state.borrow();
-            (state.active.file.clone(), state.active.data_bytes)
+            let segments = self.segments.borrow();
+            (segments.active().file.clone(), segments.active().data_bytes)
         };
         let sealed = async {
             old_file.truncate(data_bytes).await?;
@@ -379,7 +451,6 @@ impl<S: Storage> Inner<S> {
         // Everything written to the old segment is durable now.
         self.make_visible();
         let (old_path, old_index) = {
-            let mut state = self.state.borrow_mut();
             let fresh = Segment {
                 base_offset: next_offset,
                 file: Rc::new(new_file),
@@ -388,15 +459,16 @@ impl<S: Storage> Inner<S> {
                 next_offset,
                 index: SegmentIndex::new(next_offset),
             };
-            let old = std::mem::replace(&mut state.active, fresh);
-            state.allocated_bytes = 0;
-            state.tail_page.clear();
-            state.visible_active_bytes = 0;
+            let mut writer = self.writer.borrow_mut();
+            writer.allocated_bytes = 0;
+            writer.tail_page.clear();
             // Sealed in the same step as the switch: a reader must never see
             // the old segment in neither place (its offsets would read as
             // out of range while the index is written).
-            let written = (old.path.clone(), index_files(&old));
-            state.sealed.insert(old.base_offset, old);
+            let mut segments = self.segments.borrow_mut();
+            let old = segments.roll(fresh);
+            let written = (old.path.clone(), index_files(old));
+            self.visible.set(Visible::all_of(segments.active()));
             written
         };
         if let Err(e) = write_index(&self.storage, old_index).await {
@@ -408,13 +480,10 @@ impl<S: Storage> Inner<S> {
 
     /// Makes written-but-unsynced batches durable (the `written` mode timer).
     async fn sync_written(&self) {
-        let file = {
-            let state = self.state.borrow();
-            if state.unsynced.is_empty() {
-                return;
-            }
-            state.active.file.clone()
-        };
+        if self.writer.borrow().unsynced.is_empty() {
+            return;
+        }
+        let file = self.segments.borrow().active().file.clone();
         match self.timed_fdatasync(&file).await {
             Ok(()) => self.make_visible(),
             Err(e) => self.enter_failed(StorageError::Failed(Rc::new(e))),
@@ -430,20 +499,20 @@ impl<S: Storage> Inner<S> {
     }
 
     fn arm_sync_timer(self: &Rc<Self>) {
-        let mut state = self.state.borrow_mut();
-        if state.sync_timer_armed {
+        let mut writer = self.writer.borrow_mut();
+        if writer.sync_timer_armed {
             return;
         }
-        state.sync_timer_armed = true;
+        writer.sync_timer_armed = true;
         let weak = Rc::downgrade(self);
         let interval = Duration::from_millis(self.config.flush_interval_ms);
         glommio::spawn_local(async move {
             glommio::timer::sleep(interval).await;
             if let Some(inner) = weak.upgrade() {
                 {
-                    let mut state = inner.state.borrow_mut();
-                    state.sync_timer_armed = false;
-                    state.sync_requested = true;
+                    let mut writer = inner.writer.borrow_mut();
+                    writer.sync_timer_armed = false;
+                    writer.sync_requested = true;
                 }
                 inner.kick_flush();
             }
@@ -454,10 +523,13 @@ impl<S: Storage> Inner<S> {
     /// Everything written so far is durable: publish it to readers.
     pub fn make_visible(&self) {
         let unsynced = {
-            let mut state = self.state.borrow_mut();
-            state.visible_next_offset = state.active.next_offset;
-            state.visible_active_bytes = state.active.data_bytes;
-            std::mem::take(&mut state.unsynced)
+            let visible = Visible::all_of(self.segments.borrow().active());
+            let previous = self.visible.replace(visible);
+            assert!(
+                previous.next_offset <= visible.next_offset,
+                "visibility only moves forward"
+            );
+            std::mem::take(&mut self.writer.borrow_mut().unsynced)
         };
         let mut cache = self.cache.borrow_mut();
         for (base_offset, next_offset, bytes) in unsynced {
@@ -477,7 +549,7 @@ impl<S: Storage> Inner<S> {
     /// Fails every queued append with `err`; a non-fatal error leaves the
     /// log in service.
     fn fail_queue(&self, err: StorageError) {
-        let queued = std::mem::take(&mut self.state.borrow_mut().pending);
+        let queued = std::mem::take(&mut self.writer.borrow_mut().pending);
         for pending in queued {
             pending.done.complete(Err(err.clone()));
         }
@@ -486,12 +558,12 @@ impl<S: Storage> Inner<S> {
     /// Takes the log out of service: appends are refused from now on.
     pub fn enter_failed(&self, err: StorageError) {
         tracing::error!(dir = %self.dir.display(), error = %err, "partition log failed; refusing appends");
-        self.state.borrow_mut().failed.get_or_insert(err);
+        self.lifecycle.borrow_mut().fail(err);
         self.data_waiters.wake_all();
     }
 
     fn fail_pending_after_failure(&self) {
-        let err = self.state.borrow().failed.clone().expect("failed");
+        let err = self.lifecycle.borrow().failure().cloned().expect("failed");
         self.fail_queue(err);
     }
 }

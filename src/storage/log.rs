@@ -4,10 +4,11 @@
 //! the segment indexes. A record is visible to readers only once durable.
 //!
 //! Single-threaded by construction: the log lives on one glommio executor,
-//! its state in a `RefCell` that is never borrowed across an `.await`.
+//! its state in `RefCell`s split by owner ([`super::log_state`] and the
+//! appender's [`WriteState`]), none borrowed across an `.await`.
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -17,11 +18,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 
-use super::appender::PendingAppend;
+use super::appender::{PendingAppend, WriteState};
 use super::cache::{CacheKey, SharedTailCache};
-use super::completion::{completion, Completer, Completion};
+use super::completion::{completion, Completion};
 use super::error::{StorageError, StorageResult};
 use super::io::{SegmentFile, Storage};
+use super::log_state::{Lifecycle, Segments, Visible};
 use super::recovery::{
     index_files, open_active, open_sealed, remove_segment_files, write_index, RecoveryMode,
     ScanLimits,
@@ -56,6 +58,8 @@ impl<S: Storage> Clone for PartitionLog<S> {
     }
 }
 
+/// One partition log's parts, each with its owner (module doc); every
+/// `RefCell` is borrowed briefly and never across an `.await`.
 pub struct Inner<S: Storage> {
     pub storage: S,
     pub dir: PathBuf,
@@ -63,34 +67,15 @@ pub struct Inner<S: Storage> {
     pub limits: ScanLimits,
     pub cache: SharedTailCache,
     pub cache_key: CacheKey,
-    pub state: RefCell<State<S::File>>,
+    pub segments: RefCell<Segments<S::File>>,
+    /// What readers may see; advanced only by [`Inner::make_visible`].
+    pub visible: Cell<Visible>,
+    pub lifecycle: RefCell<Lifecycle>,
+    /// The appender's own state (queue, tail page, flush task).
+    pub writer: RefCell<WriteState>,
     pub stats: RefCell<LogStats>,
     /// Readers waiting for new visible data: one waker per waiting future.
     pub data_waiters: WaiterSet,
-}
-
-pub struct State<F> {
-    pub sealed: BTreeMap<u64, Segment<F>>,
-    pub active: Segment<F>,
-    /// Bytes of the active segment's file that are allocated.
-    pub allocated_bytes: u64,
-    /// The bytes of the active segment's last partial page.
-    pub tail_page: Vec<u8>,
-    /// Offsets below this are durable and visible to readers.
-    pub visible_next_offset: u64,
-    /// Bytes of the active segment that are durable and visible.
-    pub visible_active_bytes: u64,
-    pub pending: VecDeque<PendingAppend>,
-    /// Written, not yet durable: `(base offset, next offset, batch)`.
-    pub unsynced: Vec<(u64, u64, Bytes)>,
-    pub flushing: bool,
-    pub sync_timer_armed: bool,
-    pub sync_requested: bool,
-    pub failed: Option<StorageError>,
-    /// The last free-space check refused: appends get StorageFull.
-    pub below_reserve: bool,
-    pub closed: bool,
-    pub idle_waiters: Vec<Completer<()>>,
 }
 
 /// Batches returned by a read.
@@ -195,23 +180,9 @@ impl<S: Storage> PartitionLog<S> {
             next_offset = active.segment.next_offset, "partition log opened"
         );
         let cache_key = cache.borrow_mut().register();
-        let state = State {
-            visible_next_offset: active.segment.next_offset,
-            visible_active_bytes: active.segment.data_bytes,
-            sealed,
-            active: active.segment,
-            allocated_bytes: active.allocated_bytes,
-            tail_page: active.tail_page,
-            pending: VecDeque::new(),
-            unsynced: Vec::new(),
-            flushing: false,
-            sync_timer_armed: false,
-            sync_requested: false,
-            failed: None,
-            below_reserve: false,
-            closed: false,
-            idle_waiters: Vec::new(),
-        };
+        let visible = Visible::all_of(&active.segment);
+        let writer = WriteState::new(active.allocated_bytes, active.tail_page);
+        let segments = Segments::new(sealed, active.segment);
         Ok(PartitionLog {
             inner: Rc::new(Inner {
                 storage,
@@ -220,7 +191,10 @@ impl<S: Storage> PartitionLog<S> {
                 limits,
                 cache,
                 cache_key,
-                state: RefCell::new(state),
+                segments: RefCell::new(segments),
+                visible: Cell::new(visible),
+                lifecycle: RefCell::default(),
+                writer: RefCell::new(writer),
                 stats: RefCell::default(),
                 data_waiters: WaiterSet::new(),
             }),
@@ -257,52 +231,37 @@ impl<S: Storage> PartitionLog<S> {
             });
         }
         let valid = validate(&batch, limit)?;
+        self.inner.lifecycle.borrow().accepting_appends()?;
         let (done, answer) = completion();
-        {
-            let mut state = self.inner.state.borrow_mut();
-            if state.closed {
-                return Err(StorageError::Closed);
-            }
-            if let Some(err) = &state.failed {
-                return Err(err.clone());
-            }
-            state.pending.push_back(PendingAppend {
-                batch,
-                valid,
-                durability,
-                done,
-                queued_at: Instant::now(),
-            });
-        }
+        self.inner.writer.borrow_mut().queue(PendingAppend {
+            batch,
+            valid,
+            durability,
+            done,
+            queued_at: Instant::now(),
+        });
         self.inner.kick_flush();
         Ok(AppendTicket(answer))
     }
 
     /// The earliest offset in the log.
     pub fn earliest_offset(&self) -> u64 {
-        let state = self.inner.state.borrow();
-        state
-            .sealed
-            .keys()
-            .next()
-            .copied()
-            .unwrap_or(state.active.base_offset)
+        self.inner.segments.borrow().earliest_offset()
     }
 
     /// The offset the next record will get once visible: the end of what
     /// readers can see (the high watermark).
     pub fn latest_offset(&self) -> u64 {
-        self.inner.state.borrow().visible_next_offset
+        self.inner.visible.get().next_offset
     }
 
     /// Bytes of all segments' data.
     pub fn size_bytes(&self) -> u64 {
-        let state = self.inner.state.borrow();
-        state.sealed.values().map(|s| s.data_bytes).sum::<u64>() + state.active.data_bytes
+        self.inner.segments.borrow().size_bytes()
     }
 
     pub fn segment_count(&self) -> usize {
-        self.inner.state.borrow().sealed.len() + 1
+        self.inner.segments.borrow().count()
     }
 
     /// What the log has counted about its work so far.
@@ -317,7 +276,7 @@ impl<S: Storage> PartitionLog<S> {
 
     /// Why the log is out of service, if it is.
     pub fn failure(&self) -> Option<StorageError> {
-        self.inner.state.borrow().failed.clone()
+        self.inner.lifecycle.borrow().failure().cloned()
     }
 
     fn check_range(&self, offset: u64) -> StorageResult<(u64, u64)> {
@@ -336,7 +295,7 @@ impl<S: Storage> PartitionLog<S> {
     /// Whole visible batches from the one holding `offset`, up to
     /// `max_bytes` (the first batch always, however large).
     pub async fn read(&self, offset: u64, max_bytes: usize) -> StorageResult<ReadBatches> {
-        if self.inner.state.borrow().closed {
+        if self.inner.lifecycle.borrow().is_closed() {
             return Err(StorageError::Closed);
         }
         let (log_start_offset, high_watermark) = self.check_range(offset)?;
@@ -363,19 +322,14 @@ impl<S: Storage> PartitionLog<S> {
 
     /// Where on disk the batch holding `offset` is.
     fn locate(&self, offset: u64) -> SegmentSlice<S::File> {
-        let state = self.inner.state.borrow();
-        let (segment, end, sealed_next_offset) = match state.sealed.range(..=offset).next_back() {
-            Some((_, seg)) if offset < seg.next_offset => {
-                (seg, seg.data_bytes, Some(seg.next_offset))
-            }
-            _ => (&state.active, state.visible_active_bytes, None),
-        };
+        let segments = self.inner.segments.borrow();
+        let located = segments.locate(offset, self.inner.visible.get().active_bytes);
         SegmentSlice {
-            file: segment.file.clone(),
-            path: segment.path.clone(),
-            position: segment.index.position_for(offset),
-            end,
-            sealed_next_offset,
+            file: located.segment.file.clone(),
+            path: located.segment.path.clone(),
+            position: located.segment.index.position_for(offset),
+            end: located.end,
+            sealed_next_offset: located.sealed_next_offset,
         }
     }
 
@@ -440,11 +394,9 @@ impl<S: Storage> PartitionLog<S> {
     /// `timestamp_ms`, or `None` if every visible record is older.
     pub async fn offset_for_timestamp(&self, timestamp_ms: i64) -> StorageResult<Option<u64>> {
         let start = {
-            let state = self.inner.state.borrow();
-            let candidate = state
-                .sealed
-                .values()
-                .chain(std::iter::once(&state.active))
+            let segments = self.inner.segments.borrow();
+            let candidate = segments
+                .all()
                 .find(|seg| seg.index.max_timestamp_ms() >= timestamp_ms);
             match candidate {
                 Some(seg) => seg.index.offset_for_timestamp(timestamp_ms),
@@ -491,17 +443,16 @@ impl<S: Storage> PartitionLog<S> {
     /// Deletes whole sealed segments past the retention limits.
     pub async fn apply_retention(&self, now_ms: i64) -> StorageResult<RetentionReport> {
         let (victims, mut report) = {
-            let mut state = self.inner.state.borrow_mut();
-            let summaries: Vec<SegmentSummary> = state
-                .sealed
-                .values()
+            let mut segments = self.inner.segments.borrow_mut();
+            let summaries: Vec<SegmentSummary> = segments
+                .sealed()
                 .map(|s| SegmentSummary {
                     base_offset: s.base_offset,
                     bytes: s.data_bytes,
                     max_timestamp_ms: s.index.max_timestamp_ms(),
                 })
                 .collect();
-            let total = summaries.iter().map(|s| s.bytes).sum::<u64>() + state.active.data_bytes;
+            let total = segments.size_bytes();
             let count = segments_to_delete(
                 &summaries,
                 total,
@@ -510,10 +461,8 @@ impl<S: Storage> PartitionLog<S> {
                 self.inner.config.retention_bytes,
             );
             let mut report = RetentionReport::default();
-            let victims: Vec<Segment<S::File>> = summaries[..count]
-                .iter()
-                .filter_map(|s| state.sealed.remove(&s.base_offset))
-                .collect();
+            let bases: Vec<u64> = summaries[..count].iter().map(|s| s.base_offset).collect();
+            let victims = segments.take_sealed(&bases);
             report.segments_deleted = victims.len();
             (victims, report)
         };
@@ -529,17 +478,13 @@ impl<S: Storage> PartitionLog<S> {
     /// `offset` (compaction of the committed-offsets log).
     pub async fn delete_segments_before(&self, offset: u64) -> StorageResult<RetentionReport> {
         let victims: Vec<Segment<S::File>> = {
-            let mut state = self.inner.state.borrow_mut();
-            let bases: Vec<u64> = state
-                .sealed
-                .values()
+            let mut segments = self.inner.segments.borrow_mut();
+            let bases: Vec<u64> = segments
+                .sealed()
                 .take_while(|s| s.next_offset <= offset)
                 .map(|s| s.base_offset)
                 .collect();
-            bases
-                .iter()
-                .filter_map(|base| state.sealed.remove(base))
-                .collect()
+            segments.take_sealed(&bases)
         };
         let segments_deleted = victims.len();
         let bytes_deleted = self.remove_segments(victims).await?;
@@ -567,18 +512,8 @@ impl<S: Storage> PartitionLog<S> {
     /// Waits for queued appends, makes everything durable, writes the
     /// indexes and the clean-shutdown marker, and closes the files.
     pub async fn close(&self) -> StorageResult<()> {
-        let idle = {
-            let mut state = self.inner.state.borrow_mut();
-            if state.closed {
-                return Err(StorageError::Closed);
-            }
-            state.closed = true;
-            state.flushing.then(|| {
-                let (done, wait) = completion();
-                state.idle_waiters.push(done);
-                wait
-            })
-        };
+        self.inner.lifecycle.borrow_mut().close()?;
+        let idle = self.inner.writer.borrow_mut().when_idle();
         // Long-polls on this partition answer now rather than at their deadline.
         self.inner.data_waiters.wake_all();
         if let Some(idle) = idle {
@@ -588,7 +523,7 @@ impl<S: Storage> PartitionLog<S> {
             .cache
             .borrow_mut()
             .remove_partition(self.inner.cache_key);
-        let failed = self.inner.state.borrow().failed.clone();
+        let failed = self.inner.lifecycle.borrow().failure().cloned();
         // The files close when the last handle drops (glommio closes a
         // dropped file asynchronously); readers may still hold them.
         match failed {
@@ -599,12 +534,12 @@ impl<S: Storage> PartitionLog<S> {
 
     async fn write_clean_state(&self) -> StorageResult<()> {
         let inner = &self.inner;
-        let file = inner.state.borrow().active.file.clone();
+        let file = inner.segments.borrow().active().file.clone();
         file.fdatasync()
             .await
             .map_err(|e| StorageError::Failed(Rc::new(e)))?;
         inner.make_visible();
-        let index_files = index_files(&inner.state.borrow().active);
+        let index_files = index_files(inner.segments.borrow().active());
         write_index(&inner.storage, index_files).await?;
         inner
             .storage
@@ -667,9 +602,9 @@ impl<S: Storage> Future for DataArrival<S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let arrived = {
-            let state = self.inner.state.borrow();
-            state.visible_next_offset > self.offset || state.closed || state.failed.is_some()
+        let arrived = self.inner.visible.get().next_offset > self.offset || {
+            let lifecycle = self.inner.lifecycle.borrow();
+            lifecycle.is_closed() || lifecycle.failure().is_some()
         };
         if arrived {
             return Poll::Ready(());

@@ -3,6 +3,7 @@
 //! belongs to one glommio executor.
 //!
 //! - [`log`]: `PartitionLog`, the API: append, read, offsets, retention, close.
+//! - [`log_state`]: the log's segments, visibility and lifecycle.
 //! - [`appender`]: group commit, one aligned DMA write and one fsync a round.
 //! - [`segment`]: segment files and the cursor that reads their batches.
 //! - [`index`]: the sparse offset and time indexes.
@@ -23,6 +24,7 @@ pub mod faults;
 pub mod index;
 pub mod io;
 pub mod log;
+pub mod log_state;
 pub mod recovery;
 pub mod retention;
 pub mod segment;
