@@ -18,7 +18,8 @@ use crate::protocol::offsets::{OffsetSpec, PartitionOffset};
 use crate::protocol::produce::{Acks, ProducePartitionResponse, NO_OFFSET};
 use crate::protocol::topics::PartitionDescription;
 use crate::router::shard_for;
-use crate::storage::{DmaStorage, PartitionLog};
+use crate::storage::error::is_storage_full;
+use crate::storage::{DmaStorage, PartitionLog, StorageError, StorageResult};
 use crate::topics::store::partition_dir;
 use crate::topics::{TopicConfig, TopicMap};
 
@@ -214,8 +215,14 @@ impl Shard {
             .collect()
     }
 
-    /// Opens this core's partitions of a topic.
-    pub async fn open_topic(&self, name: &str, topic: &TopicConfig) -> Result<TopicLogs, String> {
+    /// Opens this core's partitions of a topic. If one fails, those
+    /// already opened are closed again and the error says which failed:
+    /// `StorageFull` for a full disk, else `PartitionFailed`.
+    pub async fn open_topic(
+        &self,
+        name: &str,
+        topic: &TopicConfig,
+    ) -> Result<TopicLogs, (ErrorCode, String)> {
         let mut logs: TopicLogs = Vec::with_capacity(topic.partitions as usize);
         for partition in 0..topic.partitions {
             if shard_for(name, partition, self.cores()) != self.id {
@@ -223,17 +230,27 @@ impl Shard {
                 continue;
             }
             let dir = partition_dir(&self.config.data_dir, name, partition);
-            let log = open_partition(self, &dir, topic)
-                .await
-                .map_err(|e| format!("opening {name}/{partition} in {}: {e}", dir.display()))?;
-            logs.push(Some(log));
+            match open_partition(self, &dir, topic).await {
+                Ok(log) => logs.push(Some(log)),
+                Err(e) => {
+                    close_logs(name, logs).await;
+                    let message = format!(
+                        "core {}: opening {name}/{partition} in {}: {e}",
+                        self.id,
+                        dir.display()
+                    );
+                    return Err((open_failure_code(&e), message));
+                }
+            }
         }
         Ok(logs)
     }
 
     /// Makes this core's open partitions match `map`: opens new topics'
-    /// partitions, closes (and, if `remove_files`, deletes) gone ones.
-    pub async fn apply_topic_map(&self, map: TopicMap) -> Result<(), String> {
+    /// partitions, closes and deletes those of topics gone from it. On an error the map is
+    /// this core's copy all the same, with the failed topic's partitions
+    /// not open: core 0 then rolls the change back (`shard/admin.rs`).
+    pub async fn apply_topic_map(&self, map: TopicMap) -> Result<(), (ErrorCode, String)> {
         let gone: Vec<String> = self
             .logs
             .borrow()
@@ -300,7 +317,7 @@ async fn open_partition(
     shard: &Shard,
     dir: &Path,
     topic: &TopicConfig,
-) -> Result<PartitionLog<DmaStorage>, String> {
+) -> StorageResult<PartitionLog<DmaStorage>> {
     PartitionLog::open(
         DmaStorage,
         dir,
@@ -309,5 +326,26 @@ async fn open_partition(
         Rc::clone(&shard.cache),
     )
     .await
-    .map_err(|e| e.to_string())
+}
+
+/// Closes the partitions of a topic opened before one of them failed.
+async fn close_logs(topic: &str, logs: TopicLogs) {
+    for log in logs.into_iter().flatten() {
+        if let Err(e) = log.close().await {
+            tracing::warn!(%topic, dir = %log.dir().display(), error = %e, "closing a partition of a topic that failed to open");
+        }
+    }
+}
+
+/// The wire code of a partition that could not be opened: a full disk is
+/// retriable (`StorageFull`); anything else took the partition out of
+/// service before it served (`PartitionFailed`).
+fn open_failure_code(err: &StorageError) -> ErrorCode {
+    match err {
+        StorageError::StorageFull(_) => ErrorCode::StorageFull,
+        StorageError::Io(io) | StorageError::Failed(io) if is_storage_full(io) => {
+            ErrorCode::StorageFull
+        }
+        _ => ErrorCode::PartitionFailed,
+    }
 }

@@ -238,7 +238,7 @@ async fn core_main(start: CoreStart) {
     });
     let opened = match shard.apply_topic_map(topics).await {
         Ok(()) => shard.open_offsets_logs().await,
-        failed => failed,
+        Err((_, failed)) => Err(failed),
     };
     let failed = opened.is_err();
     let _ = started.send((core, opened.map(|()| own_port)));
