@@ -32,15 +32,24 @@ impl Shard {
                 format!("topic {name} already exists"),
             ));
         }
+        // A new id for every incarnation, never given before: what is
+        // keyed by it (committed offsets) starts afresh.
+        let mut ids = self.topic_ids.get();
+        let config = TopicConfig {
+            id: ids.next,
+            ..config
+        };
+        ids.next += 1;
         let mut map = previous.clone();
         map.insert(name.clone(), config.clone());
-        save(&self.config.data_dir, &map)
+        save(&self.config.data_dir, &map, ids)
             .map_err(|e| internal(format!("saving the topic map: {e}")))?;
+        self.topic_ids.set(ids);
         if let Err((code, why)) = self.broadcast_topics(map).await {
             tracing::warn!(topic = %name, %code, error = %why, "creating a topic failed: rolling it back");
             return Err(self.roll_back_create(&name, previous, code, why).await);
         }
-        tracing::info!(topic = %name, partitions = config.partitions, "topic created");
+        tracing::info!(topic = %name, id = config.id, partitions = config.partitions, "topic created");
         Ok(())
     }
 
@@ -59,7 +68,7 @@ impl Shard {
         why: String,
     ) -> (ErrorCode, String) {
         let mut not_undone = Vec::new();
-        if let Err(e) = save(&self.config.data_dir, &previous) {
+        if let Err(e) = save(&self.config.data_dir, &previous, self.topic_ids.get()) {
             not_undone.push(format!("saving the topic map without it: {e}"));
         }
         if let Err((_, e)) = self.broadcast_topics(previous).await {
@@ -93,7 +102,7 @@ impl Shard {
                 format!("topic {name} does not exist"),
             ));
         }
-        save(&self.config.data_dir, &map)
+        save(&self.config.data_dir, &map, self.topic_ids.get())
             .map_err(|e| internal(format!("saving the topic map: {e}")))?;
         let result = self.broadcast_topics(map).await;
         match std::fs::remove_dir_all(topic_dir(&self.config.data_dir, &name)) {

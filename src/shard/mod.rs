@@ -23,7 +23,7 @@ pub mod partitions;
 pub mod route;
 pub mod runtime;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::AtomicUsize;
@@ -35,7 +35,7 @@ use crate::config::BrokerConfig;
 use crate::metrics::CoreMetrics;
 use crate::protocol::metadata::CoreAddress;
 use crate::storage::{DmaStorage, PartitionLog, SharedTailCache};
-use crate::topics::TopicMap;
+use crate::topics::{TopicId, TopicIds, TopicMap};
 use messages::ShardMessage;
 use notify::Notify;
 
@@ -54,6 +54,8 @@ pub struct Shard {
     pub core_addresses: Vec<CoreAddress>,
     /// This core's copy of the topic map.
     pub topics: RefCell<Rc<TopicMap>>,
+    /// The topic-id counter (`next` current on core 0 only).
+    pub topic_ids: Cell<TopicIds>,
     pub logs: RefCell<HashMap<String, TopicLogs>>,
     pub cache: SharedTailCache,
     pub shutdown: Rc<Notify>,
@@ -88,5 +90,10 @@ impl Shard {
     /// Partition count of a topic in this core's map.
     pub fn partition_count(&self, topic: &str) -> Option<u32> {
         self.topics.borrow().get(topic).map(|t| t.partitions)
+    }
+
+    /// The id of a topic's current incarnation in this core's map.
+    pub fn topic_id(&self, topic: &str) -> Option<TopicId> {
+        self.topics.borrow().get(topic).map(|t| t.id)
     }
 }

@@ -247,15 +247,19 @@ impl Shard {
     }
 
     /// Makes this core's open partitions match `map`: opens new topics'
-    /// partitions, closes and deletes those of topics gone from it. On an error the map is
+    /// partitions, closes and deletes those of topics gone from it (or
+    /// deleted and created again: another id). On an error the map is
     /// this core's copy all the same, with the failed topic's partitions
     /// not open: core 0 then rolls the change back (`shard/admin.rs`).
     pub async fn apply_topic_map(&self, map: TopicMap) -> Result<(), (ErrorCode, String)> {
+        let previous = self.topics.borrow().clone();
+        let same_incarnation =
+            |name: &String| map.get(name).map(|t| t.id) == previous.get(name).map(|t| t.id);
         let gone: Vec<String> = self
             .logs
             .borrow()
             .keys()
-            .filter(|name| !map.contains_key(*name))
+            .filter(|name| !same_incarnation(name))
             .cloned()
             .collect();
         for name in gone {

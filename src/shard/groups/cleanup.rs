@@ -7,8 +7,10 @@
 //!   while no commit is in flight on that partition, and takes its
 //!   snapshot and queues its appends without awaiting in between, so no
 //!   commit can fall between the snapshot and its records.
-//! - Deleted topics: tombstones for the committed offsets of topics that
-//!   no longer exist.
+//! - Deleted topics: tombstones for the committed offsets of topic
+//!   incarnations that no longer exist (the topic is gone, or was created
+//!   again with another id). They only keep the log small: a fetch never
+//!   sees another incarnation's offsets anyway (`offsets.rs`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -26,10 +28,10 @@ use crate::storage::{AppendTicket, DmaStorage, PartitionLog, StorageResult};
 type Entries = Vec<(CommitKey, Option<CommitValue>)>;
 
 impl Shard {
-    /// Writes tombstones for the committed offsets of topics that no
-    /// longer exist, every `OFFSETS_DELETED_TOPICS_CHECK_MS`. A commit made
-    /// after a topic of the same name is created again has a later log
-    /// offset than the tombstone, so it stays.
+    /// Writes tombstones for the committed offsets of topic incarnations
+    /// that no longer exist, every `OFFSETS_DELETED_TOPICS_CHECK_MS`. A
+    /// tombstone names the old incarnation's id, so it never touches the
+    /// offsets of a topic of the same name created again.
     pub(super) async fn drop_offsets_of_deleted_topics_if_due(&self) {
         let now = Instant::now();
         let interval = Duration::from_millis(OFFSETS_DELETED_TOPICS_CHECK_MS);
@@ -40,11 +42,12 @@ impl Shard {
         checked.set(Some(now));
         let mut gone: BTreeMap<u32, Entries> = BTreeMap::new();
         for (group, offsets) in self.coordinator.committed.borrow().iter() {
-            for (topic, partition) in offsets.keys() {
-                if self.partition_count(topic).is_none() {
+            for (topic, topic_id, partition) in offsets.keys() {
+                if self.topic_id(topic) != Some(*topic_id) {
                     let key = CommitKey {
                         group: group.clone(),
                         topic: topic.clone(),
+                        topic_id: *topic_id,
                         partition: *partition,
                     };
                     gone.entry(offsets_partition(group))
@@ -109,10 +112,11 @@ impl Shard {
             if offsets_partition(group) != partition {
                 continue;
             }
-            for ((topic, p), c) in offsets {
+            for ((topic, topic_id, p), c) in offsets {
                 let key = CommitKey {
                     group: group.clone(),
                     topic: topic.clone(),
+                    topic_id: *topic_id,
                     partition: *p,
                 };
                 let value = CommitValue {

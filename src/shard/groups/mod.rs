@@ -33,6 +33,7 @@ use crate::protocol::groups::{
 };
 use crate::protocol::WireReader;
 use crate::storage::{DmaStorage, PartitionLog};
+use crate::topics::TopicId;
 
 pub use lag::{fill_latest, GroupOffsetRow};
 pub use members::group_timer_loop;
@@ -42,8 +43,9 @@ pub use offsets::{offsets_dir, Committed};
 /// message of an error response.
 pub type GroupAnswer = Result<BytesMut, (ErrorCode, String)>;
 
-/// One group's durable committed offsets, by (topic, partition).
-type GroupOffsets = BTreeMap<(String, u32), Committed>;
+/// One group's durable committed offsets, by (topic, topic id,
+/// partition): the id tells a topic's incarnations apart.
+type GroupOffsets = BTreeMap<(String, TopicId, u32), Committed>;
 
 /// A sender of one join's answer.
 type JoinReply = flume::Sender<GroupAnswer>;
