@@ -12,6 +12,8 @@
 //!   owns: membership and committed offsets.
 //! - [`metrics`]: this core's metrics snapshot, and every core's gathered.
 //! - [`runtime`]: starting one pinned executor per core and wiring them.
+//! - [`storage`]: the files under this core's partitions: real, or (tests)
+//!   fault-injecting.
 
 pub mod admin;
 pub mod groups;
@@ -22,6 +24,7 @@ pub mod notify;
 pub mod partitions;
 pub mod route;
 pub mod runtime;
+pub mod storage;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -34,16 +37,17 @@ use glommio::sync::Semaphore;
 use crate::config::BrokerConfig;
 use crate::metrics::CoreMetrics;
 use crate::protocol::metadata::CoreAddress;
-use crate::storage::{DmaStorage, PartitionLog, SharedTailCache};
+use crate::storage::{PartitionLog, SharedTailCache};
 use crate::topics::{TopicId, TopicIds, TopicMap};
 use messages::ShardMessage;
 use notify::Notify;
+use storage::ShardStorage;
 
 /// The core that owns the topic map and serialises its changes.
 pub const METADATA_CORE: usize = 0;
 
 /// The logs of one topic's partitions that this core owns, by partition.
-pub type TopicLogs = Vec<Option<PartitionLog<DmaStorage>>>;
+pub type TopicLogs = Vec<Option<PartitionLog<ShardStorage>>>;
 
 pub struct Shard {
     pub id: usize,
@@ -57,6 +61,8 @@ pub struct Shard {
     /// The topic-id counter (`next` current on core 0 only).
     pub topic_ids: Cell<TopicIds>,
     pub logs: RefCell<HashMap<String, TopicLogs>>,
+    /// What this core's partitions are opened on.
+    pub storage: ShardStorage,
     pub cache: SharedTailCache,
     pub shutdown: Rc<Notify>,
     /// Bytes of requests being handled on this core.
@@ -79,7 +85,7 @@ impl Shard {
     }
 
     /// The log of a partition this core owns, if it exists.
-    pub fn log(&self, topic: &str, partition: u32) -> Option<PartitionLog<DmaStorage>> {
+    pub fn log(&self, topic: &str, partition: u32) -> Option<PartitionLog<ShardStorage>> {
         self.logs
             .borrow()
             .get(topic)

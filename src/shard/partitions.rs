@@ -11,6 +11,7 @@ use bytes::BytesMut;
 use futures_lite::future;
 
 use super::notify::{first_of, LocalFuture};
+use super::storage::ShardStorage;
 use super::{Shard, TopicLogs};
 use crate::error::ErrorCode;
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse};
@@ -19,7 +20,7 @@ use crate::protocol::produce::{Acks, ProducePartitionResponse, NO_OFFSET};
 use crate::protocol::topics::PartitionDescription;
 use crate::router::shard_for;
 use crate::storage::error::is_storage_full;
-use crate::storage::{DmaStorage, PartitionLog, StorageError, StorageResult};
+use crate::storage::{PartitionLog, StorageError, StorageResult};
 use crate::topics::store::partition_dir;
 use crate::topics::{TopicConfig, TopicMap};
 
@@ -34,7 +35,7 @@ impl Shard {
 
     /// Counts a partition's answer that is an error: for the core, and for
     /// the partition's log when it has one.
-    fn count_error(&self, log: Option<&PartitionLog<DmaStorage>>, code: u16) {
+    fn count_error(&self, log: Option<&PartitionLog<ShardStorage>>, code: u16) {
         if code == ErrorCode::None as u16 {
             return;
         }
@@ -300,7 +301,7 @@ impl Shard {
 
     /// Applies retention to every partition this core owns.
     pub async fn apply_retention(&self) {
-        let logs: Vec<PartitionLog<DmaStorage>> = self
+        let logs: Vec<PartitionLog<ShardStorage>> = self
             .logs
             .borrow()
             .values()
@@ -321,9 +322,9 @@ async fn open_partition(
     shard: &Shard,
     dir: &Path,
     topic: &TopicConfig,
-) -> StorageResult<PartitionLog<DmaStorage>> {
+) -> StorageResult<PartitionLog<ShardStorage>> {
     PartitionLog::open(
-        DmaStorage,
+        shard.storage.clone(),
         dir,
         topic.log_config(&shard.config.log),
         &shard.config.shard_storage,

@@ -243,6 +243,7 @@ async fn core_main(start: CoreStart) {
         topics: Default::default(),
         topic_ids: Cell::new(topic_ids),
         logs: Default::default(),
+        storage: Default::default(),
         shutdown: Rc::new(Notify::default()),
         connections,
         admin_lock: Rc::new(Semaphore::new(1)),

@@ -20,9 +20,10 @@ use crate::groups::commit_log::{
     build_batches, compaction_due, encoded_len, CommitKey, CommitValue,
 };
 use crate::groups::offsets_partition;
+use crate::shard::storage::ShardStorage;
 use crate::shard::Shard;
 use crate::storage::log::now_ms;
-use crate::storage::{AppendTicket, DmaStorage, PartitionLog, StorageResult};
+use crate::storage::{AppendTicket, PartitionLog, StorageResult};
 
 /// Committed-offsets log entries, in log order.
 type Entries = Vec<(CommitKey, Option<CommitValue>)>;
@@ -75,7 +76,7 @@ impl Shard {
     /// Compacts the committed-offsets partitions that grew past their
     /// bound (see the module comment).
     pub(super) async fn compact_offsets_if_due(&self) {
-        let logs: Vec<(u32, PartitionLog<DmaStorage>)> = self
+        let logs: Vec<(u32, PartitionLog<ShardStorage>)> = self
             .coordinator
             .logs
             .borrow()
@@ -132,7 +133,7 @@ impl Shard {
 
     async fn compact(
         &self,
-        log: &PartitionLog<DmaStorage>,
+        log: &PartitionLog<ShardStorage>,
         entries: &[(CommitKey, Option<CommitValue>)],
     ) -> Result<(), String> {
         let batches = build_batches(entries, log.config().batch_bytes_max, now_ms())

@@ -32,7 +32,8 @@ use crate::protocol::groups::{
     MemberDescription, TopicPartitions,
 };
 use crate::protocol::WireReader;
-use crate::storage::{DmaStorage, PartitionLog};
+use crate::shard::storage::ShardStorage;
+use crate::storage::PartitionLog;
 use crate::topics::TopicId;
 
 pub use lag::{fill_latest, GroupOffsetRow};
@@ -54,7 +55,7 @@ type JoinReply = flume::Sender<GroupAnswer>;
 #[derive(Default)]
 pub struct GroupCoordinator {
     /// The committed-offsets partitions this core owns.
-    logs: RefCell<BTreeMap<u32, PartitionLog<DmaStorage>>>,
+    logs: RefCell<BTreeMap<u32, PartitionLog<ShardStorage>>>,
     /// Durable committed offsets by group, then (topic, partition).
     committed: RefCell<BTreeMap<String, GroupOffsets>>,
     /// Membership of the groups that have members.

@@ -30,9 +30,10 @@ use crate::protocol::groups::{
     OffsetFetchResponse, NO_COMMITTED_OFFSET,
 };
 use crate::router::shard_for;
+use crate::shard::storage::ShardStorage;
 use crate::shard::Shard;
 use crate::storage::log::now_ms;
-use crate::storage::{AppendTicket, DmaStorage, PartitionLog, StorageResult};
+use crate::storage::{AppendTicket, PartitionLog, StorageResult};
 use crate::topics::NO_TOPIC_ID;
 
 /// One committed offset, durable.
@@ -75,7 +76,7 @@ impl Shard {
             }
             let dir = offsets_dir(&self.config.data_dir, partition);
             let log = PartitionLog::open(
-                DmaStorage,
+                self.storage.clone(),
                 &dir,
                 config.clone(),
                 &self.config.shard_storage,
@@ -100,7 +101,7 @@ impl Shard {
 
     /// Reads a committed-offsets partition from its start into the map;
     /// returns the records read.
-    async fn replay_offsets(&self, log: &PartitionLog<DmaStorage>) -> Result<usize, String> {
+    async fn replay_offsets(&self, log: &PartitionLog<ShardStorage>) -> Result<usize, String> {
         let mut offset = log.earliest_offset();
         let mut records = 0;
         while offset < log.latest_offset() {
@@ -178,7 +179,7 @@ impl Shard {
         }
     }
 
-    fn offsets_log(&self, group: &str) -> Option<(u32, PartitionLog<DmaStorage>)> {
+    fn offsets_log(&self, group: &str) -> Option<(u32, PartitionLog<ShardStorage>)> {
         let partition = offsets_partition(group);
         let log = self.coordinator.logs.borrow().get(&partition).cloned()?;
         Some((partition, log))
@@ -270,7 +271,7 @@ impl Shard {
     pub(super) async fn append_entries(
         &self,
         partition: u32,
-        log: &PartitionLog<DmaStorage>,
+        log: &PartitionLog<ShardStorage>,
         entries: &[(CommitKey, Option<CommitValue>)],
     ) -> Vec<Result<u64, ErrorCode>> {
         let batches = match build_batches(entries, log.config().batch_bytes_max, now_ms()) {
@@ -354,7 +355,7 @@ impl Shard {
     /// Refuses waiting joins and closes the committed-offsets partitions.
     pub async fn close_offsets_logs(&self) {
         self.coordinator.refuse_waiting();
-        let logs: Vec<PartitionLog<DmaStorage>> =
+        let logs: Vec<PartitionLog<ShardStorage>> =
             std::mem::take(&mut *self.coordinator.logs.borrow_mut())
                 .into_values()
                 .collect();
