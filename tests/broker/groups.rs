@@ -962,7 +962,7 @@ fn a_deleted_subscribed_topic_makes_the_member_join_again_and_go_on() {
 /// cleanup dropped them, and a consumer of the new topic started there.
 #[test]
 fn a_topic_created_again_starts_without_the_old_incarnations_offsets() {
-    const ITERATIONS: u32 = 30;
+    const ITERATIONS: u32 = 50;
     const RECORDS: u32 = 5;
     const PARTITIONS: u32 = 2;
     let dir = DataDir::new("groups-recreate");
