@@ -4,11 +4,18 @@
 //! other. The latest record of a key wins when the log is replayed.
 //!
 //! ```text
-//! key   = u16 version (0) | string group | string topic | u32 partition
+//! key   = u16 version (1) | string group | string topic | u64 topic_id | u32 partition
 //! value = u16 version (0) | u64 offset | string metadata
 //! ```
 //! Little-endian, `string` = u16 length + UTF-8, as on the wire. An empty
 //! value is a tombstone: the key has no committed offset any more.
+//!
+//! `topic_id` is the id of the topic's incarnation (`topics::TopicId`): a
+//! topic deleted and created again has another, so its new incarnation
+//! never sees the old one's offsets. Keys of version 0, written before
+//! topic ids, have no `topic_id`; they decode with `NO_TOPIC_ID`, and the
+//! coordinator gives them to the topic's incarnation that existed before
+//! ids, if it still does (`topics::TopicIds::legacy_id`).
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -17,9 +24,14 @@ use crate::batch::builder::NewRecord;
 use crate::batch::{BatchBuilder, Record, TimestampType};
 use crate::config::{OFFSETS_COMPACT_BYTES_MIN, OFFSETS_COMPACT_RATIO};
 use crate::protocol::wire::{DecodeError, WireReader, WireWrite};
+use crate::topics::{TopicId, NO_TOPIC_ID};
 
-/// The only record format version so far.
-pub const COMMIT_RECORD_VERSION: u16 = 0;
+/// The version of the keys written: 1, with the topic id.
+pub const COMMIT_KEY_VERSION: u16 = 1;
+/// The version of keys written before topic ids: still read.
+pub const COMMIT_KEY_VERSION_WITHOUT_TOPIC_ID: u16 = 0;
+/// The only value format version so far.
+pub const COMMIT_VALUE_VERSION: u16 = 0;
 
 /// Bytes a record adds to the log besides its key and value (its share of
 /// a batch header not counted): for estimating the live size.
@@ -29,6 +41,8 @@ pub const RECORD_OVERHEAD_BYTES: usize = crate::batch::record::RECORD_OVERHEAD;
 pub struct CommitKey {
     pub group: String,
     pub topic: String,
+    /// The topic's incarnation; `NO_TOPIC_ID` in a key of version 0.
+    pub topic_id: TopicId,
     pub partition: u32,
 }
 
@@ -40,10 +54,11 @@ pub struct CommitValue {
 }
 
 pub fn encode_key(key: &CommitKey) -> Vec<u8> {
-    let mut buf = BytesMut::with_capacity(2 + 2 + key.group.len() + 2 + key.topic.len() + 4);
-    buf.put_u16_le(COMMIT_RECORD_VERSION);
+    let mut buf = BytesMut::with_capacity(key_len(key));
+    buf.put_u16_le(COMMIT_KEY_VERSION);
     buf.put_string(&key.group);
     buf.put_string(&key.topic);
+    buf.put_u64_le(key.topic_id);
     buf.put_u32_le(key.partition);
     buf.to_vec()
 }
@@ -53,28 +68,43 @@ pub fn encode_value(value: Option<&CommitValue>) -> Vec<u8> {
         return Vec::new();
     };
     let mut buf = BytesMut::with_capacity(2 + 8 + 2 + value.metadata.len());
-    buf.put_u16_le(COMMIT_RECORD_VERSION);
+    buf.put_u16_le(COMMIT_VALUE_VERSION);
     buf.put_u64_le(value.offset);
     buf.put_string(&value.metadata);
     buf.to_vec()
 }
 
-fn version(r: &mut WireReader) -> Result<(), DecodeError> {
-    match r.u16("version")? {
-        COMMIT_RECORD_VERSION => Ok(()),
-        other => Err(DecodeError::InvalidValue {
+/// The record's version, if it is one of `known`.
+fn version(r: &mut WireReader, known: &[u16]) -> Result<u16, DecodeError> {
+    let version = r.u16("version")?;
+    if known.contains(&version) {
+        Ok(version)
+    } else {
+        Err(DecodeError::InvalidValue {
             field: "version",
-            value: i64::from(other),
-        }),
+            value: i64::from(version),
+        })
     }
 }
 
+/// A key of either version; one of version 0 has `NO_TOPIC_ID`.
 pub fn decode_key(bytes: Bytes) -> Result<CommitKey, DecodeError> {
     let mut r = WireReader::new(bytes);
-    version(&mut r)?;
+    let version = version(
+        &mut r,
+        &[COMMIT_KEY_VERSION_WITHOUT_TOPIC_ID, COMMIT_KEY_VERSION],
+    )?;
+    let group = r.string("group")?;
+    let topic = r.string("topic")?;
+    let topic_id = if version == COMMIT_KEY_VERSION {
+        r.u64("topic_id")?
+    } else {
+        NO_TOPIC_ID
+    };
     let key = CommitKey {
-        group: r.string("group")?,
-        topic: r.string("topic")?,
+        group,
+        topic,
+        topic_id,
         partition: r.u32("partition")?,
     };
     r.finish()?;
@@ -87,7 +117,7 @@ pub fn decode_value(bytes: Bytes) -> Result<Option<CommitValue>, DecodeError> {
         return Ok(None);
     }
     let mut r = WireReader::new(bytes);
-    version(&mut r)?;
+    version(&mut r, &[COMMIT_VALUE_VERSION])?;
     let value = CommitValue {
         offset: r.u64("offset")?,
         metadata: r.string("metadata")?,
@@ -99,9 +129,12 @@ pub fn decode_value(bytes: Bytes) -> Result<Option<CommitValue>, DecodeError> {
 /// Bytes the record of this entry takes in a batch (its share of the
 /// batch header not counted): what the live entries of the log weigh.
 pub fn encoded_len(key: &CommitKey, value: Option<&CommitValue>) -> usize {
-    let key_bytes = 2 + 2 + key.group.len() + 2 + key.topic.len() + 4;
     let value_bytes = value.map_or(0, |v| 2 + 8 + 2 + v.metadata.len());
-    RECORD_OVERHEAD_BYTES + key_bytes + value_bytes
+    RECORD_OVERHEAD_BYTES + key_len(key) + value_bytes
+}
+
+fn key_len(key: &CommitKey) -> usize {
+    2 + 2 + key.group.len() + 2 + key.topic.len() + 8 + 4
 }
 
 /// Whether a committed-offsets partition of `log_bytes` whose live entries
@@ -205,6 +238,7 @@ mod tests {
         CommitKey {
             group: "billing".into(),
             topic: "orders".into(),
+            topic_id: 12,
             partition: 7,
         }
     }
@@ -219,6 +253,21 @@ mod tests {
         };
         assert_eq!(decode_value(encode_value(Some(&v)).into()), Ok(Some(v)));
         assert_eq!(decode_value(Bytes::new()), Ok(None), "tombstone");
+    }
+
+    /// Keys written before topic ids still read, without an id.
+    #[test]
+    fn keys_of_version_0_read_without_a_topic_id() {
+        let mut v0 = BytesMut::new();
+        v0.put_u16_le(COMMIT_KEY_VERSION_WITHOUT_TOPIC_ID);
+        v0.put_string("billing");
+        v0.put_string("orders");
+        v0.put_u32_le(7);
+        let expected = CommitKey {
+            topic_id: NO_TOPIC_ID,
+            ..key()
+        };
+        assert_eq!(decode_key(v0.freeze()), Ok(expected));
     }
 
     #[test]
@@ -246,7 +295,7 @@ mod tests {
         longer.push(0);
         assert!(decode_key(longer.into()).is_err(), "trailing bytes");
         let mut newer = bytes;
-        newer[0] = 1;
+        newer[0] = 2;
         assert!(matches!(
             decode_key(newer.into()),
             Err(DecodeError::InvalidValue {

@@ -1,6 +1,8 @@
 //! Topic creation and deletion, on core 0 (the metadata owner) only, one
 //! at a time: validate, persist the new topic map atomically, then tell
 //! every core and wait until each has opened or closed its partitions.
+//! A create that some core cannot carry out (its partitions fail to
+//! open) is rolled back: the topic is created fully or not at all.
 
 use std::rc::Rc;
 
@@ -23,18 +25,72 @@ impl Shard {
                 ),
             ));
         }
-        let mut map: TopicMap = (**self.topics.borrow()).clone();
-        if map.contains_key(&name) {
+        let previous: TopicMap = (**self.topics.borrow()).clone();
+        if previous.contains_key(&name) {
             return Err((
                 ErrorCode::TopicAlreadyExists,
                 format!("topic {name} already exists"),
             ));
         }
+        // A new id for every incarnation, never given before: what is
+        // keyed by it (committed offsets) starts afresh.
+        let mut ids = self.topic_ids.get();
+        let config = TopicConfig {
+            id: ids.next,
+            ..config
+        };
+        ids.next += 1;
+        let mut map = previous.clone();
         map.insert(name.clone(), config.clone());
-        save(&self.config.data_dir, &map)
+        save(&self.config.data_dir, &map, ids)
             .map_err(|e| internal(format!("saving the topic map: {e}")))?;
-        tracing::info!(topic = %name, partitions = config.partitions, "topic created");
-        self.broadcast_topics(map).await
+        self.topic_ids.set(ids);
+        if let Err((code, why)) = self.broadcast_topics(map).await {
+            tracing::warn!(topic = %name, %code, error = %why, "creating a topic failed: rolling it back");
+            return Err(self.roll_back_create(&name, previous, code, why).await);
+        }
+        tracing::info!(topic = %name, id = config.id, partitions = config.partitions, "topic created");
+        Ok(())
+    }
+
+    /// Undoes a create that a core could not carry out: the map without
+    /// the topic is saved, then applied on every core (those that opened
+    /// partitions close and delete them), then what is left of the
+    /// topic's files is removed. Saved first, so that a crash in between
+    /// leaves a map without the topic and the next start removes its
+    /// files. Answers the create's own error, or `Internal` when the
+    /// rollback failed as well (the message says what is left).
+    async fn roll_back_create(
+        self: &Rc<Self>,
+        name: &str,
+        previous: TopicMap,
+        code: ErrorCode,
+        why: String,
+    ) -> (ErrorCode, String) {
+        let mut not_undone = Vec::new();
+        if let Err(e) = save(&self.config.data_dir, &previous, self.topic_ids.get()) {
+            not_undone.push(format!("saving the topic map without it: {e}"));
+        }
+        if let Err((_, e)) = self.broadcast_topics(previous).await {
+            not_undone.push(format!("closing its partitions: {e}"));
+        }
+        match std::fs::remove_dir_all(topic_dir(&self.config.data_dir, name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                not_undone.push(format!("removing its directory: {e}"));
+            }
+            _ => {}
+        }
+        if not_undone.is_empty() {
+            tracing::info!(topic = %name, "topic creation rolled back");
+            (code, format!("topic {name} not created: {why}"))
+        } else {
+            let left = not_undone.join("; ");
+            tracing::error!(topic = %name, error = %left, "rolling back a failed topic creation failed");
+            (
+                ErrorCode::Internal,
+                format!("topic {name} not created: {why}; rolling it back failed: {left}"),
+            )
+        }
     }
 
     pub async fn delete_topic(self: &Rc<Self>, name: String) -> AdminResult {
@@ -46,7 +102,7 @@ impl Shard {
                 format!("topic {name} does not exist"),
             ));
         }
-        save(&self.config.data_dir, &map)
+        save(&self.config.data_dir, &map, self.topic_ids.get())
             .map_err(|e| internal(format!("saving the topic map: {e}")))?;
         let result = self.broadcast_topics(map).await;
         match std::fs::remove_dir_all(topic_dir(&self.config.data_dir, &name)) {
@@ -60,7 +116,9 @@ impl Shard {
     }
 
     /// Sends the new map to every core (this one too, through its own
-    /// inbox, so changes apply in order) and waits for all of them.
+    /// inbox, so changes apply in order) and waits for all of them, even
+    /// after one has failed: a rollback must come after every core's
+    /// answer. Answers the first core's error.
     async fn broadcast_topics(self: &Rc<Self>, map: TopicMap) -> AdminResult {
         let mut answers = Vec::with_capacity(self.cores());
         for peer in &self.peers {
@@ -78,15 +136,19 @@ impl Shard {
             })?;
             answers.push(answer);
         }
+        let mut outcome = Ok(());
         for answer in answers {
-            answer.recv_async().await.map_err(|_| {
-                (
+            let applied = answer.recv_async().await.unwrap_or_else(|_| {
+                Err((
                     ErrorCode::ShuttingDown,
                     "a core is shutting down".to_string(),
-                )
-            })?;
+                ))
+            });
+            if outcome.is_ok() {
+                outcome = applied;
+            }
         }
-        Ok(())
+        outcome
     }
 }
 

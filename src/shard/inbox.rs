@@ -87,11 +87,9 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
                 .detach();
             }
             ShardMessage::TopicsChanged { map, reply } => {
-                // Inline: later messages may be for the new topics.
-                if let Err(e) = shard.apply_topic_map(map).await {
-                    tracing::error!(core = shard.id, error = %e, "applying the topic map");
-                }
-                let _ = reply.send(());
+                // Inline: later messages may be for the new topics. A
+                // failure goes back to core 0, which rolls the change back.
+                let _ = reply.send(shard.apply_topic_map(map).await);
             }
             ShardMessage::Group { request, reply } => {
                 let shard = shard.clone();

@@ -65,8 +65,12 @@ pub enum ShardMessage {
         reply: Reply<AdminResult>,
     },
     /// From core 0 to every core: the new topic map; open and close
-    /// partitions to match, then reply.
-    TopicsChanged { map: TopicMap, reply: Reply<()> },
+    /// partitions to match, then reply: the error of a partition that
+    /// could not be opened (core 0 then rolls the change back).
+    TopicsChanged {
+        map: TopicMap,
+        reply: Reply<AdminResult>,
+    },
     /// To a group's coordinator core: a group request (ListGroups: this
     /// core's groups).
     Group {

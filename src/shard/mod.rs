@@ -13,6 +13,8 @@
 //! - [`metrics`]: this core's metrics snapshot, and every core's gathered.
 //! - [`runtime`]: starting one pinned executor per core and wiring them.
 //! - [`panic`]: a panic on any core ends the process (for its supervisor).
+//! - [`storage`]: the files under this core's partitions: real, or (tests)
+//!   fault-injecting.
 
 pub mod admin;
 pub mod groups;
@@ -24,8 +26,9 @@ pub mod panic;
 pub mod partitions;
 pub mod route;
 pub mod runtime;
+pub mod storage;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::AtomicUsize;
@@ -36,16 +39,17 @@ use glommio::sync::Semaphore;
 use crate::config::BrokerConfig;
 use crate::metrics::CoreMetrics;
 use crate::protocol::metadata::CoreAddress;
-use crate::storage::{DmaStorage, PartitionLog, SharedTailCache};
-use crate::topics::TopicMap;
+use crate::storage::{PartitionLog, SharedTailCache};
+use crate::topics::{TopicId, TopicIds, TopicMap};
 use messages::ShardMessage;
 use notify::Notify;
+use storage::ShardStorage;
 
 /// The core that owns the topic map and serialises its changes.
 pub const METADATA_CORE: usize = 0;
 
 /// The logs of one topic's partitions that this core owns, by partition.
-pub type TopicLogs = Vec<Option<PartitionLog<DmaStorage>>>;
+pub type TopicLogs = Vec<Option<PartitionLog<ShardStorage>>>;
 
 pub struct Shard {
     pub id: usize,
@@ -56,7 +60,11 @@ pub struct Shard {
     pub core_addresses: Vec<CoreAddress>,
     /// This core's copy of the topic map.
     pub topics: RefCell<Rc<TopicMap>>,
+    /// The topic-id counter (`next` current on core 0 only).
+    pub topic_ids: Cell<TopicIds>,
     pub logs: RefCell<HashMap<String, TopicLogs>>,
+    /// What this core's partitions are opened on.
+    pub storage: ShardStorage,
     pub cache: SharedTailCache,
     pub shutdown: Rc<Notify>,
     /// Bytes of requests being handled on this core.
@@ -79,7 +87,7 @@ impl Shard {
     }
 
     /// The log of a partition this core owns, if it exists.
-    pub fn log(&self, topic: &str, partition: u32) -> Option<PartitionLog<DmaStorage>> {
+    pub fn log(&self, topic: &str, partition: u32) -> Option<PartitionLog<ShardStorage>> {
         self.logs
             .borrow()
             .get(topic)
@@ -90,5 +98,10 @@ impl Shard {
     /// Partition count of a topic in this core's map.
     pub fn partition_count(&self, topic: &str) -> Option<u32> {
         self.topics.borrow().get(topic).map(|t| t.partitions)
+    }
+
+    /// The id of a topic's current incarnation in this core's map.
+    pub fn topic_id(&self, topic: &str) -> Option<TopicId> {
+        self.topics.borrow().get(topic).map(|t| t.id)
     }
 }

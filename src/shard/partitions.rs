@@ -11,6 +11,7 @@ use bytes::BytesMut;
 use futures_lite::future;
 
 use super::notify::{first_of, LocalFuture};
+use super::storage::ShardStorage;
 use super::{Shard, TopicLogs};
 use crate::error::ErrorCode;
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse};
@@ -18,7 +19,8 @@ use crate::protocol::offsets::{OffsetSpec, PartitionOffset};
 use crate::protocol::produce::{Acks, ProducePartitionResponse, NO_OFFSET};
 use crate::protocol::topics::PartitionDescription;
 use crate::router::shard_for;
-use crate::storage::{DmaStorage, PartitionLog};
+use crate::storage::error::is_storage_full;
+use crate::storage::{PartitionLog, StorageError, StorageResult};
 use crate::topics::store::partition_dir;
 use crate::topics::{TopicConfig, TopicMap};
 
@@ -33,7 +35,7 @@ impl Shard {
 
     /// Counts a partition's answer that is an error: for the core, and for
     /// the partition's log when it has one.
-    fn count_error(&self, log: Option<&PartitionLog<DmaStorage>>, code: u16) {
+    fn count_error(&self, log: Option<&PartitionLog<ShardStorage>>, code: u16) {
         if code == ErrorCode::None as u16 {
             return;
         }
@@ -215,8 +217,14 @@ impl Shard {
             .collect()
     }
 
-    /// Opens this core's partitions of a topic.
-    pub async fn open_topic(&self, name: &str, topic: &TopicConfig) -> Result<TopicLogs, String> {
+    /// Opens this core's partitions of a topic. If one fails, those
+    /// already opened are closed again and the error says which failed:
+    /// `StorageFull` for a full disk, else `PartitionFailed`.
+    pub async fn open_topic(
+        &self,
+        name: &str,
+        topic: &TopicConfig,
+    ) -> Result<TopicLogs, (ErrorCode, String)> {
         let mut logs: TopicLogs = Vec::with_capacity(topic.partitions as usize);
         for partition in 0..topic.partitions {
             if shard_for(name, partition, self.cores()) != self.id {
@@ -224,22 +232,36 @@ impl Shard {
                 continue;
             }
             let dir = partition_dir(&self.config.data_dir, name, partition);
-            let log = open_partition(self, &dir, topic)
-                .await
-                .map_err(|e| format!("opening {name}/{partition} in {}: {e}", dir.display()))?;
-            logs.push(Some(log));
+            match open_partition(self, &dir, topic).await {
+                Ok(log) => logs.push(Some(log)),
+                Err(e) => {
+                    close_logs(name, logs).await;
+                    let message = format!(
+                        "core {}: opening {name}/{partition} in {}: {e}",
+                        self.id,
+                        dir.display()
+                    );
+                    return Err((open_failure_code(&e), message));
+                }
+            }
         }
         Ok(logs)
     }
 
     /// Makes this core's open partitions match `map`: opens new topics'
-    /// partitions, closes (and, if `remove_files`, deletes) gone ones.
-    pub async fn apply_topic_map(&self, map: TopicMap) -> Result<(), String> {
+    /// partitions, closes and deletes those of topics gone from it (or
+    /// deleted and created again: another id). On an error the map is
+    /// this core's copy all the same, with the failed topic's partitions
+    /// not open: core 0 then rolls the change back (`shard/admin.rs`).
+    pub async fn apply_topic_map(&self, map: TopicMap) -> Result<(), (ErrorCode, String)> {
+        let previous = self.topics.borrow().clone();
+        let same_incarnation =
+            |name: &String| map.get(name).map(|t| t.id) == previous.get(name).map(|t| t.id);
         let gone: Vec<String> = self
             .logs
             .borrow()
             .keys()
-            .filter(|name| !map.contains_key(*name))
+            .filter(|name| !same_incarnation(name))
             .cloned()
             .collect();
         for name in gone {
@@ -280,7 +302,7 @@ impl Shard {
 
     /// Applies retention to every partition this core owns.
     pub async fn apply_retention(&self) {
-        let logs: Vec<PartitionLog<DmaStorage>> = self
+        let logs: Vec<PartitionLog<ShardStorage>> = self
             .logs
             .borrow()
             .values()
@@ -301,14 +323,35 @@ async fn open_partition(
     shard: &Shard,
     dir: &Path,
     topic: &TopicConfig,
-) -> Result<PartitionLog<DmaStorage>, String> {
+) -> StorageResult<PartitionLog<ShardStorage>> {
     PartitionLog::open(
-        DmaStorage,
+        shard.storage.clone(),
         dir,
         topic.log_config(&shard.config.log),
         &shard.config.shard_storage,
         Rc::clone(&shard.cache),
     )
     .await
-    .map_err(|e| e.to_string())
+}
+
+/// Closes the partitions of a topic opened before one of them failed.
+async fn close_logs(topic: &str, logs: TopicLogs) {
+    for log in logs.into_iter().flatten() {
+        if let Err(e) = log.close().await {
+            tracing::warn!(%topic, dir = %log.dir().display(), error = %e, "closing a partition of a topic that failed to open");
+        }
+    }
+}
+
+/// The wire code of a partition that could not be opened: a full disk is
+/// retriable (`StorageFull`); anything else took the partition out of
+/// service before it served (`PartitionFailed`).
+fn open_failure_code(err: &StorageError) -> ErrorCode {
+    match err {
+        StorageError::StorageFull(_) => ErrorCode::StorageFull,
+        StorageError::Io(io) | StorageError::Failed(io) if is_storage_full(io) => {
+            ErrorCode::StorageFull
+        }
+        _ => ErrorCode::PartitionFailed,
+    }
 }

@@ -2,6 +2,7 @@
 //! glommio executor pinned per core, wire their channels, gather each
 //! core's port for metadata, and stop them all cleanly on SIGINT/SIGTERM.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
 use std::path::{Path, PathBuf};
@@ -27,7 +28,7 @@ use crate::server::listener::accept_loop;
 use crate::server::metrics_http::serve_metrics;
 use crate::storage::{prime_executor_io, TailCache};
 use crate::topics::store;
-use crate::topics::TopicMap;
+use crate::topics::{TopicIds, TopicMap};
 
 /// Lock file that keeps a second broker off the data directory.
 pub const LOCK_FILE: &str = ".lock";
@@ -77,8 +78,17 @@ pub fn run_until(
             probe_port(SocketAddr::new(config.listen.ip(), base + core as u16))?;
         }
     }
-    let topics =
+    let stored =
         store::load(&config.data_dir).map_err(|e| format!("reading the topic map: {e}"))?;
+    if stored.upgraded {
+        store::save(&config.data_dir, &stored.map, stored.ids)
+            .map_err(|e| format!("saving the topic map with topic ids: {e}"))?;
+        tracing::info!(
+            topics = stored.map.len(),
+            "topic map upgraded: every topic has an id"
+        );
+    }
+    let (topics, topic_ids) = (stored.map, stored.ids);
     remove_stray_topic_dirs(&config.data_dir, &topics);
 
     let channels: Vec<_> = (0..config.cores)
@@ -100,6 +110,7 @@ pub fn run_until(
             peers: peers.clone(),
             inbox,
             topics: topics.clone(),
+            topic_ids,
             connections: connections.clone(),
             started: started_tx.clone(),
             addresses: address_rx,
@@ -190,6 +201,7 @@ struct CoreStart {
     peers: Vec<flume::Sender<ShardMessage>>,
     inbox: flume::Receiver<ShardMessage>,
     topics: TopicMap,
+    topic_ids: TopicIds,
     connections: Arc<AtomicUsize>,
     started: mpsc::Sender<(usize, Result<u16, String>)>,
     addresses: flume::Receiver<Vec<CoreAddress>>,
@@ -203,6 +215,7 @@ async fn core_main(start: CoreStart) {
         peers,
         inbox,
         topics,
+        topic_ids,
         connections,
         started,
         addresses,
@@ -228,7 +241,9 @@ async fn core_main(start: CoreStart) {
         peers,
         core_addresses,
         topics: Default::default(),
+        topic_ids: Cell::new(topic_ids),
         logs: Default::default(),
+        storage: Default::default(),
         shutdown: Rc::new(Notify::default()),
         connections,
         admin_lock: Rc::new(Semaphore::new(1)),
@@ -238,7 +253,7 @@ async fn core_main(start: CoreStart) {
     });
     let opened = match shard.apply_topic_map(topics).await {
         Ok(()) => shard.open_offsets_logs().await,
-        failed => failed,
+        Err((_, failed)) => Err(failed),
     };
     let failed = opened.is_err();
     let _ = started.send((core, opened.map(|()| own_port)));

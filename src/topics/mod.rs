@@ -1,6 +1,10 @@
-//! Topics: names, settings, and the topic map every core holds a copy of.
-//! The map is persisted atomically in `<data dir>/topics.meta` by core 0,
-//! the metadata owner (docs/ARCHITECTURE.md).
+//! Topics: names, settings, ids, and the topic map every core holds a
+//! copy of. The map is persisted atomically in `<data dir>/topics.meta` by
+//! core 0, the metadata owner (docs/ARCHITECTURE.md).
+//!
+//! Every incarnation of a topic has its own id: a topic deleted and
+//! created again under the same name gets a new one, and what is keyed by
+//! the id (committed offsets) never carries over to the new incarnation.
 
 pub mod store;
 
@@ -34,9 +38,51 @@ pub fn validate_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// One topic's settings.
+/// The id of one incarnation of a topic, given by core 0 at creation from
+/// a counter saved with the map: never given twice in a data directory.
+pub type TopicId = u64;
+
+/// Not a topic's id: what a committed-offsets record written before topic
+/// ids existed holds (`groups::commit_log`). Ids start above it.
+pub const NO_TOPIC_ID: TopicId = 0;
+
+/// The id counter, saved with the map (`store`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TopicIds {
+    /// The id the next created topic gets. Kept current on core 0 only,
+    /// which alone creates topics.
+    pub next: TopicId,
+    /// Topics with an id below this one were created before topic ids
+    /// existed and got theirs when their map was first loaded: committed
+    /// offsets recorded without an id belong to them.
+    pub legacy_below: TopicId,
+}
+
+impl Default for TopicIds {
+    fn default() -> Self {
+        TopicIds {
+            next: NO_TOPIC_ID + 1,
+            legacy_below: NO_TOPIC_ID + 1,
+        }
+    }
+}
+
+impl TopicIds {
+    /// The id that a committed offset recorded without an id (for
+    /// `topic`) belongs to: the topic's, if the topic in `map` is the one
+    /// that existed before ids; `None` if that incarnation is gone.
+    pub fn legacy_id(&self, map: &TopicMap, topic: &str) -> Option<TopicId> {
+        map.get(topic)
+            .map(|t| t.id)
+            .filter(|id| *id != NO_TOPIC_ID && *id < self.legacy_below)
+    }
+}
+
+/// One topic's settings, and the id of its incarnation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopicConfig {
+    /// [`NO_TOPIC_ID`] until core 0 gives it one at creation.
+    pub id: TopicId,
     pub partitions: u32,
     pub retention_ms: Option<u64>,
     pub retention_bytes: Option<u64>,
@@ -60,6 +106,7 @@ impl TopicConfig {
             ));
         }
         let config = TopicConfig {
+            id: NO_TOPIC_ID,
             partitions: settings.partitions,
             retention_ms: settings.retention_ms,
             retention_bytes: settings.retention_bytes,

@@ -181,3 +181,66 @@ fn topic_errors_have_stable_codes_and_leave_the_connection_usable() {
     // Still usable.
     assert_eq!(client.create_topic("after", 1).header.error_code, 0);
 }
+
+/// A create that one core cannot carry out fails with a typed code and
+/// leaves no trace: not in the map (live or on disk), no files, and the
+/// same name can be created once the cause is gone. The failure is
+/// injected on each core in turn: a plain file where the directory of a
+/// partition that core owns must go makes opening it fail.
+#[test]
+fn a_topic_a_core_cannot_open_is_not_created_at_all() {
+    let dir = DataDir::new("create-rollback");
+    let mut broker = Broker::start_with(&dir.0, &["--cores", "2"]);
+    let partitions = 4;
+    for failing_core in [1, 0] {
+        let name = format!("blocked-{failing_core}");
+        let blocked = (0..partitions)
+            .find(|p| shard_for(&name, *p, 2) == failing_core)
+            .expect("a partition on that core");
+        let topic_dir = dir.0.join("topics").join(&name);
+        std::fs::create_dir_all(&topic_dir).unwrap();
+        std::fs::write(topic_dir.join(blocked.to_string()), b"in the way").unwrap();
+
+        let mut client = broker.connect();
+        let (code, message) = client.create_topic(&name, partitions).error();
+        assert_eq!(
+            code,
+            ErrorCode::PartitionFailed as u16,
+            "core {failing_core}: {message}"
+        );
+        assert!(
+            message.contains(&format!("{name}/{blocked}")),
+            "the message names the partition: {message}"
+        );
+        let list = client.call(ApiKey::ListTopics, |_| {});
+        let list = ListTopicsResponse::decode(&mut list.reader()).unwrap();
+        assert!(
+            list.topics.iter().all(|(t, _)| *t != name),
+            "not listed: {list:?}"
+        );
+        let describe = client.call(ApiKey::DescribeTopic, |b| {
+            TopicNameRequest { name: name.clone() }.encode(b)
+        });
+        assert_eq!(describe.header.error_code, ErrorCode::UnknownTopic as u16);
+        let meta = std::fs::read_to_string(dir.0.join("topics.meta")).unwrap();
+        assert!(
+            !meta.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "not in topics.meta: {meta}"
+        );
+        assert!(!topic_dir.exists(), "its files are removed");
+
+        // Nothing is left in the way: the same name can be created, on
+        // every core, and it survives a restart.
+        assert_eq!(client.create_topic(&name, partitions).header.error_code, 0);
+        drop(client);
+        broker.terminate();
+        broker = Broker::start_with(&dir.0, &["--cores", "2"]);
+        let mut client = broker.connect();
+        let list = client.call(ApiKey::ListTopics, |_| {});
+        let list = ListTopicsResponse::decode(&mut list.reader()).unwrap();
+        assert!(
+            list.topics.contains(&(name.clone(), partitions)),
+            "{list:?}"
+        );
+    }
+}

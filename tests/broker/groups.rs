@@ -967,3 +967,159 @@ fn a_deleted_subscribed_topic_makes_the_member_join_again_and_go_on() {
     );
     consumer.close().unwrap();
 }
+
+/// A topic deleted and at once created again under the same name is a new
+/// incarnation (a new topic id): the group's offsets committed on the old
+/// one never apply to it, however soon after the delete it comes. Before
+/// topic ids the old offsets stayed until the coordinator's periodic
+/// cleanup dropped them, and a consumer of the new topic started there.
+#[test]
+fn a_topic_created_again_starts_without_the_old_incarnations_offsets() {
+    const ITERATIONS: u32 = 50;
+    const RECORDS: u32 = 5;
+    const PARTITIONS: u32 = 2;
+    let dir = DataDir::new("groups-recreate");
+    let broker = Broker::start_with(&dir.0, &["--cores", "2"]);
+    let bootstrap = broker.addr.to_string();
+    let mut admin = Admin::connect(&bootstrap, ConnectionConfig::default()).unwrap();
+    for iteration in 0..ITERATIONS {
+        create_topic(&bootstrap, "cycled", PARTITIONS);
+        let committed = admin.committed_offsets("cycler").unwrap();
+        assert!(
+            committed.is_empty(),
+            "iteration {iteration}: the new incarnation has committed offsets {committed:?}"
+        );
+        let tag = format!("i{iteration}");
+        produce(&bootstrap, "cycled", PARTITIONS, RECORDS, &tag);
+
+        let mut consumer =
+            GroupConsumer::new(member_config(&bootstrap, "cycler", "range")).unwrap();
+        consumer.subscribe(&["cycled"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen: BTreeMap<u32, Vec<(u64, String)>> = BTreeMap::new();
+        while seen.values().map(Vec::len).sum::<usize>() < (RECORDS * PARTITIONS) as usize {
+            assert!(
+                Instant::now() < deadline,
+                "iteration {iteration}: the group consumer saw only {seen:?}"
+            );
+            for record in consumer.poll().unwrap() {
+                let value = String::from_utf8(record.value.to_vec()).unwrap();
+                seen.entry(record.partition)
+                    .or_default()
+                    .push((record.offset, value));
+            }
+        }
+        for p in 0..PARTITIONS {
+            let expected: Vec<(u64, String)> = (0..RECORDS)
+                .map(|i| (u64::from(i), format!("{tag}-{p}-{i}")))
+                .collect();
+            assert_eq!(seen[&p], expected, "iteration {iteration}, partition {p}");
+        }
+        consumer.commit().unwrap();
+        consumer.close().unwrap();
+        let committed = admin.committed_offsets("cycler").unwrap();
+        assert_eq!(committed.len(), PARTITIONS as usize, "{committed:?}");
+        assert!(committed.iter().all(|c| c.offset == u64::from(RECORDS)));
+
+        admin.delete_topic("cycled").unwrap();
+    }
+}
+
+/// A key of the committed-offsets log as written before topic ids
+/// (version 0): `u16 0 | string group | string topic | u32 partition`.
+fn key_without_topic_id(group: &str, topic: &str, partition: u32) -> Vec<u8> {
+    let mut key = 0u16.to_le_bytes().to_vec();
+    for s in [group, topic] {
+        key.extend((s.len() as u16).to_le_bytes());
+        key.extend(s.as_bytes());
+    }
+    key.extend(partition.to_le_bytes());
+    key
+}
+
+/// A data directory written before topic ids: a version 1 `topics.meta`
+/// and committed offsets without topic ids. They load, belong to the
+/// topics that existed then, and never to a topic created again later,
+/// across restarts too.
+#[test]
+fn offsets_committed_before_topic_ids_belong_to_the_topics_of_then() {
+    use shardlog::batch::builder::NewRecord;
+    use shardlog::batch::{BatchBuilder, TimestampType};
+    use shardlog::config::BATCH_BYTES_LIMIT;
+    use shardlog::groups::commit_log::{encode_value, CommitValue};
+    use shardlog::groups::{offsets_partition, OFFSETS_LOG};
+
+    let dir = DataDir::new("groups-before-ids");
+    std::fs::write(
+        dir.0.join("topics.meta"),
+        "# shardlog topics v1: name partitions retention_ms retention_bytes segment_bytes\n\
+         old 2 - - 1073741824\n",
+    )
+    .unwrap();
+    let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_LIMIT);
+    // "gone" was deleted before the upgrade, its offset never dropped.
+    for (topic, partition, offset) in [("old", 0, 3), ("old", 1, 4), ("gone", 0, 9)] {
+        let key = key_without_topic_id("legacy", topic, partition);
+        let value = encode_value(Some(&CommitValue {
+            offset,
+            metadata: String::new(),
+        }));
+        builder
+            .append(&NewRecord {
+                key: Some(&key),
+                value: &value,
+                headers: &[],
+                timestamp_ms: 1_700_000_000_000,
+            })
+            .unwrap();
+    }
+    let log_dir = dir
+        .0
+        .join("internal")
+        .join(OFFSETS_LOG)
+        .join(offsets_partition("legacy").to_string());
+    std::fs::create_dir_all(&log_dir).unwrap();
+    std::fs::write(
+        log_dir.join(format!("{:020}.log", 0)),
+        builder.finish().unwrap(),
+    )
+    .unwrap();
+
+    let offsets = |broker: &Broker| -> Vec<(String, u32, u64)> {
+        let mut admin =
+            Admin::connect(&broker.addr.to_string(), ConnectionConfig::default()).unwrap();
+        admin
+            .committed_offsets("legacy")
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.topic, c.partition, c.offset))
+            .collect()
+    };
+    let broker = Broker::start_with(&dir.0, &["--cores", "2"]);
+    assert_eq!(
+        offsets(&broker),
+        [("old".to_string(), 0, 3), ("old".to_string(), 1, 4)]
+    );
+    let meta = std::fs::read_to_string(dir.0.join("topics.meta")).unwrap();
+    assert!(
+        meta.contains("\n@next_topic_id 2\n") && meta.contains("\nold 2 - - 1073741824 1\n"),
+        "saved with ids at once: {meta}"
+    );
+
+    let mut admin = Admin::connect(&broker.addr.to_string(), ConnectionConfig::default()).unwrap();
+    admin.delete_topic("old").unwrap();
+    create_topic(&broker.addr.to_string(), "old", 2);
+    assert_eq!(offsets(&broker), [], "the new incarnation starts afresh");
+    admin
+        .set_committed_offsets("legacy", "old", &[(1, 1)])
+        .unwrap();
+    drop(admin);
+    let (status, stderr) = broker.terminate();
+    assert!(status.success(), "{stderr}");
+    let broker = Broker::start_with(&dir.0, &["--cores", "2"]);
+    assert_eq!(
+        offsets(&broker),
+        [("old".to_string(), 1, 1)],
+        "the old records do not come back at replay"
+    );
+}

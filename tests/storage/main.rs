@@ -1,6 +1,6 @@
 //! Storage engine tests: the partition log on the real disk under the
 //! project's `tmp/` (tmpfs has no O_DIRECT), run on an inline glommio
-//! executor.
+//! executor; and topic creation on the shards' own code over that storage.
 
 mod common;
 
@@ -9,3 +9,4 @@ mod free_space;
 mod log_basics;
 mod model;
 mod recovery;
+mod topic_create;

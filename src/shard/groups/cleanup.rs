@@ -7,8 +7,10 @@
 //!   while no commit is in flight on that partition, and takes its
 //!   snapshot and queues its appends without awaiting in between, so no
 //!   commit can fall between the snapshot and its records.
-//! - Deleted topics: tombstones for the committed offsets of topics that
-//!   no longer exist.
+//! - Deleted topics: tombstones for the committed offsets of topic
+//!   incarnations that no longer exist (the topic is gone, or was created
+//!   again with another id). They only keep the log small: a fetch never
+//!   sees another incarnation's offsets anyway (`offsets.rs`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -18,18 +20,19 @@ use crate::groups::commit_log::{
     build_batches, compaction_due, encoded_len, CommitKey, CommitValue,
 };
 use crate::groups::offsets_partition;
+use crate::shard::storage::ShardStorage;
 use crate::shard::Shard;
 use crate::storage::log::now_ms;
-use crate::storage::{AppendTicket, DmaStorage, PartitionLog, StorageResult};
+use crate::storage::{AppendTicket, PartitionLog, StorageResult};
 
 /// Committed-offsets log entries, in log order.
 type Entries = Vec<(CommitKey, Option<CommitValue>)>;
 
 impl Shard {
-    /// Writes tombstones for the committed offsets of topics that no
-    /// longer exist, every `OFFSETS_DELETED_TOPICS_CHECK_MS`. A commit made
-    /// after a topic of the same name is created again has a later log
-    /// offset than the tombstone, so it stays.
+    /// Writes tombstones for the committed offsets of topic incarnations
+    /// that no longer exist, every `OFFSETS_DELETED_TOPICS_CHECK_MS`. A
+    /// tombstone names the old incarnation's id, so it never touches the
+    /// offsets of a topic of the same name created again.
     pub(super) async fn drop_offsets_of_deleted_topics_if_due(&self) {
         let now = Instant::now();
         let interval = Duration::from_millis(OFFSETS_DELETED_TOPICS_CHECK_MS);
@@ -40,11 +43,12 @@ impl Shard {
         checked.set(Some(now));
         let mut gone: BTreeMap<u32, Entries> = BTreeMap::new();
         for (group, offsets) in self.coordinator.committed.borrow().iter() {
-            for (topic, partition) in offsets.keys() {
-                if self.partition_count(topic).is_none() {
+            for (topic, topic_id, partition) in offsets.keys() {
+                if self.topic_id(topic) != Some(*topic_id) {
                     let key = CommitKey {
                         group: group.clone(),
                         topic: topic.clone(),
+                        topic_id: *topic_id,
                         partition: *partition,
                     };
                     gone.entry(offsets_partition(group))
@@ -72,7 +76,7 @@ impl Shard {
     /// Compacts the committed-offsets partitions that grew past their
     /// bound (see the module comment).
     pub(super) async fn compact_offsets_if_due(&self) {
-        let logs: Vec<(u32, PartitionLog<DmaStorage>)> = self
+        let logs: Vec<(u32, PartitionLog<ShardStorage>)> = self
             .coordinator
             .logs
             .borrow()
@@ -109,10 +113,11 @@ impl Shard {
             if offsets_partition(group) != partition {
                 continue;
             }
-            for ((topic, p), c) in offsets {
+            for ((topic, topic_id, p), c) in offsets {
                 let key = CommitKey {
                     group: group.clone(),
                     topic: topic.clone(),
+                    topic_id: *topic_id,
                     partition: *p,
                 };
                 let value = CommitValue {
@@ -128,7 +133,7 @@ impl Shard {
 
     async fn compact(
         &self,
-        log: &PartitionLog<DmaStorage>,
+        log: &PartitionLog<ShardStorage>,
         entries: &[(CommitKey, Option<CommitValue>)],
     ) -> Result<(), String> {
         let batches = build_batches(entries, log.config().batch_bytes_max, now_ms())

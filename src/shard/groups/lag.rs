@@ -35,7 +35,9 @@ impl GroupOffsetRow {
 impl Shard {
     /// Every (group, topic, partition) this core coordinates with its
     /// committed offset, `latest` not yet known: fill it with
-    /// [`fill_latest`]. Synchronous, like `metrics_snapshot`.
+    /// [`fill_latest`]. Only the topics' current incarnations: the
+    /// offsets of a deleted one are not the new one's progress.
+    /// Synchronous, like `metrics_snapshot`.
     pub fn committed_offset_rows(&self) -> Vec<GroupOffsetRow> {
         self.coordinator
             .committed
@@ -44,7 +46,8 @@ impl Shard {
             .flat_map(|(group, offsets)| {
                 offsets
                     .iter()
-                    .map(move |((topic, partition), c)| GroupOffsetRow {
+                    .filter(|((topic, topic_id, _), _)| self.topic_id(topic) == Some(*topic_id))
+                    .map(move |((topic, _, partition), c)| GroupOffsetRow {
                         group: group.clone(),
                         topic: topic.clone(),
                         partition: *partition,

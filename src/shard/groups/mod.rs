@@ -32,7 +32,9 @@ use crate::protocol::groups::{
     MemberDescription, TopicPartitions,
 };
 use crate::protocol::WireReader;
-use crate::storage::{DmaStorage, PartitionLog};
+use crate::shard::storage::ShardStorage;
+use crate::storage::PartitionLog;
+use crate::topics::TopicId;
 
 pub use lag::{fill_latest, GroupOffsetRow};
 pub use members::group_timer_loop;
@@ -42,8 +44,9 @@ pub use offsets::{offsets_dir, Committed};
 /// message of an error response.
 pub type GroupAnswer = Result<BytesMut, (ErrorCode, String)>;
 
-/// One group's durable committed offsets, by (topic, partition).
-type GroupOffsets = BTreeMap<(String, u32), Committed>;
+/// One group's durable committed offsets, by (topic, topic id,
+/// partition): the id tells a topic's incarnations apart.
+type GroupOffsets = BTreeMap<(String, TopicId, u32), Committed>;
 
 /// A sender of one join's answer.
 type JoinReply = flume::Sender<GroupAnswer>;
@@ -52,7 +55,7 @@ type JoinReply = flume::Sender<GroupAnswer>;
 #[derive(Default)]
 pub struct GroupCoordinator {
     /// The committed-offsets partitions this core owns.
-    logs: RefCell<BTreeMap<u32, PartitionLog<DmaStorage>>>,
+    logs: RefCell<BTreeMap<u32, PartitionLog<ShardStorage>>>,
     /// Durable committed offsets by group, then (topic, partition).
     committed: RefCell<BTreeMap<String, GroupOffsets>>,
     /// Membership of the groups that have members.

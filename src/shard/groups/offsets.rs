@@ -5,6 +5,11 @@
 //! are durable; at start the log is replayed to rebuild the map (latest
 //! record per key wins).
 //! What keeps the log bounded is in [`super::cleanup`].
+//!
+//! Offsets are keyed by (group, topic, topic id, partition): a commit is
+//! for the incarnation of the topic in this core's map, and a fetch sees
+//! only that incarnation's offsets, so a topic deleted and created again
+//! starts with none, whether or not the old ones were dropped yet.
 
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -25,9 +30,11 @@ use crate::protocol::groups::{
     OffsetFetchResponse, NO_COMMITTED_OFFSET,
 };
 use crate::router::shard_for;
+use crate::shard::storage::ShardStorage;
 use crate::shard::Shard;
 use crate::storage::log::now_ms;
-use crate::storage::{AppendTicket, DmaStorage, PartitionLog, StorageResult};
+use crate::storage::{AppendTicket, PartitionLog, StorageResult};
+use crate::topics::NO_TOPIC_ID;
 
 /// One committed offset, durable.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,7 +76,7 @@ impl Shard {
             }
             let dir = offsets_dir(&self.config.data_dir, partition);
             let log = PartitionLog::open(
-                DmaStorage,
+                self.storage.clone(),
                 &dir,
                 config.clone(),
                 &self.config.shard_storage,
@@ -94,7 +101,7 @@ impl Shard {
 
     /// Reads a committed-offsets partition from its start into the map;
     /// returns the records read.
-    async fn replay_offsets(&self, log: &PartitionLog<DmaStorage>) -> Result<usize, String> {
+    async fn replay_offsets(&self, log: &PartitionLog<ShardStorage>) -> Result<usize, String> {
         let mut offset = log.earliest_offset();
         let mut records = 0;
         while offset < log.latest_offset() {
@@ -115,8 +122,11 @@ impl Shard {
                         let key =
                             decode_key(record.key.clone().unwrap_or_default()).map_err(bad)?;
                         let value = decode_value(record.value.clone()).map_err(bad)?;
-                        self.apply_commit(key, value, at);
                         records += 1;
+                        let Some(key) = self.with_legacy_topic_id(key) else {
+                            continue;
+                        };
+                        self.apply_commit(key, value, at);
                     }
                 }
             }
@@ -124,11 +134,25 @@ impl Shard {
         Ok(records)
     }
 
+    /// A key written before topic ids (`NO_TOPIC_ID`) belongs to the
+    /// topic's incarnation that existed then, if it still does; else it is
+    /// of a deleted incarnation and skipped (`None`). Other keys as they are.
+    fn with_legacy_topic_id(&self, key: CommitKey) -> Option<CommitKey> {
+        if key.topic_id != NO_TOPIC_ID {
+            return Some(key);
+        }
+        let topic_id = self
+            .topic_ids
+            .get()
+            .legacy_id(&self.topics.borrow(), &key.topic)?;
+        Some(CommitKey { topic_id, ..key })
+    }
+
     /// Takes a durable record into the map, unless a later one is there.
     pub(super) fn apply_commit(&self, key: CommitKey, value: Option<CommitValue>, log_offset: u64) {
         let mut committed = self.coordinator.committed.borrow_mut();
         let offsets = committed.entry(key.group.clone()).or_default();
-        let slot = (key.topic, key.partition);
+        let slot = (key.topic, key.topic_id, key.partition);
         if offsets
             .get(&slot)
             .is_some_and(|c| c.log_offset > log_offset)
@@ -155,7 +179,7 @@ impl Shard {
         }
     }
 
-    fn offsets_log(&self, group: &str) -> Option<(u32, PartitionLog<DmaStorage>)> {
+    fn offsets_log(&self, group: &str) -> Option<(u32, PartitionLog<ShardStorage>)> {
         let partition = offsets_partition(group);
         let log = self.coordinator.logs.borrow().get(&partition).cloned()?;
         Some((partition, log))
@@ -191,19 +215,25 @@ impl Shard {
         let mut slots: Vec<(usize, usize)> = Vec::new();
         for (topic, partitions) in r.topics {
             let mut codes = Vec::with_capacity(partitions.len());
+            let current = self
+                .topics
+                .borrow()
+                .get(&topic)
+                .map(|t| (t.partitions, t.id));
             for p in partitions {
-                let code = match self.partition_count(&topic) {
+                let code = match current {
                     None => ErrorCode::UnknownTopic,
-                    Some(n) if p.partition >= n => ErrorCode::UnknownPartition,
+                    Some((n, _)) if p.partition >= n => ErrorCode::UnknownPartition,
                     Some(_) if p.metadata.len() > OFFSET_METADATA_BYTES_MAX => {
                         ErrorCode::OffsetMetadataTooLarge
                     }
-                    Some(_) => {
+                    Some((_, topic_id)) => {
                         slots.push((response.topics.len(), codes.len()));
                         entries.push((
                             CommitKey {
                                 group: r.group.clone(),
                                 topic: topic.clone(),
+                                topic_id,
                                 partition: p.partition,
                             },
                             Some(CommitValue {
@@ -241,7 +271,7 @@ impl Shard {
     pub(super) async fn append_entries(
         &self,
         partition: u32,
-        log: &PartitionLog<DmaStorage>,
+        log: &PartitionLog<ShardStorage>,
         entries: &[(CommitKey, Option<CommitValue>)],
     ) -> Vec<Result<u64, ErrorCode>> {
         let batches = match build_batches(entries, log.config().batch_bytes_max, now_ms()) {
@@ -283,11 +313,15 @@ impl Shard {
         results
     }
 
+    /// The offsets of each topic's current incarnation: none for a topic
+    /// that does not exist, or was created again since the commit.
     pub(super) fn fetch_offsets(&self, r: &OffsetFetchRequest) -> GroupAnswer {
         let committed = self.coordinator.committed.borrow();
         let offsets = committed.get(&r.group);
         let fetched = |topic: &str, partition: u32| {
-            let found = offsets.and_then(|o| o.get(&(topic.to_string(), partition)));
+            let found = self.topic_id(topic).and_then(|topic_id| {
+                offsets.and_then(|o| o.get(&(topic.to_string(), topic_id, partition)))
+            });
             FetchedOffset {
                 partition,
                 error_code: ErrorCode::None as u16,
@@ -297,7 +331,11 @@ impl Shard {
         };
         let mut response = OffsetFetchResponse::default();
         if r.topics.is_empty() {
-            for (topic, partition) in offsets.into_iter().flat_map(|o| o.keys()) {
+            let current = offsets
+                .into_iter()
+                .flat_map(|o| o.keys())
+                .filter(|(topic, topic_id, _)| self.topic_id(topic) == Some(*topic_id));
+            for (topic, _, partition) in current {
                 match response.topics.last_mut() {
                     Some((t, ps)) if t == topic => ps.push(fetched(topic, *partition)),
                     _ => response
@@ -317,7 +355,7 @@ impl Shard {
     /// Refuses waiting joins and closes the committed-offsets partitions.
     pub async fn close_offsets_logs(&self) {
         self.coordinator.refuse_waiting();
-        let logs: Vec<PartitionLog<DmaStorage>> =
+        let logs: Vec<PartitionLog<ShardStorage>> =
             std::mem::take(&mut *self.coordinator.logs.borrow_mut())
                 .into_values()
                 .collect();

@@ -1,0 +1,137 @@
+//! The storage under a core's partitions: the real DMA files, or the
+//! fault-injecting ones (`storage::faults`) so that tests run the shard's
+//! own code (topic create, commits) against failed I/O and a full disk.
+//! The broker always runs on [`ShardStorage::Dma`]; only a test builds a
+//! shard on [`ShardStorage::Faulty`]. Each operation is a match and a
+//! call: nothing beside the I/O it starts.
+
+use std::io;
+use std::path::Path;
+
+use bytes::Bytes;
+use glommio::io::{DmaBuffer, DmaFile};
+
+use crate::storage::faults::{FaultyFile, FaultyStorage};
+use crate::storage::{DmaStorage, SegmentFile, Storage};
+
+#[derive(Clone)]
+pub enum ShardStorage {
+    Dma(DmaStorage),
+    Faulty(FaultyStorage),
+}
+
+impl Default for ShardStorage {
+    fn default() -> Self {
+        ShardStorage::Dma(DmaStorage)
+    }
+}
+
+/// A segment file of a [`ShardStorage`].
+pub enum ShardFile {
+    Dma(DmaFile),
+    Faulty(FaultyFile),
+}
+
+impl SegmentFile for ShardFile {
+    fn alloc_buffer(&self, len: usize) -> DmaBuffer {
+        match self {
+            ShardFile::Dma(f) => SegmentFile::alloc_buffer(f, len),
+            ShardFile::Faulty(f) => f.alloc_buffer(len),
+        }
+    }
+
+    async fn write_at(&self, buf: DmaBuffer, pos: u64) -> io::Result<usize> {
+        match self {
+            ShardFile::Dma(f) => SegmentFile::write_at(f, buf, pos).await,
+            ShardFile::Faulty(f) => f.write_at(buf, pos).await,
+        }
+    }
+
+    async fn read_at(&self, pos: u64, len: usize) -> io::Result<Bytes> {
+        match self {
+            ShardFile::Dma(f) => SegmentFile::read_at(f, pos, len).await,
+            ShardFile::Faulty(f) => f.read_at(pos, len).await,
+        }
+    }
+
+    async fn fdatasync(&self) -> io::Result<()> {
+        match self {
+            ShardFile::Dma(f) => SegmentFile::fdatasync(f).await,
+            ShardFile::Faulty(f) => f.fdatasync().await,
+        }
+    }
+
+    async fn pre_allocate(&self, len: u64) -> io::Result<()> {
+        match self {
+            ShardFile::Dma(f) => SegmentFile::pre_allocate(f, len).await,
+            ShardFile::Faulty(f) => f.pre_allocate(len).await,
+        }
+    }
+
+    async fn truncate(&self, len: u64) -> io::Result<()> {
+        match self {
+            ShardFile::Dma(f) => SegmentFile::truncate(f, len).await,
+            ShardFile::Faulty(f) => f.truncate(len).await,
+        }
+    }
+
+    async fn size(&self) -> io::Result<u64> {
+        match self {
+            ShardFile::Dma(f) => SegmentFile::size(f).await,
+            ShardFile::Faulty(f) => f.size().await,
+        }
+    }
+
+    async fn close(self) -> io::Result<()> {
+        match self {
+            ShardFile::Dma(f) => SegmentFile::close(f).await,
+            ShardFile::Faulty(f) => f.close().await,
+        }
+    }
+}
+
+impl Storage for ShardStorage {
+    type File = ShardFile;
+
+    async fn open_segment(&self, path: &Path, create: bool) -> io::Result<ShardFile> {
+        match self {
+            ShardStorage::Dma(s) => s.open_segment(path, create).await.map(ShardFile::Dma),
+            ShardStorage::Faulty(s) => s.open_segment(path, create).await.map(ShardFile::Faulty),
+        }
+    }
+
+    async fn write_file_atomic(&self, path: &Path, contents: Vec<u8>) -> io::Result<()> {
+        match self {
+            ShardStorage::Dma(s) => s.write_file_atomic(path, contents).await,
+            ShardStorage::Faulty(s) => s.write_file_atomic(path, contents).await,
+        }
+    }
+
+    async fn read_file(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
+        match self {
+            ShardStorage::Dma(s) => s.read_file(path).await,
+            ShardStorage::Faulty(s) => s.read_file(path).await,
+        }
+    }
+
+    async fn remove_file(&self, path: &Path) -> io::Result<()> {
+        match self {
+            ShardStorage::Dma(s) => s.remove_file(path).await,
+            ShardStorage::Faulty(s) => s.remove_file(path).await,
+        }
+    }
+
+    async fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        match self {
+            ShardStorage::Dma(s) => s.sync_dir(path).await,
+            ShardStorage::Faulty(s) => s.sync_dir(path).await,
+        }
+    }
+
+    async fn free_bytes(&self, path: &Path) -> io::Result<u64> {
+        match self {
+            ShardStorage::Dma(s) => s.free_bytes(path).await,
+            ShardStorage::Faulty(s) => s.free_bytes(path).await,
+        }
+    }
+}
