@@ -1,0 +1,103 @@
+//! The broker does what docs/PROTOCOL.md says, on the points a client
+//! written from the spec alone found different (issue 12, part 5): the
+//! versions and limits ApiVersions lists, the order of decode checks, topic
+//! settings as described, the fetch byte limits, and group generations.
+
+use shardlog::client::{Admin, ConnectionConfig};
+use shardlog::error::ErrorCode;
+use shardlog::protocol::metadata::{ApiVersionsResponse, BrokerLimits};
+use shardlog::protocol::ApiKey;
+
+use crate::common::{Broker, DataDir};
+
+#[test]
+fn api_versions_v1_lists_the_configured_limits_and_v0_is_unchanged() {
+    let dir = DataDir::new("limits");
+    let broker = Broker::start_with(
+        &dir.0,
+        &[
+            "--frame-bytes-max",
+            "2097152",
+            "--batch-bytes-max",
+            "65536",
+            "--segment-bytes",
+            "8388608",
+        ],
+    );
+    let mut client = broker.connect();
+
+    let (_, v0) = client.frame(ApiKey::ApiVersions as u16, 0, |_| {});
+    client.send(&v0);
+    let response = client.receive();
+    assert_eq!(response.header.error_code, 0);
+    let mut r = response.reader();
+    let decoded = ApiVersionsResponse::decode(&mut r).unwrap();
+    r.finish()
+        .expect("a version 0 body ends after broker_version");
+    assert_eq!(decoded, ApiVersionsResponse::current());
+    assert_eq!(decoded.apis.len(), 18, "keys 0 to 17");
+
+    let (_, v1) = client.frame(ApiKey::ApiVersions as u16, 1, |_| {});
+    client.send(&v1);
+    let response = client.receive();
+    assert_eq!(response.header.error_code, 0);
+    let mut r = response.reader();
+    let decoded = ApiVersionsResponse::decode_v1(&mut r).unwrap();
+    r.finish().expect("a version 1 body ends after the limits");
+    let expected = BrokerLimits {
+        frame_bytes_max: 2 << 20,
+        batch_bytes_max: 64 << 10,
+        partitions_max: 4096,
+        request_partitions_max: 10_000,
+        fetch_bytes_max: 64 << 20,
+        fetch_wait_ms_max: 60_000,
+        segment_bytes_default: 8 << 20,
+    };
+    assert_eq!(decoded.limits, Some(expected));
+    assert_eq!(decoded.apis, ApiVersionsResponse::current().apis);
+
+    // The client library asks for version 1.
+    let mut admin = Admin::connect(&broker.addr.to_string(), ConnectionConfig::default()).unwrap();
+    assert_eq!(admin.api_versions().unwrap().limits, Some(expected));
+
+    let (_, v2) = client.frame(ApiKey::ApiVersions as u16, 2, |_| {});
+    client.send(&v2);
+    let response = client.receive();
+    assert_eq!(
+        response.error().0,
+        ErrorCode::UnsupportedVersion as u16,
+        "version 2 does not exist yet"
+    );
+    assert_eq!(client.call(ApiKey::ListTopics, |_| {}).header.error_code, 0);
+}
+
+/// The key is checked first, then the version, then the body: a client
+/// learns what it got wrong first, whatever the body holds.
+#[test]
+fn decode_checks_the_key_then_the_version_then_the_body() {
+    let dir = DataDir::new("decode-order");
+    let broker = Broker::start(&dir.0);
+    let mut client = broker.connect();
+    let garbage = |b: &mut bytes::BytesMut| b.extend_from_slice(&[0xff; 3]);
+    let cases: [(u16, u16, ErrorCode); 4] = [
+        (999, 7, ErrorCode::UnknownApiKey),
+        (ApiKey::Fetch as u16, 7, ErrorCode::UnsupportedVersion),
+        (ApiKey::ApiVersions as u16, 2, ErrorCode::UnsupportedVersion),
+        (ApiKey::Fetch as u16, 0, ErrorCode::MalformedRequest),
+    ];
+    for (key, version, code) in cases {
+        let (id, frame) = client.frame(key, version, garbage);
+        client.send(&frame);
+        let response = client.receive();
+        assert_eq!(response.header.correlation_id, id);
+        let (got, message) = response.error();
+        assert_eq!(got, code as u16, "key {key} version {version}: {message}");
+    }
+    // Trailing bytes in an empty-body request are a malformed body.
+    let (_, frame) = client.frame(ApiKey::ApiVersions as u16, 1, garbage);
+    client.send(&frame);
+    assert_eq!(
+        client.receive().error().0,
+        ErrorCode::MalformedRequest as u16
+    );
+}
