@@ -1,6 +1,7 @@
 //! `topics.meta`: the topic map on disk, one line per topic:
 //! `name partitions retention_ms retention_bytes segment_bytes` (`-` for
-//! no limit), written atomically (temp file, fsync, rename, fsync dir).
+//! no limit, or for the broker's default segment size), written atomically
+//! (temp file, fsync, rename, fsync dir).
 //! Topic names hold no spaces, so the format needs no quoting.
 
 use std::fs::{self, File};
@@ -48,7 +49,7 @@ pub fn encode(map: &TopicMap) -> String {
             t.partitions,
             optional(t.retention_ms),
             optional(t.retention_bytes),
-            t.segment_bytes
+            optional(t.segment_bytes)
         ));
     }
     out
@@ -73,9 +74,7 @@ pub fn decode(text: &str) -> Result<TopicMap, String> {
                 .map_err(|e| bad(format!("partitions: {e}")))?,
             retention_ms: parse_optional(retention_ms).map_err(bad)?,
             retention_bytes: parse_optional(retention_bytes).map_err(bad)?,
-            segment_bytes: segment_bytes
-                .parse()
-                .map_err(|e| bad(format!("segment_bytes: {e}")))?,
+            segment_bytes: parse_optional(segment_bytes).map_err(bad)?,
         };
         map.insert(name.to_string(), config);
     }
@@ -117,7 +116,7 @@ mod tests {
                 partitions: 8,
                 retention_ms: Some(60_000),
                 retention_bytes: None,
-                segment_bytes: 1 << 30,
+                segment_bytes: None,
             },
         );
         map.insert(
@@ -126,7 +125,7 @@ mod tests {
                 partitions: 1,
                 retention_ms: None,
                 retention_bytes: Some(1 << 20),
-                segment_bytes: 4096,
+                segment_bytes: Some(4096),
             },
         );
         assert_eq!(decode(&encode(&map)), Ok(map));

@@ -6,9 +6,39 @@
 use shardlog::client::{Admin, ConnectionConfig};
 use shardlog::error::ErrorCode;
 use shardlog::protocol::metadata::{ApiVersionsResponse, BrokerLimits};
+use shardlog::protocol::topics::{
+    CreateTopicRequest, DescribeTopicResponse, TopicNameRequest, TopicSettings,
+};
 use shardlog::protocol::ApiKey;
 
-use crate::common::{Broker, DataDir};
+use crate::common::{Broker, Client, DataDir};
+
+fn create_with_segment(client: &mut Client, name: &str, segment_bytes: Option<u64>) -> u16 {
+    let response = client.call(ApiKey::CreateTopic, |b| {
+        CreateTopicRequest {
+            name: name.to_string(),
+            settings: TopicSettings {
+                partitions: 1,
+                retention_ms: None,
+                retention_bytes: None,
+                segment_bytes,
+            },
+        }
+        .encode(b)
+    });
+    response.header.error_code
+}
+
+fn describe(client: &mut Client, name: &str) -> DescribeTopicResponse {
+    let response = client.call(ApiKey::DescribeTopic, |b| {
+        TopicNameRequest {
+            name: name.to_string(),
+        }
+        .encode(b)
+    });
+    assert_eq!(response.header.error_code, 0, "{:?}", response.error());
+    DescribeTopicResponse::decode(&mut response.reader()).unwrap()
+}
 
 #[test]
 fn api_versions_v1_lists_the_configured_limits_and_v0_is_unchanged() {
@@ -100,4 +130,84 @@ fn decode_checks_the_key_then_the_version_then_the_body() {
         client.receive().error().0,
         ErrorCode::MalformedRequest as u16
     );
+}
+
+#[test]
+fn describe_topic_says_minus_one_while_the_broker_default_applies() {
+    let dir = DataDir::new("segment-default");
+    {
+        let broker = Broker::start(&dir.0);
+        let mut client = broker.connect();
+        assert_eq!(create_with_segment(&mut client, "default", None), 0);
+        assert_eq!(
+            create_with_segment(&mut client, "explicit", Some(8 << 20)),
+            0
+        );
+        assert_eq!(
+            describe(&mut client, "default").settings.segment_bytes,
+            None
+        );
+        assert_eq!(
+            describe(&mut client, "explicit").settings.segment_bytes,
+            Some(8 << 20)
+        );
+        let (status, stderr) = broker.terminate();
+        assert!(status.success(), "{stderr}");
+    }
+    // After a restart with another default the topic follows it, and
+    // still says -1.
+    let broker = Broker::start_with(&dir.0, &["--segment-bytes", "16777216"]);
+    let mut client = broker.connect();
+    assert_eq!(
+        describe(&mut client, "default").settings.segment_bytes,
+        None
+    );
+    assert_eq!(
+        describe(&mut client, "explicit").settings.segment_bytes,
+        Some(8 << 20)
+    );
+}
+
+#[test]
+fn create_topic_refuses_a_segment_smaller_than_the_batch_limit() {
+    let dir = DataDir::new("segment-vs-batch");
+    let broker = Broker::start(&dir.0);
+    let mut client = broker.connect();
+    // The default batch limit is 1 MiB.
+    for segment_bytes in [4096, (1 << 20) - 1] {
+        let response = client.call(ApiKey::CreateTopic, |b| {
+            CreateTopicRequest {
+                name: "small".into(),
+                settings: TopicSettings {
+                    partitions: 1,
+                    retention_ms: None,
+                    retention_bytes: None,
+                    segment_bytes: Some(segment_bytes),
+                },
+            }
+            .encode(b)
+        });
+        let (code, message) = response.error();
+        assert_eq!(
+            code,
+            ErrorCode::InvalidTopicConfig as u16,
+            "segment_bytes {segment_bytes}: {message}"
+        );
+        assert!(message.contains("batch"), "{message}");
+    }
+    let list = client.call(ApiKey::ListTopics, |_| {});
+    assert_eq!(&list.body[..], &[0, 0, 0, 0], "nothing was created");
+
+    // At the batch limit it is accepted, and the topic takes batches up to
+    // the broker's limit, as every topic does.
+    assert_eq!(create_with_segment(&mut client, "fits", Some(1 << 20)), 0);
+    let big = crate::common::batch(&"x".repeat(150_000), 2);
+    assert!(big.len() > 500_000, "far above a 4096-byte segment");
+    let produced = crate::data::produce(
+        &mut client,
+        "fits",
+        vec![(0, big)],
+        shardlog::protocol::produce::Acks::Durable,
+    );
+    assert_eq!(produced.topics[0].1[0].error_code, 0);
 }
