@@ -7,7 +7,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::Instant;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures_lite::future;
 
 use super::notify::{first_of, LocalFuture};
@@ -21,6 +21,66 @@ use crate::router::shard_for;
 use crate::storage::{DmaStorage, PartitionLog};
 use crate::topics::store::partition_dir;
 use crate::topics::{TopicConfig, TopicMap};
+
+/// What is left of one fetch response's byte limit as its partitions are
+/// read in request order (docs/PROTOCOL.md, Fetch, "Limits and the first
+/// batch"). The owner core of each run of partitions gets it, applies the
+/// rule while reading, and the router carries what is left to the next run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FetchBudget {
+    /// Bytes of records the response may still take (`max_bytes` minus
+    /// what it holds).
+    pub bytes_left: usize,
+    /// The response holds no records yet: its first batch is kept whole,
+    /// however large, so a consumer always makes progress.
+    pub response_empty: bool,
+}
+
+impl FetchBudget {
+    /// The budget of a response that holds nothing yet.
+    pub fn new(max_bytes: usize) -> FetchBudget {
+        FetchBudget {
+            bytes_left: max_bytes,
+            response_empty: true,
+        }
+    }
+
+    /// No batch can be kept any more.
+    pub fn is_spent(&self) -> bool {
+        self.bytes_left == 0 && !self.response_empty
+    }
+
+    /// Counts batches that are in the response.
+    pub fn spend(&mut self, bytes: usize) {
+        if bytes > 0 {
+            self.bytes_left = self.bytes_left.saturating_sub(bytes);
+            self.response_empty = false;
+        }
+    }
+
+    /// The batches of one partition's read (in offset order) that the
+    /// response keeps, spending them: whole batches while they fit in what
+    /// is left, and, after the partition's first, in its
+    /// `partition_max_bytes`; the response's first batch is kept whatever
+    /// its size. The first batch that is not kept ends the partition's
+    /// records, since they must continue each other.
+    pub fn keep(&mut self, batches: Vec<Bytes>, partition_max_bytes: usize) -> Vec<Bytes> {
+        let mut kept = Vec::with_capacity(batches.len());
+        let mut partition_bytes = 0usize;
+        for batch in batches {
+            let fits_response = batch.len() <= self.bytes_left;
+            let fits_partition =
+                kept.is_empty() || partition_bytes + batch.len() <= partition_max_bytes;
+            if !(self.response_empty || (fits_response && fits_partition)) {
+                break;
+            }
+            partition_bytes += batch.len();
+            self.spend(batch.len());
+            kept.push(batch);
+        }
+        kept
+    }
+}
 
 impl Shard {
     fn missing_partition(&self, topic: &str) -> ErrorCode {
@@ -88,14 +148,15 @@ impl Shard {
         }
     }
 
-    /// Reads each partition from its offset, without waiting, within
-    /// `budget` bytes over all of them (plus at most one batch past it:
-    /// a read always returns its first batch whole).
+    /// Reads each partition from its offset, without waiting, in the
+    /// order given, keeping what the fetch rule allows with `budget` (what
+    /// the response's earlier partitions left) and updating nothing else:
+    /// the caller subtracts what came back.
     pub async fn fetch_local(
         &self,
         topic: &str,
         partitions: Vec<FetchPartition>,
-        mut budget: usize,
+        mut budget: FetchBudget,
     ) -> Vec<FetchPartitionResponse> {
         let mut responses = Vec::with_capacity(partitions.len());
         for p in partitions {
@@ -109,18 +170,19 @@ impl Shard {
                 Some(log) => {
                     response.high_watermark = log.latest_offset();
                     response.log_start_offset = log.earliest_offset();
-                    let max_bytes = (p.max_bytes as usize).min(budget);
-                    if max_bytes == 0 {
-                        // Out of budget: offsets only; read next time.
+                    if budget.is_spent() {
+                        // Nothing more fits: offsets only; read next time.
                         responses.push(response);
                         continue;
                     }
-                    match log.read(p.offset, max_bytes).await {
+                    // A read returns at least its first batch, whatever the
+                    // limit; the limit bounds the batches after it.
+                    let read_limit = (p.max_bytes as usize).min(budget.bytes_left).max(1);
+                    match log.read(p.offset, read_limit).await {
                         Ok(read) => {
                             response.high_watermark = read.high_watermark;
                             response.log_start_offset = read.log_start_offset;
-                            budget = budget.saturating_sub(read.total_bytes());
-                            response.batches = read.batches;
+                            response.batches = budget.keep(read.batches, p.max_bytes as usize);
                         }
                         Err(e) => response.error_code = ErrorCode::from(&e) as u16,
                     }

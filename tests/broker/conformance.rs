@@ -3,15 +3,27 @@
 //! versions and limits ApiVersions lists, the order of decode checks, topic
 //! settings as described, the fetch byte limits, and group generations.
 
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use shardlog::batch::Batches;
 use shardlog::client::{Admin, ConnectionConfig};
 use shardlog::error::ErrorCode;
-use shardlog::protocol::metadata::{ApiVersionsResponse, BrokerLimits};
+use shardlog::protocol::fetch::{
+    FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse,
+};
+use shardlog::protocol::metadata::{
+    ApiVersionsResponse, BrokerLimits, MetadataRequest, MetadataResponse,
+};
+use shardlog::protocol::produce::Acks;
 use shardlog::protocol::topics::{
     CreateTopicRequest, DescribeTopicResponse, TopicNameRequest, TopicSettings,
 };
 use shardlog::protocol::ApiKey;
+use shardlog::router::shard_for;
 
-use crate::common::{Broker, Client, DataDir};
+use crate::common::{batch, Broker, Client, DataDir};
+use crate::data::produce;
 
 fn create_with_segment(client: &mut Client, name: &str, segment_bytes: Option<u64>) -> u16 {
     let response = client.call(ApiKey::CreateTopic, |b| {
@@ -201,13 +213,191 @@ fn create_topic_refuses_a_segment_smaller_than_the_batch_limit() {
     // At the batch limit it is accepted, and the topic takes batches up to
     // the broker's limit, as every topic does.
     assert_eq!(create_with_segment(&mut client, "fits", Some(1 << 20)), 0);
-    let big = crate::common::batch(&"x".repeat(150_000), 2);
+    let big = batch(&"x".repeat(150_000), 2);
     assert!(big.len() > 500_000, "far above a 4096-byte segment");
-    let produced = crate::data::produce(
-        &mut client,
-        "fits",
-        vec![(0, big)],
-        shardlog::protocol::produce::Acks::Durable,
-    );
+    let produced = produce(&mut client, "fits", vec![(0, big)], Acks::Durable);
     assert_eq!(produced.topics[0].1[0].error_code, 0);
+}
+
+/// One partition's part of a fetch request: (partition, offset,
+/// partition_max_bytes).
+type Wanted = (u32, u64, u32);
+
+fn fetch_raw(
+    client: &mut Client,
+    topic: &str,
+    wanted: &[Wanted],
+    max_bytes: u32,
+    max_wait_ms: u32,
+    min_bytes: u32,
+) -> Vec<FetchPartitionResponse> {
+    let request = FetchRequest {
+        max_wait_ms,
+        min_bytes,
+        max_bytes,
+        topics: vec![(
+            topic.to_string(),
+            wanted
+                .iter()
+                .map(|&(partition, offset, max_bytes)| FetchPartition {
+                    partition,
+                    offset,
+                    max_bytes,
+                })
+                .collect(),
+        )],
+    };
+    let response = client.call(ApiKey::Fetch, |b| request.encode(b));
+    assert_eq!(response.header.error_code, 0, "{:?}", response.error());
+    let mut decoded = FetchResponse::decode(&mut response.reader()).unwrap();
+    decoded.topics.remove(0).1
+}
+
+/// How many whole batches a partition's records hold.
+fn batch_count(answer: &FetchPartitionResponse) -> usize {
+    let records = answer.batches.first().cloned().unwrap_or_default();
+    let mut count = 0;
+    for batch in Batches::new(records, u32::MAX) {
+        batch.expect("whole, valid batches");
+        count += 1;
+    }
+    count
+}
+
+/// Produces `batches` batches of 10 records each to each partition, one
+/// request per batch so that they stay separate batches; returns the size
+/// of one batch (they are all the same size).
+fn fill(client: &mut Client, topic: &str, partitions: &[u32], batches: usize) -> usize {
+    let mut size = 0;
+    for &partition in partitions {
+        for _ in 0..batches {
+            let one = batch("fill", 10);
+            size = one.len();
+            let produced = produce(client, topic, vec![(partition, one)], Acks::Durable);
+            assert_eq!(produced.topics[0].1[0].error_code, 0);
+        }
+    }
+    size
+}
+
+/// "The first batch of the response is kept whole even when it alone is
+/// larger than max_bytes", and a partition returns at least its first
+/// batch: 0 is a limit like any other, not "nothing".
+#[test]
+fn fetch_with_zero_limits_still_returns_a_first_batch() {
+    let dir = DataDir::new("fetch-zero");
+    let broker = Broker::start(&dir.0);
+    let mut client = broker.connect();
+    assert_eq!(client.create_topic("zero", 3).header.error_code, 0);
+    fill(&mut client, "zero", &[0, 1], 3);
+    let big = 1 << 20;
+
+    let got = fetch_raw(&mut client, "zero", &[(0, 0, big), (1, 0, big)], 0, 0, 0);
+    assert_eq!(
+        batch_count(&got[0]),
+        1,
+        "max_bytes 0: the response's first batch"
+    );
+    assert_eq!(batch_count(&got[1]), 0, "and nothing more");
+
+    let got = fetch_raw(&mut client, "zero", &[(0, 0, 0), (1, 0, 0)], big, 0, 0);
+    assert_eq!(batch_count(&got[0]), 1, "partition_max_bytes 0: one batch");
+    assert_eq!(batch_count(&got[1]), 1, "for each partition");
+
+    let got = fetch_raw(&mut client, "zero", &[(0, 0, 0), (1, 0, 0)], 0, 0, 0);
+    assert_eq!((batch_count(&got[0]), batch_count(&got[1])), (1, 0));
+
+    // The first batch of the response may come from a later partition, when
+    // the ones before it have nothing new.
+    let got = fetch_raw(&mut client, "zero", &[(2, 0, big), (1, 0, big)], 0, 0, 0);
+    assert_eq!((batch_count(&got[0]), batch_count(&got[1])), (0, 1));
+    assert!(got.iter().all(|p| p.error_code == 0));
+}
+
+/// max_bytes is spent in request order, whichever core owns which
+/// partition and whichever core the connection is on: a partition listed
+/// first is never starved by one listed after it.
+#[test]
+fn fetch_spends_max_bytes_in_request_order_across_cores() {
+    let dir = DataDir::new("fetch-order");
+    let broker = Broker::start_with(&dir.0, &["--cores", "2"]);
+    let mut shared = broker.connect();
+    assert_eq!(shared.create_topic("order", 2).header.error_code, 0);
+    let on_core = |core: usize| (0..2).find(|&p| shard_for("order", p, 2) == core).unwrap();
+    let (on_core_0, on_core_1) = (on_core(0), on_core(1));
+    let size = fill(&mut shared, "order", &[0, 1], 4);
+    // Room for two and a half batches.
+    let max_bytes = (2 * size + size / 2) as u32;
+    let big = 1 << 20;
+
+    let meta = shared.call(ApiKey::Metadata, |b| {
+        MetadataRequest { topics: vec![] }.encode(b)
+    });
+    let meta = MetadataResponse::decode(&mut meta.reader()).unwrap();
+    let mut clients = vec![shared];
+    for core in &meta.cores {
+        clients.push(Client::connect(SocketAddr::new(
+            core.host.parse().unwrap(),
+            core.port,
+        )));
+    }
+    for client in &mut clients {
+        for (first, second) in [(on_core_1, on_core_0), (on_core_0, on_core_1)] {
+            let got = fetch_raw(
+                client,
+                "order",
+                &[(first, 0, big), (second, 0, big)],
+                max_bytes,
+                0,
+                0,
+            );
+            assert_eq!(got[0].partition, first);
+            assert_eq!(
+                (batch_count(&got[0]), batch_count(&got[1])),
+                (2, 0),
+                "partition {first} is listed first and gets the budget"
+            );
+            assert_eq!(got[1].high_watermark, 40, "offsets still come back");
+        }
+    }
+}
+
+/// Kafka's rule: a partition with an error answers the fetch at once,
+/// without waiting out max_wait_ms for the others. Error partitions carry
+/// the partition's offsets when it has a log (OffsetOutOfRange: to reset
+/// from), and 0 when it does not exist.
+#[test]
+fn an_error_partition_ends_a_long_poll_at_once_with_its_offsets() {
+    let dir = DataDir::new("fetch-error-poll");
+    let broker = Broker::start(&dir.0);
+    let mut client = broker.connect();
+    assert_eq!(client.create_topic("poll", 2).header.error_code, 0);
+    fill(&mut client, "poll", &[1], 1);
+    let big = 1 << 20;
+    for wanted in [[(0, 0, big), (7, 0, big)], [(0, 0, big), (1, 99, big)]] {
+        let started = Instant::now();
+        let got = fetch_raw(&mut client, "poll", &wanted, big, 5_000, 1);
+        assert!(
+            started.elapsed() < Duration::from_millis(2_500),
+            "answered after {:?}",
+            started.elapsed()
+        );
+        assert_eq!(got[0].error_code, 0);
+        assert_eq!(batch_count(&got[0]), 0);
+        match got[1].partition {
+            7 => {
+                assert_eq!(got[1].error_code, ErrorCode::UnknownPartition as u16);
+                assert_eq!((got[1].high_watermark, got[1].log_start_offset), (0, 0));
+            }
+            _ => {
+                assert_eq!(got[1].error_code, ErrorCode::OffsetOutOfRange as u16);
+                assert_eq!((got[1].high_watermark, got[1].log_start_offset), (10, 0));
+            }
+        }
+    }
+    // Without an error the same fetch waits.
+    let started = Instant::now();
+    let got = fetch_raw(&mut client, "poll", &[(0, 0, big)], big, 600, 1);
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert_eq!(batch_count(&got[0]), 0);
 }
