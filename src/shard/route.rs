@@ -7,7 +7,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::messages::{Reply, ShardMessage};
-use super::notify::{first_of, LocalFuture};
+use super::notify::{first_of, sleep_unless_raised, LocalFuture};
 use super::partitions::FetchBudget;
 use super::Shard;
 use crate::config::{FETCH_BYTES_LIMIT, FETCH_WAIT_MS_LIMIT};
@@ -249,8 +249,8 @@ impl Shard {
         merged
     }
 
-    /// Resolves when any requested partition has data past its offset, or
-    /// at the deadline.
+    /// Resolves when any requested partition has data past its offset, at
+    /// the deadline, or when the broker starts shutting down.
     async fn wait_any(
         self: &Rc<Self>,
         topics: &[(String, Vec<FetchPartition>)],
@@ -292,16 +292,19 @@ impl Shard {
                 }));
             }
         }
-        let timeout = glommio::timer::sleep(deadline.saturating_duration_since(Instant::now()));
+        // Shutdown ends the wait too: the fetch is then answered with what
+        // it has, instead of holding the drain for the rest of max_wait_ms.
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let shutdown = Rc::clone(&self.shutdown);
         futures_lite::future::or(first_of(arrivals), async move {
-            timeout.await;
+            sleep_unless_raised(&shutdown, remaining).await;
         })
         .await;
     }
 
     /// A fetch with long-poll: answers once `min_bytes` are there, at
-    /// `max_wait_ms`, or at once if a partition has an error; woken by
-    /// appends rather than by polling.
+    /// `max_wait_ms`, at once if a partition has an error, or when the
+    /// broker starts shutting down; woken by appends rather than by polling.
     pub async fn route_fetch(self: &Rc<Self>, request: FetchRequest) -> FetchResponse {
         let wait = Duration::from_millis(u64::from(request.max_wait_ms.min(FETCH_WAIT_MS_LIMIT)));
         let max_bytes = (request.max_bytes as usize).min(FETCH_BYTES_LIMIT);
@@ -333,6 +336,12 @@ impl Shard {
                 }
             }
             self.wait_any(&waits, deadline).await;
+            if self.shutdown.is_raised() {
+                // Answer with what the last read found: other cores may
+                // have closed their partitions (and stopped answering)
+                // already, so a new read could wait out the drain.
+                return FetchResponse { topics };
+            }
         }
     }
 

@@ -401,3 +401,56 @@ fn an_error_partition_ends_a_long_poll_at_once_with_its_offsets() {
     assert!(started.elapsed() >= Duration::from_millis(500));
     assert_eq!(batch_count(&got[0]), 0);
 }
+
+/// SIGTERM while a fetch long-polls: the broker answers it at once with
+/// what it has (here nothing, no error), as a poll that ran out of time,
+/// rather than holding shutdown for the rest of max_wait_ms.
+#[test]
+fn sigterm_answers_a_pending_long_poll_at_once() {
+    let dir = DataDir::new("fetch-sigterm");
+    // Two cores, so that the poll waits on a partition of another core,
+    // which may finish its own shutdown first.
+    let broker = Broker::start_with(&dir.0, &["--cores", "2"]);
+    let mut client = broker.connect();
+    assert_eq!(client.create_topic("quiet", 2).header.error_code, 0);
+    let request = FetchRequest {
+        max_wait_ms: 30_000,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        topics: vec![(
+            "quiet".into(),
+            (0..2)
+                .map(|partition| FetchPartition {
+                    partition,
+                    offset: 0,
+                    max_bytes: 1 << 20,
+                })
+                .collect(),
+        )],
+    };
+    let (id, frame) = client.frame(ApiKey::Fetch as u16, 0, |b| request.encode(b));
+    client.send(&frame);
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    let pid = broker.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let response = client.receive();
+    assert!(
+        signalled.elapsed() < Duration::from_secs(2),
+        "answered {:?} after SIGTERM",
+        signalled.elapsed()
+    );
+    assert_eq!(response.header.correlation_id, id);
+    assert_eq!(response.header.error_code, 0, "{:?}", response.error());
+    let got = FetchResponse::decode(&mut response.reader()).unwrap();
+    for partition in &got.topics[0].1 {
+        assert_eq!(partition.error_code, 0);
+        assert!(partition.batches.is_empty());
+    }
+    let (status, stderr) = broker.terminate();
+    assert!(status.success(), "{stderr}");
+}
