@@ -12,6 +12,10 @@ use shardlog::error::ErrorCode;
 use shardlog::protocol::fetch::{
     FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse,
 };
+use shardlog::protocol::groups::{
+    CommitPartition, DescribeGroupResponse, GroupNameRequest, JoinGroupRequest, JoinGroupResponse,
+    LeaveGroupRequest, OffsetCommitRequest,
+};
 use shardlog::protocol::metadata::{
     ApiVersionsResponse, BrokerLimits, MetadataRequest, MetadataResponse,
 };
@@ -453,4 +457,86 @@ fn sigterm_answers_a_pending_long_poll_at_once() {
     }
     let (status, stderr) = broker.terminate();
     assert!(status.success(), "{stderr}");
+}
+
+fn join(client: &mut Client, group: &str) -> JoinGroupResponse {
+    let request = JoinGroupRequest {
+        group: group.to_string(),
+        member_id: String::new(),
+        session_timeout_ms: 10_000,
+        rebalance_timeout_ms: 1_000,
+        strategy: "range".into(),
+        topics: vec!["events".into()],
+    };
+    let response = client.call(ApiKey::JoinGroup, |b| request.encode(b));
+    assert_eq!(response.header.error_code, 0, "{:?}", response.error());
+    JoinGroupResponse::decode(&mut response.reader()).unwrap()
+}
+
+fn leave(client: &mut Client, group: &str, member_id: &str) -> u16 {
+    let request = LeaveGroupRequest {
+        group: group.to_string(),
+        member_id: member_id.to_string(),
+    };
+    client
+        .call(ApiKey::LeaveGroup, |b| request.encode(b))
+        .header
+        .error_code
+}
+
+fn describe_group(client: &mut Client, group: &str) -> DescribeGroupResponse {
+    let response = client.call(ApiKey::DescribeGroup, |b| {
+        GroupNameRequest {
+            group: group.to_string(),
+        }
+        .encode(b)
+    });
+    assert_eq!(response.header.error_code, 0, "{:?}", response.error());
+    DescribeGroupResponse::decode(&mut response.reader()).unwrap()
+}
+
+/// Each JoinGroup answers one more than the group's last generation, also
+/// after every member has left, for as long as the group exists (it has
+/// members or committed offsets). A group with neither is gone (Dead) and
+/// starts again at 1.
+#[test]
+fn a_group_generation_keeps_growing_after_every_member_left() {
+    let dir = DataDir::new("group-generations");
+    let broker = Broker::start(&dir.0);
+    let mut client = broker.connect();
+    assert_eq!(client.create_topic("events", 1).header.error_code, 0);
+
+    let first = join(&mut client, "billing");
+    assert_eq!(first.generation, 1);
+    let commit = OffsetCommitRequest {
+        group: "billing".into(),
+        member_id: first.member_id.clone(),
+        generation: first.generation as i32,
+        topics: vec![(
+            "events".into(),
+            vec![CommitPartition {
+                partition: 0,
+                offset: 0,
+                metadata: String::new(),
+            }],
+        )],
+    };
+    let committed = client.call(ApiKey::OffsetCommit, |b| commit.encode(b));
+    assert_eq!(committed.header.error_code, 0, "{:?}", committed.error());
+    assert_eq!(leave(&mut client, "billing", &first.member_id), 0);
+    let empty = describe_group(&mut client, "billing");
+    assert_eq!((empty.state.as_str(), empty.generation), ("Empty", 1));
+
+    let second = join(&mut client, "billing");
+    assert_eq!(second.generation, 2, "one more than the last generation");
+    assert_eq!(leave(&mut client, "billing", &second.member_id), 0);
+    assert_eq!(join(&mut client, "billing").generation, 3);
+
+    // No committed offsets: once empty, the group no longer exists.
+    let once = join(&mut client, "scratch");
+    assert_eq!(once.generation, 1);
+    assert_eq!(leave(&mut client, "scratch", &once.member_id), 0);
+    let gone = describe_group(&mut client, "scratch");
+    assert_eq!((gone.state.as_str(), gone.generation), ("Dead", 0));
+    assert_eq!(join(&mut client, "scratch").generation, 1);
 }
