@@ -13,8 +13,8 @@ use shardlog::protocol::fetch::{
     FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse,
 };
 use shardlog::protocol::groups::{
-    CommitPartition, DescribeGroupResponse, GroupNameRequest, JoinGroupRequest, JoinGroupResponse,
-    LeaveGroupRequest, OffsetCommitRequest,
+    CommitPartition, DescribeGroupResponse, GroupNameRequest, HeartbeatRequest, JoinGroupRequest,
+    JoinGroupResponse, LeaveGroupRequest, OffsetCommitRequest,
 };
 use shardlog::protocol::metadata::{
     ApiVersionsResponse, BrokerLimits, MetadataRequest, MetadataResponse,
@@ -539,4 +539,94 @@ fn a_group_generation_keeps_growing_after_every_member_left() {
     let gone = describe_group(&mut client, "scratch");
     assert_eq!((gone.state.as_str(), gone.generation), ("Dead", 0));
     assert_eq!(join(&mut client, "scratch").generation, 1);
+}
+
+/// Heartbeat and LeaveGroup for a group the coordinator has no members of
+/// (or never heard of) answer UnknownMemberId: the client joins anew.
+/// Group names follow `[a-zA-Z0-9._-]{1,249}` on every group API.
+#[test]
+fn unknown_groups_and_group_names_get_their_codes() {
+    let dir = DataDir::new("group-unknown");
+    let broker = Broker::start(&dir.0);
+    let mut client = broker.connect();
+    let heartbeat = HeartbeatRequest {
+        group: "never".into(),
+        member_id: "m-1".into(),
+        generation: 1,
+    };
+    let response = client.call(ApiKey::Heartbeat, |b| heartbeat.encode(b));
+    assert_eq!(response.error().0, ErrorCode::UnknownMemberId as u16);
+    assert_eq!(
+        leave(&mut client, "never", "m-1"),
+        ErrorCode::UnknownMemberId as u16
+    );
+
+    let long = "g".repeat(249);
+    for (group, code) in [
+        (long.as_str(), ErrorCode::None),
+        (".", ErrorCode::None),
+        ("__internal", ErrorCode::None),
+        ("a.b_c-D9", ErrorCode::None),
+        ("", ErrorCode::InvalidGroupId),
+        ("a b", ErrorCode::InvalidGroupId),
+        ("é", ErrorCode::InvalidGroupId),
+        (&"g".repeat(250), ErrorCode::InvalidGroupId),
+    ] {
+        for api in [ApiKey::FindCoordinator, ApiKey::DescribeGroup] {
+            let response = client.call(api, |b| {
+                GroupNameRequest {
+                    group: group.to_string(),
+                }
+                .encode(b)
+            });
+            assert_eq!(
+                response.header.error_code, code as u16,
+                "{api:?} of {group:?}"
+            );
+        }
+        let response = client.call(ApiKey::Heartbeat, |b| {
+            HeartbeatRequest {
+                group: group.to_string(),
+                ..heartbeat.clone()
+            }
+            .encode(b)
+        });
+        let expected = match code {
+            ErrorCode::None => ErrorCode::UnknownMemberId,
+            refused => refused,
+        };
+        assert_eq!(
+            response.error().0,
+            expected as u16,
+            "Heartbeat of {group:?}"
+        );
+    }
+}
+
+/// A (topic, partition) named twice in one Produce is appended twice, in
+/// request order, and answered twice.
+#[test]
+fn a_partition_repeated_in_one_produce_is_appended_once_per_entry() {
+    let dir = DataDir::new("produce-repeat");
+    let broker = Broker::start(&dir.0);
+    let mut client = broker.connect();
+    assert_eq!(client.create_topic("twice", 1).header.error_code, 0);
+    let produced = produce(
+        &mut client,
+        "twice",
+        vec![(0, batch("first", 3)), (0, batch("second", 2))],
+        Acks::Durable,
+    );
+    let answers = &produced.topics[0].1;
+    assert_eq!(answers.len(), 2);
+    assert_eq!(
+        answers
+            .iter()
+            .map(|a| (a.partition, a.error_code, a.base_offset))
+            .collect::<Vec<_>>(),
+        vec![(0, 0, 0), (0, 0, 3)]
+    );
+    let got = fetch_raw(&mut client, "twice", &[(0, 0, 1 << 20)], 1 << 20, 0, 0);
+    assert_eq!(batch_count(&got[0]), 2);
+    assert_eq!(got[0].high_watermark, 5);
 }
