@@ -150,8 +150,8 @@ impl Shard {
 
     /// Reads each partition from its offset, without waiting, in the
     /// order given, keeping what the fetch rule allows with `budget` (what
-    /// the response's earlier partitions left) and updating nothing else:
-    /// the caller subtracts what came back.
+    /// the partitions before them in the request left). The caller spends
+    /// what comes back on its own copy of the budget.
     pub async fn fetch_local(
         &self,
         topic: &str,
@@ -372,4 +372,60 @@ async fn open_partition(
     )
     .await
     .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batches(sizes: &[usize]) -> Vec<Bytes> {
+        sizes.iter().map(|&n| Bytes::from(vec![0u8; n])).collect()
+    }
+
+    fn sizes(kept: &[Bytes]) -> Vec<usize> {
+        kept.iter().map(Bytes::len).collect()
+    }
+
+    #[test]
+    fn the_response_first_batch_is_kept_whatever_the_limits() {
+        let mut budget = FetchBudget::new(0);
+        assert_eq!(sizes(&budget.keep(batches(&[500, 10]), 0)), [500]);
+        assert!(budget.is_spent());
+        assert_eq!(sizes(&budget.keep(batches(&[1]), 100)), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_partition_first_batch_needs_only_the_response_room() {
+        let mut budget = FetchBudget::new(1000);
+        budget.spend(100);
+        // Past partition_max_bytes 0, but within what is left: kept; the
+        // next one is held to partition_max_bytes.
+        assert_eq!(sizes(&budget.keep(batches(&[300, 10]), 0)), [300]);
+        assert_eq!(budget.bytes_left, 600);
+        // Over what is left: not kept, and nothing after it either.
+        assert_eq!(
+            sizes(&budget.keep(batches(&[700, 5]), 1 << 20)),
+            Vec::<usize>::new()
+        );
+        assert_eq!(budget.bytes_left, 600);
+        // A later partition still gets what is left.
+        assert_eq!(
+            sizes(&budget.keep(batches(&[200, 300, 200]), 1 << 20)),
+            [200, 300]
+        );
+        assert_eq!(budget.bytes_left, 100);
+    }
+
+    #[test]
+    fn partition_max_bytes_bounds_the_batches_after_the_first() {
+        let mut budget = FetchBudget::new(1 << 20);
+        assert_eq!(
+            sizes(&budget.keep(batches(&[100, 100, 100]), 250)),
+            [100, 100]
+        );
+        assert_eq!(
+            sizes(&budget.keep(batches(&[100, 100, 100]), 300)),
+            [100, 100, 100]
+        );
+    }
 }
