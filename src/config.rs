@@ -243,6 +243,10 @@ pub const FETCH_BYTES_LIMIT: usize = 64 << 20;
 /// Most partition entries one request may name, over all its topics.
 pub const REQUEST_PARTITIONS_MAX: usize = 10_000;
 
+// ApiVersions version 1 advertises both as `u32`.
+const _: () = assert!(FETCH_BYTES_LIMIT <= u32::MAX as usize);
+const _: () = assert!(REQUEST_PARTITIONS_MAX <= u32::MAX as usize);
+
 /// Responses queued for a connection's writer, at most; the reader waits
 /// past it.
 pub const RESPONSES_QUEUED_MAX: usize = 1024;

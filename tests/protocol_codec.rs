@@ -27,7 +27,9 @@ use shardlog::protocol::frame::{
     self, FrameCheck, RequestHeader, ResponseHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES,
     RESPONSE_HEADER_BYTES,
 };
-use shardlog::protocol::metadata::{ApiVersionsResponse, MetadataRequest};
+use shardlog::protocol::metadata::{
+    ApiVersionsResponse, BrokerLimits, MetadataRequest, BROKER_LIMITS_BYTES,
+};
 use shardlog::protocol::offsets::ListOffsetsRequest;
 use shardlog::protocol::produce::{Acks, ProduceRequest};
 use shardlog::protocol::topics::{CreateTopicRequest, TopicNameRequest};
@@ -253,17 +255,76 @@ proptest! {
 }
 
 #[test]
-fn api_versions_lists_every_api_at_version_0() {
+fn api_versions_lists_every_api_and_apiversions_up_to_version_1() {
     let current = ApiVersionsResponse::current();
-    let expected: Vec<(u16, u16, u16)> =
-        ApiKey::ALL.iter().map(|&api| (api as u16, 0, 0)).collect();
+    let expected: Vec<(u16, u16, u16)> = ApiKey::ALL
+        .iter()
+        .map(|&api| match api {
+            ApiKey::ApiVersions => (0, 0, 1),
+            other => (other as u16, 0, 0),
+        })
+        .collect();
     assert_eq!(current.apis, expected);
+    assert_eq!(
+        current.apis.len(),
+        18,
+        "keys 0 to 17, as docs/PROTOCOL.md lists"
+    );
     for api in ApiKey::ALL {
         assert_eq!(ApiKey::from_u16(api as u16), Some(api));
     }
     for unknown in (0..=u16::MAX).filter(|k| !ApiKey::ALL.iter().any(|a| *a as u16 == *k)) {
         assert_eq!(ApiKey::from_u16(unknown), None);
     }
+}
+
+/// Version 1 is version 0's body followed by the limits, 32 bytes in the
+/// order docs/PROTOCOL.md gives; version 0 stays exactly as it was.
+#[test]
+fn api_versions_v1_appends_the_limits_to_the_v0_body() {
+    let limits = BrokerLimits {
+        frame_bytes_max: 0x0102_0304,
+        batch_bytes_max: 0x0506_0708,
+        partitions_max: 4096,
+        request_partitions_max: 10_000,
+        fetch_bytes_max: 64 << 20,
+        fetch_wait_ms_max: 60_000,
+        segment_bytes_default: 1 << 30,
+    };
+    let mut v0 = BytesMut::new();
+    ApiVersionsResponse::at_version(0, limits).encode(&mut v0);
+    let mut expected_v0 = BytesMut::new();
+    ApiVersionsResponse::current().encode(&mut expected_v0);
+    assert_eq!(v0, expected_v0, "version 0 carries no limits");
+
+    let v1_response = ApiVersionsResponse::at_version(1, limits);
+    let mut v1 = BytesMut::new();
+    v1_response.encode(&mut v1);
+    assert_eq!(&v1[..v0.len()], &v0[..], "version 1 starts with version 0");
+    let mut tail = Vec::new();
+    for field in [0x0102_0304u32, 0x0506_0708, 4096, 10_000, 64 << 20, 60_000] {
+        tail.extend_from_slice(&field.to_le_bytes());
+    }
+    tail.extend_from_slice(&(1u64 << 30).to_le_bytes());
+    assert_eq!(tail.len(), BROKER_LIMITS_BYTES);
+    assert_eq!(&v1[v0.len()..], &tail[..]);
+
+    let mut r = WireReader::new(v1.clone().freeze());
+    assert_eq!(ApiVersionsResponse::decode_v1(&mut r).unwrap(), v1_response);
+    r.finish().unwrap();
+    // A version 0 reader of a version 1 body sees trailing bytes, and a
+    // version 1 reader of a version 0 body sees it end early.
+    let mut r = WireReader::new(v1.freeze());
+    ApiVersionsResponse::decode(&mut r).unwrap();
+    assert_eq!(
+        r.finish(),
+        Err(DecodeError::TrailingBytes(BROKER_LIMITS_BYTES))
+    );
+    let mut r = WireReader::new(v0.freeze());
+    assert!(matches!(
+        ApiVersionsResponse::decode_v1(&mut r),
+        Err(DecodeError::Truncated { .. })
+    ));
 }
 
 // ---------------------------------------------------------------------------

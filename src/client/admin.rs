@@ -36,10 +36,11 @@ impl Admin {
         Ok(Admin { cluster })
     }
 
-    /// The APIs and versions the broker speaks, and its version.
+    /// The APIs and versions the broker speaks, its version, and its
+    /// limits (ApiVersions version 1, which this client sends).
     pub fn api_versions(&mut self) -> ClientResult<ApiVersionsResponse> {
         self.cluster
-            .bootstrap_call(ApiKey::ApiVersions, |_| {}, ApiVersionsResponse::decode)
+            .bootstrap_call(ApiKey::ApiVersions, |_| {}, ApiVersionsResponse::decode_v1)
     }
 
     /// Creates a topic; `TopicAlreadyExists` if it does.

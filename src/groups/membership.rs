@@ -102,6 +102,15 @@ impl Default for Group {
 pub type PartitionCounts<'a> = &'a dyn Fn(&str) -> Option<u32>;
 
 impl Group {
+    /// A group without members whose last generation was `generation`:
+    /// its next rebalance completes generation `generation + 1`.
+    pub fn after_generation(generation: u32) -> Group {
+        Group {
+            generation,
+            ..Group::default()
+        }
+    }
+
     /// A member joins (or joins again). Returns its member id (a new one
     /// from `new_id` for a new member) and, if this join completed the
     /// rebalance, the new generation's assignment.

@@ -84,9 +84,13 @@ impl ApiKey {
         })
     }
 
-    /// The versions this build speaks: (min, max). All are version 0 so far.
+    /// The versions this build speaks: (min, max). ApiVersions has a
+    /// version 1 (the broker's limits); every other API is at version 0.
     pub fn versions(self) -> (u16, u16) {
-        (0, 0)
+        match self {
+            ApiKey::ApiVersions => (0, 1),
+            _ => (0, 0),
+        }
     }
 }
 

@@ -6,16 +6,68 @@ use bytes::{BufMut, BytesMut};
 use super::api::ApiKey;
 use super::wire::{DecodeError, WireReader, WireWrite, STRING_MIN};
 
+/// The broker's limits a client must respect, as ApiVersions version 1
+/// lists them after the version 0 body: `u32 frame_bytes_max | u32
+/// batch_bytes_max | u32 partitions_max | u32 request_partitions_max |
+/// u32 fetch_bytes_max | u32 fetch_wait_ms_max | u64 segment_bytes_default`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BrokerLimits {
+    /// Largest request `length` (after the 4-byte prefix).
+    pub frame_bytes_max: u32,
+    /// Largest record batch a topic accepts.
+    pub batch_bytes_max: u32,
+    /// Most partitions one topic may have.
+    pub partitions_max: u32,
+    /// Most partition entries one request may name, over all its topics.
+    pub request_partitions_max: u32,
+    /// A fetch's `max_bytes` is capped at this.
+    pub fetch_bytes_max: u32,
+    /// A fetch's `max_wait_ms` is capped at this.
+    pub fetch_wait_ms_max: u32,
+    /// The segment size of a topic created with `segment_bytes` -1.
+    pub segment_bytes_default: u64,
+}
+
+/// Bytes of [`BrokerLimits`] on the wire.
+pub const BROKER_LIMITS_BYTES: usize = 6 * 4 + 8;
+
+impl BrokerLimits {
+    pub fn encode(&self, buf: &mut BytesMut) {
+        buf.put_u32_le(self.frame_bytes_max);
+        buf.put_u32_le(self.batch_bytes_max);
+        buf.put_u32_le(self.partitions_max);
+        buf.put_u32_le(self.request_partitions_max);
+        buf.put_u32_le(self.fetch_bytes_max);
+        buf.put_u32_le(self.fetch_wait_ms_max);
+        buf.put_u64_le(self.segment_bytes_default);
+    }
+
+    pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
+        Ok(BrokerLimits {
+            frame_bytes_max: r.u32("frame_bytes_max")?,
+            batch_bytes_max: r.u32("batch_bytes_max")?,
+            partitions_max: r.u32("partitions_max")?,
+            request_partitions_max: r.u32("request_partitions_max")?,
+            fetch_bytes_max: r.u32("fetch_bytes_max")?,
+            fetch_wait_ms_max: r.u32("fetch_wait_ms_max")?,
+            segment_bytes_default: r.u64("segment_bytes_default")?,
+        })
+    }
+}
+
 /// ApiVersions response: `array { u16 api_key | u16 min | u16 max } |
-/// string broker_version`. The request body is empty.
+/// string broker_version`, and at version 1 the broker's [`BrokerLimits`]
+/// after it. The request body is empty at every version.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiVersionsResponse {
     pub apis: Vec<(u16, u16, u16)>,
     pub broker_version: String,
+    /// `Some` in a version 1 body, `None` in a version 0 body.
+    pub limits: Option<BrokerLimits>,
 }
 
 impl ApiVersionsResponse {
-    /// What this build supports.
+    /// What this build supports, as a version 0 body (no limits).
     pub fn current() -> Self {
         ApiVersionsResponse {
             apis: ApiKey::ALL
@@ -26,6 +78,15 @@ impl ApiVersionsResponse {
                 })
                 .collect(),
             broker_version: env!("CARGO_PKG_VERSION").to_string(),
+            limits: None,
+        }
+    }
+
+    /// The body at `version`: version 1 adds `limits`.
+    pub fn at_version(version: u16, limits: BrokerLimits) -> Self {
+        ApiVersionsResponse {
+            limits: (version >= 1).then_some(limits),
+            ..ApiVersionsResponse::current()
         }
     }
 
@@ -37,8 +98,12 @@ impl ApiVersionsResponse {
             buf.put_u16_le(max);
         }
         buf.put_string(&self.broker_version);
+        if let Some(limits) = &self.limits {
+            limits.encode(buf);
+        }
     }
 
+    /// Decodes a version 0 body.
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
         let count = r.array_len("apis", 6)?;
         let mut apis = Vec::with_capacity(count);
@@ -52,7 +117,15 @@ impl ApiVersionsResponse {
         Ok(ApiVersionsResponse {
             apis,
             broker_version: r.string("broker_version")?,
+            limits: None,
         })
+    }
+
+    /// Decodes a version 1 body: version 0's, then the limits.
+    pub fn decode_v1(r: &mut WireReader) -> Result<Self, DecodeError> {
+        let mut response = Self::decode(r)?;
+        response.limits = Some(BrokerLimits::decode(r)?);
+        Ok(response)
     }
 }
 

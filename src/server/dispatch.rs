@@ -7,12 +7,14 @@ use std::rc::Rc;
 use bytes::BytesMut;
 use futures_lite::future;
 
-use crate::config::REQUEST_PARTITIONS_MAX;
+use crate::config::{
+    BrokerConfig, FETCH_BYTES_LIMIT, FETCH_WAIT_MS_LIMIT, PARTITIONS_MAX, REQUEST_PARTITIONS_MAX,
+};
 use crate::error::ErrorCode;
 use crate::metrics::CoreSnapshot;
 use crate::protocol::frame::{error_response, finish_frame, RequestHeader, ResponseHeader};
 use crate::protocol::metadata::{
-    ApiVersionsResponse, MetadataRequest, MetadataResponse, TopicMetadata,
+    ApiVersionsResponse, BrokerLimits, MetadataRequest, MetadataResponse, TopicMetadata,
 };
 use crate::protocol::stats::{CoreStats, StatsResponse};
 use crate::protocol::topics::{DescribeTopicResponse, ListTopicsResponse};
@@ -58,9 +60,12 @@ pub async fn dispatch(
         return ready(error_response(id, ErrorCode::RequestTooLarge, &message));
     }
     match request {
-        Request::ApiVersions => ready(ok_response(id, |b| {
-            ApiVersionsResponse::current().encode(b)
-        })),
+        Request::ApiVersions => {
+            let limits = broker_limits(&shard.config);
+            ready(ok_response(id, |b| {
+                ApiVersionsResponse::at_version(header.api_version, limits).encode(b)
+            }))
+        }
         Request::Metadata(request) => {
             ready(ok_response(id, |b| metadata(shard, &request).encode(b)))
         }
@@ -194,6 +199,19 @@ async fn admin(
             Err(_) => error_response(id, ErrorCode::ShuttingDown, "the broker is shutting down"),
         }
     })
+}
+
+/// The limits ApiVersions version 1 advertises, from the broker's config.
+fn broker_limits(config: &BrokerConfig) -> BrokerLimits {
+    BrokerLimits {
+        frame_bytes_max: config.frame_bytes_max,
+        batch_bytes_max: config.log.batch_bytes_max,
+        partitions_max: PARTITIONS_MAX,
+        request_partitions_max: REQUEST_PARTITIONS_MAX as u32,
+        fetch_bytes_max: FETCH_BYTES_LIMIT as u32,
+        fetch_wait_ms_max: FETCH_WAIT_MS_LIMIT,
+        segment_bytes_default: config.log.segment_bytes_max,
+    }
 }
 
 fn core_stats(c: &CoreSnapshot) -> CoreStats {

@@ -6,6 +6,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use super::groups::GroupAnswer;
+use super::partitions::FetchBudget;
 use crate::error::ErrorCode;
 use crate::metrics::CoreSnapshot;
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse};
@@ -28,12 +29,12 @@ pub enum ShardMessage {
         acks: Acks,
         reply: Reply<Vec<ProducePartitionResponse>>,
     },
-    /// Read from partitions this core owns, without waiting, within
-    /// `max_bytes` over all of them.
+    /// Read from partitions this core owns, without waiting, within what
+    /// is left of the response's byte limit.
     Fetch {
         topic: String,
         partitions: Vec<FetchPartition>,
-        max_bytes: usize,
+        max_bytes: FetchBudget,
         reply: Reply<Vec<FetchPartitionResponse>>,
     },
     /// Answer when any of these (topic, partition, offset) has data at or

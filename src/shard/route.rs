@@ -7,7 +7,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use super::messages::{Reply, ShardMessage};
-use super::notify::{first_of, LocalFuture};
+use super::notify::{first_of, sleep_unless_raised, LocalFuture};
+use super::partitions::FetchBudget;
 use super::Shard;
 use crate::config::{FETCH_BYTES_LIMIT, FETCH_WAIT_MS_LIMIT};
 use crate::error::ErrorCode;
@@ -29,7 +30,31 @@ struct Split<T> {
     missing: Vec<(usize, u32, ErrorCode)>,
 }
 
+/// One topic's items in request order, as runs of consecutive items with
+/// the same owner core; items whose topic or partition does not exist are
+/// answered at once with their error.
+struct SplitInRuns<T> {
+    runs: Vec<(usize, Vec<(usize, T)>)>,
+    missing: Vec<(usize, u32, ErrorCode)>,
+}
+
 impl Shard {
+    /// The core that owns `partition` of `topic`, or why there is none.
+    fn owner(&self, topic: &str, partition: u32, count: Option<u32>) -> Result<usize, ErrorCode> {
+        match count {
+            None => Err(ErrorCode::UnknownTopic),
+            Some(n) if partition >= n => Err(ErrorCode::UnknownPartition),
+            Some(_) => Ok(shard_for(topic, partition, self.cores())),
+        }
+    }
+
+    fn count_missing(&self, missing: &[(usize, u32, ErrorCode)]) {
+        let mut metrics = self.metrics.borrow_mut();
+        for (_, _, code) in missing {
+            metrics.on_error(*code as u16);
+        }
+    }
+
     fn split<T>(&self, topic: &str, items: Vec<T>, partition_of: impl Fn(&T) -> u32) -> Split<T> {
         let count = self.partition_count(topic);
         let mut split = Split {
@@ -38,26 +63,40 @@ impl Shard {
         };
         for (index, item) in items.into_iter().enumerate() {
             let partition = partition_of(&item);
-            match count {
-                None => split
-                    .missing
-                    .push((index, partition, ErrorCode::UnknownTopic)),
-                Some(n) if partition >= n => {
-                    split
-                        .missing
-                        .push((index, partition, ErrorCode::UnknownPartition))
-                }
-                Some(_) => split
-                    .by_core
-                    .entry(shard_for(topic, partition, self.cores()))
-                    .or_default()
-                    .push((index, item)),
+            match self.owner(topic, partition, count) {
+                Err(code) => split.missing.push((index, partition, code)),
+                Ok(core) => split.by_core.entry(core).or_default().push((index, item)),
             }
         }
-        let mut metrics = self.metrics.borrow_mut();
-        for (_, _, code) in &split.missing {
-            metrics.on_error(*code as u16);
+        self.count_missing(&split.missing);
+        split
+    }
+
+    /// Like [`Shard::split`], but keeping the request's order: consecutive
+    /// items with the same owner form one run (items without an owner
+    /// neither join nor break a run).
+    fn split_in_runs<T>(
+        &self,
+        topic: &str,
+        items: Vec<T>,
+        partition_of: impl Fn(&T) -> u32,
+    ) -> SplitInRuns<T> {
+        let count = self.partition_count(topic);
+        let mut split = SplitInRuns {
+            runs: Vec::new(),
+            missing: Vec::new(),
+        };
+        for (index, item) in items.into_iter().enumerate() {
+            let partition = partition_of(&item);
+            match self.owner(topic, partition, count) {
+                Err(code) => split.missing.push((index, partition, code)),
+                Ok(core) => match split.runs.last_mut() {
+                    Some((last, run)) if *last == core => run.push((index, item)),
+                    _ => split.runs.push((core, vec![(index, item)])),
+                },
+            }
         }
+        self.count_missing(&split.missing);
         split
     }
 
@@ -162,24 +201,26 @@ impl Shard {
     }
 
     /// Reads every requested partition once, without waiting, within
-    /// `max_bytes` over the whole request. The owner cores are asked one
-    /// after the other, each with what is left of the budget, so a response
-    /// never holds more than `max_bytes` plus one batch per core group,
-    /// whatever the request names.
+    /// `max_bytes` over the whole request, in request order: each run of
+    /// consecutive partitions with the same owner is read by that owner
+    /// with what the runs before it left of the budget, so a partition
+    /// never loses bytes to one listed after it, whichever cores own them.
+    /// A client that sends each core only its own partitions (the
+    /// per-core ports) gets one local run per topic and no hop.
     async fn fetch_once(
         self: &Rc<Self>,
         topics: &[(String, Vec<FetchPartition>)],
         max_bytes: usize,
     ) -> Vec<(String, Vec<FetchPartitionResponse>)> {
-        let mut budget = max_bytes;
+        let mut budget = FetchBudget::new(max_bytes);
         let mut merged = Vec::with_capacity(topics.len());
         for (name, partitions) in topics {
-            let split = self.split(name, partitions.clone(), |p| p.partition);
+            let split = self.split_in_runs(name, partitions.clone(), |p| p.partition);
             let mut slots: Vec<Option<FetchPartitionResponse>> = vec![None; partitions.len()];
             for (index, partition, code) in split.missing {
                 slots[index] = Some(fetch_error(partition, code));
             }
-            for (core, items) in split.by_core {
+            for (core, items) in split.runs {
                 let (indexes, wanted): (Vec<usize>, Vec<FetchPartition>) =
                     items.into_iter().unzip();
                 let answers = if core == self.id {
@@ -199,7 +240,7 @@ impl Shard {
                     })
                 };
                 for (index, answer) in indexes.into_iter().zip(answers) {
-                    budget = budget.saturating_sub(answer.records_bytes());
+                    budget.spend(answer.records_bytes());
                     slots[index] = Some(answer);
                 }
             }
@@ -208,8 +249,8 @@ impl Shard {
         merged
     }
 
-    /// Resolves when any requested partition has data past its offset, or
-    /// at the deadline.
+    /// Resolves when any requested partition has data past its offset, at
+    /// the deadline, or when the broker starts shutting down.
     async fn wait_any(
         self: &Rc<Self>,
         topics: &[(String, Vec<FetchPartition>)],
@@ -251,15 +292,19 @@ impl Shard {
                 }));
             }
         }
-        let timeout = glommio::timer::sleep(deadline.saturating_duration_since(Instant::now()));
+        // Shutdown ends the wait too: the fetch is then answered with what
+        // it has, instead of holding the drain for the rest of max_wait_ms.
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let shutdown = Rc::clone(&self.shutdown);
         futures_lite::future::or(first_of(arrivals), async move {
-            timeout.await;
+            sleep_unless_raised(&shutdown, remaining).await;
         })
         .await;
     }
 
-    /// A fetch with long-poll: answers once `min_bytes` are there, or at
-    /// `max_wait_ms`, woken by appends rather than by polling.
+    /// A fetch with long-poll: answers once `min_bytes` are there, at
+    /// `max_wait_ms`, at once if a partition has an error, or when the
+    /// broker starts shutting down; woken by appends rather than by polling.
     pub async fn route_fetch(self: &Rc<Self>, request: FetchRequest) -> FetchResponse {
         let wait = Duration::from_millis(u64::from(request.max_wait_ms.min(FETCH_WAIT_MS_LIMIT)));
         let max_bytes = (request.max_bytes as usize).min(FETCH_BYTES_LIMIT);
@@ -280,7 +325,7 @@ impl Shard {
                 || Instant::now() >= deadline
                 || self.shutdown.is_raised()
             {
-                return trim_to_max_bytes(FetchResponse { topics }, max_bytes);
+                return FetchResponse { topics };
             }
             // Wait for data past the requested offsets (or past the data
             // already there, for partitions that had some).
@@ -291,6 +336,12 @@ impl Shard {
                 }
             }
             self.wait_any(&waits, deadline).await;
+            if self.shutdown.is_raised() {
+                // Answer with what the last read found: other cores may
+                // have closed their partitions (and stopped answering)
+                // already, so a new read could wait out the drain.
+                return FetchResponse { topics };
+            }
         }
     }
 
@@ -398,24 +449,4 @@ fn fetch_error(partition: u32, code: ErrorCode) -> FetchPartitionResponse {
         error_code: code as u16,
         ..Default::default()
     }
-}
-
-/// Keeps whole batches, in request order, while the total stays within
-/// `max_bytes`; the first batch of the response is always kept.
-fn trim_to_max_bytes(mut response: FetchResponse, max_bytes: usize) -> FetchResponse {
-    let mut total = 0usize;
-    for (_, partitions) in response.topics.iter_mut() {
-        for p in partitions.iter_mut() {
-            let mut kept = 0;
-            for batch in &p.batches {
-                if total > 0 && total + batch.len() > max_bytes {
-                    break;
-                }
-                total += batch.len();
-                kept += 1;
-            }
-            p.batches.truncate(kept);
-        }
-    }
-    response
 }

@@ -86,7 +86,9 @@ pub struct TopicConfig {
     pub partitions: u32,
     pub retention_ms: Option<u64>,
     pub retention_bytes: Option<u64>,
-    pub segment_bytes: u64,
+    /// `None`: the broker's `segment_bytes_max`, whatever it is when the
+    /// partition is opened.
+    pub segment_bytes: Option<u64>,
 }
 
 impl TopicConfig {
@@ -105,12 +107,25 @@ impl TopicConfig {
                 ),
             ));
         }
+        if let Some(segment_bytes) = settings.segment_bytes {
+            // Lowering the topic's batch limit to fit would refuse batches
+            // that every other topic accepts: refuse the setting instead.
+            if segment_bytes < u64::from(defaults.batch_bytes_max) {
+                return Err((
+                    ErrorCode::InvalidTopicConfig,
+                    format!(
+                        "segment_bytes {segment_bytes} is below the batch limit {} (batch_bytes_max)",
+                        defaults.batch_bytes_max
+                    ),
+                ));
+            }
+        }
         let config = TopicConfig {
             id: NO_TOPIC_ID,
             partitions: settings.partitions,
             retention_ms: settings.retention_ms,
             retention_bytes: settings.retention_bytes,
-            segment_bytes: settings.segment_bytes.unwrap_or(defaults.segment_bytes_max),
+            segment_bytes: settings.segment_bytes,
         };
         config
             .log_config(defaults)
@@ -121,11 +136,15 @@ impl TopicConfig {
 
     /// The log config of this topic's partitions.
     pub fn log_config(&self, defaults: &LogConfig) -> LogConfig {
+        let segment_bytes = self.segment_bytes.unwrap_or(defaults.segment_bytes_max);
         LogConfig {
-            segment_bytes_max: self.segment_bytes,
+            segment_bytes_max: segment_bytes,
+            // Only a topic from before CreateTopic refused segments below
+            // the batch limit (or a broker restarted with a larger one)
+            // can have a segment smaller than a batch.
             batch_bytes_max: defaults
                 .batch_bytes_max
-                .min(self.segment_bytes.min(u64::from(u32::MAX)) as u32),
+                .min(segment_bytes.min(u64::from(u32::MAX)) as u32),
             retention_ms: self.retention_ms,
             retention_bytes: self.retention_bytes,
             ..defaults.clone()
@@ -137,7 +156,7 @@ impl TopicConfig {
             partitions: self.partitions,
             retention_ms: self.retention_ms,
             retention_bytes: self.retention_bytes,
-            segment_bytes: Some(self.segment_bytes),
+            segment_bytes: self.segment_bytes,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `topics.meta`: the topic map on disk, written atomically (temp file,
 //! fsync, rename, fsync dir). Version 2, one line per topic:
 //! `name partitions retention_ms retention_bytes segment_bytes id` (`-`
-//! for no limit), after the id counter's two lines:
+//! for no limit, or for the broker's default segment size), after the id
+//! counter's two lines:
 //!
 //! ```text
 //! # shardlog topics v2: name partitions retention_ms retention_bytes segment_bytes id
@@ -75,7 +76,7 @@ pub fn encode(map: &TopicMap, ids: TopicIds) -> String {
             t.partitions,
             optional(t.retention_ms),
             optional(t.retention_bytes),
-            t.segment_bytes,
+            optional(t.segment_bytes),
             t.id
         ));
     }
@@ -118,9 +119,7 @@ pub fn decode(text: &str) -> Result<StoredTopics, String> {
                         .map_err(|e| bad(format!("partitions: {e}")))?,
                     retention_ms: parse_optional(retention_ms).map_err(bad)?,
                     retention_bytes: parse_optional(retention_bytes).map_err(bad)?,
-                    segment_bytes: segment_bytes
-                        .parse()
-                        .map_err(|e| bad(format!("segment_bytes: {e}")))?,
+                    segment_bytes: parse_optional(segment_bytes).map_err(bad)?,
                 };
                 map.insert(name.to_string(), config);
             }
@@ -219,7 +218,7 @@ mod tests {
                 partitions: 8,
                 retention_ms: Some(60_000),
                 retention_bytes: None,
-                segment_bytes: 1 << 30,
+                segment_bytes: None,
             },
         );
         map.insert(
@@ -229,7 +228,7 @@ mod tests {
                 partitions: 1,
                 retention_ms: None,
                 retention_bytes: Some(1 << 20),
-                segment_bytes: 4096,
+                segment_bytes: Some(4096),
             },
         );
         map
@@ -294,6 +293,8 @@ mod tests {
         let mut expected = two_topics();
         expected.get_mut("a.b").unwrap().id = 1;
         expected.get_mut("orders").unwrap().id = 2;
+        // Version 1 stored every segment size as a number.
+        expected.get_mut("orders").unwrap().segment_bytes = Some(1 << 30);
         assert_eq!(stored.map, expected);
         let again = decode(&encode(&stored.map, stored.ids)).unwrap();
         assert_eq!((again.map, again.ids), (stored.map, stored.ids));

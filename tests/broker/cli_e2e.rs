@@ -329,7 +329,8 @@ fn follow_overtaken_by_retention(
 #[test]
 fn a_follow_overtaken_by_retention_goes_by_offset_reset() {
     let dir = DataDir::new("cli-overtaken");
-    let broker = Broker::start(&dir.0);
+    // Segments of 256 KiB need a batch limit no larger than that.
+    let broker = Broker::start_with(&dir.0, &["--batch-bytes-max", "262144"]);
 
     let (offsets, code, stderr, (earliest, _)) =
         follow_overtaken_by_retention(&broker, "skips", "earliest");

@@ -9,6 +9,7 @@ mod check;
 mod cli_e2e;
 mod client_e2e;
 mod config;
+mod conformance;
 mod data;
 mod groups;
 mod hostile;

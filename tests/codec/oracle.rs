@@ -128,10 +128,15 @@ fn check_request(
     decoded: Result<Request, (ErrorCode, String)>,
 ) -> Verdict {
     let known = ApiKey::from_u16(header.api_key);
+    // The versions ApiVersions lists (only ApiVersions has a version 1).
+    let supported = |api: ApiKey| {
+        let (min, max) = api.versions();
+        (min..=max).contains(&header.api_version)
+    };
     match decoded {
         Ok(request) => {
             ensure!(
-                known == Some(api_of(&request)) && header.api_version == 0,
+                known == Some(api_of(&request)) && known.is_some_and(supported),
                 "header {header:?} decoded as {request:?}"
             );
             let mut again = bytes::BytesMut::new();
@@ -144,7 +149,7 @@ fn check_request(
         Err((code, message)) => {
             let expected = match known {
                 None => ErrorCode::UnknownApiKey,
-                Some(_) if header.api_version != 0 => ErrorCode::UnsupportedVersion,
+                Some(api) if !supported(api) => ErrorCode::UnsupportedVersion,
                 Some(_) => ErrorCode::MalformedRequest,
             };
             ensure!(

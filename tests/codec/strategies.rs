@@ -218,7 +218,8 @@ pub fn api_versions_response() -> impl Strategy<Value = ApiVersionsResponse> {
         )
             .prop_map(|(apis, broker_version)| ApiVersionsResponse {
                 apis,
-                broker_version
+                broker_version,
+                limits: None,
             }),
     ]
 }

@@ -103,7 +103,7 @@ fn a_create_that_a_core_cannot_open_fails_typed_and_is_rolled_back() {
             partitions: PARTITIONS,
             retention_ms: None,
             retention_bytes: None,
-            segment_bytes: config.log.segment_bytes_max,
+            segment_bytes: None,
         };
         let mut ids_given = 0;
         for failing in [1, 0] {

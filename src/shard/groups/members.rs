@@ -14,7 +14,7 @@ use crate::config::{
 };
 use crate::error::ErrorCode;
 use crate::groups::assign::Strategy;
-use crate::groups::membership::{JoinSpec, Rebalanced};
+use crate::groups::membership::{Group, JoinSpec, Rebalanced};
 use crate::protocol::groups::{
     HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
 };
@@ -88,11 +88,13 @@ impl Shard {
                 format!("this core coordinates {GROUPS_PER_CORE_MAX} groups with members"),
             );
         }
+        // A group that still exists (it has committed offsets) continues
+        // its generations: a join always answers one more than the last.
         let joined = coordinator
             .groups
             .borrow_mut()
             .entry(r.group.clone())
-            .or_default()
+            .or_insert_with(|| Group::after_generation(coordinator.take_last_generation(&r.group)))
             .join(spec, new_id, GROUP_MEMBERS_MAX, Instant::now(), &counts);
         let (member_id, done) = match joined {
             Ok(joined) => joined,
@@ -223,12 +225,39 @@ impl GroupCoordinator {
         }
     }
 
-    /// Drops the membership state of a group without members.
+    /// Drops the membership state of a group without members; if the
+    /// group still exists (it has committed offsets), keeps its generation.
     fn forget_if_unused(&self, group: &str) {
         let mut groups = self.groups.borrow_mut();
-        if groups.get(group).is_some_and(|g| g.is_empty()) {
-            groups.remove(group);
+        if !groups.get(group).is_some_and(|g| g.is_empty()) {
+            return;
         }
+        let Some(emptied) = groups.remove(group) else {
+            return;
+        };
+        if emptied.generation > 0 && self.committed.borrow().contains_key(group) {
+            self.last_generations
+                .borrow_mut()
+                .insert(group.to_string(), emptied.generation);
+        }
+    }
+
+    /// The last generation of a group without members (0: none).
+    pub(super) fn last_generation(&self, group: &str) -> u32 {
+        self.last_generations
+            .borrow()
+            .get(group)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The last generation of a group without members, for a new member
+    /// state that continues from it.
+    fn take_last_generation(&self, group: &str) -> u32 {
+        self.last_generations
+            .borrow_mut()
+            .remove(group)
+            .unwrap_or(0)
     }
 
     /// Refuses every waiting join (shutdown).

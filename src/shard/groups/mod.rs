@@ -60,6 +60,10 @@ pub struct GroupCoordinator {
     committed: RefCell<BTreeMap<String, GroupOffsets>>,
     /// Membership of the groups that have members.
     groups: RefCell<BTreeMap<String, Group>>,
+    /// The last generation of each group that has no members but has
+    /// committed offsets (so it still exists): its next join continues
+    /// from there. Bounded by the groups with committed offsets.
+    last_generations: RefCell<HashMap<String, u32>>,
     /// Joins waiting for their rebalance to complete, by (group, member).
     waiting: RefCell<HashMap<(String, String), JoinReply>>,
     /// Commits appended and not yet answered, per offsets partition
@@ -196,9 +200,11 @@ impl Shard {
         let groups = self.coordinator.groups.borrow();
         let Some(group) = groups.get(name) else {
             let known = self.coordinator.committed.borrow().contains_key(name);
+            let generation = self.coordinator.last_generation(name);
             return DescribeGroupResponse {
                 group: name.to_string(),
                 state: if known { "Empty" } else { "Dead" }.to_string(),
+                generation,
                 ..Default::default()
             };
         };

@@ -175,7 +175,13 @@ impl Shard {
             }
         }
         if offsets.is_empty() {
+            // Without members either, the group no longer exists: a later
+            // join starts it again at generation 1.
             committed.remove(&key.group);
+            self.coordinator
+                .last_generations
+                .borrow_mut()
+                .remove(&key.group);
         }
     }
 
