@@ -12,7 +12,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::wire::{put_topic_array, read_topic_array, DecodeError, WireReader, BYTES_MIN};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FetchPartition {
     pub partition: u32,
     pub offset: u64,

@@ -33,9 +33,12 @@ struct Split<T> {
 /// One topic's items in request order, as runs of consecutive items with
 /// the same owner core; items whose topic or partition does not exist are
 /// answered at once with their error.
-struct SplitInRuns<T> {
-    runs: Vec<(usize, Vec<(usize, T)>)>,
-    missing: Vec<(usize, u32, ErrorCode)>,
+/// One partition of a fetch, in request order.
+struct FetchItem {
+    /// Its topic's index in the request.
+    topic: usize,
+    partition: FetchPartition,
+    owner: Result<usize, ErrorCode>,
 }
 
 impl Shard {
@@ -66,34 +69,6 @@ impl Shard {
             match self.owner(topic, partition, count) {
                 Err(code) => split.missing.push((index, partition, code)),
                 Ok(core) => split.by_core.entry(core).or_default().push((index, item)),
-            }
-        }
-        self.count_missing(&split.missing);
-        split
-    }
-
-    /// Like [`Shard::split`], but keeping the request's order: consecutive
-    /// items with the same owner form one run (items without an owner
-    /// neither join nor break a run).
-    fn split_in_runs<T>(
-        &self,
-        topic: &str,
-        items: Vec<T>,
-        partition_of: impl Fn(&T) -> u32,
-    ) -> SplitInRuns<T> {
-        let count = self.partition_count(topic);
-        let mut split = SplitInRuns {
-            runs: Vec::new(),
-            missing: Vec::new(),
-        };
-        for (index, item) in items.into_iter().enumerate() {
-            let partition = partition_of(&item);
-            match self.owner(topic, partition, count) {
-                Err(code) => split.missing.push((index, partition, code)),
-                Ok(core) => match split.runs.last_mut() {
-                    Some((last, run)) if *last == core => run.push((index, item)),
-                    _ => split.runs.push((core, vec![(index, item)])),
-                },
             }
         }
         self.count_missing(&split.missing);
@@ -201,52 +176,192 @@ impl Shard {
     }
 
     /// Reads every requested partition once, without waiting, within
-    /// `max_bytes` over the whole request, in request order: each run of
-    /// consecutive partitions with the same owner is read by that owner
-    /// with what the runs before it left of the budget, so a partition
+    /// `max_bytes` over the whole request, in request order: a partition
+    /// gets what the partitions listed before it left of the budget, so it
     /// never loses bytes to one listed after it, whichever cores own them.
-    /// A client that sends each core only its own partitions (the
-    /// per-core ports) gets one local run per topic and no hop.
+    ///
+    /// Every owner first reads all its partitions at once, in parallel,
+    /// each with the whole budget. A partition reads at least as much that
+    /// way as in request order, and exactly as much while the bytes of the
+    /// partitions up to it fit in `max_bytes` (the usual case: a tail
+    /// read); only the partitions after that point are read again, in
+    /// request order, one run of consecutive partitions of one owner at a
+    /// time, with what is left. A client that sends each core only its
+    /// own partitions (the per-core ports) makes no hop at all.
     async fn fetch_once(
         self: &Rc<Self>,
         topics: &[(String, Vec<FetchPartition>)],
         max_bytes: usize,
     ) -> Vec<(String, Vec<FetchPartitionResponse>)> {
+        let wanted = self.fetch_items(topics);
+        let mut answers = self.fetch_by_owner(topics, &wanted, max_bytes).await;
         let mut budget = FetchBudget::new(max_bytes);
-        let mut merged = Vec::with_capacity(topics.len());
-        for (name, partitions) in topics {
-            let split = self.split_in_runs(name, partitions.clone(), |p| p.partition);
-            let mut slots: Vec<Option<FetchPartitionResponse>> = vec![None; partitions.len()];
-            for (index, partition, code) in split.missing {
-                slots[index] = Some(fetch_error(partition, code));
+        let mut exact = 0;
+        for answer in &answers {
+            let bytes = answer.records_bytes();
+            // The response's first batch is kept whatever its size.
+            if exact > 0 && bytes > budget.bytes_left {
+                break;
             }
-            for (core, items) in split.runs {
-                let (indexes, wanted): (Vec<usize>, Vec<FetchPartition>) =
-                    items.into_iter().unzip();
-                let answers = if core == self.id {
-                    self.fetch_local(name, wanted, budget).await
-                } else {
-                    let ids: Vec<u32> = wanted.iter().map(|p| p.partition).collect();
-                    let message = |reply| ShardMessage::Fetch {
-                        topic: name.clone(),
+            budget.spend(bytes);
+            exact += 1;
+        }
+        let mut next = exact;
+        while next < wanted.len() {
+            let item = &wanted[next];
+            let Ok(core) = item.owner else {
+                next += 1;
+                continue;
+            };
+            // A run: the following partitions of the same topic and owner.
+            let run_end = next
+                + wanted[next..]
+                    .iter()
+                    .take_while(|w| w.topic == item.topic && w.owner == Ok(core))
+                    .count();
+            let run: Vec<FetchPartition> =
+                wanted[next..run_end].iter().map(|w| w.partition).collect();
+            let name = &topics[item.topic].0;
+            let read = self.fetch_run(core, name, run, budget).await;
+            for (slot, answer) in answers[next..run_end].iter_mut().zip(read) {
+                budget.spend(answer.records_bytes());
+                *slot = answer;
+            }
+            next = run_end;
+        }
+        let mut answers = answers.into_iter();
+        topics
+            .iter()
+            .map(|(name, partitions)| {
+                let answered = answers.by_ref().take(partitions.len()).collect();
+                (name.clone(), answered)
+            })
+            .collect()
+    }
+
+    /// The request's partitions in request order, each with its owner (or
+    /// why it has none); the missing ones are counted as errors.
+    fn fetch_items(&self, topics: &[(String, Vec<FetchPartition>)]) -> Vec<FetchItem> {
+        let mut items = Vec::new();
+        let mut missing = Vec::new();
+        for (topic, (name, partitions)) in topics.iter().enumerate() {
+            let count = self.partition_count(name);
+            for (index, p) in partitions.iter().enumerate() {
+                let owner = self.owner(name, p.partition, count);
+                if let Err(code) = owner {
+                    missing.push((index, p.partition, code));
+                }
+                items.push(FetchItem {
+                    topic,
+                    partition: *p,
+                    owner,
+                });
+            }
+        }
+        self.count_missing(&missing);
+        items
+    }
+
+    /// Every owner reads its partitions at once, each owner with the whole
+    /// budget; answers in the order of `items`.
+    async fn fetch_by_owner(
+        self: &Rc<Self>,
+        topics: &[(String, Vec<FetchPartition>)],
+        items: &[FetchItem],
+        max_bytes: usize,
+    ) -> Vec<FetchPartitionResponse> {
+        let mut answers: Vec<FetchPartitionResponse> = items
+            .iter()
+            .map(|item| match item.owner {
+                Ok(_) => FetchPartitionResponse::default(),
+                Err(code) => fetch_error(item.partition.partition, code),
+            })
+            .collect();
+        // Per owner and topic, the indexes of its partitions in `items`.
+        let mut groups: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
+        for (index, item) in items.iter().enumerate() {
+            if let Ok(core) = item.owner {
+                groups.entry((core, item.topic)).or_default().push(index);
+            }
+        }
+        // Other cores' reads are sent first, so that they run while this
+        // core reads its own.
+        let mut remote = Vec::new();
+        let mut local = Vec::new();
+        for ((core, topic), indexes) in groups {
+            let wanted: Vec<FetchPartition> = indexes.iter().map(|&i| items[i].partition).collect();
+            if core == self.id {
+                local.push((topic, indexes, wanted));
+                continue;
+            }
+            let (reply, answer) = flume::bounded(1);
+            let sent = self
+                .send_to(
+                    core,
+                    ShardMessage::Fetch {
+                        topic: topics[topic].0.clone(),
                         partitions: wanted,
-                        max_bytes: budget,
+                        max_bytes: FetchBudget::new(max_bytes),
                         reply,
-                    };
-                    self.ask(core, message).await.unwrap_or_else(|| {
-                        ids.iter()
-                            .map(|&p| fetch_error(p, ErrorCode::ShuttingDown))
-                            .collect()
-                    })
-                };
-                for (index, answer) in indexes.into_iter().zip(answers) {
-                    budget.spend(answer.records_bytes());
-                    slots[index] = Some(answer);
+                    },
+                )
+                .await
+                .is_ok();
+            remote.push((indexes, sent.then_some(answer)));
+        }
+        for (topic, indexes, wanted) in local {
+            let read = self
+                .fetch_local(&topics[topic].0, wanted, FetchBudget::new(max_bytes))
+                .await;
+            for (index, answer) in indexes.into_iter().zip(read) {
+                answers[index] = answer;
+            }
+        }
+        for (indexes, answer) in remote {
+            let read = match answer {
+                Some(answer) => answer.recv_async().await.ok(),
+                None => None,
+            };
+            match read {
+                Some(read) => {
+                    for (&index, answer) in indexes.iter().zip(read) {
+                        answers[index] = answer;
+                    }
+                }
+                None => {
+                    for index in indexes {
+                        answers[index] =
+                            fetch_error(items[index].partition.partition, ErrorCode::ShuttingDown);
+                    }
                 }
             }
-            merged.push((name.clone(), slots.into_iter().flatten().collect()));
         }
-        merged
+        answers
+    }
+
+    /// One owner reads `partitions` of `topic` with `budget`.
+    async fn fetch_run(
+        self: &Rc<Self>,
+        core: usize,
+        topic: &str,
+        partitions: Vec<FetchPartition>,
+        budget: FetchBudget,
+    ) -> Vec<FetchPartitionResponse> {
+        if core == self.id {
+            return self.fetch_local(topic, partitions, budget).await;
+        }
+        let ids: Vec<u32> = partitions.iter().map(|p| p.partition).collect();
+        let message = |reply| ShardMessage::Fetch {
+            topic: topic.to_string(),
+            partitions,
+            max_bytes: budget,
+            reply,
+        };
+        self.ask(core, message).await.unwrap_or_else(|| {
+            ids.iter()
+                .map(|&p| fetch_error(p, ErrorCode::ShuttingDown))
+                .collect()
+        })
     }
 
     /// Resolves when any requested partition has data past its offset, at
