@@ -8,9 +8,9 @@
 /// O_DIRECT alignment of offsets, lengths and buffers (the page size).
 pub const PAGE_BYTES: usize = 4096;
 
-/// Largest record batch any component accepts, whatever the configuration
-/// says. The batch length field is a `u32`; this keeps far below it.
-pub const BATCH_BYTES_LIMIT: u32 = 64 << 20;
+/// The limits of the formats themselves (largest batch, most headers per
+/// record, longest name) are the protocol crate's, the same for clients.
+pub use crate::protocol::limits::{BATCH_BYTES_LIMIT, NAME_BYTES_MAX, RECORD_HEADERS_MAX};
 
 /// Largest segment file; positions inside a segment are stored as `u32` in
 /// the offset index.
@@ -18,9 +18,6 @@ pub const SEGMENT_BYTES_LIMIT: u64 = u32::MAX as u64 - BATCH_BYTES_LIMIT as u64;
 
 /// Smallest segment: rolling more often than this only makes files.
 pub const SEGMENT_BYTES_MIN: u64 = PAGE_BYTES as u64;
-
-/// Most headers one record may carry (the header count is a `u16`).
-pub const RECORD_HEADERS_MAX: usize = u16::MAX as usize;
 
 /// Most partitions one topic may have.
 pub const PARTITIONS_MAX: u32 = 4096;
@@ -40,6 +37,17 @@ pub enum Durability {
     /// Answer once the write has completed; a timer makes it durable within
     /// `flush_interval_ms`. Records become visible to readers only then.
     Written,
+}
+
+impl From<crate::protocol::produce::Acks> for Durability {
+    /// The storage durability an append with these acks asks for.
+    fn from(acks: crate::protocol::produce::Acks) -> Durability {
+        use crate::protocol::produce::Acks;
+        match acks {
+            Acks::Durable => Durability::Durable,
+            Acks::None | Acks::Written => Durability::Written,
+        }
+    }
 }
 
 /// How a segment's file is extended ahead of its writes.
@@ -302,8 +310,6 @@ pub const OFFSETS_SEGMENT_BYTES: u64 = 4 << 20;
 pub const OFFSETS_COMPACT_RATIO: u64 = 4;
 /// ...and more than this many bytes.
 pub const OFFSETS_COMPACT_BYTES_MIN: u64 = 16 << 20;
-/// Longest group name (the same rule as topic names).
-pub const GROUP_NAME_BYTES_MAX: usize = 249;
 /// Most groups one core coordinates, counted separately as groups with
 /// members and groups with committed offsets; a new group past it is
 /// refused (`TooManyGroups`), so a client inventing names cannot grow the

@@ -3,38 +3,45 @@
 //!
 //! # Layout
 //!
+//! The workspace's crates show the architecture:
+//!
+//! - `crates/protocol` (`shardlog-protocol`): the formats, sans-IO, on any
+//!   OS: frames and every message of the binary protocol, the record-batch
+//!   format, the wire error codes, partition placement, name rules.
+//!   Re-exported here as [`protocol`], [`batch`], [`error`] and [`router`].
+//! - `crates/client` (`shardlog-client`): the blocking client library over
+//!   std::net, no glommio; re-exported here as [`client`].
+//! - this crate, `shardlog`: the broker and the `shardlog` binary.
+//! - `loadtest/`: the load harness, the soak driver, the hostile clients.
+//!
+//! This crate's modules:
+//!
 //! - [`config`]: every limit and tunable, in one place.
-//! - [`batch`]: the record-batch format shared by the wire and the disk
-//!   (sans-IO, zero-copy).
-//! - [`protocol`]: the binary protocol, sans-IO, shared by server and client.
-//! - [`error`]: the stable wire error codes.
-//! - [`metrics`]: per-core and per-partition counters, their Prometheus
-//!   exposition and the last-second percentiles of `shardlog stats`.
-//! - [`router`]: which core owns a partition.
-//! - [`groups`]: consumer groups, sans-IO: placement, membership,
-//!   assignment strategies, the committed-offsets records.
+//! - [`server`]: listeners, connections, request dispatch.
 //! - [`shard`]: one core's executor, its partitions, the cross-core
 //!   messages and the fan-out of requests over cores.
-//! - [`server`]: listeners, connections, request dispatch.
-//! - [`topics`]: topic names, settings, the persisted topic map.
-//! - [`waiters`]: the one registry of waiting futures' wakers (one per
-//!   future, withdrawn on drop).
 //! - [`storage`]: the partition log each core runs for the partitions it
 //!   owns: segments, group commit, indexes, recovery, retention, tail cache.
-//! - [`client`]: the blocking client library (admin, producer, consumer)
-//!   over std::net, for programs that do not run glommio.
+//! - [`topics`]: topic settings, ids, the persisted topic map.
+//! - [`groups`]: consumer groups, sans-IO: placement, membership,
+//!   assignment strategies, the committed-offsets records.
+//! - [`metrics`]: per-core and per-partition counters, their Prometheus
+//!   exposition and the last-second percentiles of `shardlog stats`.
+//! - [`waiters`]: the one registry of waiting futures' wakers (one per
+//!   future, withdrawn on drop).
 //! - [`logging`]: the binaries' log output on standard error (colour only
 //!   on a terminal, `NO_COLOR` honoured).
+//! - `cli` (the binary's): the `shardlog` commands.
 
-pub mod batch;
-pub mod client;
+pub use shardlog_client as client;
+pub use shardlog_protocol as protocol;
+pub use shardlog_protocol::placement as router;
+pub use shardlog_protocol::{batch, error};
+
 pub mod config;
-pub mod error;
 pub mod groups;
 pub mod logging;
 pub mod metrics;
-pub mod protocol;
-pub mod router;
 pub mod server;
 pub mod shard;
 pub mod storage;

@@ -12,35 +12,13 @@
 
 use std::collections::BTreeMap;
 
+pub use crate::protocol::groups::Strategy;
+
 /// A topic and one of its partitions.
 pub type TopicPartition = (String, u32);
 
 /// Each member's partitions, by member id.
 pub type Assignment = BTreeMap<String, Vec<TopicPartition>>;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Strategy {
-    Range,
-    RoundRobin,
-    Sticky,
-}
-
-impl Strategy {
-    pub const ALL: [Strategy; 3] = [Strategy::Range, Strategy::RoundRobin, Strategy::Sticky];
-
-    /// The name on the wire and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::Range => "range",
-            Strategy::RoundRobin => "roundrobin",
-            Strategy::Sticky => "sticky",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Strategy> {
-        Strategy::ALL.into_iter().find(|s| s.name() == name)
-    }
-}
 
 /// What the assignment starts from: each member's subscribed topics (by
 /// member id), each topic's partition count (topics that do not exist are

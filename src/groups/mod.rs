@@ -15,7 +15,7 @@ pub mod assign;
 pub mod commit_log;
 pub mod membership;
 
-use crate::config::{GROUP_NAME_BYTES_MAX, OFFSETS_PARTITIONS};
+use crate::config::OFFSETS_PARTITIONS;
 use crate::router::{fnv1a_32, shard_for};
 
 /// Topic names starting with this are refused: the broker's internal logs
@@ -36,23 +36,7 @@ pub fn coordinator_core(group: &str, cores: usize) -> usize {
     shard_for(OFFSETS_LOG, offsets_partition(group), cores)
 }
 
-/// Checks a group name: `[a-zA-Z0-9._-]{1,249}`, as topic names.
-pub fn validate_group_name(group: &str) -> Result<(), String> {
-    if group.is_empty() || group.len() > GROUP_NAME_BYTES_MAX {
-        return Err(format!(
-            "group name must be 1 to {GROUP_NAME_BYTES_MAX} characters"
-        ));
-    }
-    if let Some(bad) = group
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(format!(
-            "group name may hold only [a-zA-Z0-9._-], not {bad:?}"
-        ));
-    }
-    Ok(())
-}
+pub use crate::protocol::names::validate_group_name;
 
 #[cfg(test)]
 mod tests {
@@ -86,14 +70,6 @@ mod tests {
             assert_eq!(offsets_partition(group), partition, "{group}");
             assert_eq!(coordinator_core(group, 2), two, "{group}");
             assert_eq!(coordinator_core(group, 3), three, "{group}");
-        }
-    }
-
-    #[test]
-    fn names_follow_the_rule() {
-        assert!(validate_group_name("billing.v2_x-1").is_ok());
-        for bad in ["", "a b", "a/b", &"g".repeat(250)] {
-            assert!(validate_group_name(bad).is_err(), "{bad:?}");
         }
     }
 }

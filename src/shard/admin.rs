@@ -11,12 +11,12 @@ use super::Shard;
 use crate::error::ErrorCode;
 use crate::groups::INTERNAL_PREFIX;
 use crate::topics::store::{save, topic_dir};
-use crate::topics::{validate_name, TopicConfig, TopicMap};
+use crate::topics::{validate_topic_name, TopicConfig, TopicMap};
 
 impl Shard {
     pub async fn create_topic(self: &Rc<Self>, name: String, config: TopicConfig) -> AdminResult {
         let _turn = self.admin_lock.acquire_permit(1).await.map_err(internal)?;
-        validate_name(&name).map_err(|e| (ErrorCode::InvalidTopicName, e))?;
+        validate_topic_name(&name).map_err(|e| (ErrorCode::InvalidTopicName, e))?;
         if name.starts_with(INTERNAL_PREFIX) {
             return Err((
                 ErrorCode::InvalidTopicName,

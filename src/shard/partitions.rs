@@ -13,6 +13,7 @@ use futures_lite::future;
 use super::notify::{first_of, LocalFuture};
 use super::storage::ShardStorage;
 use super::{Shard, TopicLogs};
+use crate::config::Durability;
 use crate::error::ErrorCode;
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse};
 use crate::protocol::offsets::{OffsetSpec, PartitionOffset};
@@ -114,7 +115,7 @@ impl Shard {
         acks: Acks,
     ) -> impl Future<Output = Vec<ProducePartitionResponse>> + 'static {
         super::panic::debug_panic_on_produce(topic);
-        let durability = acks.durability();
+        let durability = Durability::from(acks);
         let submitted: Vec<_> = partitions
             .into_iter()
             .map(|(partition, batch)| {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use crate::batch::BatchError;
+use crate::error::ErrorCode;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StorageError {
@@ -72,3 +73,20 @@ pub(crate) fn is_storage_full(err: &io::Error) -> bool {
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
+
+/// The wire error code a client gets for a storage error.
+impl From<&StorageError> for ErrorCode {
+    fn from(err: &StorageError) -> Self {
+        match err {
+            StorageError::InvalidBatch(_) => ErrorCode::CorruptBatch,
+            StorageError::BatchTooLarge { .. } => ErrorCode::BatchTooLarge,
+            StorageError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+            StorageError::StorageFull(_) => ErrorCode::StorageFull,
+            StorageError::Failed(_) => ErrorCode::PartitionFailed,
+            StorageError::Corruption { .. } => ErrorCode::CorruptData,
+            StorageError::Closed => ErrorCode::ShuttingDown,
+            StorageError::InvalidConfig(_) => ErrorCode::InvalidTopicConfig,
+            StorageError::Io(_) => ErrorCode::Internal,
+        }
+    }
+}

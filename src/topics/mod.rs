@@ -14,29 +14,7 @@ use crate::config::{LogConfig, PARTITIONS_MAX};
 use crate::error::ErrorCode;
 use crate::protocol::topics::TopicSettings;
 
-/// Longest topic name.
-pub const TOPIC_NAME_BYTES_MAX: usize = 249;
-
-/// Checks a topic name: `[a-zA-Z0-9._-]{1,249}`, and not `.` or `..`.
-pub fn validate_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > TOPIC_NAME_BYTES_MAX {
-        return Err(format!(
-            "topic name must be 1 to {TOPIC_NAME_BYTES_MAX} characters"
-        ));
-    }
-    if name == "." || name == ".." {
-        return Err(format!("topic name {name:?} is reserved"));
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
-        return Err(format!(
-            "topic name may hold only [a-zA-Z0-9._-], not {bad:?}"
-        ));
-    }
-    Ok(())
-}
+pub use crate::protocol::names::validate_topic_name;
 
 /// The id of one incarnation of a topic, given by core 0 at creation from
 /// a counter saved with the map: never given twice in a data directory.
@@ -164,18 +142,3 @@ impl TopicConfig {
 /// Every topic, by name. Each core holds its own copy, replaced whole when
 /// a topic is created or deleted; nothing about it is shared across threads.
 pub type TopicMap = BTreeMap<String, TopicConfig>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_follow_the_rule() {
-        for good in ["a", "orders", "a.b-c_d", "X9", &"n".repeat(249)] {
-            assert_eq!(validate_name(good), Ok(()), "{good}");
-        }
-        for bad in ["", ".", "..", "a b", "a/b", "é", &"n".repeat(250)] {
-            assert!(validate_name(bad).is_err(), "{bad:?}");
-        }
-    }
-}

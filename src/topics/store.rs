@@ -21,7 +21,7 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::{validate_name, TopicConfig, TopicId, TopicIds, TopicMap, NO_TOPIC_ID};
+use super::{validate_topic_name, TopicConfig, TopicId, TopicIds, TopicMap, NO_TOPIC_ID};
 
 pub const TOPICS_FILE: &str = "topics.meta";
 const HEADER: &str =
@@ -104,7 +104,7 @@ pub fn decode(text: &str) -> Result<StoredTopics, String> {
             [name, partitions, retention_ms, retention_bytes, segment_bytes, ref id @ ..]
                 if id.len() <= 1 =>
             {
-                validate_name(name).map_err(bad)?;
+                validate_topic_name(name).map_err(bad)?;
                 let id = match id.first() {
                     Some(id) => parse_id(id)?,
                     None => {

@@ -3,9 +3,9 @@
 
 use std::io;
 
-use crate::batch::BatchError;
-use crate::error::ErrorCode;
-use crate::protocol::DecodeError;
+use shardlog_protocol::batch::BatchError;
+use shardlog_protocol::error::ErrorCode;
+use shardlog_protocol::DecodeError;
 
 /// Result of a client call.
 pub type ClientResult<T> = Result<T, ClientError>;

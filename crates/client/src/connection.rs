@@ -7,7 +7,7 @@
 //! response whose correlation id is not the oldest one's means the stream is
 //! out of step: the connection reports a protocol error and must be dropped.
 //!
-//! Bodies are encoded and decoded by [`crate::protocol`]; this file only
+//! Bodies are encoded and decoded by [`shardlog_protocol`]; this file only
 //! moves frames.
 
 use std::collections::VecDeque;
@@ -19,8 +19,8 @@ use bytes::{Bytes, BytesMut};
 
 use super::config::ConnectionConfig;
 use super::error::{ClientError, ClientResult};
-use crate::protocol::frame::{self, FrameCheck, LENGTH_BYTES, RESPONSE_HEADER_BYTES};
-use crate::protocol::{ApiKey, RequestHeader, ResponseHeader, WireReader};
+use shardlog_protocol::frame::{self, FrameCheck, LENGTH_BYTES, RESPONSE_HEADER_BYTES};
+use shardlog_protocol::{ApiKey, RequestHeader, ResponseHeader, WireReader};
 
 /// Bytes read from the socket at a time while waiting for a frame's length.
 const READ_CHUNK_BYTES: usize = 64 << 10;
@@ -183,7 +183,7 @@ impl Connection {
         &mut self,
         api: ApiKey,
         encode: impl FnOnce(&mut BytesMut),
-        decode: impl FnOnce(&mut WireReader) -> Result<T, crate::protocol::DecodeError>,
+        decode: impl FnOnce(&mut WireReader) -> Result<T, shardlog_protocol::DecodeError>,
     ) -> ClientResult<T> {
         if !self.in_flight.is_empty() {
             return Err(ClientError::Invalid(format!(
@@ -202,7 +202,7 @@ impl Connection {
         &self,
         api: ApiKey,
         body: Bytes,
-        decode: impl FnOnce(&mut WireReader) -> Result<T, crate::protocol::DecodeError>,
+        decode: impl FnOnce(&mut WireReader) -> Result<T, shardlog_protocol::DecodeError>,
     ) -> ClientResult<T> {
         decode_response(&self.addr, api, body, decode)
     }
@@ -312,7 +312,7 @@ pub fn decode_response<T>(
     addr: &str,
     api: ApiKey,
     body: Bytes,
-    decode: impl FnOnce(&mut WireReader) -> Result<T, crate::protocol::DecodeError>,
+    decode: impl FnOnce(&mut WireReader) -> Result<T, shardlog_protocol::DecodeError>,
 ) -> ClientResult<T> {
     let mut r = WireReader::new(body);
     let what = format!("{api:?} response");

@@ -17,12 +17,12 @@ use super::cluster::{Cluster, Route};
 use super::config::ConsumerConfig;
 use super::connection::decode_response;
 use super::error::{check_partition_code, ClientError, ClientResult};
-use crate::batch::{Batches, Header};
-use crate::config::BATCH_BYTES_LIMIT;
-use crate::error::ErrorCode;
-use crate::protocol::fetch::{FetchPartition, FetchRequest, FetchResponse};
-use crate::protocol::offsets::{ListOffsetsRequest, ListOffsetsResponse, OffsetSpec};
-use crate::protocol::ApiKey;
+use shardlog_protocol::batch::{Batches, Header};
+use shardlog_protocol::error::ErrorCode;
+use shardlog_protocol::fetch::{FetchPartition, FetchRequest, FetchResponse};
+use shardlog_protocol::limits::BATCH_BYTES_LIMIT;
+use shardlog_protocol::offsets::{ListOffsetsRequest, ListOffsetsResponse, OffsetSpec};
+use shardlog_protocol::ApiKey;
 
 /// Where reading a partition starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -466,10 +466,10 @@ impl Iterator for RecordIter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::builder::NewRecord;
-    use crate::batch::header::stamp_base_offset;
-    use crate::batch::{BatchBuilder, TimestampType};
     use bytes::BytesMut;
+    use shardlog_protocol::batch::builder::NewRecord;
+    use shardlog_protocol::batch::header::stamp_base_offset;
+    use shardlog_protocol::batch::{BatchBuilder, TimestampType};
 
     /// Batches as a fetch returns them: records `base..base+count` each,
     /// valued by their offset.

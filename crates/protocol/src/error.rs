@@ -1,8 +1,6 @@
 //! Error codes on the wire: one `#[repr(u16)]` enum whose numbers never
 //! change meaning (docs/PROTOCOL.md, "Error codes").
 
-use crate::storage::StorageError;
-
 /// A stable wire error code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u16)]
@@ -151,22 +149,6 @@ impl ErrorCode {
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.name(), *self as u16)
-    }
-}
-
-impl From<&StorageError> for ErrorCode {
-    fn from(err: &StorageError) -> Self {
-        match err {
-            StorageError::InvalidBatch(_) => ErrorCode::CorruptBatch,
-            StorageError::BatchTooLarge { .. } => ErrorCode::BatchTooLarge,
-            StorageError::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
-            StorageError::StorageFull(_) => ErrorCode::StorageFull,
-            StorageError::Failed(_) => ErrorCode::PartitionFailed,
-            StorageError::Corruption { .. } => ErrorCode::CorruptData,
-            StorageError::Closed => ErrorCode::ShuttingDown,
-            StorageError::InvalidConfig(_) => ErrorCode::InvalidTopicConfig,
-            StorageError::Io(_) => ErrorCode::Internal,
-        }
     }
 }
 

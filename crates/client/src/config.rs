@@ -2,8 +2,8 @@
 //! [`crate::config`]). Each config's `Default` is the documented default and
 //! `validate` refuses values outside the hard limits, naming the setting.
 
-use crate::config::BATCH_BYTES_LIMIT;
-use crate::protocol::produce::Acks;
+use shardlog_protocol::limits::BATCH_BYTES_LIMIT;
+use shardlog_protocol::produce::Acks;
 
 /// The broker address the CLI and the defaults use.
 pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
@@ -122,10 +122,10 @@ impl ProducerConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.connection.validate()?;
         let batch = self.batch_bytes_max;
-        if !(crate::batch::HEADER_LEN as u32 + 1..=BATCH_BYTES_LIMIT).contains(&batch) {
+        if !(shardlog_protocol::batch::HEADER_LEN as u32 + 1..=BATCH_BYTES_LIMIT).contains(&batch) {
             return Err(format!(
                 "batch_bytes_max {batch} outside {}..={BATCH_BYTES_LIMIT}",
-                crate::batch::HEADER_LEN + 1
+                shardlog_protocol::batch::HEADER_LEN + 1
             ));
         }
         if self.request_bytes_max < batch {
@@ -278,8 +278,9 @@ impl Default for GroupConsumerConfig {
 impl GroupConsumerConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.consumer.validate()?;
-        crate::groups::validate_group_name(&self.group).map_err(|e| format!("group: {e}"))?;
-        if crate::groups::assign::Strategy::from_name(&self.strategy).is_none() {
+        shardlog_protocol::names::validate_group_name(&self.group)
+            .map_err(|e| format!("group: {e}"))?;
+        if shardlog_protocol::groups::Strategy::from_name(&self.strategy).is_none() {
             return Err(format!(
                 "strategy {:?}: expected range, roundrobin or sticky",
                 self.strategy

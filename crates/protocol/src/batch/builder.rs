@@ -7,7 +7,7 @@ use super::header::{
     FORMAT_VERSION, HEADER_LEN,
 };
 use super::record::{HEADER_OVERHEAD, RECORD_OVERHEAD};
-use crate::config::RECORD_HEADERS_MAX;
+use crate::limits::RECORD_HEADERS_MAX;
 
 /// A record to encode; borrowed, so building a batch copies each byte once.
 #[derive(Clone, Copy, Debug, Default)]

@@ -153,18 +153,20 @@ pub fn stamp_base_offset(buf: &mut [u8], base_offset: u64) {
     buf[field::BASE_OFFSET..field::BASE_OFFSET + 8].copy_from_slice(&base_offset.to_le_bytes());
 }
 
-pub(crate) fn read_u32(buf: &[u8], at: usize) -> u32 {
+/// The little-endian fields of the fixed-layout headers (batch here, the
+/// index files' in the broker); the caller has checked the length.
+pub fn read_u32(buf: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(buf[at..at + 4].try_into().expect("4 bytes"))
 }
 
-pub(crate) fn read_u64(buf: &[u8], at: usize) -> u64 {
+pub fn read_u64(buf: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(buf[at..at + 8].try_into().expect("8 bytes"))
 }
 
-pub(crate) fn write_u32(buf: &mut [u8], at: usize, value: u32) {
+pub fn write_u32(buf: &mut [u8], at: usize, value: u32) {
     buf[at..at + 4].copy_from_slice(&value.to_le_bytes());
 }
 
-pub(crate) fn write_u64(buf: &mut [u8], at: usize, value: u64) {
+pub fn write_u64(buf: &mut [u8], at: usize, value: u64) {
     buf[at..at + 8].copy_from_slice(&value.to_le_bytes());
 }

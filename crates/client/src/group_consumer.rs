@@ -21,14 +21,14 @@ use super::config::{GroupConsumerConfig, OffsetReset};
 use super::consumer::{ConsumedRecord, Consumer};
 use super::error::{ClientError, ClientResult};
 use super::group_admin::{check_commit_response, refused};
-use crate::error::ErrorCode;
-use crate::protocol::groups::{
+use shardlog_protocol::error::ErrorCode;
+use shardlog_protocol::groups::{
     decode_coordinator, CommitPartition, GroupNameRequest, HeartbeatRequest, JoinGroupRequest,
     JoinGroupResponse, LeaveGroupRequest, OffsetCommitRequest, OffsetCommitResponse,
     OffsetFetchRequest, OffsetFetchResponse, NO_COMMITTED_OFFSET,
 };
-use crate::protocol::offsets::OffsetSpec;
-use crate::protocol::{ApiKey, DecodeError, WireReader};
+use shardlog_protocol::offsets::OffsetSpec;
+use shardlog_protocol::{ApiKey, DecodeError, WireReader};
 
 /// A topic and one of its partitions.
 pub type TopicPartition = (String, u32);

@@ -11,7 +11,6 @@ use bytes::{Buf, BufMut, BytesMut};
 use super::wire::{
     put_topic_array, read_topic_array, DecodeError, WireReader, WireWrite, BYTES_MIN, STRING_MIN,
 };
-use crate::config::Durability;
 
 /// When the broker answers a produce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,14 +31,6 @@ impl Acks {
             1 => Some(Acks::Written),
             2 => Some(Acks::Durable),
             _ => None,
-        }
-    }
-
-    /// The storage durability an append with these acks asks for.
-    pub fn durability(self) -> Durability {
-        match self {
-            Acks::Durable => Durability::Durable,
-            Acks::None | Acks::Written => Durability::Written,
         }
     }
 }

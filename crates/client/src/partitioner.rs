@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 
 /// The 32-bit FNV-1a hash, the one the broker's ownership rule uses.
-pub use crate::router::fnv1a_32;
+pub use shardlog_protocol::placement::fnv1a_32;
 
 /// The partition of a keyed record: `fnv1a_32(key) % partitions`.
 pub fn partition_for_key(key: &[u8], partitions: u32) -> u32 {

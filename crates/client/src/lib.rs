@@ -1,6 +1,6 @@
 //! A blocking client for ordinary Rust programs (no glommio, no async):
 //! std::net sockets, one thread, the same codec as the broker
-//! ([`crate::protocol`] for messages, [`crate::batch`] for record batches).
+//! ([`shardlog_protocol`] for messages, [`shardlog_protocol::batch`] for record batches).
 //!
 //! - [`connection`]: one TCP connection: frames, correlation ids,
 //!   pipelining, timeouts.
@@ -14,7 +14,7 @@
 //!   commit; [`group_admin`]: list, describe and reset groups on [`Admin`].
 //! - [`config`]: every client setting and limit; [`error`]: [`ClientError`].
 //!
-//! This module never runs inside the broker.
+//! This crate never runs inside the broker.
 
 pub mod accumulator;
 pub mod admin;
@@ -28,9 +28,6 @@ pub mod group_consumer;
 pub mod partitioner;
 pub mod producer;
 
-pub use crate::protocol::offsets::OffsetSpec;
-pub use crate::protocol::produce::Acks;
-pub use crate::protocol::topics::TopicSettings;
 pub use admin::{Admin, TopicListing};
 pub use config::{
     ConnectionConfig, ConsumerConfig, GroupConsumerConfig, OffsetReset, ProducerConfig,
@@ -41,3 +38,6 @@ pub use error::{ClientError, ClientResult};
 pub use group_admin::CommittedOffset;
 pub use group_consumer::{GroupConsumer, RebalanceEvent};
 pub use producer::{Delivery, Producer, ProducerRecord};
+pub use shardlog_protocol::offsets::OffsetSpec;
+pub use shardlog_protocol::produce::Acks;
+pub use shardlog_protocol::topics::TopicSettings;

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use super::config::{ConnectionConfig, METADATA_RETRY_MS};
 use super::connection::Connection;
 use super::error::{ClientError, ClientResult};
-use crate::error::ErrorCode;
-use crate::protocol::metadata::{MetadataRequest, MetadataResponse};
-use crate::protocol::ApiKey;
+use shardlog_protocol::error::ErrorCode;
+use shardlog_protocol::metadata::{MetadataRequest, MetadataResponse};
+use shardlog_protocol::ApiKey;
 
 /// Where a request goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -236,7 +236,9 @@ impl Cluster {
         &mut self,
         api: ApiKey,
         encode: impl FnOnce(&mut bytes::BytesMut),
-        decode: impl FnOnce(&mut crate::protocol::WireReader) -> Result<T, crate::protocol::DecodeError>,
+        decode: impl FnOnce(
+            &mut shardlog_protocol::WireReader,
+        ) -> Result<T, shardlog_protocol::DecodeError>,
     ) -> ClientResult<T> {
         let result = self.connect_control()?.call(api, encode, decode);
         if let Err(err) = &result {
@@ -264,7 +266,7 @@ fn join_host_port(host: &str, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::metadata::{CoreAddress, TopicMetadata};
+    use shardlog_protocol::metadata::{CoreAddress, TopicMetadata};
 
     fn metadata() -> MetadataResponse {
         MetadataResponse {

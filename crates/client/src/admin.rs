@@ -7,12 +7,12 @@
 use super::cluster::Cluster;
 use super::config::ConnectionConfig;
 use super::error::{ClientError, ClientResult};
-use crate::protocol::metadata::{ApiVersionsResponse, MetadataRequest, MetadataResponse};
-use crate::protocol::stats::StatsResponse;
-use crate::protocol::topics::{
+use shardlog_protocol::metadata::{ApiVersionsResponse, MetadataRequest, MetadataResponse};
+use shardlog_protocol::stats::StatsResponse;
+use shardlog_protocol::topics::{
     CreateTopicRequest, DescribeTopicResponse, ListTopicsResponse, TopicNameRequest, TopicSettings,
 };
-use crate::protocol::ApiKey;
+use shardlog_protocol::ApiKey;
 
 /// A topic as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]

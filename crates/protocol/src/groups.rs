@@ -565,6 +565,31 @@ impl GroupResponse {
     }
 }
 
+/// A server-side assignment strategy, by the name JoinGroup carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    Range,
+    RoundRobin,
+    Sticky,
+}
+
+impl Strategy {
+    pub const ALL: [Strategy; 3] = [Strategy::Range, Strategy::RoundRobin, Strategy::Sticky];
+
+    /// The name on the wire and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Range => "range",
+            Strategy::RoundRobin => "roundrobin",
+            Strategy::Sticky => "sticky",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Strategy> {
+        Strategy::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,12 +27,12 @@ use super::config::{ProducerConfig, SEND_IO_INTERVAL_US};
 use super::connection::decode_response;
 use super::error::{check_partition_code, ClientError, ClientResult};
 use super::partitioner::Partitioner;
-use crate::batch::builder::NewRecord;
-use crate::batch::TimestampType;
-use crate::protocol::produce::{
+use shardlog_protocol::batch::builder::NewRecord;
+use shardlog_protocol::batch::TimestampType;
+use shardlog_protocol::produce::{
     ProducePartition, ProduceRequest, ProduceResponse, ProduceTopic, NO_OFFSET,
 };
-use crate::protocol::ApiKey;
+use shardlog_protocol::ApiKey;
 
 /// A record to send.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -523,7 +523,7 @@ impl Producer {
 
 /// Moves the batches into a request (the codec encodes owned batches).
 fn into_request(
-    acks: crate::protocol::produce::Acks,
+    acks: shardlog_protocol::produce::Acks,
     batches: Vec<ClosedBatch>,
 ) -> (ProduceRequest, Vec<Vec<ClosedBatch>>) {
     let mut topics: Vec<ProduceTopic> = Vec::new();

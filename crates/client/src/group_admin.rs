@@ -6,15 +6,15 @@
 
 use super::admin::Admin;
 use super::error::{check_partition_code, ClientError, ClientResult};
-use crate::error::ErrorCode;
-use crate::protocol::groups::{
+use shardlog_protocol::error::ErrorCode;
+use shardlog_protocol::groups::{
     decode_coordinator, CommitPartition, DescribeGroupResponse, GroupListing, GroupNameRequest,
     ListGroupsResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
     OffsetFetchResponse, NO_GENERATION,
 };
-use crate::protocol::metadata::CoreAddress;
-use crate::protocol::offsets::{ListOffsetsRequest, ListOffsetsResponse, OffsetSpec};
-use crate::protocol::ApiKey;
+use shardlog_protocol::metadata::CoreAddress;
+use shardlog_protocol::offsets::{ListOffsetsRequest, ListOffsetsResponse, OffsetSpec};
+use shardlog_protocol::ApiKey;
 
 /// One committed offset of a group.
 #[derive(Clone, Debug, PartialEq, Eq)]

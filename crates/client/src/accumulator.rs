@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
-use crate::batch::builder::{BuildError, NewRecord};
-use crate::batch::{BatchBuilder, TimestampType};
+use shardlog_protocol::batch::builder::{BuildError, NewRecord};
+use shardlog_protocol::batch::{BatchBuilder, TimestampType};
 
 /// A topic and one of its partitions.
 pub type TopicPartition = (String, u32);
@@ -254,8 +254,8 @@ impl Accumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::header::HEADER_LEN;
-    use crate::batch::Batch;
+    use shardlog_protocol::batch::header::HEADER_LEN;
+    use shardlog_protocol::batch::Batch;
 
     fn record(value: &[u8]) -> NewRecord<'_> {
         NewRecord {
@@ -301,7 +301,7 @@ mod tests {
     fn a_record_that_does_not_fit_closes_the_batch() {
         let t0 = Instant::now();
         // Room for two 100-byte values, not three.
-        let one = HEADER_LEN + crate::batch::record::RECORD_OVERHEAD + 100;
+        let one = HEADER_LEN + shardlog_protocol::batch::record::RECORD_OVERHEAD + 100;
         let max = (HEADER_LEN + 2 * (one - HEADER_LEN)) as u32 + 50;
         let mut acc = Accumulator::new(max, Duration::from_secs(3600));
         let value = [7u8; 100];

@@ -1,0 +1,36 @@
+//! shardlog's formats, sans-IO: the binary protocol (docs/PROTOCOL.md) and
+//! the record-batch format shared by the wire and the disk
+//! (docs/STORAGE.md), used by the broker and the client alike, so there is
+//! one implementation of each. Nothing here reads a socket or a file, and
+//! nothing here is Linux-only: the crate builds on any OS.
+//!
+//! - [`frame`]: length prefix, request and response headers, `check`.
+//! - [`wire`]: primitive encodings and the bounds-checked reader.
+//! - [`api`]: API keys, versions, and the decoded [`api::Request`].
+//! - one module per API group: [`metadata`] (ApiVersions, Metadata),
+//!   [`topics`], [`produce`], [`fetch`], [`offsets`], [`stats`],
+//!   [`groups`].
+//! - [`batch`]: the record-batch format.
+//! - [`error`]: the stable wire error codes.
+//! - [`placement`]: which core owns a partition (the documented hash).
+//! - [`names`]: topic and group name rules; [`limits`]: the formats' limits.
+
+pub mod api;
+pub mod batch;
+pub mod error;
+pub mod fetch;
+pub mod frame;
+pub mod groups;
+pub mod limits;
+pub mod metadata;
+pub mod names;
+pub mod offsets;
+pub mod placement;
+pub mod produce;
+pub mod stats;
+pub mod topics;
+pub mod wire;
+
+pub use api::{ApiKey, Request};
+pub use frame::{FrameCheck, RequestHeader, ResponseHeader};
+pub use wire::{DecodeError, WireReader};
