@@ -6,11 +6,12 @@
 
 use std::rc::Rc;
 
+use super::blocking::{remove_dir_all, save_topic_map};
 use super::messages::{AdminResult, ShardMessage};
 use super::Shard;
 use crate::error::ErrorCode;
 use crate::groups::INTERNAL_PREFIX;
-use crate::topics::store::{save, topic_dir};
+use crate::topics::store::topic_dir;
 use crate::topics::{validate_topic_name, TopicConfig, TopicMap};
 
 impl Shard {
@@ -42,7 +43,8 @@ impl Shard {
         ids.next += 1;
         let mut map = previous.clone();
         map.insert(name.clone(), config.clone());
-        save(&self.config.data_dir, &map, ids)
+        save_topic_map(self.config.data_dir.clone(), map.clone(), ids)
+            .await
             .map_err(|e| internal(format!("saving the topic map: {e}")))?;
         self.topic_ids.set(ids);
         if let Err((code, why)) = self.broadcast_topics(map).await {
@@ -68,17 +70,19 @@ impl Shard {
         why: String,
     ) -> (ErrorCode, String) {
         let mut not_undone = Vec::new();
-        if let Err(e) = save(&self.config.data_dir, &previous, self.topic_ids.get()) {
+        let saved = save_topic_map(
+            self.config.data_dir.clone(),
+            previous.clone(),
+            self.topic_ids.get(),
+        );
+        if let Err(e) = saved.await {
             not_undone.push(format!("saving the topic map without it: {e}"));
         }
         if let Err((_, e)) = self.broadcast_topics(previous).await {
             not_undone.push(format!("closing its partitions: {e}"));
         }
-        match std::fs::remove_dir_all(topic_dir(&self.config.data_dir, name)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                not_undone.push(format!("removing its directory: {e}"));
-            }
-            _ => {}
+        if let Err(e) = remove_dir_all(topic_dir(&self.config.data_dir, name)).await {
+            not_undone.push(format!("removing its directory: {e}"));
         }
         if not_undone.is_empty() {
             tracing::info!(topic = %name, "topic creation rolled back");
@@ -102,14 +106,16 @@ impl Shard {
                 format!("topic {name} does not exist"),
             ));
         }
-        save(&self.config.data_dir, &map, self.topic_ids.get())
-            .map_err(|e| internal(format!("saving the topic map: {e}")))?;
+        save_topic_map(
+            self.config.data_dir.clone(),
+            map.clone(),
+            self.topic_ids.get(),
+        )
+        .await
+        .map_err(|e| internal(format!("saving the topic map: {e}")))?;
         let result = self.broadcast_topics(map).await;
-        match std::fs::remove_dir_all(topic_dir(&self.config.data_dir, &name)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                tracing::warn!(topic = %name, error = %e, "removing the topic directory");
-            }
-            _ => {}
+        if let Err(e) = remove_dir_all(topic_dir(&self.config.data_dir, &name)).await {
+            tracing::warn!(topic = %name, error = %e, "removing the topic directory");
         }
         tracing::info!(topic = %name, "topic deleted");
         result

@@ -8,6 +8,7 @@
 //!   over the channel, and the replies merged.
 //! - [`inbox`]: the loop that serves other cores' messages.
 //! - [`admin`]: topic creation and deletion on core 0, the metadata owner.
+//! - [`blocking`]: the few blocking file-system calls, off the reactor.
 //! - [`groups`]: the consumer-group coordinator of the groups this core
 //!   owns: membership and committed offsets.
 //! - [`metrics`]: this core's metrics snapshot, and every core's gathered.
@@ -17,6 +18,7 @@
 //!   fault-injecting.
 
 pub mod admin;
+pub mod blocking;
 pub mod groups;
 pub mod inbox;
 pub mod messages;

@@ -333,7 +333,7 @@ impl Shard {
                 if let Err(e) = log.close().await {
                     tracing::warn!(topic = %name, error = %e, "closing a deleted topic's partition");
                 }
-                if let Err(e) = std::fs::remove_dir_all(log.dir()) {
+                if let Err(e) = super::blocking::remove_dir_all(log.dir().to_path_buf()).await {
                     tracing::warn!(dir = %log.dir().display(), error = %e, "removing a deleted partition");
                 }
             }

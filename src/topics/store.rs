@@ -192,8 +192,9 @@ pub fn load(data_dir: &Path) -> io::Result<StoredTopics> {
     }
 }
 
-/// Replaces the topic map on disk atomically. Blocking: called on core 0
-/// for topic creation and deletion only, never on the data path.
+/// Replaces the topic map on disk atomically. Blocking: at start, and on
+/// core 0's blocking pool for topic creation and deletion
+/// (`shard::blocking`), never on a reactor.
 pub fn save(data_dir: &Path, map: &TopicMap, ids: TopicIds) -> io::Result<()> {
     let path = topics_path(data_dir);
     let temp = path.with_extension("meta.tmp");
