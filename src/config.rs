@@ -351,7 +351,8 @@ pub struct BrokerConfig {
     /// Bytes of requests being handled at once on one connection; the
     /// broker stops reading from a connection past it.
     pub inflight_bytes_per_connection: usize,
-    /// Bytes of requests being handled at once on one core.
+    /// Bytes of requests being handled at once on one core, and of the
+    /// fetch responses they reserve ([`BrokerConfig::fetch_response_reserve_bytes`]).
     pub inflight_bytes_per_core: usize,
     /// Settings of new topics' partitions, unless the topic says otherwise.
     pub log: LogConfig,
@@ -386,6 +387,16 @@ impl Default for BrokerConfig {
 }
 
 impl BrokerConfig {
+    /// What a fetch holds of its core's in-flight budget from when it is
+    /// read until its response is written: the records it may return (its
+    /// `max_bytes`, within [`FETCH_BYTES_LIMIT`]) and one batch more (a
+    /// response's first batch is returned whole, whatever the limits), but
+    /// never more than the whole budget, so that one fetch can always run.
+    pub fn fetch_response_reserve_bytes(&self, max_bytes: u32) -> usize {
+        let records = (max_bytes as usize).min(FETCH_BYTES_LIMIT);
+        (records + self.log.batch_bytes_max as usize).min(self.inflight_bytes_per_core)
+    }
+
     /// Refuses settings that contradict each other or the hard limits,
     /// naming the setting.
     pub fn validate(&self) -> Result<(), String> {

@@ -22,10 +22,12 @@ use super::dispatch::dispatch;
 use super::stream::SharedStream;
 use crate::config::RESPONSES_QUEUED_MAX;
 use crate::error::ErrorCode;
+use crate::protocol::fetch::FetchRequest;
 use crate::protocol::frame::{
     check, error_response, FrameCheck, RequestHeader, ResponseHeader, LENGTH_BYTES,
     REQUEST_HEADER_BYTES,
 };
+use crate::protocol::ApiKey;
 use crate::shard::notify::LocalFuture;
 use crate::shard::Shard;
 
@@ -42,6 +44,9 @@ struct Outgoing {
     response: LocalFuture<BytesMut>,
     /// Released once the response is written.
     _permits: Option<Permits>,
+    /// A fetch's reservation of the core's budget for its response,
+    /// released once the response is written.
+    _response_budget: Option<StaticPermit>,
     /// Close the connection after writing this one.
     close_after: bool,
     /// The request's API key and when its frame was read, for metrics.
@@ -135,6 +140,7 @@ async fn read_requests(
                             &message,
                         ))),
                         _permits: None,
+                        _response_budget: None,
                         close_after: true,
                         request: None,
                     })
@@ -161,6 +167,7 @@ async fn read_requests(
         let read_at = Instant::now();
         shard.metrics.borrow_mut().on_request_read(frame_len);
         let mut api_key = u16::MAX;
+        let mut response_budget = None;
         let response = if (length as usize) < REQUEST_HEADER_BYTES {
             let message = format!("frame of {length} bytes is shorter than a request header");
             Box::pin(future::ready(error_response(
@@ -171,11 +178,18 @@ async fn read_requests(
         } else {
             let header = RequestHeader::parse(&frame);
             api_key = header.api_key;
+            if api_key == ApiKey::Fetch as u16 {
+                match reserve_fetch_response(shard, &frame).await {
+                    Some(budget) => response_budget = budget,
+                    None => return,
+                }
+            }
             dispatch(shard, header, frame).await
         };
         let out = Outgoing {
             response,
             _permits: Some(permits),
+            _response_budget: response_budget,
             close_after: false,
             request: Some((api_key, read_at)),
         };
@@ -183,6 +197,26 @@ async fn read_requests(
             return;
         }
     }
+}
+
+/// Reserves room in the core's in-flight budget for the response of the
+/// fetch in `frame` before it is read (waiting while the budget is spent):
+/// responses of up to 64 MiB were built, copied and held until written
+/// without being counted anywhere. `Some(None)` when the body is too short
+/// to say (the decoder answers it with an error); `None` if the semaphore
+/// was closed.
+async fn reserve_fetch_response(shard: &Rc<Shard>, frame: &[u8]) -> Option<Option<StaticPermit>> {
+    let body = &frame[LENGTH_BYTES + REQUEST_HEADER_BYTES..];
+    let Some(max_bytes) = FetchRequest::peek_max_bytes(body) else {
+        return Some(None);
+    };
+    let bytes = shard.config.fetch_response_reserve_bytes(max_bytes);
+    let permit = shard
+        .inflight_bytes
+        .acquire_static_permit(bytes as u64)
+        .await
+        .ok()?;
+    Some(Some(permit))
 }
 
 /// One connection's limits on what it has in flight.

@@ -5,6 +5,7 @@
 mod common;
 
 mod admin;
+mod budgets;
 mod check;
 mod cli_e2e;
 mod client_e2e;

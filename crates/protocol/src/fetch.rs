@@ -43,6 +43,18 @@ impl FetchRequest {
         });
     }
 
+    /// Where `max_bytes` sits in an encoded request body (after
+    /// `max_wait_ms` and `min_bytes`).
+    const MAX_BYTES_AT: usize = 8;
+
+    /// The `max_bytes` of an encoded fetch request body, read without
+    /// decoding the rest, so a server can reserve room for the response
+    /// before it does any work; `None` if the body is too short to hold it.
+    pub fn peek_max_bytes(body: &[u8]) -> Option<u32> {
+        let field = body.get(Self::MAX_BYTES_AT..Self::MAX_BYTES_AT + 4)?;
+        Some(u32::from_le_bytes(field.try_into().ok()?))
+    }
+
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
         let max_wait_ms = r.u32("max_wait_ms")?;
         let min_bytes = r.u32("min_bytes")?;
@@ -120,5 +132,26 @@ impl FetchResponse {
             })
         })?;
         Ok(FetchResponse { topics })
+    }
+}
+
+#[cfg(test)]
+mod peek_tests {
+    use super::*;
+
+    #[test]
+    fn peek_max_bytes_reads_the_field_the_encoder_wrote() {
+        let request = FetchRequest {
+            max_wait_ms: 7,
+            min_bytes: 9,
+            max_bytes: 0x0102_0304,
+            topics: vec![("t".into(), Vec::new())],
+        };
+        let mut buf = BytesMut::new();
+        request.encode(&mut buf);
+        assert_eq!(FetchRequest::peek_max_bytes(&buf), Some(0x0102_0304));
+        assert_eq!(FetchRequest::peek_max_bytes(&buf[..12]), Some(0x0102_0304));
+        assert_eq!(FetchRequest::peek_max_bytes(&buf[..11]), None);
+        assert_eq!(FetchRequest::peek_max_bytes(&[]), None);
     }
 }
