@@ -27,7 +27,7 @@ use super::completion::{completion, Completer, Completion};
 use super::error::{StorageError, StorageResult};
 use super::index::SegmentIndex;
 use super::io::{SegmentFile, Storage};
-use super::log::{now_ms, Inner};
+use super::log::{now_ms, OpenLog};
 use super::log_state::Visible;
 use super::recovery::{index_files, write_index};
 use super::segment::{segment_path, Segment, LOG_SUFFIX};
@@ -145,26 +145,26 @@ async fn zero_fill<F: SegmentFile>(file: &F, from: u64, to: u64) -> std::io::Res
 }
 
 /// The flush task: runs rounds until the queue is empty.
-pub async fn flush_task<S: Storage>(inner: Rc<Inner<S>>) {
+pub async fn flush_task<S: Storage>(open: Rc<OpenLog<S>>) {
     loop {
-        if inner.lifecycle.borrow().failure().is_some() {
-            inner.fail_pending_after_failure();
+        if open.lifecycle.borrow().failure().is_some() {
+            open.fail_pending_after_failure();
             break;
         }
-        let has_pending = !inner.writer.borrow().pending.is_empty();
+        let has_pending = !open.writer.borrow().pending.is_empty();
         if has_pending {
-            inner.run_round().await;
+            open.run_round().await;
             continue;
         }
-        let sync_requested = std::mem::take(&mut inner.writer.borrow_mut().sync_requested);
+        let sync_requested = std::mem::take(&mut open.writer.borrow_mut().sync_requested);
         if sync_requested {
-            inner.sync_written().await;
+            open.sync_written().await;
             continue;
         }
         break;
     }
     let idle_waiters = {
-        let mut writer = inner.writer.borrow_mut();
+        let mut writer = open.writer.borrow_mut();
         writer.flushing = false;
         std::mem::take(&mut writer.idle_waiters)
     };
@@ -173,7 +173,7 @@ pub async fn flush_task<S: Storage>(inner: Rc<Inner<S>>) {
     }
 }
 
-impl<S: Storage> Inner<S> {
+impl<S: Storage> OpenLog<S> {
     /// Starts the flush task unless one runs.
     pub fn kick_flush(self: &Rc<Self>) {
         let start = !std::mem::replace(&mut self.writer.borrow_mut().flushing, true);
@@ -508,13 +508,13 @@ impl<S: Storage> Inner<S> {
         let interval = Duration::from_millis(self.config.flush_interval_ms);
         glommio::spawn_local(async move {
             glommio::timer::sleep(interval).await;
-            if let Some(inner) = weak.upgrade() {
+            if let Some(open) = weak.upgrade() {
                 {
-                    let mut writer = inner.writer.borrow_mut();
+                    let mut writer = open.writer.borrow_mut();
                     writer.sync_timer_armed = false;
                     writer.sync_requested = true;
                 }
-                inner.kick_flush();
+                open.kick_flush();
             }
         })
         .detach();

@@ -47,20 +47,22 @@ pub fn now_ms() -> i64 {
 
 /// A handle to one partition log; clones share it.
 pub struct PartitionLog<S: Storage> {
-    inner: Rc<Inner<S>>,
+    open: Rc<OpenLog<S>>,
 }
 
 impl<S: Storage> Clone for PartitionLog<S> {
     fn clone(&self) -> Self {
         PartitionLog {
-            inner: self.inner.clone(),
+            open: self.open.clone(),
         }
     }
 }
 
-/// One partition log's parts, each with its owner (module doc); every
-/// `RefCell` is borrowed briefly and never across an `.await`.
-pub struct Inner<S: Storage> {
+/// An open partition log: its files, its state (split by owner, see the
+/// module doc) and its waiters, shared by every [`PartitionLog`] handle and
+/// the flush task. Every `RefCell` is borrowed briefly, never across an
+/// `.await`.
+pub struct OpenLog<S: Storage> {
     pub storage: S,
     pub dir: PathBuf,
     pub config: LogConfig,
@@ -68,7 +70,7 @@ pub struct Inner<S: Storage> {
     pub cache: SharedTailCache,
     pub cache_key: CacheKey,
     pub segments: RefCell<Segments<S::File>>,
-    /// What readers may see; advanced only by [`Inner::make_visible`].
+    /// What readers may see; advanced only by [`OpenLog::make_visible`].
     pub visible: Cell<Visible>,
     pub lifecycle: RefCell<Lifecycle>,
     /// The appender's own state (queue, tail page, flush task).
@@ -184,7 +186,7 @@ impl<S: Storage> PartitionLog<S> {
         let writer = WriteState::new(active.allocated_bytes, active.tail_page);
         let segments = Segments::new(sealed, active.segment);
         Ok(PartitionLog {
-            inner: Rc::new(Inner {
+            open: Rc::new(OpenLog {
                 storage,
                 dir: dir.to_path_buf(),
                 config,
@@ -202,11 +204,11 @@ impl<S: Storage> PartitionLog<S> {
     }
 
     pub fn dir(&self) -> &Path {
-        &self.inner.dir
+        &self.open.dir
     }
 
     pub fn config(&self) -> &LogConfig {
-        &self.inner.config
+        &self.open.config
     }
 
     /// Appends one encoded batch; answers with its base offset once the
@@ -223,7 +225,7 @@ impl<S: Storage> PartitionLog<S> {
         batch: BytesMut,
         durability: Durability,
     ) -> StorageResult<AppendTicket> {
-        let limit = self.inner.config.batch_bytes_max;
+        let limit = self.open.config.batch_bytes_max;
         if batch.len() > limit as usize {
             return Err(StorageError::BatchTooLarge {
                 size: batch.len(),
@@ -231,52 +233,52 @@ impl<S: Storage> PartitionLog<S> {
             });
         }
         let valid = validate(&batch, limit)?;
-        self.inner.lifecycle.borrow().accepting_appends()?;
+        self.open.lifecycle.borrow().accepting_appends()?;
         let (done, answer) = completion();
-        self.inner.writer.borrow_mut().queue(PendingAppend {
+        self.open.writer.borrow_mut().queue(PendingAppend {
             batch,
             valid,
             durability,
             done,
             queued_at: Instant::now(),
         });
-        self.inner.kick_flush();
+        self.open.kick_flush();
         Ok(AppendTicket(answer))
     }
 
     /// The earliest offset in the log.
     pub fn earliest_offset(&self) -> u64 {
-        self.inner.segments.borrow().earliest_offset()
+        self.open.segments.borrow().earliest_offset()
     }
 
     /// The offset the next record will get once visible: the end of what
     /// readers can see (the high watermark).
     pub fn latest_offset(&self) -> u64 {
-        self.inner.visible.get().next_offset
+        self.open.visible.get().next_offset
     }
 
     /// Bytes of all segments' data.
     pub fn size_bytes(&self) -> u64 {
-        self.inner.segments.borrow().size_bytes()
+        self.open.segments.borrow().size_bytes()
     }
 
     pub fn segment_count(&self) -> usize {
-        self.inner.segments.borrow().count()
+        self.open.segments.borrow().count()
     }
 
     /// What the log has counted about its work so far.
     pub fn stats(&self) -> LogStats {
-        self.inner.stats.borrow().clone()
+        self.open.stats.borrow().clone()
     }
 
     /// Counts an error answer (a wire error code) about this partition.
     pub fn record_error(&self, code: u16) {
-        self.inner.stats.borrow_mut().on_error(code);
+        self.open.stats.borrow_mut().on_error(code);
     }
 
     /// Why the log is out of service, if it is.
     pub fn failure(&self) -> Option<StorageError> {
-        self.inner.lifecycle.borrow().failure().cloned()
+        self.open.lifecycle.borrow().failure().cloned()
     }
 
     fn check_range(&self, offset: u64) -> StorageResult<(u64, u64)> {
@@ -295,7 +297,7 @@ impl<S: Storage> PartitionLog<S> {
     /// Whole visible batches from the one holding `offset`, up to
     /// `max_bytes` (the first batch always, however large).
     pub async fn read(&self, offset: u64, max_bytes: usize) -> StorageResult<ReadBatches> {
-        if self.inner.lifecycle.borrow().is_closed() {
+        if self.open.lifecycle.borrow().is_closed() {
             return Err(StorageError::Closed);
         }
         let (log_start_offset, high_watermark) = self.check_range(offset)?;
@@ -308,22 +310,22 @@ impl<S: Storage> PartitionLog<S> {
             return Ok(result);
         }
         let cached = self
-            .inner
+            .open
             .cache
             .borrow_mut()
-            .read(self.inner.cache_key, offset, max_bytes);
+            .read(self.open.cache_key, offset, max_bytes);
         result.batches = match cached {
             Some(batches) => batches,
             None => self.read_from_disk(offset, max_bytes).await?,
         };
-        self.inner.stats.borrow_mut().on_read(result.total_bytes());
+        self.open.stats.borrow_mut().on_read(result.total_bytes());
         Ok(result)
     }
 
     /// Where on disk the batch holding `offset` is.
     fn locate(&self, offset: u64) -> SegmentSlice<S::File> {
-        let segments = self.inner.segments.borrow();
-        let located = segments.locate(offset, self.inner.visible.get().active_bytes);
+        let segments = self.open.segments.borrow();
+        let located = segments.locate(offset, self.open.visible.get().active_bytes);
         SegmentSlice {
             file: located.segment.file.clone(),
             path: located.segment.path.clone(),
@@ -341,7 +343,7 @@ impl<S: Storage> PartitionLog<S> {
             end,
             sealed_next_offset,
         } = self.locate(offset);
-        let chunk = max_bytes.clamp(PAGE_BYTES, self.inner.limits.read_chunk_bytes);
+        let chunk = max_bytes.clamp(PAGE_BYTES, self.open.limits.read_chunk_bytes);
         let mut cursor = SegmentCursor::new(&*file, position, end, chunk, BATCH_BYTES_LIMIT);
         let mut batches = Vec::new();
         let mut total = 0usize;
@@ -394,7 +396,7 @@ impl<S: Storage> PartitionLog<S> {
     /// `timestamp_ms`, or `None` if every visible record is older.
     pub async fn offset_for_timestamp(&self, timestamp_ms: i64) -> StorageResult<Option<u64>> {
         let start = {
-            let segments = self.inner.segments.borrow();
+            let segments = self.open.segments.borrow();
             let candidate = segments
                 .all()
                 .find(|seg| seg.index.max_timestamp_ms() >= timestamp_ms);
@@ -406,9 +408,7 @@ impl<S: Storage> PartitionLog<S> {
         let high_watermark = self.latest_offset();
         let mut offset = start.max(self.earliest_offset());
         while offset < high_watermark {
-            let read = self
-                .read(offset, self.inner.limits.read_chunk_bytes)
-                .await?;
+            let read = self.read(offset, self.open.limits.read_chunk_bytes).await?;
             let Some(last) = read.batches.last() else {
                 break;
             };
@@ -434,8 +434,8 @@ impl<S: Storage> PartitionLog<S> {
     /// closed or failed. For long-poll fetches: woken by appends, not polled.
     pub fn wait_for_data(&self, offset: u64) -> DataArrival<S> {
         DataArrival {
-            slot: self.inner.data_waiters.slot(),
-            inner: self.inner.clone(),
+            slot: self.open.data_waiters.slot(),
+            open: self.open.clone(),
             offset,
         }
     }
@@ -443,7 +443,7 @@ impl<S: Storage> PartitionLog<S> {
     /// Deletes whole sealed segments past the retention limits.
     pub async fn apply_retention(&self, now_ms: i64) -> StorageResult<RetentionReport> {
         let (victims, mut report) = {
-            let mut segments = self.inner.segments.borrow_mut();
+            let mut segments = self.open.segments.borrow_mut();
             let summaries: Vec<SegmentSummary> = segments
                 .sealed()
                 .map(|s| SegmentSummary {
@@ -457,8 +457,8 @@ impl<S: Storage> PartitionLog<S> {
                 &summaries,
                 total,
                 now_ms,
-                self.inner.config.retention_ms,
-                self.inner.config.retention_bytes,
+                self.open.config.retention_ms,
+                self.open.config.retention_bytes,
             );
             let mut report = RetentionReport::default();
             let bases: Vec<u64> = summaries[..count].iter().map(|s| s.base_offset).collect();
@@ -468,7 +468,7 @@ impl<S: Storage> PartitionLog<S> {
         };
         report.bytes_deleted = self.remove_segments(victims).await?;
         if report.segments_deleted > 0 {
-            tracing::info!(dir = %self.inner.dir.display(), ?report, "retention deleted segments");
+            tracing::info!(dir = %self.open.dir.display(), ?report, "retention deleted segments");
         }
         Ok(report)
     }
@@ -478,7 +478,7 @@ impl<S: Storage> PartitionLog<S> {
     /// `offset` (compaction of the committed-offsets log).
     pub async fn delete_segments_before(&self, offset: u64) -> StorageResult<RetentionReport> {
         let victims: Vec<Segment<S::File>> = {
-            let mut segments = self.inner.segments.borrow_mut();
+            let mut segments = self.open.segments.borrow_mut();
             let bases: Vec<u64> = segments
                 .sealed()
                 .take_while(|s| s.next_offset <= offset)
@@ -503,27 +503,27 @@ impl<S: Storage> PartitionLog<S> {
         let mut bytes = 0;
         for segment in victims {
             bytes += segment.data_bytes;
-            remove_segment_files(&self.inner.storage, &self.inner.dir, segment.base_offset).await?;
+            remove_segment_files(&self.open.storage, &self.open.dir, segment.base_offset).await?;
         }
-        self.inner.storage.sync_dir(&self.inner.dir).await?;
+        self.open.storage.sync_dir(&self.open.dir).await?;
         Ok(bytes)
     }
 
     /// Waits for queued appends, makes everything durable, writes the
     /// indexes and the clean-shutdown marker, and closes the files.
     pub async fn close(&self) -> StorageResult<()> {
-        self.inner.lifecycle.borrow_mut().close()?;
-        let idle = self.inner.writer.borrow_mut().when_idle();
+        self.open.lifecycle.borrow_mut().close()?;
+        let idle = self.open.writer.borrow_mut().when_idle();
         // Long-polls on this partition answer now rather than at their deadline.
-        self.inner.data_waiters.wake_all();
+        self.open.data_waiters.wake_all();
         if let Some(idle) = idle {
             idle.await;
         }
-        self.inner
+        self.open
             .cache
             .borrow_mut()
-            .remove_partition(self.inner.cache_key);
-        let failed = self.inner.lifecycle.borrow().failure().cloned();
+            .remove_partition(self.open.cache_key);
+        let failed = self.open.lifecycle.borrow().failure().cloned();
         // The files close when the last handle drops (glommio closes a
         // dropped file asynchronously); readers may still hold them.
         match failed {
@@ -533,17 +533,16 @@ impl<S: Storage> PartitionLog<S> {
     }
 
     async fn write_clean_state(&self) -> StorageResult<()> {
-        let inner = &self.inner;
-        let file = inner.segments.borrow().active().file.clone();
+        let open = &self.open;
+        let file = open.segments.borrow().active().file.clone();
         file.fdatasync()
             .await
             .map_err(|e| StorageError::Failed(Rc::new(e)))?;
-        inner.make_visible();
-        let index_files = index_files(inner.segments.borrow().active());
-        write_index(&inner.storage, index_files).await?;
-        inner
-            .storage
-            .write_file_atomic(&inner.dir.join(CLEAN_SHUTDOWN_MARKER), b"clean\n".to_vec())
+        open.make_visible();
+        let index_files = index_files(open.segments.borrow().active());
+        write_index(&open.storage, index_files).await?;
+        open.storage
+            .write_file_atomic(&open.dir.join(CLEAN_SHUTDOWN_MARKER), b"clean\n".to_vec())
             .await?;
         Ok(())
     }
@@ -592,7 +591,7 @@ async fn drop_empty_trailing_segments<S: Storage>(
 
 /// Future of [`PartitionLog::wait_for_data`].
 pub struct DataArrival<S: Storage> {
-    inner: Rc<Inner<S>>,
+    open: Rc<OpenLog<S>>,
     offset: u64,
     /// This future's one registration, withdrawn when it is dropped.
     slot: WaiterSlot,
@@ -602,8 +601,8 @@ impl<S: Storage> Future for DataArrival<S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let arrived = self.inner.visible.get().next_offset > self.offset || {
-            let lifecycle = self.inner.lifecycle.borrow();
+        let arrived = self.open.visible.get().next_offset > self.offset || {
+            let lifecycle = self.open.lifecycle.borrow();
             lifecycle.is_closed() || lifecycle.failure().is_some()
         };
         if arrived {
