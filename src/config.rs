@@ -294,6 +294,22 @@ pub const METRICS_IO_TIMEOUT_MS: u64 = 5_000;
 /// Longest a fetch may long-poll, whatever it asks for.
 pub const FETCH_WAIT_MS_LIMIT: u32 = 60_000;
 
+// Offline checks and the CLI (src/cli/, src/storage/check.rs).
+
+/// Size of one read while `shardlog check` verifies a segment.
+pub const CHECK_READ_BYTES: usize = 1 << 20;
+/// Memory `shardlog check` registers with io_uring.
+pub const CHECK_IO_MEMORY_BYTES: usize = 1 << 20;
+/// How long one fetch of `shardlog consume --follow` waits for records:
+/// long enough to cost nothing on an idle topic, short enough that Ctrl-C
+/// and `--count` are answered at once.
+pub const CONSUME_FOLLOW_WAIT_MS: u32 = 1_000;
+/// How long one fetch of `shardlog consume` without `--follow` waits for
+/// records that are on their way, before it ends at the end of the log.
+pub const CONSUME_WAIT_MS: u32 = 100;
+/// Shortest refresh interval of `shardlog stats`.
+pub const STATS_INTERVAL_MS_MIN: u64 = 100;
+
 // Consumer groups (src/groups/, src/shard/groups/, docs/ARCHITECTURE.md).
 
 /// Partitions of the internal committed-offsets log; a group's offsets

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use glommio::{LocalExecutorBuilder, Placement};
 
+use shardlog::config::CHECK_IO_MEMORY_BYTES;
 use shardlog::groups::{commit_log, OFFSETS_LOG};
 use shardlog::shard::runtime::lock_data_dir;
 use shardlog::storage::check::{check_partition, PartitionReport, RecordCheck};
@@ -22,9 +23,6 @@ const EXAMPLES: &str = "Examples:
 const TOPICS_DIR: &str = "topics";
 /// Where the broker's internal logs (the committed offsets) live.
 const INTERNAL_DIR: &str = "internal";
-
-/// Memory the checker registers with io_uring.
-const CHECK_IO_MEMORY_BYTES: usize = 1 << 20;
 
 /// Verify every segment of a stopped broker's data directory, the topics'
 /// partitions and the committed-offsets log (`internal/__consumer_offsets`):

@@ -8,6 +8,7 @@ use base64::Engine;
 use clap::{Args, ValueEnum};
 
 use shardlog::client::{ConsumedRecord, Consumer, ConsumerConfig, OffsetSpec, StartFrom};
+use shardlog::config::{CONSUME_FOLLOW_WAIT_MS, CONSUME_WAIT_MS};
 use shardlog::error::ErrorCode;
 
 use super::{BrokerArgs, CliError, CliResult};
@@ -132,7 +133,11 @@ pub fn run(args: ConsumeArgs) -> CliResult {
     }
     let mut consumer = Consumer::new(ConsumerConfig {
         bootstrap: args.broker.broker.clone(),
-        max_wait_ms: if args.follow { 1_000 } else { 100 },
+        max_wait_ms: if args.follow {
+            CONSUME_FOLLOW_WAIT_MS
+        } else {
+            CONSUME_WAIT_MS
+        },
         ..ConsumerConfig::default()
     })?;
     match args.partition {

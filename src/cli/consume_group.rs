@@ -13,6 +13,7 @@ use shardlog::client::{
     Admin, ConnectionConfig, ConsumerConfig, GroupConsumer, GroupConsumerConfig, OffsetReset,
     OffsetSpec, StartFrom,
 };
+use shardlog::config::{CONSUME_FOLLOW_WAIT_MS, CONSUME_WAIT_MS};
 
 use super::consume::{print_record, quiet_on_broken_pipe, ConsumeArgs};
 use super::{CliError, CliResult};
@@ -44,7 +45,11 @@ pub fn run(args: &ConsumeArgs, group: &str) -> CliResult {
     let mut consumer = GroupConsumer::new(GroupConsumerConfig {
         consumer: ConsumerConfig {
             bootstrap,
-            max_wait_ms: if args.follow { 1_000 } else { 100 },
+            max_wait_ms: if args.follow {
+                CONSUME_FOLLOW_WAIT_MS
+            } else {
+                CONSUME_WAIT_MS
+            },
             ..ConsumerConfig::default()
         },
         group: group.to_string(),

@@ -9,12 +9,10 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use shardlog::client::{Admin, ConnectionConfig};
+use shardlog::config::STATS_INTERVAL_MS_MIN;
 use shardlog::protocol::stats::CoreStats;
 
 use super::{BrokerArgs, CliError, CliResult};
-
-/// Shortest refresh interval accepted.
-const INTERVAL_MS_MIN: u64 = 100;
 
 /// Show per-core load live: requests/s, MB/s, p99, connections.
 #[derive(Args, Debug)]
@@ -30,7 +28,7 @@ Examples:
 )]
 pub struct StatsArgs {
     /// Refresh every this many milliseconds.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(INTERVAL_MS_MIN..))]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(STATS_INTERVAL_MS_MIN..))]
     interval_ms: u64,
     /// Stop after this many refreshes [default: run until interrupted].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]

@@ -14,10 +14,7 @@ use super::io::{SegmentFile, Storage};
 use super::recovery::load_index;
 use super::segment::{parse_segment_name, segment_path, CursorItem, SegmentCursor, LOG_SUFFIX};
 use crate::batch::{Batch, Record};
-use crate::config::BATCH_BYTES_LIMIT;
-
-/// Size of one read while checking.
-pub const CHECK_READ_BYTES: usize = 1 << 20;
+use crate::config::{BATCH_BYTES_LIMIT, CHECK_READ_BYTES};
 
 /// Checks one record's contents (its batch's CRC already held): `Err`
 /// says why the log's reader would refuse it.
