@@ -42,7 +42,8 @@
 # disk's writes, bytes written and flushes (each fdatasync that reaches the
 # disk is one flush) -- the resources table in results.md.
 #
-# Output: $OUT/limits/ (fio.md, fio.json, iperf3.json), $OUT/runs/NAME/
+# Output: $OUT/limits/ (fio.md, fio.json, iperf3.json, limits.json: the
+# limit, recorded in every run's summary.json), $OUT/runs/NAME/
 # (report/ from --report with summary.json, live.log, stdout.txt, run.json,
 # resources.json), $OUT/brokers/GROUP.log (broker stderr), $OUT/results.md,
 # $OUT/results.json.
@@ -231,8 +232,26 @@ print(f"iperf3 loopback: {bps/1e9:.2f} Gbit/s = {bps/8e6:,.0f} MB/s")
 PY
 }
 
+# The limit every run's summary.json records (shardlog-loadtest --limits):
+# min(fio O_DIRECT+fdatasync 1 MiB, iperf3 loopback), as results.md states it.
+write_limits() {
+    python3 - "$OUT/limits" "$SUITE_START" <<'PY'
+import json, sys
+limits, measured_at = sys.argv[1], sys.argv[2]
+fio = json.load(open(f"{limits}/fio.json"))
+iperf = json.load(open(f"{limits}/iperf3.json"))
+fio_1m = next(j for j in fio["jobs"] if j["bs"] == "1m" and j["fdatasync"])["mb_s"]
+ip_mb = iperf["end"]["sum_received"]["bits_per_second"] / 8e6
+json.dump({"limit_mb_per_s": min(fio_1m, ip_mb),
+           "limit_name": "fio O_DIRECT+fdatasync 1 MiB" if fio_1m <= ip_mb else "iperf3 loopback",
+           "fio_fdatasync_1m_mb_per_s": fio_1m, "iperf3_loopback_mb_per_s": ip_mb,
+           "measured_at": measured_at}, open(f"{limits}/limits.json", "w"), indent=2)
+PY
+}
+
 # --- broker --------------------------------------------------------------------
 BROKER_PID=""
+BROKER_DATA_DIR=""
 BROKER_ADDR=""
 BROKER_LOG=""
 
@@ -243,7 +262,8 @@ start_broker() {
     ready="$DATA_BASE/$group.ready"
     rm -f "$ready"
     BROKER_LOG="$OUT/brokers/$group.log"
-    "$BROKER_BIN" serve --data-dir "$dir/data" --listen 127.0.0.1:0 --ready-file "$ready" \
+    BROKER_DATA_DIR="$dir/data"
+    "$BROKER_BIN" serve --data-dir "$BROKER_DATA_DIR" --listen 127.0.0.1:0 --ready-file "$ready" \
         > "$BROKER_LOG" 2>&1 &
     BROKER_PID=$!
     STARTED_PIDS+=("$BROKER_PID")
@@ -403,7 +423,7 @@ run_one() {
     args=(--broker "$BROKER_ADDR" --topic "bench-$name" --partitions "$partitions"
           --producers "$PRODUCERS" --consumers "$CONSUMERS" --record-bytes "$RECORD_BYTES"
           --key-bytes 0 --acks "$acks" --duration "$DURATION" --warmup "$WARMUP"
-          --report "$dir/report")
+          --report "$dir/report" --data-dir "$BROKER_DATA_DIR" --limits "$OUT/limits/limits.json")
     [[ -n "$rate" ]] && args+=(--rate "$rate")
     args+=("$@")
     log "run $name: shardlog-loadtest ${args[*]}"
@@ -450,6 +470,7 @@ max_records_per_s() {
 SUITE_START="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 measure_fio
 measure_iperf3
+write_limits
 
 for partitions in "${PARTITION_COUNTS[@]}"; do
     for acks in "${ACKS_MODES[@]}"; do

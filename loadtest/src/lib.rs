@@ -7,6 +7,7 @@
 //! - [`workload`]: what to run, from the command line.
 //! - [`payload`]: the bytes of each record (producer, sequence, send time).
 //! - [`producer`] and [`consumer`]: one thread each, reporting every second.
+//! - [`provenance`]: what produced a run (versions, host, broker, limits).
 //! - [`run`]: starting the threads, the live line, the summary.
 //! - [`summary`]: what one run measured ([`summary::RunSummary`], written as
 //!   `summary.json`), the latency histograms and the per-second timeline.
@@ -25,6 +26,7 @@ pub mod consumer;
 pub mod hostile;
 pub mod payload;
 pub mod producer;
+pub mod provenance;
 pub mod report;
 pub mod run;
 pub mod soak;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use loadtest::compare::compare;
+use loadtest::provenance::{DataDir, Limits};
 use loadtest::report::{format_report, write_report};
 use loadtest::run::run;
 use loadtest::workload::Workload;
@@ -27,6 +28,14 @@ struct Cli {
     /// Write histograms (.hgrm), summary.json and plots into this directory.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// The broker's data directory, when it is on this machine: its file
+    /// system (type, device, mount options) goes into summary.json.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The machine's limits measured in the same suite (a limits.json as
+    /// scripts/bench.sh writes it), recorded in summary.json.
+    #[arg(long, value_name = "FILE")]
+    limits: Option<PathBuf>,
     /// Print two runs' summary.json side by side instead of running.
     #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
     compare: Option<Vec<PathBuf>>,
@@ -48,9 +57,16 @@ fn run_cli(cli: Cli) -> Result<(), String> {
         println!("{}", compare(&files[0], &files[1])?);
         return Ok(());
     }
+    // Both are read before the run, so a typo fails at once.
+    let data_dir = cli.data_dir.as_deref().map(DataDir::of).transpose()?;
+    let limits = cli.limits.as_deref().map(Limits::read).transpose()?;
     // The live line goes to standard error, the final report to standard
     // output, so `> report.txt` keeps only the result.
-    let outcome = run(&cli.workload, |line| eprintln!("{line}"))?;
+    let mut outcome = run(&cli.workload, |line| eprintln!("{line}"))?;
+    if let Some(provenance) = &mut outcome.summary.provenance {
+        provenance.host.data_dir = data_dir;
+        provenance.limits = limits;
+    }
     println!("{}", format_report(&outcome.summary));
     if let Some(dir) = cli.report {
         let written = write_report(

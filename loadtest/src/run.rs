@@ -12,6 +12,7 @@ use shardlog::error::ErrorCode;
 
 use crate::consumer::{run_consumer, ConsumerInterval};
 use crate::producer::{run_producer, ProducerInterval};
+use crate::provenance::{BrokerSettings, Provenance};
 use crate::summary::{latency_histogram, RunSummary, Sample};
 use crate::workload::Workload;
 
@@ -70,9 +71,14 @@ fn ensure_topic(w: &Workload) -> Result<u32, String> {
     }
 }
 
+/// Runs `workload`; `live` gets the line printed every second. The
+/// summary's provenance has the harness, the host and the broker; the
+/// caller adds the data dir and the limits when it knows them.
 pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> {
     workload.validate()?;
+    let mut provenance = Provenance::now();
     let partitions = ensure_topic(workload)?;
+    provenance.broker = Some(BrokerSettings::ask(&workload.broker, &workload.topic)?);
     let (reports_tx, reports) = channel();
     let stop_consumers = Arc::new(AtomicBool::new(false));
     let consumers = workload.consumers.min(partitions);
@@ -117,7 +123,9 @@ pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> 
     for t in threads {
         let _ = t.join();
     }
-    outcome
+    let mut outcome = outcome?;
+    outcome.summary.provenance = Some(provenance);
+    Ok(outcome)
 }
 
 /// Totals and the live view, fed by the threads' reports.
@@ -254,6 +262,7 @@ fn aggregate(
         measured_s,
         target_records_per_s: w.rate,
         workload: w.describe(),
+        workload_settings: Some(w.clone()),
         timeline,
         ..RunSummary::default()
     };

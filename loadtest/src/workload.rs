@@ -1,11 +1,15 @@
 //! The workload: every setting of a run, as the command line gives it.
+//! `summary.json` records it typed (`workload_settings`), with the same
+//! names as the flags (`--record-bytes` is `record_bytes`).
 
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::{Args, Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
 use shardlog::client::Acks;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AcksArg {
     None,
     Written,
@@ -22,7 +26,10 @@ impl From<AcksArg> for Acks {
     }
 }
 
-#[derive(Args, Clone, Debug)]
+/// Every field has the command line's default (see [`Default`]), so a
+/// summary or a file that leaves a setting out means that default.
+#[derive(Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Workload {
     /// Broker address (any listener).
     #[arg(long, default_value = "127.0.0.1:9092")]
@@ -70,6 +77,18 @@ pub struct Workload {
     /// record's intended send time (coordinated omission corrected).
     #[arg(long)]
     pub rate: Option<f64>,
+}
+
+impl Default for Workload {
+    /// The command line's defaults: one source for them, the `#[arg]`s.
+    fn default() -> Self {
+        #[derive(Parser)]
+        struct DefaultsOnly {
+            #[command(flatten)]
+            workload: Workload,
+        }
+        DefaultsOnly::parse_from(["shardlog-loadtest"]).workload
+    }
 }
 
 impl Workload {

@@ -87,6 +87,37 @@ fn counts_add_up_and_the_reports_parse() {
     ] {
         assert!(json.get(field).is_some(), "summary.json has {field}");
     }
+
+    // The workload, typed: numbers are numbers, acks is its flag's value.
+    let settings = &json["workload_settings"];
+    assert_eq!(settings["partitions"], 4);
+    assert_eq!(settings["producers"], 2);
+    assert_eq!(settings["inflight"], 256);
+    assert_eq!(settings["duration"], 2.0);
+    assert_eq!(settings["acks"], "durable");
+    assert_eq!(settings["rate"], serde_json::Value::Null);
+    let read_back: loadtest::workload::Workload =
+        serde_json::from_value(settings.clone()).expect("workload_settings reads back");
+    assert_eq!(read_back, w);
+
+    // What produced it: the harness's build, the host, the broker.
+    let provenance = &json["provenance"];
+    assert_eq!(provenance["shardlog_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        provenance["git_commit"].as_str().map(str::len),
+        Some(40),
+        "{provenance}"
+    );
+    assert!(provenance["started_at"].as_str().unwrap().ends_with('Z'));
+    assert!(provenance["host"]["cores"].as_u64().unwrap() >= 1);
+    assert!(provenance["host"]["kernel"].is_string());
+    let broker_settings = &provenance["broker"];
+    assert_eq!(broker_settings["address"], broker.addr.as_str());
+    assert_eq!(broker_settings["version"], env!("CARGO_PKG_VERSION"));
+    assert!(broker_settings["cores"].as_u64().unwrap() >= 1);
+    assert_eq!(broker_settings["topic"]["name"], "loadtest");
+    assert_eq!(broker_settings["topic"]["partitions"], 4);
+    assert!(broker_settings["not_reported"].is_string());
 }
 
 #[test]
@@ -117,4 +148,67 @@ fn fixed_rate_holds_its_rate_within_five_percent() {
         "asked {rate}/s, achieved {achieved:.0}/s"
     );
     assert_eq!(outcome.summary.records_failed, 0);
+}
+
+/// `shardlog-loadtest` itself, with `args` after `--broker`.
+fn loadtest_command(broker: &Broker, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_shardlog-loadtest"))
+        .args(["--broker", &broker.addr])
+        .args(args)
+        .output()
+        .expect("shardlog-loadtest runs")
+}
+
+#[test]
+fn the_command_line_records_the_data_dir_and_the_limits() {
+    let broker = Broker::start("provenance");
+    let limits = broker.dir.join("limits.json");
+    std::fs::write(
+        &limits,
+        r#"{"limit_mb_per_s": 512.5, "limit_name": "fio O_DIRECT+fdatasync 1 MiB"}"#,
+    )
+    .unwrap();
+    let report = broker.dir.join("report");
+    let data_dir = broker.dir.join("data");
+    let output = loadtest_command(
+        &broker,
+        &[
+            "--partitions",
+            "2",
+            "--producers",
+            "1",
+            "--consumers",
+            "1",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+            "--report",
+            report.to_str().unwrap(),
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+            "--limits",
+            limits.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("limit 512.5 MB/s"), "{stdout}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
+            .unwrap();
+    let provenance = &json["provenance"];
+    let recorded = &provenance["host"]["data_dir"];
+    assert_eq!(
+        recorded["path"].as_str(),
+        data_dir.canonicalize().unwrap().to_str()
+    );
+    assert!(!recorded["fs_type"].as_str().unwrap().is_empty());
+    assert_eq!(provenance["limits"]["limit_mb_per_s"], 512.5);
+
+    // A limits file that cannot be read stops the run before it starts.
+    let output = loadtest_command(&broker, &["--limits", "/no/such/limits.json"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/no/such/limits.json"), "{stderr}");
 }

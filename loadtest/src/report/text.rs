@@ -26,6 +26,20 @@ pub fn format_report(summary: &RunSummary) -> String {
             .collect();
         let _ = writeln!(out, "workload: {}", workload.join(" "));
     }
+    if let Some(provenance) = &summary.provenance {
+        let _ = writeln!(out, "run: {}", provenance.one_line());
+        if let Some(broker) = &provenance.broker {
+            let _ = writeln!(
+                out,
+                "broker: {} at {}, {} cores, topic {} with {} partitions",
+                broker.version,
+                broker.address,
+                broker.cores,
+                broker.topic.name,
+                broker.topic.partitions
+            );
+        }
+    }
 
     // Columns: a 14-wide name ("  " and 12), then the numbers right-aligned.
     let _ = writeln!(
