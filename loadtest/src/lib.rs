@@ -11,6 +11,7 @@
 //! - [`run`]: starting the threads, the live line, the summary.
 //! - [`summary`]: what one run measured ([`summary::RunSummary`], written as
 //!   `summary.json`), the latency histograms and the per-second timeline.
+//! - [`interval_log`]: latency second by second, as HdrHistogram `.hlog`.
 //! - [`report`]: the `.hgrm` percentile distributions, `summary.json`, the
 //!   SVG plots, and the text report printed at the end of a run.
 //! - [`compare`]: two `summary.json` files side by side, with ratios.
@@ -24,6 +25,7 @@
 pub mod compare;
 pub mod consumer;
 pub mod hostile;
+pub mod interval_log;
 pub mod payload;
 pub mod producer;
 pub mod provenance;

@@ -8,7 +8,7 @@ use clap::Parser;
 
 use loadtest::compare::compare;
 use loadtest::provenance::{DataDir, Limits};
-use loadtest::report::{format_report, write_report};
+use loadtest::report::{format_report, write_outcome};
 use loadtest::run::run;
 use loadtest::workload::Workload;
 
@@ -25,7 +25,8 @@ const EXAMPLES: &str = "Examples:
 struct Cli {
     #[command(flatten)]
     workload: Workload,
-    /// Write histograms (.hgrm), summary.json and plots into this directory.
+    /// Write histograms (.hgrm), interval logs (.hlog), summary.json and
+    /// plots into this directory.
     #[arg(long)]
     report: Option<PathBuf>,
     /// The broker's data directory, when it is on this machine: its file
@@ -69,13 +70,8 @@ fn run_cli(cli: Cli) -> Result<(), String> {
     }
     println!("{}", format_report(&outcome.summary));
     if let Some(dir) = cli.report {
-        let written = write_report(
-            &dir,
-            &outcome.summary,
-            &outcome.produce_ack_us,
-            &outcome.e2e_us,
-        )
-        .map_err(|e| format!("writing the report to {}: {e}", dir.display()))?;
+        let written = write_outcome(&dir, &outcome)
+            .map_err(|e| format!("writing the report to {}: {e}", dir.display()))?;
         for path in written {
             eprintln!("wrote {}", path.display());
         }

@@ -3,6 +3,7 @@
 //! reads what the run measured; it never measures.
 //!
 //! - `hgrm`: the percentile distribution text HdrHistogram's tools read.
+//! - the `.hlog` interval logs come from [`crate::interval_log`].
 //! - `plot`: `latency.svg` and `throughput.svg`.
 //! - `text`: the report printed at the end of a run.
 //! - `units`: numbers with their units, shared with [`crate::compare`].
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 
+use crate::run::Outcome;
 use crate::summary::RunSummary;
 
 pub use hgrm::{format_hgrm, parse_hgrm, write_hgrm, HgrmRow};
@@ -29,6 +31,43 @@ pub const E2E_HGRM: &str = "e2e.hgrm";
 pub const SUMMARY_JSON: &str = "summary.json";
 pub const LATENCY_SVG: &str = "latency.svg";
 pub const THROUGHPUT_SVG: &str = "throughput.svg";
+pub const PRODUCE_ACK_HLOG: &str = "produce_ack.hlog";
+pub const E2E_HLOG: &str = "e2e.hlog";
+
+/// Everything a run writes: [`write_report`]'s files, then the interval
+/// logs `produce_ack.hlog` and `e2e.hlog` (only when records were
+/// consumed, as `e2e.hgrm`).
+pub fn write_outcome(dir: &Path, outcome: &Outcome) -> io::Result<Vec<PathBuf>> {
+    let mut written = write_report(
+        dir,
+        &outcome.summary,
+        &outcome.produce_ack_us,
+        &outcome.e2e_us,
+    )?;
+    let mut logs = vec![(PRODUCE_ACK_HLOG, "produce ack", &outcome.produce_ack_log)];
+    if !outcome.e2e_us.is_empty() {
+        logs.push((E2E_HLOG, "end-to-end", &outcome.e2e_log));
+    }
+    for (name, what, log) in logs {
+        let comments = [
+            format!("shardlog-loadtest {what} latency, microseconds, one interval per second"),
+            outcome
+                .summary
+                .provenance
+                .as_ref()
+                .map_or_else(String::new, |p| p.one_line()),
+        ];
+        let comments: Vec<&str> = comments
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !c.is_empty())
+            .collect();
+        let path = dir.join(name);
+        fs::write(&path, log.to_bytes(outcome.measurement_start, &comments)?)?;
+        written.push(path);
+    }
+    Ok(written)
+}
 
 /// Writes a run's files into `dir` (created if missing) and returns their
 /// paths: `produce_ack.hgrm`, `e2e.hgrm` (only when records were consumed),

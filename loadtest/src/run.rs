@@ -4,13 +4,14 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use hdrhistogram::Histogram;
 use shardlog::client::{Admin, ConnectionConfig, TopicSettings};
 use shardlog::error::ErrorCode;
 
 use crate::consumer::{run_consumer, ConsumerInterval};
+use crate::interval_log::IntervalLog;
 use crate::producer::{run_producer, ProducerInterval};
 use crate::provenance::{BrokerSettings, Provenance};
 use crate::summary::{latency_histogram, RunSummary, Sample};
@@ -42,11 +43,19 @@ pub enum Report {
     ConsumerDone { error: Option<String> },
 }
 
-/// The outcome: the summary and the two full distributions.
+/// The outcome: the summary, the two full distributions and the same two
+/// second by second.
 pub struct Outcome {
     pub summary: RunSummary,
     pub produce_ack_us: Histogram<u64>,
     pub e2e_us: Histogram<u64>,
+    /// `produce_ack_us`, one interval per second of the measured window
+    /// (the last one shorter); the intervals add up to it.
+    pub produce_ack_log: IntervalLog,
+    /// `e2e_us` likewise, until the consumers drained.
+    pub e2e_log: IntervalLog,
+    /// When the measured window started, by the wall clock.
+    pub measurement_start: SystemTime,
 }
 
 /// Creates the topic when missing; returns its partition count.
@@ -83,8 +92,10 @@ pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> 
     let stop_consumers = Arc::new(AtomicBool::new(false));
     let consumers = workload.consumers.min(partitions);
     let ready = Arc::new(Barrier::new(consumers as usize + 1));
-    let start = Instant::now() + START_DELAY;
+    let (now, wall_now) = (Instant::now(), SystemTime::now());
+    let start = now + START_DELAY;
     let measure_from = start + workload.warmup();
+    let measurement_start = wall_now + (measure_from - now);
     let clock = Clock {
         start,
         measure_from,
@@ -125,6 +136,7 @@ pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> 
     }
     let mut outcome = outcome?;
     outcome.summary.provenance = Some(provenance);
+    outcome.measurement_start = measurement_start;
     Ok(outcome)
 }
 
@@ -153,7 +165,9 @@ fn aggregate(
     let mut totals = Totals::default();
     let mut produce_ack_us = latency_histogram();
     let mut e2e_us = latency_histogram();
-    let mut second = Second::new();
+    let mut produce_ack_log = IntervalLog::new();
+    let mut e2e_log = IntervalLog::new();
+    let mut second = Second::new(Instant::now());
     let mut timeline = Vec::new();
     let mut producers_left = w.producers;
     let mut consumers_left = consumers;
@@ -182,6 +196,10 @@ fn aggregate(
                     produce_ack_us
                         .add(&i.ack_latency_us)
                         .map_err(|e| e.to_string())?;
+                    second
+                        .measured_ack_us
+                        .add(&i.ack_latency_us)
+                        .map_err(|e| e.to_string())?;
                 }
             }
             Ok(Report::Consumer(i)) => {
@@ -192,6 +210,10 @@ fn aggregate(
                     totals.measured_consumed += i.consumed;
                     totals.measured_consumed_bytes += i.bytes;
                     e2e_us.add(&i.e2e_latency_us).map_err(|e| e.to_string())?;
+                    second
+                        .measured_e2e_us
+                        .add(&i.e2e_latency_us)
+                        .map_err(|e| e.to_string())?;
                 }
             }
             Ok(Report::ProducerDone { error }) => {
@@ -229,8 +251,14 @@ fn aggregate(
             if now >= clock.measure_from {
                 timeline.push(sample);
             }
-            second = Second::new();
+            second.log_intervals(clock, now, &mut produce_ack_log, &mut e2e_log)?;
+            second = Second::new(now);
         }
+    }
+    // The last, partial second: its records are in the distributions, so
+    // they go into the interval logs too.
+    if !second.measured_ack_us.is_empty() || !second.measured_e2e_us.is_empty() {
+        second.log_intervals(clock, Instant::now(), &mut produce_ack_log, &mut e2e_log)?;
     }
     if !errors.is_empty() {
         return Err(errors.join("; "));
@@ -271,27 +299,59 @@ fn aggregate(
         summary,
         produce_ack_us,
         e2e_us,
+        produce_ack_log,
+        e2e_log,
+        // run() sets it; the aggregator only sees the monotonic clock.
+        measurement_start: SystemTime::now(),
     })
 }
 
-/// What the last second brought, for the live line and the timeline.
+/// What the last second brought, for the live line, the timeline and the
+/// interval logs.
 struct Second {
+    started: Instant,
     acknowledged: u64,
     acknowledged_bytes: u64,
     consumed: u64,
     consumed_bytes: u64,
     ack_us: Histogram<u64>,
+    /// What of `ack_us` lies in the measured window.
+    measured_ack_us: Histogram<u64>,
+    measured_e2e_us: Histogram<u64>,
 }
 
 impl Second {
-    fn new() -> Self {
+    fn new(started: Instant) -> Self {
         Second {
+            started,
             acknowledged: 0,
             acknowledged_bytes: 0,
             consumed: 0,
             consumed_bytes: 0,
             ack_us: latency_histogram(),
+            measured_ack_us: latency_histogram(),
+            measured_e2e_us: latency_histogram(),
         }
+    }
+
+    /// Appends this second's measured part, ending at `end`, to the
+    /// interval logs; a second wholly in the warmup appends nothing.
+    fn log_intervals(
+        &self,
+        clock: Clock,
+        end: Instant,
+        produce_ack_log: &mut IntervalLog,
+        e2e_log: &mut IntervalLog,
+    ) -> Result<(), String> {
+        if end <= clock.measure_from {
+            return Ok(());
+        }
+        let from = self.started.max(clock.measure_from);
+        let start = from - clock.measure_from;
+        let duration = end - from;
+        produce_ack_log.push(&self.measured_ack_us, start, duration)?;
+        e2e_log.push(&self.measured_e2e_us, start, duration)?;
+        Ok(())
     }
 
     fn sample(&self, t_s: f64, elapsed_s: f64, lag: u64) -> Sample {

@@ -6,7 +6,8 @@ mod common;
 
 use clap::Parser;
 use common::Broker;
-use loadtest::report::{parse_hgrm, write_report};
+use loadtest::interval_log::read_interval_log;
+use loadtest::report::{parse_hgrm, write_outcome};
 use loadtest::run::run;
 use loadtest::workload::Workload;
 
@@ -58,7 +59,7 @@ fn counts_add_up_and_the_reports_parse() {
     assert!(!s.timeline.is_empty(), "one sample per second");
 
     let dir = broker.dir.join("report");
-    write_report(&dir, s, &outcome.produce_ack_us, &outcome.e2e_us).expect("report");
+    write_outcome(&dir, &outcome).expect("report");
     for name in ["produce_ack.hgrm", "e2e.hgrm"] {
         let text = std::fs::read_to_string(dir.join(name)).unwrap();
         let rows = parse_hgrm(&text).expect("hgrm parses");
@@ -73,6 +74,29 @@ fn counts_add_up_and_the_reports_parse() {
             }
         );
     }
+    // The interval logs read back with the hdrhistogram crate's reader,
+    // and their seconds add up to the whole distributions.
+    for (name, whole) in [
+        ("produce_ack.hlog", &outcome.produce_ack_us),
+        ("e2e.hlog", &outcome.e2e_us),
+    ] {
+        let log = read_interval_log(&std::fs::read(dir.join(name)).unwrap())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(log.start_time.is_some(), "{name} has a StartTime");
+        assert!(log.intervals.len() >= 2, "{name}: a 2 s run has 2 seconds");
+        let mut sum = loadtest::summary::latency_histogram();
+        for interval in &log.intervals {
+            assert!(
+                interval.duration.as_secs_f64() <= 1.5,
+                "{name}: {interval:?}"
+            );
+            sum.add(&interval.histogram).unwrap();
+        }
+        assert_eq!(sum, *whole, "{name}: the intervals add up to the run");
+        let starts: Vec<_> = log.intervals.iter().map(|i| i.start).collect();
+        assert!(starts.windows(2).all(|w| w[0] < w[1]), "{name}: {starts:?}");
+    }
+
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     for field in [
