@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use loadtest::compare::compare;
+use loadtest::compare::{compare_with, CompareOptions};
 use loadtest::provenance::{DataDir, Limits};
 use loadtest::report::{format_report, write_outcome};
 use loadtest::run::run;
@@ -15,7 +15,15 @@ use loadtest::workload::Workload;
 const EXAMPLES: &str = "Examples:
   shardlog-loadtest --broker 127.0.0.1:9092 --partitions 16 --producers 4 --consumers 4 --duration 30
   shardlog-loadtest --rate 50000 --duration 60 --report reports/rate-50k
-  shardlog-loadtest --compare reports/a/summary.json reports/b/summary.json";
+  shardlog-loadtest --compare reports/a/summary.json reports/b/summary.json
+  shardlog-loadtest --compare reports/base reports/new --threshold 5
+
+Exit status: 0 done; 1 error (a run failed, a file is unreadable, --compare
+--threshold refused two different workloads); 2 bad arguments; 3 --compare
+--threshold found B worse than A beyond the threshold.";
+
+/// `--compare --threshold`: B is worse than A beyond the threshold.
+const EXIT_REGRESSION: u8 = 3;
 
 /// Load harness for shardlog: max-throughput (closed loop, --inflight) or
 /// fixed-rate (open loop, --rate) produce and consume, with latency
@@ -37,15 +45,31 @@ struct Cli {
     /// scripts/bench.sh writes it), recorded in summary.json.
     #[arg(long, value_name = "FILE")]
     limits: Option<PathBuf>,
-    /// Print two runs' summary.json side by side instead of running.
+    /// Print two runs' summary.json side by side instead of running (a
+    /// report directory stands for its summary.json).
     #[arg(long, num_args = 2, value_names = ["A.json", "B.json"])]
     compare: Option<Vec<PathBuf>>,
+    /// With --compare: exit with status 3 when a gated metric of B
+    /// (throughput, latency to p99, errors) is worse than A's by more than
+    /// this percent; refuse (status 1) when the workloads differ in shape.
+    #[arg(long, value_name = "PERCENT", requires = "compare")]
+    threshold: Option<f64>,
+    /// With --compare --threshold: gate even when the workloads differ.
+    #[arg(long, requires = "threshold")]
+    allow_different_workloads: bool,
+}
+
+/// How `shardlog-loadtest` ended.
+enum Ending {
+    Done,
+    Regression,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run_cli(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Ending::Done) => ExitCode::SUCCESS,
+        Ok(Ending::Regression) => ExitCode::from(EXIT_REGRESSION),
         Err(message) => {
             eprintln!("shardlog-loadtest: {message}");
             ExitCode::FAILURE
@@ -53,10 +77,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_cli(cli: Cli) -> Result<(), String> {
+fn run_cli(cli: Cli) -> Result<Ending, String> {
     if let Some(files) = cli.compare {
-        println!("{}", compare(&files[0], &files[1])?);
-        return Ok(());
+        let options = CompareOptions {
+            threshold_percent: cli.threshold,
+            allow_different_workloads: cli.allow_different_workloads,
+        };
+        let comparison = compare_with(&files[0], &files[1], &options)?;
+        println!("{}", comparison.text);
+        return Ok(if comparison.regressions.is_empty() {
+            Ending::Done
+        } else {
+            Ending::Regression
+        });
     }
     // Both are read before the run, so a typo fails at once.
     let data_dir = cli.data_dir.as_deref().map(DataDir::of).transpose()?;
@@ -79,5 +112,5 @@ fn run_cli(cli: Cli) -> Result<(), String> {
     if outcome.summary.records_failed > 0 {
         return Err(format!("{} records failed", outcome.summary.records_failed));
     }
-    Ok(())
+    Ok(Ending::Done)
 }
