@@ -15,7 +15,7 @@ use crate::interval_log::IntervalLog;
 use crate::producer::{run_producer, ProducerInterval};
 use crate::provenance::{BrokerSettings, Provenance};
 use crate::summary::{latency_histogram, RunSummary, Sample};
-use crate::workload::Workload;
+use crate::workload::{ConsumersFrom, Workload};
 
 /// How often threads report and the live line prints.
 pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
@@ -32,6 +32,9 @@ pub struct Clock {
     pub measure_from: Instant,
     /// Producers stop sending here (`None` when a record count ends the run).
     pub stop_at: Option<Instant>,
+    /// Wall clock, ns since the Unix epoch, before any record of this run
+    /// was sent: older records are a backlog.
+    pub started_unix_ns: u64,
 }
 
 /// What threads send the aggregator.
@@ -56,6 +59,20 @@ pub struct Outcome {
     pub e2e_log: IntervalLog,
     /// When the measured window started, by the wall clock.
     pub measurement_start: SystemTime,
+}
+
+/// Records and bytes the topic holds now: what consumers reading from the
+/// earliest offset have to catch up on before this run's records.
+fn backlog(w: &Workload) -> Result<(u64, u64), String> {
+    let mut admin =
+        Admin::connect(&w.broker, ConnectionConfig::default()).map_err(|e| e.to_string())?;
+    let topic = admin.describe_topic(&w.topic).map_err(|e| e.to_string())?;
+    Ok(topic.partitions.iter().fold((0, 0), |(records, bytes), p| {
+        (
+            records + p.latest_offset.saturating_sub(p.earliest_offset),
+            bytes + p.size_bytes,
+        )
+    }))
 }
 
 /// Creates the topic when missing; returns its partition count.
@@ -86,8 +103,13 @@ fn ensure_topic(w: &Workload) -> Result<u32, String> {
 pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> {
     workload.validate()?;
     let mut provenance = Provenance::now();
+    let started_unix_ns = crate::payload::unix_now_ns();
     let partitions = ensure_topic(workload)?;
     provenance.broker = Some(BrokerSettings::ask(&workload.broker, &workload.topic)?);
+    let (backlog_records, backlog_bytes) = match workload.consumers_from {
+        ConsumersFrom::Earliest if workload.consumers > 0 => backlog(workload)?,
+        _ => (0, 0),
+    };
     let (reports_tx, reports) = channel();
     let stop_consumers = Arc::new(AtomicBool::new(false));
     let consumers = workload.consumers.min(partitions);
@@ -103,6 +125,7 @@ pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> 
             .records
             .is_none()
             .then(|| measure_from + workload.duration()),
+        started_unix_ns,
     };
     let mut threads = Vec::new();
     for c in 0..consumers {
@@ -129,7 +152,15 @@ pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> 
         }));
     }
     drop(reports_tx);
-    let outcome = aggregate(workload, clock, consumers, &reports, &stop_consumers, live);
+    let outcome = aggregate(
+        workload,
+        clock,
+        consumers,
+        backlog_records,
+        &reports,
+        &stop_consumers,
+        live,
+    );
     stop_consumers.store(true, Ordering::Relaxed);
     for t in threads {
         let _ = t.join();
@@ -137,6 +168,8 @@ pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> 
     let mut outcome = outcome?;
     outcome.summary.provenance = Some(provenance);
     outcome.measurement_start = measurement_start;
+    outcome.summary.backlog_records = backlog_records;
+    outcome.summary.backlog_bytes = backlog_bytes;
     Ok(outcome)
 }
 
@@ -158,6 +191,7 @@ fn aggregate(
     w: &Workload,
     clock: Clock,
     consumers: u32,
+    backlog_records: u64,
     reports: &Receiver<Report>,
     stop_consumers: &AtomicBool,
     live: impl Fn(&str),
@@ -231,16 +265,21 @@ fn aggregate(
             Err(RecvTimeoutError::Disconnected) => break,
         }
         let now = Instant::now();
-        if let Some(done) = producers_done_at {
-            let drained = totals.consumed >= totals.acknowledged || consumers == 0;
-            if drained || now.duration_since(done) >= DRAIN_TIMEOUT {
-                stop_consumers.store(true, Ordering::Relaxed);
-            }
+        let drained = totals.consumed >= backlog_records + totals.acknowledged || consumers == 0;
+        let stop = match producers_done_at {
+            Some(done) => drained || now.duration_since(done) >= DRAIN_TIMEOUT,
+            // A catch-up read alone: until the backlog is read or the
+            // measured time is up.
+            None if w.producers == 0 => drained || clock.stop_at.is_some_and(|s| now >= s),
+            None => false,
+        };
+        if stop {
+            stop_consumers.store(true, Ordering::Relaxed);
         }
         if now.duration_since(last_tick) >= REPORT_INTERVAL {
             let elapsed = now.duration_since(last_tick).as_secs_f64();
             last_tick = now;
-            let lag = totals.acknowledged.saturating_sub(totals.consumed);
+            let lag = (backlog_records + totals.acknowledged).saturating_sub(totals.consumed);
             let sample = second.sample(
                 now.saturating_duration_since(clock.measure_from)
                     .as_secs_f64(),

@@ -58,7 +58,8 @@ pub struct Sample {
     pub consume_mb_per_s: f64,
     pub produce_ack_p50_us: u64,
     pub produce_ack_p99_us: u64,
-    /// Records acknowledged but not yet consumed, at the end of the second.
+    /// Records acknowledged but not yet consumed, at the end of the second
+    /// (with `--consumers-from earliest`, the backlog not yet read too).
     pub consumer_lag: u64,
 }
 
@@ -98,6 +99,13 @@ pub struct RunSummary {
     /// summaries written before it was added.
     #[serde(default)]
     pub provenance: Option<Provenance>,
+    /// Records and bytes the topic held when the run started, which
+    /// `--consumers-from earliest` consumers read before this run's
+    /// (0 for consumers at the tail).
+    #[serde(default)]
+    pub backlog_records: u64,
+    #[serde(default)]
+    pub backlog_bytes: u64,
 }
 
 impl RunSummary {

@@ -26,6 +26,19 @@ impl From<AcksArg> for Acks {
     }
 }
 
+/// Where consumers start reading.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsumersFrom {
+    /// Where the partitions end when the run starts: only this run's
+    /// records, read while they are produced (mostly from the cache).
+    #[default]
+    Tail,
+    /// The oldest record kept: the topic's backlog first (catch-up reads
+    /// from disk), then this run's records.
+    Earliest,
+}
+
 /// Every field has the command line's default (see [`Default`]), so a
 /// summary or a file that leaves a setting out means that default.
 #[derive(Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,6 +59,12 @@ pub struct Workload {
     /// Consumer threads (each reads a share of the partitions).
     #[arg(long, default_value_t = 4)]
     pub consumers: u32,
+    /// Where consumers start: `tail` (this run's records only) or
+    /// `earliest` (the topic's backlog first: catch-up reads). With
+    /// --producers 0, a catch-up read ends when the backlog is read or
+    /// --duration is up.
+    #[arg(long, value_enum, default_value = "tail")]
+    pub consumers_from: ConsumersFrom,
     /// Bytes of each record's value (at least 24: the harness's header).
     #[arg(long, default_value_t = 1024)]
     pub record_bytes: usize,
@@ -96,6 +115,13 @@ impl Workload {
         if self.producers == 0 && self.consumers == 0 {
             return Err("nothing to run: --producers and --consumers are both 0".into());
         }
+        if self.producers == 0 && self.consumers_from == ConsumersFrom::Tail {
+            return Err(
+                "nothing to read: --producers 0 with consumers at the tail; \
+                 read a topic's backlog with --consumers-from earliest"
+                    .into(),
+            );
+        }
         if self.partitions == 0 {
             return Err("--partitions must be at least 1".into());
         }
@@ -135,6 +161,10 @@ impl Workload {
         put("partitions", self.partitions.to_string());
         put("producers", self.producers.to_string());
         put("consumers", self.consumers.to_string());
+        put(
+            "consumers_from",
+            format!("{:?}", self.consumers_from).to_lowercase(),
+        );
         put("record_bytes", self.record_bytes.to_string());
         put("key_bytes", self.key_bytes.to_string());
         put("batch_bytes", self.batch_bytes.to_string());

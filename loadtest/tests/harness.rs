@@ -236,3 +236,73 @@ fn the_command_line_records_the_data_dir_and_the_limits() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("/no/such/limits.json"), "{stderr}");
 }
+
+#[test]
+fn earliest_consumers_read_the_backlog_apart_from_produce() {
+    let broker = Broker::start("catch-up");
+    let common = ["--partitions", "4", "--topic", "backlog", "--warmup", "0"];
+    let with = |extra: &[&str]| {
+        let mut args = common.to_vec();
+        args.extend_from_slice(extra);
+        workload(&broker, &args)
+    };
+    // Fill the topic; nobody reads.
+    let fill = run(
+        &with(&["--producers", "2", "--consumers", "0", "--records", "4000"]),
+        |_| {},
+    )
+    .expect("fill");
+    assert_eq!(fill.summary.records_acknowledged, 4000);
+
+    // Read it back from disk, no producer: a read throughput of its own.
+    let catch_up = with(&[
+        "--producers",
+        "0",
+        "--consumers",
+        "2",
+        "--consumers-from",
+        "earliest",
+        "--duration",
+        "60",
+    ]);
+    let s = run(&catch_up, |_| {}).expect("catch-up").summary;
+    assert_eq!(s.backlog_records, 4000);
+    assert!(s.backlog_bytes >= 4000 * 1024, "{}", s.backlog_bytes);
+    assert_eq!(s.records_consumed, 4000, "the whole backlog, then stop");
+    assert_eq!((s.records_sent, s.produce_records_per_s), (0, 0.0));
+    assert!(s.consume_records_per_s > 0.0 && s.consume_mb_per_s > 0.0);
+    assert_eq!(
+        s.e2e.count, 0,
+        "backlog records were waiting before the run: no end-to-end latency"
+    );
+    assert_eq!(
+        s.workload_settings.as_ref().unwrap().consumers_from,
+        loadtest::workload::ConsumersFrom::Earliest
+    );
+
+    // Backlog and new records together: every record read once, and only
+    // this run's have an end-to-end latency.
+    let both = run(
+        &with(&[
+            "--producers",
+            "1",
+            "--consumers",
+            "2",
+            "--consumers-from",
+            "earliest",
+            "--records",
+            "1000",
+        ]),
+        |_| {},
+    )
+    .expect("catch-up while producing")
+    .summary;
+    assert_eq!(both.backlog_records, 4000);
+    assert_eq!(both.records_acknowledged, 1000);
+    assert_eq!(both.records_consumed, 5000);
+    assert_eq!(both.e2e.count, 1000);
+
+    // Nothing to read: no producer and consumers at the tail.
+    let error = run(&with(&["--producers", "0"]), |_| {}).err().unwrap();
+    assert!(error.contains("--consumers-from earliest"), "{error}");
+}

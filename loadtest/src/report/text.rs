@@ -26,6 +26,14 @@ pub fn format_report(summary: &RunSummary) -> String {
             .collect();
         let _ = writeln!(out, "workload: {}", workload.join(" "));
     }
+    if summary.backlog_records > 0 {
+        let _ = writeln!(
+            out,
+            "backlog: {} records ({:.1} MB) in the topic at the start, read first",
+            group_thousands(summary.backlog_records),
+            summary.backlog_bytes as f64 / 1e6
+        );
+    }
     if let Some(provenance) = &summary.provenance {
         let _ = writeln!(out, "run: {}", provenance.one_line());
         if let Some(broker) = &provenance.broker {
