@@ -9,8 +9,10 @@
 //!
 //! Timestamps: `StartTime` and `BaseTime` are the start of the measurement
 //! window (wall clock); each interval's timestamp is seconds since then.
-//! Values are microseconds; `HistogramLogProcessor -outputValueUnitRatio
-//! 1000` prints them in milliseconds, as the `.hgrm` files are.
+//! Values are microseconds, and so is the `Interval_Max` column (a
+//! builder with a max-value divisor writes its header line again before
+//! every interval); `HistogramLogProcessor -outputValueUnitRatio 1000`
+//! prints them in milliseconds, as the `.hgrm` files are.
 
 use std::io;
 use std::time::{Duration, SystemTime};
@@ -27,8 +29,6 @@ const FORMAT_VERSION_COMMENT: &str = "[Histogram log format version 1.3]";
 /// The column legend Java's `HistogramLogWriter` writes after the header.
 const LEGEND: &str =
     "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n";
-/// Recorded values are µs; the `Interval_Max` column is written in ms.
-const MAX_VALUE_DIVISOR: f64 = 1000.0;
 
 /// The intervals of one latency distribution, serialized as they end.
 pub struct IntervalLog {
@@ -65,7 +65,6 @@ impl IntervalLog {
     ) -> Result<(), String> {
         // A builder with no headers writes nothing but the interval.
         let mut writer = IntervalLogWriterBuilder::new()
-            .with_max_value_divisor(MAX_VALUE_DIVISOR)
             .begin_log_with(&mut self.lines, &mut self.serializer)
             .map_err(|e| format!("writing the interval log: {e}"))?;
         writer
@@ -103,7 +102,6 @@ impl IntervalLog {
                 .add_comment(FORMAT_VERSION_COMMENT)
                 .with_start_time(measurement_start)
                 .with_base_time(measurement_start)
-                .with_max_value_divisor(MAX_VALUE_DIVISOR)
                 .begin_log_with(&mut file, &mut serializer)?;
         }
         file.extend_from_slice(LEGEND.as_bytes());
@@ -201,6 +199,9 @@ mod tests {
             "#[StartTime: 1796079451.250 (seconds since epoch)]"
         );
         assert!(lines.contains(&LEGEND.trim_end()), "{text}");
+        // Header lines once, then nothing but intervals.
+        assert_eq!(lines.iter().filter(|l| l.starts_with('#')).count(), 4);
+        assert_eq!(lines.len(), 4 + 1 + 4, "{text}");
         assert!(
             lines.iter().any(|l| l.starts_with("1.000,1.001,")),
             "{text}"
