@@ -8,7 +8,7 @@ use clap::Parser;
 
 use loadtest::compare::{compare_with, CompareOptions};
 use loadtest::provenance::{DataDir, Limits};
-use loadtest::report::{format_report, write_outcome};
+use loadtest::report::{format_report, write_outcome, write_overlay, PlotLatency};
 use loadtest::run::run;
 use loadtest::workload::Workload;
 
@@ -17,6 +17,7 @@ const EXAMPLES: &str = "Examples:
   shardlog-loadtest --rate 50000 --duration 60 --report reports/rate-50k
   shardlog-loadtest --compare reports/a/summary.json reports/b/summary.json
   shardlog-loadtest --compare reports/base reports/new --threshold 5
+  shardlog-loadtest --plot reports/a reports/b reports/c --out cmp.svg
 
 Exit status: 0 done; 1 error (a run failed, a file is unreadable, --compare
 --threshold refused two different workloads); 2 bad arguments; 3 --compare
@@ -57,6 +58,16 @@ struct Cli {
     /// With --compare --threshold: gate even when the workloads differ.
     #[arg(long, requires = "threshold")]
     allow_different_workloads: bool,
+    /// Overlay these runs' latency percentiles (report directories or
+    /// .hgrm files) in one plot, --out, instead of running.
+    #[arg(long, num_args = 1.., value_name = "RUN", requires = "out", conflicts_with = "compare")]
+    plot: Option<Vec<PathBuf>>,
+    /// The overlay's file (.svg).
+    #[arg(long, value_name = "FILE", requires = "plot")]
+    out: Option<PathBuf>,
+    /// Which latency --plot draws from a report directory.
+    #[arg(long, value_enum, default_value = "produce-ack", requires = "plot")]
+    plot_latency: PlotLatency,
 }
 
 /// How `shardlog-loadtest` ended.
@@ -78,6 +89,11 @@ fn main() -> ExitCode {
 }
 
 fn run_cli(cli: Cli) -> Result<Ending, String> {
+    if let (Some(runs), Some(out)) = (&cli.plot, &cli.out) {
+        write_overlay(runs, cli.plot_latency, out)?;
+        eprintln!("wrote {}", out.display());
+        return Ok(Ending::Done);
+    }
     if let Some(files) = cli.compare {
         let options = CompareOptions {
             threshold_percent: cli.threshold,

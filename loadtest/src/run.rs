@@ -303,11 +303,12 @@ fn aggregate(
         return Err(errors.join("; "));
     }
     let end = producers_done_at.unwrap_or_else(Instant::now);
+    // A catch-up read alone measures until it read the backlog.
     let measured_s = match clock.stop_at {
-        Some(stop) => stop
+        Some(stop) if w.producers > 0 => stop
             .saturating_duration_since(clock.measure_from)
             .as_secs_f64(),
-        None => end
+        _ => end
             .saturating_duration_since(clock.measure_from)
             .as_secs_f64(),
     }

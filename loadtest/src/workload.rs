@@ -151,6 +151,42 @@ impl Workload {
         Duration::from_secs_f64(self.duration)
     }
 
+    /// The workload in one line, for plots: "16 partitions, 4 producers,
+    /// ...".
+    pub fn one_line(&self) -> String {
+        let consumers = match (self.consumers, self.consumers_from) {
+            (0, _) => "no consumers".to_string(),
+            (n, ConsumersFrom::Tail) => format!("{n} consumers at the tail"),
+            (n, ConsumersFrom::Earliest) => format!("{n} consumers from the earliest"),
+        };
+        let keys = match self.key_bytes {
+            0 => "no keys".to_string(),
+            n => format!("{n} B keys"),
+        };
+        let mode = match self.rate {
+            Some(rate) => format!("fixed rate {rate} records/s"),
+            None => format!("max throughput, {} in flight", self.inflight),
+        };
+        let length = match self.records {
+            Some(records) => format!("{records} records"),
+            None => format!("{} s + {} s warmup", self.duration, self.warmup),
+        };
+        let batches = if self.batch_bytes.is_multiple_of(1024) {
+            format!("{} KiB", self.batch_bytes / 1024)
+        } else {
+            format!("{} B", self.batch_bytes)
+        };
+        format!(
+            "{} partitions, {} producers, {consumers}, {} B values, {keys}, acks {}, {mode}, \
+             batches {batches}, linger {} ms, {length}",
+            self.partitions,
+            self.producers,
+            self.record_bytes,
+            format!("{:?}", self.acks).to_lowercase(),
+            self.linger_ms,
+        )
+    }
+
     /// The workload as `summary.json` records it.
     pub fn describe(&self) -> std::collections::BTreeMap<String, String> {
         let mut m = std::collections::BTreeMap::new();

@@ -81,3 +81,42 @@ fn exit_status_is_the_gates_verdict() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{output:?}");
 }
+
+#[test]
+fn plot_overlays_report_directories_into_one_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut histogram = loadtest::summary::latency_histogram();
+    for us in 1..=1_000 {
+        histogram.record(us * 10).unwrap();
+    }
+    let empty = loadtest::summary::latency_histogram();
+    let runs: Vec<PathBuf> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let run = dir.path().join(name);
+            loadtest::report::write_report(&run, &summary(1.0, 16), &histogram, &empty).unwrap();
+            run
+        })
+        .collect();
+    let out = dir.path().join("cmp.svg");
+    let output = Command::new(env!("CARGO_BIN_EXE_shardlog-loadtest"))
+        .arg("--plot")
+        .args(&runs)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let svg = std::fs::read_to_string(&out).unwrap();
+    for run in &runs {
+        assert!(svg.contains(&format!("{} (1,000 records)", run.display())));
+    }
+
+    // --plot needs --out.
+    let output = Command::new(env!("CARGO_BIN_EXE_shardlog-loadtest"))
+        .arg("--plot")
+        .args(&runs)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+}
