@@ -19,6 +19,7 @@
 //!   without hostile clients.
 //! - [`verify`]: the verifying workload (every record accounted for) and
 //!   its Jepsen-style checker.
+//! - [`suite`]: workload files, a suite of runs in TOML run by one command.
 //! - [`soak`]: the soak driver behind `shardlog-soak`: a broker child
 //!   process killed and restarted under the verifying workload.
 
@@ -32,6 +33,7 @@ pub mod provenance;
 pub mod report;
 pub mod run;
 pub mod soak;
+pub mod suite;
 pub mod summary;
 pub mod verify;
 pub mod workload;

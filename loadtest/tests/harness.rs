@@ -306,3 +306,86 @@ fn earliest_consumers_read_the_backlog_apart_from_produce() {
     let error = run(&with(&["--producers", "0"]), |_| {}).err().unwrap();
     assert!(error.contains("--consumers-from earliest"), "{error}");
 }
+
+#[test]
+fn a_suite_file_runs_with_one_command() {
+    let broker = Broker::start("suite");
+    let file = broker.dir.join("suite.toml");
+    std::fs::write(
+        &file,
+        r#"
+        description = "a max run, then half of it"
+        [defaults]
+        partitions = 2
+        producers = 1
+        consumers = 1
+        duration = 60
+        warmup = 0
+        inflight = 64
+
+        [[runs]]
+        name = "max"
+        group = "g"
+
+        [[runs]]
+        name = "half"
+        group = "g"
+        rate_percent_of = { run = "max", percent = 50 }
+        "#,
+    )
+    .unwrap();
+    let out = broker.dir.join("suite-out");
+    let suite_args = ["--suite", file.to_str().unwrap()];
+
+    let listed = loadtest_command(&broker, &[&suite_args[..], &["--suite-list"]].concat());
+    assert!(listed.status.success(), "{listed:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout),
+        "g\tmax\t2\tdurable\tmax\ng\thalf\t2\tdurable\trate 50% of max\n"
+    );
+
+    // --duration on the command line overrides the file's 60 s.
+    let output = loadtest_command(
+        &broker,
+        &[
+            &suite_args[..],
+            &["--suite-out", out.to_str().unwrap(), "--duration", "1"],
+        ]
+        .concat(),
+    );
+    assert!(output.status.success(), "{output:?}");
+    let summary = |run: &str| {
+        let path = loadtest::suite::report_dir(&out, run).join("summary.json");
+        loadtest::compare::read_summary(&path).unwrap()
+    };
+    let (max, half) = (summary("max"), summary("half"));
+    let settings = |s: &loadtest::summary::RunSummary| s.workload_settings.clone().unwrap();
+    assert_eq!(settings(&max).topic, "loadtest-max");
+    assert_eq!(settings(&half).topic, "loadtest-half");
+    assert_eq!(settings(&max).duration, 1.0);
+    assert_eq!(settings(&max).broker, broker.addr);
+    assert!(max.produce_records_per_s > 0.0);
+    assert_eq!(
+        half.target_records_per_s,
+        Some((max.produce_records_per_s * 0.5).floor())
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let table: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("run "))
+        .collect();
+    assert_eq!(table.len(), 3, "{stdout}");
+    assert!(table[1].starts_with("max ") && table[2].starts_with("half "));
+
+    // Only the runs named; a name the file lacks is an error.
+    let output = loadtest_command(
+        &broker,
+        &[
+            &suite_args[..],
+            &["--suite-out", "x", "--suite-run", "nope"],
+        ]
+        .concat(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no run named `nope`"));
+}
