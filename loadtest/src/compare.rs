@@ -293,7 +293,17 @@ pub fn workload_differences(a: &RunSummary, b: &RunSummary) -> Vec<Difference> {
     let (map_a, map_b) = if both_typed {
         (as_strings(a), as_strings(b))
     } else {
-        (a.workload.clone(), b.workload.clone())
+        // A setting added after a summary was written is missing from it;
+        // that summary's run had the setting's default (consumers read the
+        // tail before --consumers-from existed).
+        let with_defaults = |summary: &RunSummary| {
+            let mut map = summary.workload.clone();
+            for (name, value) in crate::workload::Workload::default().describe() {
+                map.entry(name).or_insert(value);
+            }
+            map
+        };
+        (with_defaults(a), with_defaults(b))
     };
     let mut names: Vec<&String> = map_a.keys().chain(map_b.keys()).collect();
     names.sort();
@@ -734,6 +744,26 @@ mod tests {
             (differences[0].a.as_str(), differences[0].b.as_str()),
             ("8", "16")
         );
+        // A summary from before --consumers-from read the tail: the same as
+        // a new one that says so, a different shape from one that did not.
+        let mut new_tail = typed(summary(1.0, 1, 0), 8, "x:1");
+        new_tail.workload = new_tail.workload_settings.as_ref().unwrap().describe();
+        let mut old = summary(1.0, 1, 0);
+        old.workload = new_tail.workload.clone();
+        old.workload.remove("consumers_from");
+        let shapes = |a: &RunSummary, b: &RunSummary| -> Vec<String> {
+            workload_differences(a, b)
+                .into_iter()
+                .filter(|d| d.kind == DifferenceKind::Shape)
+                .map(|d| d.setting)
+                .collect()
+        };
+        assert_eq!(shapes(&old, &new_tail), Vec::<String>::new());
+        let mut new_earliest = new_tail.clone();
+        new_earliest
+            .workload
+            .insert("consumers_from".into(), "earliest".into());
+        assert_eq!(shapes(&old, &new_earliest), ["consumers_from"]);
     }
 
     #[test]
