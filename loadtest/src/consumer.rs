@@ -2,7 +2,7 @@
 //! ended when the run started (`--consumers-from tail`) or from the oldest
 //! record kept (`earliest`), and reports records, bytes and end-to-end
 //! latency (consume time minus the send time the record carries) every
-//! second. Records older than the run (a backlog) are counted but have no
+//! tenth of a second. Records older than the run (a backlog) are counted but have no
 //! end-to-end latency: they were waiting before the run began.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +14,7 @@ use hdrhistogram::Histogram;
 use shardlog::client::{Consumer, ConsumerConfig, StartFrom};
 
 use crate::payload;
-use crate::run::{Clock, Report, REPORT_INTERVAL};
+use crate::run::{Clock, Report, THREAD_REPORT_INTERVAL};
 use crate::summary::{latency_histogram, LATENCY_US_MAX};
 use crate::workload::{ConsumersFrom, Workload};
 
@@ -107,7 +107,7 @@ pub fn run_consumer(
         }
         let now = Instant::now();
         let warmup_ends = !interval.measured && now >= clock.measure_from;
-        if warmup_ends || now.duration_since(interval_started) >= REPORT_INTERVAL {
+        if warmup_ends || now.duration_since(interval_started) >= THREAD_REPORT_INTERVAL {
             let done = std::mem::replace(
                 &mut interval,
                 ConsumerInterval::new(now >= clock.measure_from),

@@ -1,6 +1,7 @@
 //! One producer thread: sends records closed-loop (at most `--inflight`
 //! unacknowledged) or open-loop at a fixed rate, and reports what was
-//! acknowledged, with what latency, every second.
+//! acknowledged, with what latency, every tenth of a second
+//! ([`THREAD_REPORT_INTERVAL`](crate::run::THREAD_REPORT_INTERVAL)).
 //!
 //! Latency is from the record's send time (closed loop) or its intended
 //! send time (fixed rate: a record due while the producer was held up
@@ -17,7 +18,7 @@ use shardlog::client::partitioner::partition_for_key;
 use shardlog::client::{Delivery, Producer, ProducerConfig, ProducerRecord};
 
 use crate::payload::{self, Stamp};
-use crate::run::{Clock, Report, REPORT_INTERVAL};
+use crate::run::{Clock, Report, THREAD_REPORT_INTERVAL};
 use crate::summary::{latency_histogram, LATENCY_US_MAX};
 use crate::workload::Workload;
 
@@ -218,11 +219,11 @@ impl ProducerThread<'_> {
         self.maybe_report(now);
     }
 
-    /// Sends the interval every second, and at the end of warmup so the
-    /// measured window starts clean.
+    /// Sends the interval every tenth of a second, and at the end of
+    /// warmup so the measured window starts clean.
     fn maybe_report(&mut self, now: Instant) {
         let warmup_ends = !self.interval.measured && now >= self.clock.measure_from;
-        if warmup_ends || now.duration_since(self.interval_started) >= REPORT_INTERVAL {
+        if warmup_ends || now.duration_since(self.interval_started) >= THREAD_REPORT_INTERVAL {
             self.flush_interval();
             self.interval_started = now;
         }

@@ -17,8 +17,21 @@ use crate::provenance::{BrokerSettings, Provenance};
 use crate::summary::{latency_histogram, RunSummary, Sample};
 use crate::workload::{ConsumersFrom, Workload};
 
-/// How often threads report and the live line prints.
+/// How often the live line prints and the timeline takes a sample: once a
+/// second, on a grid anchored at the start of the measurement (so the
+/// warmup ends on a second's boundary and seconds are whole).
 pub const REPORT_INTERVAL: Duration = Duration::from_secs(1);
+/// How often producer and consumer threads report. A second of the
+/// timeline counts the reports that arrived in it; with ten per thread per
+/// second, which second a report lands in moves a figure by about a
+/// tenth, where one report per second moved it by all of it (a second
+/// with no report read as a tenfold dip).
+pub const THREAD_REPORT_INTERVAL: Duration = Duration::from_millis(100);
+/// A second is closed this long after it ends, so that the reports of
+/// its last tenth, sent at its end, are in it.
+const SECOND_CLOSE_GRACE: Duration = Duration::from_millis(20);
+/// Longest wait for a report before the aggregator looks at the clock.
+const REPORT_WAIT_MAX: Duration = Duration::from_millis(50);
 /// After the producers finish, how long consumers may take to catch up.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Producers start this long after the clock is set, once consumers wait.
@@ -207,9 +220,12 @@ fn aggregate(
     let mut consumers_left = consumers;
     let mut producers_done_at = None;
     let mut errors = Vec::new();
-    let mut last_tick = Instant::now();
+    let mut second_ends = first_grid_point_after(Instant::now(), clock.measure_from);
     while producers_left > 0 || consumers_left > 0 {
-        match reports.recv_timeout(Duration::from_millis(50)) {
+        let wait = (second_ends + SECOND_CLOSE_GRACE)
+            .saturating_duration_since(Instant::now())
+            .clamp(Duration::from_millis(1), REPORT_WAIT_MAX);
+        match reports.recv_timeout(wait) {
             Ok(Report::Producer(i)) => {
                 totals.sent += i.sent;
                 totals.acknowledged += i.acknowledged;
@@ -276,22 +292,29 @@ fn aggregate(
         if stop {
             stop_consumers.store(true, Ordering::Relaxed);
         }
-        if now.duration_since(last_tick) >= REPORT_INTERVAL {
-            let elapsed = now.duration_since(last_tick).as_secs_f64();
-            last_tick = now;
+        if now >= second_ends + SECOND_CLOSE_GRACE {
+            let elapsed = second_ends.duration_since(second.started).as_secs_f64();
             let lag = (backlog_records + totals.acknowledged).saturating_sub(totals.consumed);
             let sample = second.sample(
-                now.saturating_duration_since(clock.measure_from)
+                second_ends
+                    .saturating_duration_since(clock.measure_from)
                     .as_secs_f64(),
-                elapsed,
+                elapsed.max(f64::EPSILON),
                 lag,
             );
-            live(&live_line(&sample, now < clock.measure_from, consumers > 0));
-            if now >= clock.measure_from {
+            let warmup = second_ends <= clock.measure_from;
+            live(&live_line(&sample, warmup, consumers > 0));
+            if !warmup {
                 timeline.push(sample);
             }
-            second.log_intervals(clock, now, &mut produce_ack_log, &mut e2e_log)?;
-            second = Second::new(now);
+            second.log_intervals(clock, second_ends, &mut produce_ack_log, &mut e2e_log)?;
+            second = Second::new(second_ends);
+            second_ends += REPORT_INTERVAL;
+            // After a stall of the aggregator itself, skip the seconds it
+            // missed rather than emit empty ones late.
+            while now >= second_ends + SECOND_CLOSE_GRACE {
+                second_ends += REPORT_INTERVAL;
+            }
         }
     }
     // The last, partial second: its records are in the distributions, so
@@ -344,6 +367,19 @@ fn aggregate(
         // run() sets it; the aggregator only sees the monotonic clock.
         measurement_start: SystemTime::now(),
     })
+}
+
+/// The first point of the one-second grid through `anchor` at or after
+/// `now`.
+fn first_grid_point_after(now: Instant, anchor: Instant) -> Instant {
+    let step = REPORT_INTERVAL.as_nanos();
+    if now <= anchor {
+        let whole_steps = (anchor - now).as_nanos() / step;
+        anchor - REPORT_INTERVAL * whole_steps as u32
+    } else {
+        let whole_steps = (now - anchor).as_nanos().div_ceil(step);
+        anchor + REPORT_INTERVAL * whole_steps as u32
+    }
 }
 
 /// What the last second brought, for the live line, the timeline and the
@@ -425,4 +461,31 @@ fn live_line(s: &Sample, warmup: bool, consuming: bool) -> String {
         ));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_end_on_a_grid_through_the_measurement_start() {
+        let anchor = Instant::now() + Duration::from_secs(10);
+        let ms = Duration::from_millis;
+        // Before the anchor: the next whole second before it.
+        assert_eq!(
+            first_grid_point_after(anchor - ms(2_300), anchor),
+            anchor - ms(2_000)
+        );
+        assert_eq!(first_grid_point_after(anchor - ms(300), anchor), anchor);
+        assert_eq!(first_grid_point_after(anchor, anchor), anchor);
+        // After it: the next whole second after it.
+        assert_eq!(
+            first_grid_point_after(anchor + ms(1), anchor),
+            anchor + ms(1_000)
+        );
+        assert_eq!(
+            first_grid_point_after(anchor + ms(2_000), anchor),
+            anchor + ms(2_000)
+        );
+    }
 }

@@ -172,6 +172,13 @@ fn fixed_rate_holds_its_rate_within_five_percent() {
         "asked {rate}/s, achieved {achieved:.0}/s"
     );
     assert_eq!(outcome.summary.records_failed, 0);
+    // The timeline's seconds are whole seconds of the measured window; the
+    // one after it (producers stopped, consumers drained) is not plotted.
+    let seconds: Vec<f64> = loadtest::report::plotted_seconds(&outcome.summary)
+        .iter()
+        .map(|s| s.t_s)
+        .collect();
+    assert_eq!(seconds, [1.0, 2.0, 3.0]);
 }
 
 /// `shardlog-loadtest` itself, with `args` after `--broker`.
