@@ -220,6 +220,46 @@ mod tests {
     }
 
     #[test]
+    fn provenance_broker_and_backlog_lines() {
+        use crate::provenance::{BrokerSettings, Host, Provenance, TopicSettingsReported};
+        let summary = RunSummary {
+            backlog_records: 1_500_000,
+            backlog_bytes: 1_560_000_000,
+            provenance: Some(Provenance {
+                shardlog_version: "0.1.0".into(),
+                git_commit: "unknown".into(),
+                started_at: "2026-11-30T22:57:31Z".into(),
+                host: Host {
+                    cores: 2,
+                    ..Host::default()
+                },
+                broker: Some(BrokerSettings {
+                    address: "127.0.0.1:9092".into(),
+                    version: "0.1.0".into(),
+                    cores: 2,
+                    topic: TopicSettingsReported {
+                        name: "loadtest".into(),
+                        partitions: 16,
+                        ..TopicSettingsReported::default()
+                    },
+                    not_reported: String::new(),
+                }),
+                ..Provenance::default()
+            }),
+            ..fixed_rate_summary()
+        };
+        let text = format_report(&summary);
+        for needle in [
+            "run: shardlog 0.1.0 (unknown), 2026-11-30T22:57:31Z; 2 cores, unknown CPU",
+            "broker: 0.1.0 at 127.0.0.1:9092, 2 cores, topic loadtest with 16 partitions",
+            "backlog: 1,500,000 records (1560.0 MB) in the topic at the start, read first",
+        ] {
+            assert!(text.contains(needle), "no `{needle}` in:\n{text}");
+        }
+        assert!(!format_report(&fixed_rate_summary()).contains("backlog"));
+    }
+
+    #[test]
     fn on_target_when_within_one_percent() {
         let summary = RunSummary {
             produce_records_per_s: 49_800.0,
