@@ -46,7 +46,7 @@ impl ConsumerInterval {
 pub fn run_consumer(
     workload: &Workload,
     clock: Clock,
-    partitions: Vec<u32>,
+    partitions: Vec<(String, u32)>,
     ready: Arc<Barrier>,
     stop: Arc<AtomicBool>,
     reports: Sender<Report>,
@@ -61,8 +61,8 @@ pub fn run_consumer(
             ConsumersFrom::Tail => StartFrom::Latest,
             ConsumersFrom::Earliest => StartFrom::Earliest,
         };
-        for &p in &partitions {
-            consumer.assign(&workload.topic, p, start_from)?;
+        for (topic, partition) in &partitions {
+            consumer.assign(topic, *partition, start_from)?;
         }
         Ok::<_, shardlog::client::ClientError>(consumer)
     })();

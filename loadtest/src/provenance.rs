@@ -88,6 +88,7 @@ pub struct BrokerSettings {
     pub version: String,
     /// Cores serving (one listener each), from Metadata.
     pub cores: u32,
+    /// The driven topic (the first, with --topics N).
     pub topic: TopicSettingsReported,
     /// What the broker does not report; see [`BROKER_NOT_REPORTED`].
     pub not_reported: String,

@@ -74,40 +74,58 @@ pub struct Outcome {
     pub measurement_start: SystemTime,
 }
 
-/// Records and bytes the topic holds now: what consumers reading from the
-/// earliest offset have to catch up on before this run's records.
-fn backlog(w: &Workload) -> Result<(u64, u64), String> {
-    let mut admin =
-        Admin::connect(&w.broker, ConnectionConfig::default()).map_err(|e| e.to_string())?;
-    let topic = admin.describe_topic(&w.topic).map_err(|e| e.to_string())?;
-    Ok(topic.partitions.iter().fold((0, 0), |(records, bytes), p| {
-        (
-            records + p.latest_offset.saturating_sub(p.earliest_offset),
-            bytes + p.size_bytes,
-        )
-    }))
+/// A topic the run drives and its partition count (an existing topic
+/// keeps its own).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DrivenTopic {
+    pub name: String,
+    pub partitions: u32,
 }
 
-/// Creates the topic when missing; returns its partition count.
-fn ensure_topic(w: &Workload) -> Result<u32, String> {
+/// Records and bytes the topics hold now: what consumers reading from the
+/// earliest offset have to catch up on before this run's records.
+fn backlog(w: &Workload, topics: &[DrivenTopic]) -> Result<(u64, u64), String> {
     let mut admin =
         Admin::connect(&w.broker, ConnectionConfig::default()).map_err(|e| e.to_string())?;
-    match admin.describe_topic(&w.topic) {
-        Ok(topic) => Ok(topic.partitions.len() as u32),
-        Err(e) if e.code() == Some(ErrorCode::UnknownTopic) => {
-            let settings = TopicSettings {
-                partitions: w.partitions,
-                retention_ms: None,
-                retention_bytes: None,
-                segment_bytes: None,
-            };
-            admin
-                .create_topic(&w.topic, settings)
-                .map_err(|e| e.to_string())?;
-            Ok(w.partitions)
+    let mut total = (0, 0);
+    for topic in topics {
+        let described = admin
+            .describe_topic(&topic.name)
+            .map_err(|e| e.to_string())?;
+        for p in &described.partitions {
+            total.0 += p.latest_offset.saturating_sub(p.earliest_offset);
+            total.1 += p.size_bytes;
         }
-        Err(e) => Err(e.to_string()),
     }
+    Ok(total)
+}
+
+/// Creates the topics when missing; returns them with their partition
+/// counts.
+fn ensure_topics(w: &Workload) -> Result<Vec<DrivenTopic>, String> {
+    let mut admin =
+        Admin::connect(&w.broker, ConnectionConfig::default()).map_err(|e| e.to_string())?;
+    let mut topics = Vec::new();
+    for name in w.topic_names() {
+        let partitions = match admin.describe_topic(&name) {
+            Ok(topic) => topic.partitions.len() as u32,
+            Err(e) if e.code() == Some(ErrorCode::UnknownTopic) => {
+                let settings = TopicSettings {
+                    partitions: w.partitions,
+                    retention_ms: None,
+                    retention_bytes: None,
+                    segment_bytes: None,
+                };
+                admin
+                    .create_topic(&name, settings)
+                    .map_err(|e| format!("creating topic {name}: {e}"))?;
+                w.partitions
+            }
+            Err(e) => return Err(format!("topic {name}: {e}")),
+        };
+        topics.push(DrivenTopic { name, partitions });
+    }
+    Ok(topics)
 }
 
 /// Runs `workload`; `live` gets the line printed every second. The
@@ -117,15 +135,22 @@ pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> 
     workload.validate()?;
     let mut provenance = Provenance::now();
     let started_unix_ns = crate::payload::unix_now_ns();
-    let partitions = ensure_topic(workload)?;
-    provenance.broker = Some(BrokerSettings::ask(&workload.broker, &workload.topic)?);
+    let topics = ensure_topics(workload)?;
+    provenance.broker = Some(BrokerSettings::ask(&workload.broker, &topics[0].name)?);
     let (backlog_records, backlog_bytes) = match workload.consumers_from {
-        ConsumersFrom::Earliest if workload.consumers > 0 => backlog(workload)?,
+        ConsumersFrom::Earliest if workload.consumers > 0 => backlog(workload, &topics)?,
         _ => (0, 0),
     };
+    // Every partition of every topic, in order: consumers share them out.
+    let all_partitions: Vec<(String, u32)> = topics
+        .iter()
+        .flat_map(|t| (0..t.partitions).map(|p| (t.name.clone(), p)))
+        .collect();
     let (reports_tx, reports) = channel();
     let stop_consumers = Arc::new(AtomicBool::new(false));
-    let consumers = workload.consumers.min(partitions);
+    let consumers = workload
+        .consumers
+        .min(u32::try_from(all_partitions.len()).unwrap_or(u32::MAX));
     let ready = Arc::new(Barrier::new(consumers as usize + 1));
     let (now, wall_now) = (Instant::now(), SystemTime::now());
     let start = now + START_DELAY;
@@ -142,7 +167,12 @@ pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> 
     };
     let mut threads = Vec::new();
     for c in 0..consumers {
-        let mine: Vec<u32> = (0..partitions).filter(|p| p % consumers == c).collect();
+        let mine: Vec<(String, u32)> = all_partitions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i as u32 % consumers == c)
+            .map(|(_, tp)| tp.clone())
+            .collect();
         let (w, tx, ready, stop) = (
             workload.clone(),
             reports_tx.clone(),
@@ -159,9 +189,9 @@ pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> 
             let share = total / u64::from(workload.producers);
             share + u64::from(id < (total % u64::from(workload.producers)) as u32)
         });
-        let (w, tx) = (workload.clone(), reports_tx.clone());
+        let (w, tx, topics) = (workload.clone(), reports_tx.clone(), topics.clone());
         threads.push(std::thread::spawn(move || {
-            run_producer(id, &w, clock, partitions, quota, tx)
+            run_producer(id, &w, clock, &topics, quota, tx)
         }));
     }
     drop(reports_tx);

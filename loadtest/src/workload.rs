@@ -26,6 +26,9 @@ impl From<AcksArg> for Acks {
     }
 }
 
+/// Most topics one run drives.
+pub const TOPICS_MAX: u32 = 1_000;
+
 /// Where consumers start reading.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,6 +53,11 @@ pub struct Workload {
     /// Topic to drive; created if missing.
     #[arg(long, default_value = "loadtest")]
     pub topic: String,
+    /// Topics to drive, each with --partitions partitions: --topic itself
+    /// when 1, else <topic>-0 .. <topic>-<N-1>. Records go round-robin
+    /// over every partition of every topic.
+    #[arg(long, default_value_t = 1)]
+    pub topics: u32,
     /// Partitions of the topic when the harness creates it.
     #[arg(long, default_value_t = 16)]
     pub partitions: u32,
@@ -122,6 +130,9 @@ impl Workload {
                     .into(),
             );
         }
+        if !(1..=TOPICS_MAX).contains(&self.topics) {
+            return Err(format!("--topics must be 1 to {TOPICS_MAX}"));
+        }
         if self.partitions == 0 {
             return Err("--partitions must be at least 1".into());
         }
@@ -141,6 +152,14 @@ impl Workload {
             }
         }
         Ok(())
+    }
+
+    /// The topics the run drives.
+    pub fn topic_names(&self) -> Vec<String> {
+        match self.topics {
+            1 => vec![self.topic.clone()],
+            n => (0..n).map(|i| format!("{}-{i}", self.topic)).collect(),
+        }
     }
 
     pub fn warmup(&self) -> Duration {
@@ -176,8 +195,12 @@ impl Workload {
         } else {
             format!("{} B", self.batch_bytes)
         };
+        let topics = match self.topics {
+            1 => String::new(),
+            n => format!("{n} topics x "),
+        };
         format!(
-            "{} partitions, {} producers, {consumers}, {} B values, {keys}, acks {}, {mode}, \
+            "{topics}{} partitions, {} producers, {consumers}, {} B values, {keys}, acks {}, {mode}, \
              batches {batches}, linger {} ms, {length}",
             self.partitions,
             self.producers,
@@ -194,6 +217,7 @@ impl Workload {
             m.insert(k.to_string(), v);
         };
         put("topic", self.topic.clone());
+        put("topics", self.topics.to_string());
         put("partitions", self.partitions.to_string());
         put("producers", self.producers.to_string());
         put("consumers", self.consumers.to_string());

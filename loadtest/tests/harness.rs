@@ -396,3 +396,47 @@ fn a_suite_file_runs_with_one_command() {
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("no run named `nope`"));
 }
+
+#[test]
+fn several_topics_share_the_records_round_robin() {
+    let broker = Broker::start("topics");
+    let w = workload(
+        &broker,
+        &[
+            "--topic",
+            "many",
+            "--topics",
+            "3",
+            "--partitions",
+            "2",
+            "--producers",
+            "2",
+            "--consumers",
+            "2",
+            "--records",
+            "3000",
+            "--warmup",
+            "0",
+        ],
+    );
+    let s = run(&w, |_| {}).expect("run").summary;
+    assert_eq!(s.records_acknowledged, 3000);
+    assert_eq!(s.records_consumed, 3000, "consumers read every topic");
+    assert_eq!(s.workload_settings.as_ref().unwrap().topics, 3);
+    assert_eq!(s.workload["topics"], "3");
+    let mut admin = shardlog::client::Admin::connect(
+        &broker.addr,
+        shardlog::client::ConnectionConfig::default(),
+    )
+    .unwrap();
+    for name in ["many-0", "many-1", "many-2"] {
+        let topic = admin.describe_topic(name).unwrap();
+        assert_eq!(topic.partitions.len(), 2, "{name}");
+        let records: u64 = topic.partitions.iter().map(|p| p.latest_offset).sum();
+        assert_eq!(records, 1000, "{name}: a third of the records");
+    }
+    assert!(
+        admin.describe_topic("many").is_err(),
+        "no topic of the bare name"
+    );
+}

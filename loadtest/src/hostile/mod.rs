@@ -90,6 +90,7 @@ impl HostileArgs {
         Workload {
             broker: self.broker.clone(),
             topic: self.topic.clone(),
+            topics: 1,
             partitions: self.partitions,
             producers: 1,
             consumers: 0,
