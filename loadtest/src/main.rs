@@ -27,6 +27,14 @@ Exit status: 0 done; 1 error (a run failed, a file is unreadable, --compare
 --threshold refused two different workloads); 2 bad arguments; 3 --compare
 --threshold found B worse than A beyond the threshold.";
 
+/// `--version`: the crate's version and the commit it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("SHARDLOG_GIT_COMMIT"),
+    ")"
+);
+
 /// `--compare --threshold`: B is worse than A beyond the threshold.
 const EXIT_REGRESSION: u8 = 3;
 
@@ -34,7 +42,7 @@ const EXIT_REGRESSION: u8 = 3;
 /// fixed-rate (open loop, --rate) produce and consume, with latency
 /// histograms.
 #[derive(Parser)]
-#[command(version, about, after_help = EXAMPLES)]
+#[command(version = VERSION, about, after_help = EXAMPLES)]
 struct Cli {
     #[command(flatten)]
     workload: Workload,

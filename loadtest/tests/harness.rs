@@ -127,9 +127,15 @@ fn counts_add_up_and_the_reports_parse() {
     // What produced it: the harness's build, the host, the broker.
     let provenance = &json["provenance"];
     assert_eq!(provenance["shardlog_version"], env!("CARGO_PKG_VERSION"));
+    let checkout = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.git");
+    let commit_chars = if checkout.exists() {
+        40
+    } else {
+        "unknown".len()
+    };
     assert_eq!(
         provenance["git_commit"].as_str().map(str::len),
-        Some(40),
+        Some(commit_chars),
         "{provenance}"
     );
     assert!(provenance["started_at"].as_str().unwrap().ends_with('Z'));
