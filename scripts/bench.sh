@@ -2,7 +2,10 @@
 # The standard benchmark suite: shardlog's broker driven by shardlog-loadtest,
 # held against the machine's limits measured in the same run.
 #
-# Workloads (modelled on the OpenMessaging Benchmark's; every run: 1 topic,
+# Workloads: the suite file loadtest/suites/standard.toml (--suite FILE for
+# another), run one by one with shardlog-loadtest --suite FILE --suite-run
+# NAME; its groups decide when the broker is restarted. The standard one
+# (modelled on the OpenMessaging Benchmark's; every run: 1 topic,
 # 1 KiB record values, no keys, 4 producer threads, 4 consumer threads that
 # read the tail, i.e. from where the partitions ended when the run started):
 #
@@ -42,7 +45,8 @@
 # disk's writes, bytes written and flushes (each fdatasync that reaches the
 # disk is one flush) -- the resources table in results.md.
 #
-# Output: $OUT/limits/ (fio.md, fio.json, iperf3.json), $OUT/runs/NAME/
+# Output: $OUT/limits/ (fio.md, fio.json, iperf3.json, limits.json: the
+# limit, recorded in every run's summary.json), $OUT/runs/NAME/
 # (report/ from --report with summary.json, live.log, stdout.txt, run.json,
 # resources.json), $OUT/brokers/GROUP.log (broker stderr), $OUT/results.md,
 # $OUT/results.json.
@@ -55,10 +59,11 @@ DURATION=""
 WARMUP=""
 OUT=""
 QUICK=0
+SUITE_FILE="$ROOT/loadtest/suites/standard.toml"
 
 usage() {
     cat <<EOF
-Usage: $(basename "$0") [--duration S] [--warmup S] [--out DIR] [--quick]
+Usage: $(basename "$0") [--duration S] [--warmup S] [--out DIR] [--quick] [--suite FILE]
 
 Run shardlog's standard benchmark suite against a fresh local broker and
 measure the machine's limits (fio, iperf3 loopback) in the same run.
@@ -74,8 +79,11 @@ Options:
   --duration S   measured seconds per run (default: 10)
   --warmup S     warmup seconds per run before measuring (default: 2)
   --out DIR      output directory (default: <repo>/tmp/bench/<UTC timestamp>)
-  --quick        short variant to try the script: 1 and 16 partitions,
-                 3 s runs, 1 s warmup, short fio and iperf3 runs
+  --quick        short variant to try the script: without the groups
+                 p64-durable and p64-written, 3 s runs, 1 s warmup, short
+                 fio and iperf3 runs
+  --suite FILE   the workloads (default: loadtest/suites/standard.toml);
+                 --duration and --warmup override the file's
   -h, --help     show this help
 
 Prints \$OUT/results.md at the end. Needs fio and iperf3 (installed with
@@ -92,19 +100,20 @@ while [[ $# -gt 0 ]]; do
         --warmup)   [[ $# -ge 2 ]] || die "--warmup needs a value"; WARMUP="$2"; shift 2 ;;
         --out)      [[ $# -ge 2 ]] || die "--out needs a value"; OUT="$2"; shift 2 ;;
         --quick)    QUICK=1; shift ;;
+        --suite)    [[ $# -ge 2 ]] || die "--suite needs a value"; SUITE_FILE="$2"; shift 2 ;;
         -h|--help)  usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
 done
 
 if [[ "$QUICK" -eq 1 ]]; then
-    PARTITION_COUNTS=(1 16)
+    QUICK_SKIP_GROUPS=(p64-durable p64-written)
     DURATION="${DURATION:-3}"
     WARMUP="${WARMUP:-1}"
     FIO_RUNTIME=2
     IPERF_SECONDS=2
 else
-    PARTITION_COUNTS=(1 16 64)
+    QUICK_SKIP_GROUPS=()
     DURATION="${DURATION:-10}"
     WARMUP="${WARMUP:-2}"
     FIO_RUNTIME=5
@@ -114,11 +123,8 @@ fi
 [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "--warmup must be a non-negative integer (seconds)"
 OUT="${OUT:-$ROOT/tmp/bench/$STAMP}"
 
-ACKS_MODES=(durable written)
-RATE_PERCENTS=(25 50 75)
-PRODUCERS=4
-CONSUMERS=4
-RECORD_BYTES=1024
+[[ -f "$SUITE_FILE" ]] || die "no suite file $SUITE_FILE"
+SUITE_FILE="$(cd "$(dirname "$SUITE_FILE")" && pwd)/$(basename "$SUITE_FILE")"
 
 BROKER_BIN="$ROOT/target/release/shardlog"
 LOADTEST_BIN="$ROOT/target/release/shardlog-loadtest"
@@ -231,8 +237,26 @@ print(f"iperf3 loopback: {bps/1e9:.2f} Gbit/s = {bps/8e6:,.0f} MB/s")
 PY
 }
 
+# The limit every run's summary.json records (shardlog-loadtest --limits):
+# min(fio O_DIRECT+fdatasync 1 MiB, iperf3 loopback), as results.md states it.
+write_limits() {
+    python3 - "$OUT/limits" "$SUITE_START" <<'PY'
+import json, sys
+limits, measured_at = sys.argv[1], sys.argv[2]
+fio = json.load(open(f"{limits}/fio.json"))
+iperf = json.load(open(f"{limits}/iperf3.json"))
+fio_1m = next(j for j in fio["jobs"] if j["bs"] == "1m" and j["fdatasync"])["mb_s"]
+ip_mb = iperf["end"]["sum_received"]["bits_per_second"] / 8e6
+json.dump({"limit_mb_per_s": min(fio_1m, ip_mb),
+           "limit_name": "fio O_DIRECT+fdatasync 1 MiB" if fio_1m <= ip_mb else "iperf3 loopback",
+           "fio_fdatasync_1m_mb_per_s": fio_1m, "iperf3_loopback_mb_per_s": ip_mb,
+           "measured_at": measured_at}, open(f"{limits}/limits.json", "w"), indent=2)
+PY
+}
+
 # --- broker --------------------------------------------------------------------
 BROKER_PID=""
+BROKER_DATA_DIR=""
 BROKER_ADDR=""
 BROKER_LOG=""
 
@@ -243,7 +267,8 @@ start_broker() {
     ready="$DATA_BASE/$group.ready"
     rm -f "$ready"
     BROKER_LOG="$OUT/brokers/$group.log"
-    "$BROKER_BIN" serve --data-dir "$dir/data" --listen 127.0.0.1:0 --ready-file "$ready" \
+    BROKER_DATA_DIR="$dir/data"
+    "$BROKER_BIN" serve --data-dir "$BROKER_DATA_DIR" --listen 127.0.0.1:0 --ready-file "$ready" \
         > "$BROKER_LOG" 2>&1 &
     BROKER_PID=$!
     STARTED_PIDS+=("$BROKER_PID")
@@ -394,18 +419,16 @@ if a["disk"] and b["disk"] and dt > 0:
 json.dump(res, open(out, "w"), indent=2)
 PY
 
-# run_one GROUP NAME PARTITIONS ACKS MODE RATE|"" [EXTRA loadtest args...]
+# run_one GROUP NAME PARTITIONS ACKS MODE: the suite file's run NAME; its
+# report goes to $OUT/runs/NAME/report (--suite-out $OUT), where the runs
+# that take their rate from it find it.
 run_one() {
-    local group="$1" name="$2" partitions="$3" acks="$4" mode="$5" rate="$6"
-    shift 6
+    local group="$1" name="$2" partitions="$3" acks="$4" mode="$5"
     local dir="$OUT/runs/$name" args lt sp
     mkdir -p "$dir"
-    args=(--broker "$BROKER_ADDR" --topic "bench-$name" --partitions "$partitions"
-          --producers "$PRODUCERS" --consumers "$CONSUMERS" --record-bytes "$RECORD_BYTES"
-          --key-bytes 0 --acks "$acks" --duration "$DURATION" --warmup "$WARMUP"
-          --report "$dir/report")
-    [[ -n "$rate" ]] && args+=(--rate "$rate")
-    args+=("$@")
+    args=(--suite "$SUITE_FILE" --suite-run "$name" --suite-out "$OUT"
+          --broker "$BROKER_ADDR" --duration "$DURATION" --warmup "$WARMUP"
+          --data-dir "$BROKER_DATA_DIR" --limits "$OUT/limits/limits.json")
     log "run $name: shardlog-loadtest ${args[*]}"
     local launched="$EPOCHREALTIME"
     "$LOADTEST_BIN" "${args[@]}" > "$dir/stdout.txt" 2> "$dir/live.log" &
@@ -420,10 +443,14 @@ run_one() {
     wait_child "$sp"
     local broker_alive=1
     kill -0 "$BROKER_PID" 2>/dev/null || broker_alive=0
-    python3 - "$dir/run.json" <<PY
+    python3 - "$dir/run.json" "$dir/report/summary.json" <<PY
 import json, sys
+try:
+    rate = json.load(open(sys.argv[2])).get("target_records_per_s")
+except (OSError, ValueError):
+    rate = None
 json.dump({"group": "$group", "name": "$name", "partitions": $partitions, "acks": "$acks",
-           "mode": "$mode", "rate": ${rate:-None}, "exit_status": $lt_status,
+           "mode": "$mode", "rate": rate, "exit_status": $lt_status,
            "broker_alive_after": bool($broker_alive),
            "command": "shardlog-loadtest ${args[*]}".split()}, open(sys.argv[1], "w"), indent=2)
 PY
@@ -441,47 +468,49 @@ PY
     return 0
 }
 
-max_records_per_s() {
-    python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["produce_records_per_s"]))' \
-        "$OUT/runs/$1/report/summary.json" 2>/dev/null || echo ""
-}
-
 # --- the suite -----------------------------------------------------------------
 SUITE_START="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 measure_fio
 measure_iperf3
+write_limits
 
-for partitions in "${PARTITION_COUNTS[@]}"; do
-    for acks in "${ACKS_MODES[@]}"; do
-        group="p$partitions-$acks"
-        start_broker "$group"
-        ok=1
-        run_one "$group" "$group-max" "$partitions" "$acks" max "" || ok=0
-        max="$(max_records_per_s "$group-max")"
-        if [[ "$ok" -eq 1 && -n "$max" && "$max" -gt 0 ]]; then
-            for pct in "${RATE_PERCENTS[@]}"; do
-                rate=$(( max * pct / 100 ))
-                run_one "$group" "$group-r$pct" "$partitions" "$acks" "rate $pct%" "$rate" || { ok=0; break; }
-            done
-        else
-            log "group $group: no max throughput measured; skipping its fixed-rate runs"
-            FAILED=1
-        fi
-        stop_broker "$group" || FAILED=1
+# The suite's runs in order (group, name, partitions, acks, mode); a fresh
+# broker for each group. A broker that dies ends its group.
+PLAN="$("$LOADTEST_BIN" --suite "$SUITE_FILE" --suite-list)" ||
+    die "shardlog-loadtest --suite-list failed on $SUITE_FILE (a release build older than --suite? cargo build --release -p loadtest)"
+current_group=""
+group_broken=0
+# The plan comes in on fd 3, so nothing a run starts can read it.
+while IFS=$'\t' read -r group name partitions acks mode <&3; do
+    skip=0
+    for skipped in "${QUICK_SKIP_GROUPS[@]+"${QUICK_SKIP_GROUPS[@]}"}"; do
+        [[ "$group" == "$skipped" ]] && skip=1
     done
-done
-
-group="p64-durable-one-per-request"
-start_broker "$group"
-run_one "$group" "$group" 64 durable "one per request" "" \
-    --batch-bytes 1200 --linger-ms 0 --inflight 64 || true
-stop_broker "$group" || FAILED=1
+    [[ "$skip" -eq 1 ]] && continue
+    if [[ "$group" != "$current_group" ]]; then
+        [[ -n "$current_group" ]] && { stop_broker "$current_group" || FAILED=1; }
+        current_group="$group"
+        group_broken=0
+        start_broker "$group"
+    fi
+    if [[ "$group_broken" -eq 1 ]]; then
+        log "run $name: skipped, the broker of group $group died"
+        continue
+    fi
+    # results.md's labels: "max", "rate 25%", "one per request".
+    case "$mode" in
+        "rate "*) mode="${mode%% of *}" ;;
+    esac
+    [[ "$name" == *one-per-request ]] && mode="one per request"
+    run_one "$group" "$name" "$partitions" "$acks" "$mode" || group_broken=1
+done 3<<< "$PLAN"
+[[ -n "$current_group" ]] && { stop_broker "$current_group" || FAILED=1; }
 SUITE_END="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
 # --- results -------------------------------------------------------------------
 export BENCH_OUT="$OUT" BENCH_START="$SUITE_START" BENCH_END="$SUITE_END" \
     BENCH_DURATION="$DURATION" BENCH_WARMUP="$WARMUP" BENCH_QUICK="$QUICK" \
-    BENCH_FSTYPE="$DATA_FSTYPE" BENCH_DEVICE="$DATA_DEVICE"
+    BENCH_FSTYPE="$DATA_FSTYPE" BENCH_DEVICE="$DATA_DEVICE" BENCH_SUITE="$SUITE_FILE"
 python3 - <<'PY'
 import glob, json, os
 
@@ -546,8 +575,9 @@ P(f"# shardlog benchmark suite (scripts/bench.sh), {env['BENCH_START']} .. {env[
 P("")
 P(f"Machine: {m['nproc']} cores, {m['cpu']}, kernel {m['kernel']}; data on {env['BENCH_DEVICE']} "
   f"({env['BENCH_FSTYPE']}). Runs: {env['BENCH_WARMUP']} s warmup + {env['BENCH_DURATION']} s measured"
-  f"{' (--quick)' if env['BENCH_QUICK'] == '1' else ''}; 1 topic, 1 KiB records, 4 producers, "
-  "4 consumers; MB = 10^6 bytes of record values.")
+  f"{' (--quick)' if env['BENCH_QUICK'] == '1' else ''}; workloads from {env['BENCH_SUITE']} "
+  "(the standard suite: 1 topic per run, 1 KiB records, 4 producers, 4 consumers); "
+  "MB = 10^6 bytes of record values.")
 P("")
 P("## Limits (same run)")
 P("")

@@ -1,10 +1,21 @@
 //! Two runs side by side: every headline metric of two `summary.json`
 //! files with A, B, the ratio B/A and whether B is better or worse. It
 //! reads summaries only; it never runs load.
+//!
+//! Like with like: the workloads are compared setting by setting. A
+//! difference is always printed; with a threshold (the CI gate) a
+//! difference in the workload's shape refuses the comparison, since a
+//! verdict between two different workloads means nothing. Differences
+//! of the host or the broker's cores are printed as warnings.
+//!
+//! The gate: with `threshold_percent`, every gated metric of B that is
+//! worse than A by more than that is a regression, and the caller exits
+//! non-zero.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::report::units::{format_latency_us, format_rate, group_thousands};
 use crate::summary::{Percentiles, RunSummary};
@@ -80,12 +91,273 @@ impl Row {
 
 /// Reads two `summary.json` files and lays them side by side.
 pub fn compare(a: &Path, b: &Path) -> Result<String, String> {
-    let summary_a = read_summary(a)?;
-    let summary_b = read_summary(b)?;
-    Ok(format_comparison(
-        (&a.display().to_string(), &summary_a),
-        (&b.display().to_string(), &summary_b),
-    ))
+    Ok(compare_with(a, b, &CompareOptions::default())?.text)
+}
+
+/// How strict a comparison is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CompareOptions {
+    /// Gate: a gated metric of B worse than A's by more than this percent
+    /// is a regression. `None`: no gate, the table only.
+    pub threshold_percent: Option<f64>,
+    /// Gate even when the workloads' shapes differ (they are still
+    /// printed).
+    pub allow_different_workloads: bool,
+}
+
+/// A comparison: the text to print and the gate's findings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    pub text: String,
+    /// Gated metrics of B worse than A beyond the threshold (empty
+    /// without a threshold).
+    pub regressions: Vec<Regression>,
+}
+
+/// A gated metric of B worse than A beyond the threshold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Regression {
+    pub metric: &'static str,
+    /// How much worse, in percent of A; infinite when A was 0 (errors)
+    /// or B did not measure what A did.
+    pub worse_by_percent: f64,
+}
+
+/// Reads two runs (each a `summary.json` or a report directory holding
+/// one), checks that they ran the same workload, lays them side by side
+/// and, with a threshold, finds B's regressions.
+pub fn compare_with(a: &Path, b: &Path, options: &CompareOptions) -> Result<Comparison, String> {
+    let (path_a, path_b) = (summary_path(a), summary_path(b));
+    let summary_a = read_summary(&path_a)?;
+    let summary_b = read_summary(&path_b)?;
+    if let Some(threshold) = options.threshold_percent {
+        if !threshold.is_finite() || threshold < 0.0 {
+            return Err(format!(
+                "--threshold must be a percentage of at least 0, not {threshold}"
+            ));
+        }
+        let refused: Vec<String> = workload_differences(&summary_a, &summary_b)
+            .into_iter()
+            .filter(|d| d.kind == DifferenceKind::Shape)
+            .map(|d| format!("{}: A {} B {}", d.setting, d.a, d.b))
+            .collect();
+        if !refused.is_empty() && !options.allow_different_workloads {
+            return Err(format!(
+                "{} and {} ran different workloads ({}); a verdict between them means \
+                 nothing. Compare like with like, or pass --allow-different-workloads",
+                path_a.display(),
+                path_b.display(),
+                refused.join(", ")
+            ));
+        }
+    }
+    let mut text = format_comparison(
+        (&path_a.display().to_string(), &summary_a),
+        (&path_b.display().to_string(), &summary_b),
+    );
+    let regressions = match options.threshold_percent {
+        Some(threshold) => {
+            let regressions = regressions(&rows(&summary_a, &summary_b), threshold);
+            text.push_str(&format_gate(threshold, &regressions));
+            regressions
+        }
+        None => Vec::new(),
+    };
+    Ok(Comparison { text, regressions })
+}
+
+/// A report directory stands for the `summary.json` in it.
+fn summary_path(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(crate::report::SUMMARY_JSON)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Metrics the gate looks at: throughput, latency up to p99, errors. The
+/// far tail (p99.9 and beyond, max) of a short run is a handful of records
+/// and moves by tens of percent between identical runs; it is printed,
+/// not gated.
+pub const GATED_METRICS: [&str; 11] = [
+    "produce records/s",
+    "produce MB/s",
+    "consume records/s",
+    "consume MB/s",
+    "produce ack p50",
+    "produce ack p90",
+    "produce ack p99",
+    "end-to-end p50",
+    "end-to-end p90",
+    "end-to-end p99",
+    "errors total",
+];
+
+/// The gated rows of B worse than A by more than `threshold_percent`. A
+/// metric A measured and B did not (no records consumed) is a regression.
+pub fn regressions(rows: &[Row], threshold_percent: f64) -> Vec<Regression> {
+    let threshold = threshold_percent / 100.0;
+    rows.iter()
+        .filter(|row| GATED_METRICS.contains(&row.metric))
+        .filter_map(|row| {
+            let worse_by = match (row.a, row.b) {
+                (Some(_), None) => f64::INFINITY,
+                (Some(a), Some(b)) => {
+                    let worse = match row.direction {
+                        Direction::HigherIsBetter => a - b,
+                        Direction::LowerIsBetter => b - a,
+                    };
+                    match (worse > 0.0, a == 0.0) {
+                        (false, _) => return None,
+                        (true, true) => f64::INFINITY,
+                        (true, false) => worse / a.abs(),
+                    }
+                }
+                (None, _) => return None,
+            };
+            (worse_by > threshold).then_some(Regression {
+                metric: row.metric,
+                worse_by_percent: worse_by * 100.0,
+            })
+        })
+        .collect()
+}
+
+fn format_gate(threshold_percent: f64, regressions: &[Regression]) -> String {
+    let mut out = format!(
+        "\ngate: B may be at most {threshold_percent}% worse than A in: {}\n",
+        GATED_METRICS.join(", ")
+    );
+    if regressions.is_empty() {
+        out.push_str("gate: passed, no gated metric of B is worse beyond the threshold\n");
+    }
+    for regression in regressions {
+        let by = if regression.worse_by_percent.is_finite() {
+            format!("{:.1}%", regression.worse_by_percent)
+        } else {
+            "inf (A was 0 or B did not measure it)".to_string()
+        };
+        let _ = writeln!(out, "REGRESSION: {} worse by {by}", regression.metric);
+    }
+    out
+}
+
+/// How much a difference between two runs' settings matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DifferenceKind {
+    /// Where the load went (broker address, topic name): never matters.
+    Place,
+    /// How long it ran: rates and percentiles stay comparable.
+    Length,
+    /// What the load was: the runs measured different things.
+    Shape,
+}
+
+/// One setting that differs between A and B.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Difference {
+    pub setting: String,
+    pub a: String,
+    pub b: String,
+    pub kind: DifferenceKind,
+}
+
+/// Settings that only say where the load went.
+const PLACE_SETTINGS: [&str; 2] = ["broker", "topic"];
+/// Settings that only say how long the load ran (`duration_s` and
+/// `warmup_s` are the string map's names).
+const LENGTH_SETTINGS: [&str; 5] = ["duration", "warmup", "records", "duration_s", "warmup_s"];
+
+/// Every setting that differs, from the typed workloads when both runs
+/// have them, else from the string maps of older summaries.
+pub fn workload_differences(a: &RunSummary, b: &RunSummary) -> Vec<Difference> {
+    let as_strings = |summary: &RunSummary| -> BTreeMap<String, String> {
+        match &summary.workload_settings {
+            Some(settings) => match serde_json::to_value(settings) {
+                Ok(serde_json::Value::Object(fields)) => fields
+                    .into_iter()
+                    .map(|(name, value)| {
+                        let text = match value {
+                            serde_json::Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        (name, text)
+                    })
+                    .collect(),
+                _ => summary.workload.clone(),
+            },
+            None => summary.workload.clone(),
+        }
+    };
+    let both_typed = a.workload_settings.is_some() && b.workload_settings.is_some();
+    let (map_a, map_b) = if both_typed {
+        (as_strings(a), as_strings(b))
+    } else {
+        // A setting added after a summary was written is missing from it;
+        // that summary's run had the setting's default (consumers read the
+        // tail before --consumers-from existed).
+        let with_defaults = |summary: &RunSummary| {
+            let mut map = summary.workload.clone();
+            for (name, value) in crate::workload::Workload::default().describe() {
+                map.entry(name).or_insert(value);
+            }
+            map
+        };
+        (with_defaults(a), with_defaults(b))
+    };
+    let mut names: Vec<&String> = map_a.keys().chain(map_b.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| map_a.get(*name) != map_b.get(*name))
+        .map(|name| {
+            let kind = if PLACE_SETTINGS.contains(&name.as_str()) {
+                DifferenceKind::Place
+            } else if LENGTH_SETTINGS.contains(&name.as_str()) {
+                DifferenceKind::Length
+            } else {
+                DifferenceKind::Shape
+            };
+            let value = |map: &BTreeMap<String, String>| map.get(name).cloned();
+            Difference {
+                setting: name.clone(),
+                a: value(&map_a).unwrap_or_else(|| "-".into()),
+                b: value(&map_b).unwrap_or_else(|| "-".into()),
+                kind,
+            }
+        })
+        .collect()
+}
+
+/// Facts of the hosts and brokers that differ: the figures may differ
+/// for that reason alone.
+pub fn host_differences(a: &RunSummary, b: &RunSummary) -> Vec<(String, String, String)> {
+    let (Some(pa), Some(pb)) = (&a.provenance, &b.provenance) else {
+        return Vec::new();
+    };
+    let text = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let facts = |p: &crate::provenance::Provenance| {
+        [
+            ("CPU", p.host.cpu_model.clone()),
+            ("cores", Some(p.host.cores.to_string())),
+            ("kernel", p.host.kernel.clone()),
+            (
+                "data dir file system",
+                p.host.data_dir.as_ref().map(|d| d.fs_type.clone()),
+            ),
+            (
+                "broker cores",
+                p.broker.as_ref().map(|b| b.cores.to_string()),
+            ),
+        ]
+    };
+    facts(pa)
+        .into_iter()
+        .zip(facts(pb))
+        .filter(|((_, va), (_, vb))| va != vb)
+        .map(|((name, va), (_, vb))| (name.to_string(), text(va), text(vb)))
+        .collect()
 }
 
 /// A `summary.json`, or an error that names the file.
@@ -186,20 +458,21 @@ pub fn format_comparison(a: (&str, &RunSummary), b: (&str, &RunSummary)) -> Stri
     let _ = writeln!(out, "A: {name_a} ({:.1} s measured)", summary_a.measured_s);
     let _ = writeln!(out, "B: {name_b} ({:.1} s measured)", summary_b.measured_s);
 
-    let keys = summary_a.workload.keys().chain(summary_b.workload.keys());
-    let mut differing: Vec<&String> = keys
-        .filter(|key| summary_a.workload.get(*key) != summary_b.workload.get(*key))
-        .collect();
-    differing.sort();
-    differing.dedup();
-    for key in differing {
-        let value = |s: &RunSummary| s.workload.get(key).cloned().unwrap_or("-".into());
+    for difference in workload_differences(summary_a, summary_b) {
+        let note = match difference.kind {
+            // Every run has its own broker address or topic.
+            DifferenceKind::Place => continue,
+            DifferenceKind::Length => " (run length only)",
+            DifferenceKind::Shape => " (NOT LIKE WITH LIKE)",
+        };
         let _ = writeln!(
             out,
-            "workload differs: {key}: A {} B {}",
-            value(summary_a),
-            value(summary_b)
+            "workload differs: {}: A {} B {}{note}",
+            difference.setting, difference.a, difference.b
         );
+    }
+    for (fact, a, b) in host_differences(summary_a, summary_b) {
+        let _ = writeln!(out, "host differs: {fact}: A {a} B {b}");
     }
 
     let _ = writeln!(
@@ -391,6 +664,164 @@ mod tests {
             "produce ack p50 500 µs 500 µs 1.000 same"
         );
         assert_eq!(line("errors total"), "errors total 0 3 inf WORSE");
+    }
+
+    fn typed(mut summary: RunSummary, partitions: u32, broker: &str) -> RunSummary {
+        summary.workload_settings = Some(crate::workload::Workload {
+            partitions,
+            broker: broker.into(),
+            ..crate::workload::Workload::default()
+        });
+        summary
+    }
+
+    #[test]
+    fn the_gate_finds_what_is_worse_beyond_the_threshold() {
+        let a = summary(40_000.0, 4_000, 0);
+        // 4% less throughput, 10% more p99, 3 errors where A had none.
+        let b = summary(38_400.0, 4_400, 3);
+        let found = |threshold| {
+            regressions(&rows(&a, &b), threshold)
+                .into_iter()
+                .map(|r| (r.metric, (r.worse_by_percent * 10.0).round() / 10.0))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            found(5.0),
+            [
+                ("produce ack p99", 10.0),
+                ("end-to-end p99", 10.0),
+                ("errors total", f64::INFINITY)
+            ]
+        );
+        let at_three = found(3.0);
+        assert!(
+            at_three.contains(&("produce records/s", 4.0)),
+            "{at_three:?}"
+        );
+        assert!(at_three.contains(&("consume MB/s", 4.0)), "{at_three:?}");
+        // Better is never a regression, however far; the far tail is not
+        // gated (p99.9 is 10% worse here too).
+        assert_eq!(regressions(&rows(&b, &a), 0.0).len(), 0);
+        assert!(!found(0.0).iter().any(|(m, _)| m.contains("99.9")));
+        // A measured end-to-end latency, B did not: a regression.
+        let b_consumed_nothing = RunSummary {
+            e2e: Percentiles::default(),
+            ..summary(40_000.0, 4_000, 0)
+        };
+        assert_eq!(
+            regressions(&rows(&a, &b_consumed_nothing), 50.0)
+                .iter()
+                .map(|r| r.metric)
+                .collect::<Vec<_>>(),
+            ["end-to-end p50", "end-to-end p90", "end-to-end p99"]
+        );
+    }
+
+    #[test]
+    fn settings_differences_are_sorted_by_what_they_change() {
+        let a = typed(summary(1.0, 1, 0), 8, "127.0.0.1:1000");
+        let mut b = typed(summary(1.0, 1, 0), 16, "127.0.0.1:2000");
+        b.workload_settings.as_mut().unwrap().duration = 60.0;
+        let kinds: Vec<(String, DifferenceKind)> = workload_differences(&a, &b)
+            .into_iter()
+            .map(|d| (d.setting, d.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("broker".to_string(), DifferenceKind::Place),
+                ("duration".to_string(), DifferenceKind::Length),
+                ("partitions".to_string(), DifferenceKind::Shape),
+            ]
+        );
+        // Older summaries have the string map only.
+        let mut old_b = summary(1.0, 1, 0);
+        old_b.workload.insert("partitions".into(), "16".into());
+        let differences = workload_differences(&summary(1.0, 1, 0), &old_b);
+        assert_eq!(differences.len(), 1);
+        assert_eq!(
+            (differences[0].a.as_str(), differences[0].b.as_str()),
+            ("8", "16")
+        );
+        // A summary from before --consumers-from read the tail: the same as
+        // a new one that says so, a different shape from one that did not.
+        let mut new_tail = typed(summary(1.0, 1, 0), 8, "x:1");
+        new_tail.workload = new_tail.workload_settings.as_ref().unwrap().describe();
+        let mut old = summary(1.0, 1, 0);
+        old.workload = new_tail.workload.clone();
+        old.workload.remove("consumers_from");
+        let shapes = |a: &RunSummary, b: &RunSummary| -> Vec<String> {
+            workload_differences(a, b)
+                .into_iter()
+                .filter(|d| d.kind == DifferenceKind::Shape)
+                .map(|d| d.setting)
+                .collect()
+        };
+        assert_eq!(shapes(&old, &new_tail), Vec::<String>::new());
+        let mut new_earliest = new_tail.clone();
+        new_earliest
+            .workload
+            .insert("consumers_from".into(), "earliest".into());
+        assert_eq!(shapes(&old, &new_earliest), ["consumers_from"]);
+    }
+
+    #[test]
+    fn the_gate_refuses_different_workloads_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, summary: &RunSummary| {
+            let path = dir.path().join(name);
+            fs::write(&path, serde_json::to_string(summary).unwrap()).unwrap();
+            path
+        };
+        let a = write("a.json", &typed(summary(40_000.0, 4_000, 0), 8, "x:1"));
+        let same_shape = write("b.json", &typed(summary(30_000.0, 4_000, 0), 8, "y:2"));
+        let other_shape = write("c.json", &typed(summary(40_000.0, 4_000, 0), 16, "x:1"));
+        let gate = |threshold| CompareOptions {
+            threshold_percent: Some(threshold),
+            allow_different_workloads: false,
+        };
+
+        let comparison = compare_with(&a, &same_shape, &gate(10.0)).unwrap();
+        assert_eq!(comparison.regressions.len(), 4, "{}", comparison.text);
+        assert!(comparison
+            .text
+            .contains("REGRESSION: produce records/s worse by 25.0%"));
+        assert!(!comparison.text.contains("workload differs: broker"));
+        assert!(compare_with(&a, &same_shape, &gate(30.0))
+            .unwrap()
+            .text
+            .contains("gate: passed"));
+
+        let refused = compare_with(&a, &other_shape, &gate(10.0)).unwrap_err();
+        assert!(refused.contains("partitions: A 8 B 16"), "{refused}");
+        assert!(refused.contains("--allow-different-workloads"), "{refused}");
+        let allowed = CompareOptions {
+            allow_different_workloads: true,
+            ..gate(10.0)
+        };
+        let comparison = compare_with(&a, &other_shape, &allowed).unwrap();
+        assert!(comparison.regressions.is_empty());
+        assert!(comparison
+            .text
+            .contains("workload differs: partitions: A 8 B 16 (NOT LIKE WITH LIKE)"));
+        // Without a gate, a difference is printed, not refused.
+        assert!(compare(&a, &other_shape).is_ok());
+        assert!(compare_with(&a, &same_shape, &gate(-1.0)).is_err());
+    }
+
+    #[test]
+    fn a_report_directory_stands_for_its_summary() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        fs::create_dir(&run).unwrap();
+        fs::write(
+            run.join("summary.json"),
+            serde_json::to_string(&summary(1.0, 1, 0)).unwrap(),
+        )
+        .unwrap();
+        let text = compare(&run, &run).unwrap();
+        assert!(text.contains("summary.json"), "{text}");
     }
 
     #[test]

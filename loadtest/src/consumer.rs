@@ -1,7 +1,9 @@
 //! One consumer thread: reads its share of the partitions from where they
-//! ended when the run started, and reports records, bytes and end-to-end
+//! ended when the run started (`--consumers-from tail`) or from the oldest
+//! record kept (`earliest`), and reports records, bytes and end-to-end
 //! latency (consume time minus the send time the record carries) every
-//! second.
+//! tenth of a second. Records older than the run (a backlog) are counted but have no
+//! end-to-end latency: they were waiting before the run began.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
@@ -12,9 +14,9 @@ use hdrhistogram::Histogram;
 use shardlog::client::{Consumer, ConsumerConfig, StartFrom};
 
 use crate::payload;
-use crate::run::{Clock, Report, REPORT_INTERVAL};
+use crate::run::{Clock, Report, THREAD_REPORT_INTERVAL};
 use crate::summary::{latency_histogram, LATENCY_US_MAX};
-use crate::workload::Workload;
+use crate::workload::{ConsumersFrom, Workload};
 
 /// How long one fetch may wait for records.
 const FETCH_WAIT_MS: u32 = 100;
@@ -44,7 +46,7 @@ impl ConsumerInterval {
 pub fn run_consumer(
     workload: &Workload,
     clock: Clock,
-    partitions: Vec<u32>,
+    partitions: Vec<(String, u32)>,
     ready: Arc<Barrier>,
     stop: Arc<AtomicBool>,
     reports: Sender<Report>,
@@ -55,8 +57,12 @@ pub fn run_consumer(
             max_wait_ms: FETCH_WAIT_MS,
             ..ConsumerConfig::default()
         })?;
-        for &p in &partitions {
-            consumer.assign(&workload.topic, p, StartFrom::Latest)?;
+        let start_from = match workload.consumers_from {
+            ConsumersFrom::Tail => StartFrom::Latest,
+            ConsumersFrom::Earliest => StartFrom::Earliest,
+        };
+        for (topic, partition) in &partitions {
+            consumer.assign(topic, *partition, start_from)?;
         }
         Ok::<_, shardlog::client::ClientError>(consumer)
     })();
@@ -70,8 +76,11 @@ pub fn run_consumer(
             return;
         }
     };
-    let mut interval = ConsumerInterval::new(false);
+    // Producers start at `clock.start`; so do reads, or a backlog would be
+    // read before the clock (and the measurement) began.
+    std::thread::sleep(clock.start.saturating_duration_since(Instant::now()));
     let mut interval_started = Instant::now();
+    let mut interval = ConsumerInterval::new(interval_started >= clock.measure_from);
     let mut error = None;
     while !stop.load(Ordering::Relaxed) {
         match consumer.poll() {
@@ -81,7 +90,9 @@ pub fn run_consumer(
                     interval.consumed += 1;
                     interval.bytes +=
                         (record.value.len() + record.key.as_ref().map_or(0, |k| k.len())) as u64;
-                    if let Some(stamp) = payload::decode(&record.value) {
+                    let stamp = payload::decode(&record.value)
+                        .filter(|stamp| stamp.send_time_ns >= clock.started_unix_ns);
+                    if let Some(stamp) = stamp {
                         let us = now_ns.saturating_sub(stamp.send_time_ns) / 1_000;
                         interval
                             .e2e_latency_us
@@ -96,7 +107,7 @@ pub fn run_consumer(
         }
         let now = Instant::now();
         let warmup_ends = !interval.measured && now >= clock.measure_from;
-        if warmup_ends || now.duration_since(interval_started) >= REPORT_INTERVAL {
+        if warmup_ends || now.duration_since(interval_started) >= THREAD_REPORT_INTERVAL {
             let done = std::mem::replace(
                 &mut interval,
                 ConsumerInterval::new(now >= clock.measure_from),

@@ -1,6 +1,7 @@
 //! One producer thread: sends records closed-loop (at most `--inflight`
 //! unacknowledged) or open-loop at a fixed rate, and reports what was
-//! acknowledged, with what latency, every second.
+//! acknowledged, with what latency, every tenth of a second
+//! ([`THREAD_REPORT_INTERVAL`](crate::run::THREAD_REPORT_INTERVAL)).
 //!
 //! Latency is from the record's send time (closed loop) or its intended
 //! send time (fixed rate: a record due while the producer was held up
@@ -8,7 +9,7 @@
 //! to its acknowledgement. Batches of one partition are acknowledged in
 //! order, so each partition keeps a queue of its records' start times.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,7 @@ use shardlog::client::partitioner::partition_for_key;
 use shardlog::client::{Delivery, Producer, ProducerConfig, ProducerRecord};
 
 use crate::payload::{self, Stamp};
-use crate::run::{Clock, Report, REPORT_INTERVAL};
+use crate::run::{Clock, DrivenTopic, Report, THREAD_REPORT_INTERVAL};
 use crate::summary::{latency_histogram, LATENCY_US_MAX};
 use crate::workload::Workload;
 
@@ -55,10 +56,16 @@ struct ProducerThread<'a> {
     id: u32,
     workload: &'a Workload,
     clock: Clock,
-    partitions: u32,
+    topics: &'a [DrivenTopic],
+    /// A topic's index in `topics`, by name (deliveries name their topic).
+    topic_index: HashMap<String, usize>,
+    /// Every (topic index, partition), the round-robin of records without
+    /// keys.
+    slots: Vec<(usize, u32)>,
     producer: Producer,
-    /// Per partition, the latency start of each unacknowledged record.
-    outstanding: Vec<VecDeque<Instant>>,
+    /// Per topic and partition, the latency start of each unacknowledged
+    /// record.
+    outstanding: Vec<Vec<VecDeque<Instant>>>,
     outstanding_count: usize,
     interval: ProducerInterval,
     interval_started: Instant,
@@ -70,7 +77,7 @@ pub fn run_producer(
     id: u32,
     workload: &Workload,
     clock: Clock,
-    partitions: u32,
+    topics: &[DrivenTopic],
     quota: Option<u64>,
     reports: Sender<Report>,
 ) {
@@ -95,9 +102,22 @@ pub fn run_producer(
     let mut thread = ProducerThread {
         id,
         workload,
-        partitions,
+        topics,
+        topic_index: topics
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect(),
+        slots: topics
+            .iter()
+            .enumerate()
+            .flat_map(|(i, t)| (0..t.partitions).map(move |p| (i, p)))
+            .collect(),
         producer,
-        outstanding: vec![VecDeque::new(); partitions as usize],
+        outstanding: topics
+            .iter()
+            .map(|t| vec![VecDeque::new(); t.partitions as usize])
+            .collect(),
         outstanding_count: 0,
         interval: ProducerInterval::new(now >= clock.measure_from),
         interval_started: now,
@@ -160,20 +180,22 @@ impl ProducerThread<'_> {
             };
             payload::encode(stamp, self.workload.record_bytes, &mut value);
             let mut record = ProducerRecord::new(value.clone());
-            let partition = if self.workload.key_bytes > 0 {
+            let (topic, partition) = if self.workload.key_bytes > 0 {
+                let topic = (sequence % self.topics.len() as u64) as usize;
                 let key = key_bytes(self.id, sequence, self.workload.key_bytes);
-                let partition = partition_for_key(&key, self.partitions);
+                let partition = partition_for_key(&key, self.topics[topic].partitions);
                 record = record.key(key);
-                partition
+                (topic, partition)
             } else {
-                ((sequence + u64::from(self.id)) % u64::from(self.partitions)) as u32
+                let slot = (sequence + u64::from(self.id)) % self.slots.len() as u64;
+                self.slots[slot as usize]
             };
             record = record.partition(partition);
             sequence += 1;
             self.interval.sent += 1;
-            match self.producer.send(&self.workload.topic, record) {
+            match self.producer.send(&self.topics[topic].name, record) {
                 Ok(()) => {
-                    self.outstanding[partition as usize].push_back(started);
+                    self.outstanding[topic][partition as usize].push_back(started);
                     self.outstanding_count += 1;
                 }
                 Err(e) => {
@@ -192,7 +214,14 @@ impl ProducerThread<'_> {
     fn handle(&mut self, deliveries: Vec<Delivery>) {
         let now = Instant::now();
         for delivery in deliveries {
-            let queue = &mut self.outstanding[delivery.partition as usize];
+            // Records go to the run's topics only; a delivery for another
+            // would be the client's bug, and its records would never be
+            // counted as answered.
+            let topic = *self
+                .topic_index
+                .get(&delivery.topic)
+                .unwrap_or_else(|| panic!("a delivery for topic {}, not sent to", delivery.topic));
+            let queue = &mut self.outstanding[topic][delivery.partition as usize];
             let count = delivery.record_count as usize;
             let starts: Vec<Instant> = queue.drain(..count.min(queue.len())).collect();
             self.outstanding_count -= starts.len();
@@ -218,11 +247,11 @@ impl ProducerThread<'_> {
         self.maybe_report(now);
     }
 
-    /// Sends the interval every second, and at the end of warmup so the
-    /// measured window starts clean.
+    /// Sends the interval every tenth of a second, and at the end of
+    /// warmup so the measured window starts clean.
     fn maybe_report(&mut self, now: Instant) {
         let warmup_ends = !self.interval.measured && now >= self.clock.measure_from;
-        if warmup_ends || now.duration_since(self.interval_started) >= REPORT_INTERVAL {
+        if warmup_ends || now.duration_since(self.interval_started) >= THREAD_REPORT_INTERVAL {
             self.flush_interval();
             self.interval_started = now;
         }

@@ -3,11 +3,14 @@
 //! reads what the run measured; it never measures.
 //!
 //! - `hgrm`: the percentile distribution text HdrHistogram's tools read.
-//! - `plot`: `latency.svg` and `throughput.svg`.
+//! - the `.hlog` interval logs come from [`crate::interval_log`].
+//! - `plot`: `latency.svg`, `throughput.svg` and the overlay of runs.
+//! - `overlay`: `--plot A B C --out cmp.svg`, from report directories.
 //! - `text`: the report printed at the end of a run.
 //! - `units`: numbers with their units, shared with [`crate::compare`].
 
 mod hgrm;
+mod overlay;
 mod plot;
 mod text;
 pub(crate) mod units;
@@ -18,10 +21,15 @@ use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 
+use crate::run::Outcome;
 use crate::summary::RunSummary;
 
 pub use hgrm::{format_hgrm, parse_hgrm, write_hgrm, HgrmRow};
-pub use plot::{latency_svg, throughput_svg};
+pub use overlay::{write_overlay, PlotLatency};
+pub use plot::{
+    footer_lines, latency_svg, overlay_svg, plotted_seconds, throughput_svg, OverlayRun,
+    OVERLAY_RUNS_MAX,
+};
 pub use text::format_report;
 
 pub const PRODUCE_ACK_HGRM: &str = "produce_ack.hgrm";
@@ -29,6 +37,43 @@ pub const E2E_HGRM: &str = "e2e.hgrm";
 pub const SUMMARY_JSON: &str = "summary.json";
 pub const LATENCY_SVG: &str = "latency.svg";
 pub const THROUGHPUT_SVG: &str = "throughput.svg";
+pub const PRODUCE_ACK_HLOG: &str = "produce_ack.hlog";
+pub const E2E_HLOG: &str = "e2e.hlog";
+
+/// Everything a run writes: [`write_report`]'s files, then the interval
+/// logs `produce_ack.hlog` and `e2e.hlog` (only when records were
+/// consumed, as `e2e.hgrm`).
+pub fn write_outcome(dir: &Path, outcome: &Outcome) -> io::Result<Vec<PathBuf>> {
+    let mut written = write_report(
+        dir,
+        &outcome.summary,
+        &outcome.produce_ack_us,
+        &outcome.e2e_us,
+    )?;
+    let mut logs = vec![(PRODUCE_ACK_HLOG, "produce ack", &outcome.produce_ack_log)];
+    if !outcome.e2e_us.is_empty() {
+        logs.push((E2E_HLOG, "end-to-end", &outcome.e2e_log));
+    }
+    for (name, what, log) in logs {
+        let comments = [
+            format!("shardlog-loadtest {what} latency, microseconds, one interval per second"),
+            outcome
+                .summary
+                .provenance
+                .as_ref()
+                .map_or_else(String::new, |p| p.one_line()),
+        ];
+        let comments: Vec<&str> = comments
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !c.is_empty())
+            .collect();
+        let path = dir.join(name);
+        fs::write(&path, log.to_bytes(outcome.measurement_start, &comments)?)?;
+        written.push(path);
+    }
+    Ok(written)
+}
 
 /// Writes a run's files into `dir` (created if missing) and returns their
 /// paths: `produce_ack.hgrm`, `e2e.hgrm` (only when records were consumed),
@@ -58,8 +103,11 @@ pub fn write_report(
     }
     let json = serde_json::to_string_pretty(summary).map_err(io::Error::other)?;
     write(SUMMARY_JSON, json + "\n")?;
-    write(LATENCY_SVG, latency_svg(&distributions)?)?;
-    write(THROUGHPUT_SVG, throughput_svg(&summary.timeline)?)?;
+    write(
+        LATENCY_SVG,
+        latency_svg(&distributions, &plot::footer_lines(summary))?,
+    )?;
+    write(THROUGHPUT_SVG, throughput_svg(summary)?)?;
     Ok(written)
 }
 
@@ -96,7 +144,7 @@ mod tests {
             let fetch_us = 400.0 + 1_500.0 * random.next_unit();
             e2e.record(ack_us + fetch_us as u64).unwrap();
         }
-        let timeline = (1..=60)
+        let mut timeline: Vec<Sample> = (1..=60)
             .map(|t| {
                 let stalled = t == 30;
                 let wobble = 1.0 + 0.04 * (random.next_unit() - 0.5);
@@ -113,6 +161,14 @@ mod tests {
                 }
             })
             .collect();
+        // The second that straddles the end of the window: producers
+        // stopped 0.4 s into it.
+        timeline.push(Sample {
+            t_s: 60.6,
+            produce_records_per_s: 20_000.0,
+            produce_mb_per_s: 20.5,
+            ..timeline[59].clone()
+        });
         let mut summary = RunSummary {
             produce_records_per_s: 49_512.0,
             produce_mb_per_s: 50.7,
@@ -129,6 +185,23 @@ mod tests {
         };
         summary.errors.insert("RequestTimedOut".into(), 10);
         summary.workload.insert("value_bytes".into(), "1024".into());
+        summary.workload_settings = Some(crate::workload::Workload {
+            rate: Some(50_000.0),
+            duration: 60.0,
+            ..crate::workload::Workload::default()
+        });
+        summary.provenance = Some(crate::provenance::Provenance {
+            shardlog_version: "0.1.0".into(),
+            git_commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            started_at: "2026-11-30T22:57:31Z".into(),
+            host: crate::provenance::Host {
+                cpu_model: Some("AMD EPYC 9B14".into()),
+                cores: 2,
+                kernel: Some("6.18.44".into()),
+                ..crate::provenance::Host::default()
+            },
+            ..crate::provenance::Provenance::default()
+        });
         summary.set_latencies(&produce_ack, &e2e);
         (summary, produce_ack, e2e)
     }
@@ -150,6 +223,20 @@ mod tests {
                 Some(content.trim())
             })
             .collect()
+    }
+
+    /// The most points of any polyline drawn in `color` (a legend swatch
+    /// has 2; a chart line one per point).
+    fn longest_polyline(svg: &str, color: &str) -> usize {
+        svg.split("<polyline")
+            .skip(1)
+            .filter(|element| element.contains(&format!("stroke=\"{color}\"")))
+            .filter_map(|element| {
+                let points = element.split("points=\"").nth(1)?.split('"').next()?;
+                Some(points.split_whitespace().count())
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// Well-formed enough for a viewer: one root element, closed, and
@@ -226,15 +313,112 @@ mod tests {
             plot::TIME_X_DESC,
             plot::THROUGHPUT_Y_DESC,
             plot::TIMELINE_LATENCY_Y_DESC,
+            plot::LAG_Y_DESC,
+            plot::LAG_LABEL,
             "produce MB/s",
             "consume MB/s",
             "produce ack p99 ms",
+            "target 50,000 records/s",
         ] {
             assert!(
                 texts.contains(&text),
                 "throughput.svg has no `{text}` in {texts:?}"
             );
         }
+
+        // Both plots say what produced them.
+        let footer = plot::footer_lines(&summary);
+        assert_eq!(footer.len(), 2);
+        assert!(
+            footer[0].starts_with("workload: 16 partitions, 4 producers, 4 consumers at the tail")
+        );
+        assert!(
+            footer[0].contains("fixed rate 50000 records/s"),
+            "{}",
+            footer[0]
+        );
+        assert_eq!(
+            footer[1],
+            "run: shardlog 0.1.0 (0123456789ab), 2026-11-30T22:57:31Z; 2 cores, AMD EPYC 9B14, Linux 6.18.44"
+        );
+        // Wrapped to the plot's width: the text elements, joined, hold
+        // every footer line.
+        let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for svg in [&latency, &throughput] {
+            let joined = words(&svg_texts(svg).join(" "));
+            for line in &footer {
+                assert!(joined.contains(&words(line)), "no `{line}` in {joined}");
+            }
+        }
+
+        // The partial last second is in summary.json, not in the plot: 60
+        // points per line, not 61.
+        assert_eq!(summary.timeline.len(), 61);
+        assert_eq!(plotted_seconds(&summary).len(), 60);
+        assert_eq!(longest_polyline(&throughput, "#1F77B4"), 60);
+        // The target is a dashed line, not a polyline of points.
+        assert!(throughput.contains("stroke=\"#2CA02C\""));
+    }
+
+    #[test]
+    fn overlay_of_runs_names_each_run_and_its_workload() {
+        let (summary, produce_ack, e2e) = run_like();
+        let scratch = tempfile::tempdir().unwrap();
+        let run_a = scratch.path().join("a");
+        let run_b = scratch.path().join("b");
+        write_report(&run_a, &summary, &produce_ack, &e2e).unwrap();
+        write_report(&run_b, &summary, &produce_ack, &latency_histogram()).unwrap();
+        let bare_hgrm = scratch.path().join("c.hgrm");
+        fs::write(&bare_hgrm, format_hgrm(&e2e)).unwrap();
+        let out = scratch.path().join("cmp.svg");
+
+        let runs = [run_a.clone(), run_b.clone(), bare_hgrm.clone()];
+        write_overlay(&runs, PlotLatency::ProduceAck, &out).unwrap();
+        let svg = fs::read_to_string(&out).unwrap();
+        assert_well_formed_svg(&svg);
+        let texts = svg_texts(&svg);
+        for run in &runs {
+            let label = format!("{} (200,000 records)", run.display());
+            assert!(texts.contains(&label.as_str()), "no `{label}` in {texts:?}");
+        }
+        assert!(texts.contains(&"Produce ack latency by percentile"));
+        let workload_line = format!("{}: {}", run_a.display(), plot::footer_lines(&summary)[0]);
+        let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            words(&texts.join(" ")).contains(&words(&workload_line)),
+            "{texts:?}"
+        );
+        for color in ["#1F77B4", "#D62728", "#2CA02C"] {
+            assert!(longest_polyline(&svg, color) > 10, "{color}");
+        }
+
+        // Errors name what is wrong.
+        let error =
+            write_overlay(std::slice::from_ref(&run_b), PlotLatency::E2e, &out).unwrap_err();
+        assert!(error.contains("e2e.hgrm"), "{error}");
+        let error = write_overlay(
+            std::slice::from_ref(&run_a),
+            PlotLatency::E2e,
+            &scratch.path().join("x.pdf"),
+        )
+        .unwrap_err();
+        assert!(error.contains("x.pdf"), "{error}");
+        let too_many = vec![run_a.clone(); OVERLAY_RUNS_MAX + 1];
+        let error = write_overlay(&too_many, PlotLatency::ProduceAck, &out).unwrap_err();
+        assert!(error.contains(&OVERLAY_RUNS_MAX.to_string()), "{error}");
+    }
+
+    #[test]
+    fn a_produce_only_run_has_no_lag_panel_and_a_max_run_no_target() {
+        let (mut summary, _, _) = run_like();
+        let workload = summary.workload_settings.as_mut().unwrap();
+        workload.consumers = 0;
+        workload.rate = None;
+        summary.target_records_per_s = None;
+        let texts_of = |svg: &str| svg_texts(svg).join("\n");
+        let texts = texts_of(&throughput_svg(&summary).unwrap());
+        assert!(!texts.contains(plot::LAG_Y_DESC), "{texts}");
+        assert!(!texts.contains("target"), "{texts}");
     }
 
     #[test]

@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::provenance::Provenance;
+use crate::workload::Workload;
+
 /// Latencies are recorded in microseconds, 3 significant digits, up to
 /// this many (larger values are clamped to it and counted as the max).
 pub const LATENCY_US_MAX: u64 = 60_000_000;
@@ -55,7 +58,8 @@ pub struct Sample {
     pub consume_mb_per_s: f64,
     pub produce_ack_p50_us: u64,
     pub produce_ack_p99_us: u64,
-    /// Records acknowledged but not yet consumed, at the end of the second.
+    /// Records acknowledged but not yet consumed, at the end of the second
+    /// (with `--consumers-from earliest`, the backlog not yet read too).
     pub consumer_lag: u64,
 }
 
@@ -83,9 +87,25 @@ pub struct RunSummary {
     pub measured_s: f64,
     /// For fixed-rate runs: the rate asked for and the rate achieved.
     pub target_records_per_s: Option<f64>,
-    /// The workload, as given on the command line.
+    /// The workload, as given on the command line, as strings (kept for
+    /// the scripts that read it; `workload_settings` has it typed).
     pub workload: BTreeMap<String, String>,
     pub timeline: Vec<Sample>,
+    /// The workload, typed, with the flags' names. `None` in summaries
+    /// written before it was added.
+    #[serde(default)]
+    pub workload_settings: Option<Workload>,
+    /// What produced the run: versions, host, broker, limits. `None` in
+    /// summaries written before it was added.
+    #[serde(default)]
+    pub provenance: Option<Provenance>,
+    /// Records and bytes the topic held when the run started, which
+    /// `--consumers-from earliest` consumers read before this run's
+    /// (0 for consumers at the tail).
+    #[serde(default)]
+    pub backlog_records: u64,
+    #[serde(default)]
+    pub backlog_bytes: u64,
 }
 
 impl RunSummary {

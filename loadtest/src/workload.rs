@@ -1,11 +1,15 @@
 //! The workload: every setting of a run, as the command line gives it.
+//! `summary.json` records it typed (`workload_settings`), with the same
+//! names as the flags (`--record-bytes` is `record_bytes`).
 
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::{Args, Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
 use shardlog::client::Acks;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AcksArg {
     None,
     Written,
@@ -22,7 +26,26 @@ impl From<AcksArg> for Acks {
     }
 }
 
-#[derive(Args, Clone, Debug)]
+/// Most topics one run drives.
+pub const TOPICS_MAX: u32 = 1_000;
+
+/// Where consumers start reading.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsumersFrom {
+    /// Where the partitions end when the run starts: only this run's
+    /// records, read while they are produced (mostly from the cache).
+    #[default]
+    Tail,
+    /// The oldest record kept: the topic's backlog first (catch-up reads
+    /// from disk), then this run's records.
+    Earliest,
+}
+
+/// Every field has the command line's default (see [`Default`]), so a
+/// summary or a file that leaves a setting out means that default.
+#[derive(Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Workload {
     /// Broker address (any listener).
     #[arg(long, default_value = "127.0.0.1:9092")]
@@ -30,6 +53,11 @@ pub struct Workload {
     /// Topic to drive; created if missing.
     #[arg(long, default_value = "loadtest")]
     pub topic: String,
+    /// Topics to drive, each with --partitions partitions: --topic itself
+    /// when 1, else <topic>-0 .. <topic>-<N-1>. Records go round-robin
+    /// over every partition of every topic.
+    #[arg(long, default_value_t = 1)]
+    pub topics: u32,
     /// Partitions of the topic when the harness creates it.
     #[arg(long, default_value_t = 16)]
     pub partitions: u32,
@@ -39,6 +67,12 @@ pub struct Workload {
     /// Consumer threads (each reads a share of the partitions).
     #[arg(long, default_value_t = 4)]
     pub consumers: u32,
+    /// Where consumers start: `tail` (this run's records only) or
+    /// `earliest` (the topic's backlog first: catch-up reads). With
+    /// --producers 0, a catch-up read ends when the backlog is read or
+    /// --duration is up.
+    #[arg(long, value_enum, default_value = "tail")]
+    pub consumers_from: ConsumersFrom,
     /// Bytes of each record's value (at least 24: the harness's header).
     #[arg(long, default_value_t = 1024)]
     pub record_bytes: usize,
@@ -72,10 +106,32 @@ pub struct Workload {
     pub rate: Option<f64>,
 }
 
+impl Default for Workload {
+    /// The command line's defaults: one source for them, the `#[arg]`s.
+    fn default() -> Self {
+        #[derive(Parser)]
+        struct DefaultsOnly {
+            #[command(flatten)]
+            workload: Workload,
+        }
+        DefaultsOnly::parse_from(["shardlog-loadtest"]).workload
+    }
+}
+
 impl Workload {
     pub fn validate(&self) -> Result<(), String> {
         if self.producers == 0 && self.consumers == 0 {
             return Err("nothing to run: --producers and --consumers are both 0".into());
+        }
+        if self.producers == 0 && self.consumers_from == ConsumersFrom::Tail {
+            return Err(
+                "nothing to read: --producers 0 with consumers at the tail; \
+                 read a topic's backlog with --consumers-from earliest"
+                    .into(),
+            );
+        }
+        if !(1..=TOPICS_MAX).contains(&self.topics) {
+            return Err(format!("--topics must be 1 to {TOPICS_MAX}"));
         }
         if self.partitions == 0 {
             return Err("--partitions must be at least 1".into());
@@ -98,12 +154,60 @@ impl Workload {
         Ok(())
     }
 
+    /// The topics the run drives.
+    pub fn topic_names(&self) -> Vec<String> {
+        match self.topics {
+            1 => vec![self.topic.clone()],
+            n => (0..n).map(|i| format!("{}-{i}", self.topic)).collect(),
+        }
+    }
+
     pub fn warmup(&self) -> Duration {
         Duration::from_secs_f64(self.warmup)
     }
 
     pub fn duration(&self) -> Duration {
         Duration::from_secs_f64(self.duration)
+    }
+
+    /// The workload in one line, for plots: "16 partitions, 4 producers,
+    /// ...".
+    pub fn one_line(&self) -> String {
+        let consumers = match (self.consumers, self.consumers_from) {
+            (0, _) => "no consumers".to_string(),
+            (n, ConsumersFrom::Tail) => format!("{n} consumers at the tail"),
+            (n, ConsumersFrom::Earliest) => format!("{n} consumers from the earliest"),
+        };
+        let keys = match self.key_bytes {
+            0 => "no keys".to_string(),
+            n => format!("{n} B keys"),
+        };
+        let mode = match self.rate {
+            Some(rate) => format!("fixed rate {rate} records/s"),
+            None => format!("max throughput, {} in flight", self.inflight),
+        };
+        let length = match self.records {
+            Some(records) => format!("{records} records"),
+            None => format!("{} s + {} s warmup", self.duration, self.warmup),
+        };
+        let batches = if self.batch_bytes.is_multiple_of(1024) {
+            format!("{} KiB", self.batch_bytes / 1024)
+        } else {
+            format!("{} B", self.batch_bytes)
+        };
+        let topics = match self.topics {
+            1 => String::new(),
+            n => format!("{n} topics x "),
+        };
+        format!(
+            "{topics}{} partitions, {} producers, {consumers}, {} B values, {keys}, acks {}, {mode}, \
+             batches {batches}, linger {} ms, {length}",
+            self.partitions,
+            self.producers,
+            self.record_bytes,
+            format!("{:?}", self.acks).to_lowercase(),
+            self.linger_ms,
+        )
     }
 
     /// The workload as `summary.json` records it.
@@ -113,9 +217,14 @@ impl Workload {
             m.insert(k.to_string(), v);
         };
         put("topic", self.topic.clone());
+        put("topics", self.topics.to_string());
         put("partitions", self.partitions.to_string());
         put("producers", self.producers.to_string());
         put("consumers", self.consumers.to_string());
+        put(
+            "consumers_from",
+            format!("{:?}", self.consumers_from).to_lowercase(),
+        );
         put("record_bytes", self.record_bytes.to_string());
         put("key_bytes", self.key_bytes.to_string());
         put("batch_bytes", self.batch_bytes.to_string());

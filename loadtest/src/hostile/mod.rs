@@ -33,7 +33,7 @@ use self::broker_process::ProcessSample;
 use self::frames::{answer_or_silence, api_versions_frame, connect, Answer};
 use self::idle::IdleConnections;
 use self::report::{BrokerMemory, HostileReport, Machine, PhaseFigures, Ratios};
-use crate::workload::{AcksArg, Workload};
+use crate::workload::{AcksArg, ConsumersFrom, Workload};
 
 /// How often the broker's RSS is sampled during the hostile phase.
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
@@ -90,9 +90,11 @@ impl HostileArgs {
         Workload {
             broker: self.broker.clone(),
             topic: self.topic.clone(),
+            topics: 1,
             partitions: self.partitions,
             producers: 1,
             consumers: 0,
+            consumers_from: ConsumersFrom::Tail,
             record_bytes: self.record_bytes,
             key_bytes: 0,
             batch_bytes: 256 << 10,

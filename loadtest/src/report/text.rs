@@ -26,6 +26,28 @@ pub fn format_report(summary: &RunSummary) -> String {
             .collect();
         let _ = writeln!(out, "workload: {}", workload.join(" "));
     }
+    if summary.backlog_records > 0 {
+        let _ = writeln!(
+            out,
+            "backlog: {} records ({:.1} MB) in the topic at the start, read first",
+            group_thousands(summary.backlog_records),
+            summary.backlog_bytes as f64 / 1e6
+        );
+    }
+    if let Some(provenance) = &summary.provenance {
+        let _ = writeln!(out, "run: {}", provenance.one_line());
+        if let Some(broker) = &provenance.broker {
+            let _ = writeln!(
+                out,
+                "broker: {} at {}, {} cores, topic {} with {} partitions",
+                broker.version,
+                broker.address,
+                broker.cores,
+                broker.topic.name,
+                broker.topic.partitions
+            );
+        }
+    }
 
     // Columns: a 14-wide name ("  " and 12), then the numbers right-aligned.
     let _ = writeln!(
@@ -195,6 +217,46 @@ mod tests {
         let text = format_report(&summary);
         assert!(!text.contains("target"), "{text}");
         assert!(text.contains("errors: none"), "{text}");
+    }
+
+    #[test]
+    fn provenance_broker_and_backlog_lines() {
+        use crate::provenance::{BrokerSettings, Host, Provenance, TopicSettingsReported};
+        let summary = RunSummary {
+            backlog_records: 1_500_000,
+            backlog_bytes: 1_560_000_000,
+            provenance: Some(Provenance {
+                shardlog_version: "0.1.0".into(),
+                git_commit: "unknown".into(),
+                started_at: "2026-11-30T22:57:31Z".into(),
+                host: Host {
+                    cores: 2,
+                    ..Host::default()
+                },
+                broker: Some(BrokerSettings {
+                    address: "127.0.0.1:9092".into(),
+                    version: "0.1.0".into(),
+                    cores: 2,
+                    topic: TopicSettingsReported {
+                        name: "loadtest".into(),
+                        partitions: 16,
+                        ..TopicSettingsReported::default()
+                    },
+                    not_reported: String::new(),
+                }),
+                ..Provenance::default()
+            }),
+            ..fixed_rate_summary()
+        };
+        let text = format_report(&summary);
+        for needle in [
+            "run: shardlog 0.1.0 (unknown), 2026-11-30T22:57:31Z; 2 cores, unknown CPU",
+            "broker: 0.1.0 at 127.0.0.1:9092, 2 cores, topic loadtest with 16 partitions",
+            "backlog: 1,500,000 records (1560.0 MB) in the topic at the start, read first",
+        ] {
+            assert!(text.contains(needle), "no `{needle}` in:\n{text}");
+        }
+        assert!(!format_report(&fixed_rate_summary()).contains("backlog"));
     }
 
     #[test]
