@@ -1,7 +1,10 @@
-//! API keys, supported versions, and the request enum the server dispatches
-//! on (docs/PROTOCOL.md, "APIs").
+//! The request enum the server dispatches on, and its decoding from an
+//! API key, a version and a body (docs/PROTOCOL.md, "APIs"). The keys
+//! themselves live in the leaf module [`crate::api_key`].
 
 use bytes::{Bytes, BytesMut};
+
+pub use crate::api_key::ApiKey;
 
 use super::fetch::FetchRequest;
 use super::frame::{RequestHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES};
@@ -12,87 +15,6 @@ use super::produce::ProduceRequest;
 use super::topics::{CreateTopicRequest, DescribeTopicRequest, TopicNameRequest};
 use super::wire::{DecodeError, WireReader};
 use crate::error::ErrorCode;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u16)]
-pub enum ApiKey {
-    ApiVersions = 0,
-    Metadata = 1,
-    CreateTopic = 2,
-    DeleteTopic = 3,
-    ListTopics = 4,
-    DescribeTopic = 5,
-    Produce = 6,
-    Fetch = 7,
-    ListOffsets = 8,
-    Stats = 9,
-    // Consumer groups (protocol/groups.rs).
-    FindCoordinator = 10,
-    JoinGroup = 11,
-    Heartbeat = 12,
-    LeaveGroup = 13,
-    OffsetCommit = 14,
-    OffsetFetch = 15,
-    ListGroups = 16,
-    DescribeGroup = 17,
-}
-
-impl ApiKey {
-    pub const ALL: [ApiKey; 18] = [
-        ApiKey::ApiVersions,
-        ApiKey::Metadata,
-        ApiKey::CreateTopic,
-        ApiKey::DeleteTopic,
-        ApiKey::ListTopics,
-        ApiKey::DescribeTopic,
-        ApiKey::Produce,
-        ApiKey::Fetch,
-        ApiKey::ListOffsets,
-        ApiKey::Stats,
-        ApiKey::FindCoordinator,
-        ApiKey::JoinGroup,
-        ApiKey::Heartbeat,
-        ApiKey::LeaveGroup,
-        ApiKey::OffsetCommit,
-        ApiKey::OffsetFetch,
-        ApiKey::ListGroups,
-        ApiKey::DescribeGroup,
-    ];
-
-    /// The key with this number; numbers may have gaps.
-    pub fn from_u16(key: u16) -> Option<ApiKey> {
-        Some(match key {
-            0 => ApiKey::ApiVersions,
-            1 => ApiKey::Metadata,
-            2 => ApiKey::CreateTopic,
-            3 => ApiKey::DeleteTopic,
-            4 => ApiKey::ListTopics,
-            5 => ApiKey::DescribeTopic,
-            6 => ApiKey::Produce,
-            7 => ApiKey::Fetch,
-            8 => ApiKey::ListOffsets,
-            9 => ApiKey::Stats,
-            10 => ApiKey::FindCoordinator,
-            11 => ApiKey::JoinGroup,
-            12 => ApiKey::Heartbeat,
-            13 => ApiKey::LeaveGroup,
-            14 => ApiKey::OffsetCommit,
-            15 => ApiKey::OffsetFetch,
-            16 => ApiKey::ListGroups,
-            17 => ApiKey::DescribeGroup,
-            _ => return None,
-        })
-    }
-
-    /// The versions this build speaks: (min, max). ApiVersions has a
-    /// version 1 (the broker's limits); every other API is at version 0.
-    pub fn versions(self) -> (u16, u16) {
-        match self {
-            ApiKey::ApiVersions => (0, 1),
-            _ => (0, 0),
-        }
-    }
-}
 
 /// A decoded request.
 #[derive(Debug)]

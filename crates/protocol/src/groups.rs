@@ -10,7 +10,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::api::ApiKey;
+use super::api_key::ApiKey;
 use super::metadata::CoreAddress;
 use super::wire::{
     put_topic_array, read_topic_array, DecodeError, WireReader, WireWrite, ARRAY_MIN, STRING_MIN,

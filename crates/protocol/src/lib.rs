@@ -6,7 +6,8 @@
 //!
 //! - [`frame`]: length prefix, request and response headers, `check`.
 //! - [`wire`]: primitive encodings and the bounds-checked reader.
-//! - [`api`]: API keys, versions, and the decoded [`api::Request`].
+//! - [`api_key`]: the API keys and their versions (a leaf: uses nothing
+//!   else here); [`api`]: the decoded [`api::Request`].
 //! - one module per API group: [`metadata`] (ApiVersions, Metadata),
 //!   [`topics`], [`produce`], [`fetch`], [`offsets`], [`stats`],
 //!   [`groups`].
@@ -16,6 +17,7 @@
 //! - [`names`]: topic and group name rules; [`limits`]: the formats' limits.
 
 pub mod api;
+pub mod api_key;
 pub mod batch;
 pub mod error;
 pub mod fetch;
@@ -31,6 +33,7 @@ pub mod stats;
 pub mod topics;
 pub mod wire;
 
-pub use api::{ApiKey, Request};
+pub use api::Request;
+pub use api_key::ApiKey;
 pub use frame::{FrameCheck, RequestHeader, ResponseHeader};
 pub use wire::{DecodeError, WireReader};

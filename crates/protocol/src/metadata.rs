@@ -3,7 +3,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::api::ApiKey;
+use super::api_key::ApiKey;
 use super::wire::{DecodeError, WireReader, WireWrite, STRING_MIN};
 
 /// The broker's limits a client must respect, as ApiVersions version 1
