@@ -446,22 +446,6 @@ pub enum GroupRequest {
 }
 
 impl GroupRequest {
-    /// Decodes the body of a group API's request; `None` for other APIs.
-    pub fn decode(api: ApiKey, r: &mut WireReader) -> Option<Result<Self, DecodeError>> {
-        let request = match api {
-            ApiKey::FindCoordinator => GroupNameRequest::decode(r).map(Self::FindCoordinator),
-            ApiKey::JoinGroup => JoinGroupRequest::decode(r).map(Self::Join),
-            ApiKey::Heartbeat => HeartbeatRequest::decode(r).map(Self::Heartbeat),
-            ApiKey::LeaveGroup => LeaveGroupRequest::decode(r).map(Self::Leave),
-            ApiKey::OffsetCommit => OffsetCommitRequest::decode(r).map(Self::OffsetCommit),
-            ApiKey::OffsetFetch => OffsetFetchRequest::decode(r).map(Self::OffsetFetch),
-            ApiKey::ListGroups => Ok(Self::ListGroups),
-            ApiKey::DescribeGroup => GroupNameRequest::decode(r).map(Self::DescribeGroup),
-            _ => return None,
-        };
-        Some(request)
-    }
-
     pub fn api(&self) -> ApiKey {
         match self {
             GroupRequest::FindCoordinator(_) => ApiKey::FindCoordinator,
@@ -559,7 +543,18 @@ impl GroupResponse {
             ApiKey::OffsetFetch => OffsetFetchResponse::decode(r).map(Self::OffsetFetch),
             ApiKey::ListGroups => ListGroupsResponse::decode(r).map(Self::ListGroups),
             ApiKey::DescribeGroup => DescribeGroupResponse::decode(r).map(Self::DescribeGroup),
-            _ => return None,
+            // Listed, not a wildcard: a new key must say whether it is a
+            // group API.
+            ApiKey::ApiVersions
+            | ApiKey::Metadata
+            | ApiKey::CreateTopic
+            | ApiKey::DeleteTopic
+            | ApiKey::ListTopics
+            | ApiKey::DescribeTopic
+            | ApiKey::Produce
+            | ApiKey::Fetch
+            | ApiKey::ListOffsets
+            | ApiKey::Stats => return None,
         };
         Some(response)
     }

@@ -16,6 +16,22 @@
 //! - [`placement`]: which core owns a partition (the documented hash).
 //! - [`names`]: topic and group name rules; [`limits`]: the formats' limits.
 
+// Everything here decodes bytes from the network or the disk: a panic on
+// bad input would take a core down with every connection on it. Errors
+// are returned instead; the few functions that assume a length their
+// caller checked say so with an `allow` and a reason.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 pub mod api;
 pub mod api_key;
 pub mod batch;
