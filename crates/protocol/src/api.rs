@@ -7,17 +7,71 @@ use bytes::{Bytes, BytesMut};
 pub use crate::api_key::ApiKey;
 
 use super::fetch::FetchRequest;
+use super::fetch::FetchResponse;
 use super::frame::{RequestHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES};
+use super::groups::{
+    DescribeGroupResponse, JoinGroupResponse, ListGroupsResponse, OffsetCommitResponse,
+    OffsetFetchResponse,
+};
 use super::groups::{
     GroupNameRequest, GroupRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
     OffsetCommitRequest, OffsetFetchRequest,
 };
-use super::metadata::MetadataRequest;
-use super::offsets::ListOffsetsRequest;
-use super::produce::ProduceRequest;
-use super::topics::{CreateTopicRequest, DescribeTopicRequest, TopicNameRequest};
+use super::metadata::{ApiVersionsResponse, CoreAddress, MetadataRequest, MetadataResponse};
+use super::offsets::{ListOffsetsRequest, ListOffsetsResponse};
+use super::produce::{ProduceRequest, ProduceResponse};
+use super::stats::StatsResponse;
+use super::topics::{
+    CreateTopicRequest, DescribeTopicRequest, DescribeTopicResponse, ListTopicsResponse,
+    TopicNameRequest,
+};
 use super::wire::{DecodeError, WireReader};
 use crate::error::ErrorCode;
+
+/// Bytes of the smallest request body of `api` (every array and string
+/// empty), at every version: the body may not be shorter. An empty body
+/// is 0.
+pub const fn request_body_bytes_min(api: ApiKey) -> usize {
+    match api {
+        ApiKey::ApiVersions | ApiKey::ListTopics | ApiKey::Stats | ApiKey::ListGroups => 0,
+        ApiKey::Metadata => MetadataRequest::WIRE_BYTES_MIN,
+        ApiKey::CreateTopic => CreateTopicRequest::WIRE_BYTES_MIN,
+        ApiKey::DeleteTopic | ApiKey::DescribeTopic => TopicNameRequest::WIRE_BYTES_MIN,
+        ApiKey::Produce => ProduceRequest::WIRE_BYTES_MIN,
+        ApiKey::Fetch => FetchRequest::WIRE_BYTES_MIN,
+        ApiKey::ListOffsets => ListOffsetsRequest::WIRE_BYTES_MIN,
+        ApiKey::FindCoordinator | ApiKey::DescribeGroup => GroupNameRequest::WIRE_BYTES_MIN,
+        ApiKey::JoinGroup => JoinGroupRequest::WIRE_BYTES_MIN,
+        ApiKey::Heartbeat => HeartbeatRequest::WIRE_BYTES_MIN,
+        ApiKey::LeaveGroup => LeaveGroupRequest::WIRE_BYTES_MIN,
+        ApiKey::OffsetCommit => OffsetCommitRequest::WIRE_BYTES_MIN,
+        ApiKey::OffsetFetch => OffsetFetchRequest::WIRE_BYTES_MIN,
+    }
+}
+
+/// Bytes of the smallest successful response body of `api` at `version`
+/// (every array and string empty). An empty body is 0. An error response
+/// has a body of its own ([`crate::frame::ERROR_BODY_BYTES_MIN`]).
+pub const fn response_body_bytes_min(api: ApiKey, version: u16) -> usize {
+    match api {
+        ApiKey::ApiVersions if version >= 1 => ApiVersionsResponse::WIRE_BYTES_MIN_V1,
+        ApiKey::ApiVersions => ApiVersionsResponse::WIRE_BYTES_MIN,
+        ApiKey::Metadata => MetadataResponse::WIRE_BYTES_MIN,
+        ApiKey::CreateTopic | ApiKey::DeleteTopic | ApiKey::Heartbeat | ApiKey::LeaveGroup => 0,
+        ApiKey::ListTopics => ListTopicsResponse::WIRE_BYTES_MIN,
+        ApiKey::DescribeTopic => DescribeTopicResponse::WIRE_BYTES_MIN,
+        ApiKey::Produce => ProduceResponse::WIRE_BYTES_MIN,
+        ApiKey::Fetch => FetchResponse::WIRE_BYTES_MIN,
+        ApiKey::ListOffsets => ListOffsetsResponse::WIRE_BYTES_MIN,
+        ApiKey::Stats => StatsResponse::WIRE_BYTES_MIN,
+        ApiKey::FindCoordinator => CoreAddress::WIRE_BYTES_MIN,
+        ApiKey::JoinGroup => JoinGroupResponse::WIRE_BYTES_MIN,
+        ApiKey::OffsetCommit => OffsetCommitResponse::WIRE_BYTES_MIN,
+        ApiKey::OffsetFetch => OffsetFetchResponse::WIRE_BYTES_MIN,
+        ApiKey::ListGroups => ListGroupsResponse::WIRE_BYTES_MIN,
+        ApiKey::DescribeGroup => DescribeGroupResponse::WIRE_BYTES_MIN,
+    }
+}
 
 /// A decoded request.
 #[derive(Debug)]

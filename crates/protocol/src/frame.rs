@@ -11,7 +11,7 @@
 use bytes::{BufMut, BytesMut};
 
 use crate::error::ErrorCode;
-use crate::wire::DecodeError;
+use crate::wire::{DecodeError, STRING_MIN};
 
 /// Bytes of the length prefix.
 pub const LENGTH_BYTES: usize = 4;
@@ -164,6 +164,9 @@ pub fn finish_frame(buf: &mut BytesMut, start: usize) {
     let length = (buf.len() - start - LENGTH_BYTES) as u32;
     buf[start..start + LENGTH_BYTES].copy_from_slice(&length.to_le_bytes());
 }
+
+/// Smallest error response body: an empty `string` message.
+pub const ERROR_BODY_BYTES_MIN: usize = STRING_MIN;
 
 /// A whole error response: header with `code` and a message body.
 pub fn error_response(correlation_id: u32, code: ErrorCode, message: &str) -> BytesMut {

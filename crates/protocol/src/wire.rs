@@ -182,6 +182,9 @@ pub const STRING_MIN: usize = 2;
 pub const BYTES_MIN: usize = 4;
 /// Smallest encoding of an array (its count).
 pub const ARRAY_MIN: usize = 4;
+/// Smallest entry of the `array { string topic | array { item } }` shape
+/// most bodies share: an empty name and no items.
+pub const TOPIC_ENTRY_BYTES_MIN: usize = STRING_MIN + ARRAY_MIN;
 
 /// Writes the shape most bodies share: `array { string topic | array {
 /// item } }`.
@@ -207,7 +210,7 @@ pub fn read_topic_array<T>(
     item_min_bytes: usize,
     mut read_item: impl FnMut(&mut WireReader) -> Result<T, DecodeError>,
 ) -> Result<Vec<(String, Vec<T>)>, DecodeError> {
-    let count = r.array_len("topics", STRING_MIN + ARRAY_MIN)?;
+    let count = r.array_len("topics", TOPIC_ENTRY_BYTES_MIN)?;
     let mut topics = Vec::with_capacity(count);
     for _ in 0..count {
         let name = r.string("topic")?;
