@@ -6,16 +6,12 @@ use bytes::{Bytes, BytesMut};
 
 pub use crate::api_key::ApiKey;
 
-use super::fetch::FetchRequest;
-use super::fetch::FetchResponse;
+use super::fetch::{FetchRequest, FetchResponse};
 use super::frame::{RequestHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES};
 use super::groups::{
-    DescribeGroupResponse, JoinGroupResponse, ListGroupsResponse, OffsetCommitResponse,
-    OffsetFetchResponse,
-};
-use super::groups::{
-    GroupNameRequest, GroupRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest,
-    OffsetCommitRequest, OffsetFetchRequest,
+    DescribeGroupResponse, GroupNameRequest, GroupRequest, HeartbeatRequest, JoinGroupRequest,
+    JoinGroupResponse, LeaveGroupRequest, ListGroupsResponse, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
 };
 use super::metadata::{ApiVersionsResponse, CoreAddress, MetadataRequest, MetadataResponse};
 use super::offsets::{ListOffsetsRequest, ListOffsetsResponse};
