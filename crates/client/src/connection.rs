@@ -148,7 +148,8 @@ impl Connection {
             )));
         };
         let mut frame = self.read_frame()?;
-        let header = ResponseHeader::parse(&frame);
+        let header = ResponseHeader::decode(&frame)
+            .map_err(|e| self.protocol_error(format!("response frame: {e}")))?;
         if header.correlation_id != expected.correlation_id {
             return Err(self.protocol_error(format!(
                 "response has correlation id {}, the oldest request in flight has {}",

@@ -10,13 +10,20 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::wire::{put_topic_array, read_topic_array, DecodeError, WireReader, BYTES_MIN};
+use super::wire::{
+    put_topic_array, read_topic_array, DecodeError, WireReader, ARRAY_MIN, BYTES_MIN,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FetchPartition {
     pub partition: u32,
     pub offset: u64,
     pub max_bytes: u32,
+}
+
+impl FetchPartition {
+    /// `u32 partition | u64 offset | u32 partition_max_bytes`: a fixed size.
+    pub const WIRE_BYTES_MIN: usize = 4 + 8 + 4;
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,9 +36,10 @@ pub struct FetchRequest {
     pub topics: Vec<(String, Vec<FetchPartition>)>,
 }
 
-const FETCH_PARTITION_BYTES: usize = 4 + 8 + 4;
-
 impl FetchRequest {
+    /// The three limits and no topics.
+    pub const WIRE_BYTES_MIN: usize = 3 * 4 + ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_u32_le(self.max_wait_ms);
         buf.put_u32_le(self.min_bytes);
@@ -59,7 +67,7 @@ impl FetchRequest {
         let max_wait_ms = r.u32("max_wait_ms")?;
         let min_bytes = r.u32("min_bytes")?;
         let max_bytes = r.u32("max_bytes")?;
-        let topics = read_topic_array(r, FETCH_PARTITION_BYTES, |r| {
+        let topics = read_topic_array(r, FetchPartition::WIRE_BYTES_MIN, |r| {
             Ok(FetchPartition {
                 partition: r.u32("partition")?,
                 offset: r.u64("offset")?,
@@ -86,6 +94,10 @@ pub struct FetchPartitionResponse {
 }
 
 impl FetchPartitionResponse {
+    /// `u32 partition | u16 error_code | u64 high_watermark | u64
+    /// log_start_offset | bytes records` with no records.
+    pub const WIRE_BYTES_MIN: usize = 4 + 2 + 8 + 8 + BYTES_MIN;
+
     pub fn records_bytes(&self) -> usize {
         self.batches.iter().map(Bytes::len).sum()
     }
@@ -97,6 +109,9 @@ pub struct FetchResponse {
 }
 
 impl FetchResponse {
+    /// No topics.
+    pub const WIRE_BYTES_MIN: usize = ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         put_topic_array(buf, &self.topics, |buf, p| {
             buf.put_u32_le(p.partition);
@@ -113,7 +128,7 @@ impl FetchResponse {
     /// Decodes; each partition's records come back as one `Bytes` (zero
     /// copy) in `batches[0]`, to be split with [`crate::batch::Batches`].
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
-        let topics = read_topic_array(r, 4 + 2 + 8 + 8 + BYTES_MIN, |r| {
+        let topics = read_topic_array(r, FetchPartitionResponse::WIRE_BYTES_MIN, |r| {
             let partition = r.u32("partition")?;
             let error_code = r.u16("error_code")?;
             let high_watermark = r.u64("high_watermark")?;

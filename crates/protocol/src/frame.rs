@@ -11,6 +11,7 @@
 use bytes::{BufMut, BytesMut};
 
 use crate::error::ErrorCode;
+use crate::wire::{DecodeError, STRING_MIN};
 
 /// Bytes of the length prefix.
 pub const LENGTH_BYTES: usize = 4;
@@ -35,10 +36,10 @@ pub enum FrameCheck {
 /// Checks the frame at the start of `buf` against `frame_bytes_max` (the
 /// limit on `length`) and the smallest header that may follow.
 pub fn check(buf: &[u8], frame_bytes_max: u32, header_bytes: usize) -> FrameCheck {
-    let Some(prefix) = buf.get(..LENGTH_BYTES) else {
+    let Some(&prefix) = buf.first_chunk::<LENGTH_BYTES>() else {
         return FrameCheck::Incomplete { needed: None };
     };
-    let length = u32::from_le_bytes(prefix.try_into().expect("4 bytes"));
+    let length = u32::from_le_bytes(prefix);
     if length > frame_bytes_max {
         return FrameCheck::TooLarge { length };
     }
@@ -62,14 +63,32 @@ pub struct RequestHeader {
 }
 
 impl RequestHeader {
-    /// Parses the header of a complete frame (prefix included).
+    /// Decodes the header at the start of a frame (prefix included).
+    /// `Truncated` if `frame` is shorter than a prefix and a header; the
+    /// length prefix itself is not looked at ([`check`] judges it).
+    pub fn decode(frame: &[u8]) -> Result<RequestHeader, DecodeError> {
+        let [_, _, _, _, k0, k1, v0, v1, c0, c1, c2, c3] =
+            *header_bytes::<{ LENGTH_BYTES + REQUEST_HEADER_BYTES }>(frame, "request header")?;
+        Ok(RequestHeader {
+            api_key: u16::from_le_bytes([k0, k1]),
+            api_version: u16::from_le_bytes([v0, v1]),
+            correlation_id: u32::from_le_bytes([c0, c1, c2, c3]),
+        })
+    }
+
+    /// [`RequestHeader::decode`] for a frame that [`check`] passed with
+    /// `header_bytes` [`REQUEST_HEADER_BYTES`], which guarantees the bytes
+    /// are there. Prefer `decode`, which cannot panic.
+    ///
+    /// # Panics
+    ///
+    /// If `frame` is shorter than a prefix and a request header.
+    #[allow(
+        clippy::expect_used,
+        reason = "kept for callers that ran frame::check; decode is the fallible form"
+    )]
     pub fn parse(frame: &[u8]) -> RequestHeader {
-        let h = &frame[LENGTH_BYTES..LENGTH_BYTES + REQUEST_HEADER_BYTES];
-        RequestHeader {
-            api_key: u16::from_le_bytes([h[0], h[1]]),
-            api_version: u16::from_le_bytes([h[2], h[3]]),
-            correlation_id: u32::from_le_bytes([h[4], h[5], h[6], h[7]]),
-        }
+        Self::decode(frame).expect("frame::check passed, so the header is there")
     }
 
     /// Starts a request frame: the length is patched by [`finish_frame`].
@@ -93,12 +112,30 @@ pub struct ResponseHeader {
 }
 
 impl ResponseHeader {
+    /// Decodes the header at the start of a frame (prefix included).
+    /// `Truncated` if `frame` is shorter than a prefix and a header.
+    pub fn decode(frame: &[u8]) -> Result<ResponseHeader, DecodeError> {
+        let [_, _, _, _, c0, c1, c2, c3, e0, e1] =
+            *header_bytes::<{ LENGTH_BYTES + RESPONSE_HEADER_BYTES }>(frame, "response header")?;
+        Ok(ResponseHeader {
+            correlation_id: u32::from_le_bytes([c0, c1, c2, c3]),
+            error_code: u16::from_le_bytes([e0, e1]),
+        })
+    }
+
+    /// [`ResponseHeader::decode`] for a frame that [`check`] passed with
+    /// `header_bytes` [`RESPONSE_HEADER_BYTES`], or that this process
+    /// built. Prefer `decode`, which cannot panic.
+    ///
+    /// # Panics
+    ///
+    /// If `frame` is shorter than a prefix and a response header.
+    #[allow(
+        clippy::expect_used,
+        reason = "kept for callers that ran frame::check; decode is the fallible form"
+    )]
     pub fn parse(frame: &[u8]) -> ResponseHeader {
-        let h = &frame[LENGTH_BYTES..LENGTH_BYTES + RESPONSE_HEADER_BYTES];
-        ResponseHeader {
-            correlation_id: u32::from_le_bytes([h[0], h[1], h[2], h[3]]),
-            error_code: u16::from_le_bytes([h[4], h[5]]),
-        }
+        Self::decode(frame).expect("frame::check passed, so the header is there")
     }
 
     pub fn begin(&self, buf: &mut BytesMut) -> usize {
@@ -110,11 +147,26 @@ impl ResponseHeader {
     }
 }
 
+/// The first `N` bytes of `frame`: the prefix and a header.
+fn header_bytes<'a, const N: usize>(
+    frame: &'a [u8],
+    field: &'static str,
+) -> Result<&'a [u8; N], DecodeError> {
+    frame.first_chunk::<N>().ok_or(DecodeError::Truncated {
+        field,
+        needed: N,
+        available: frame.len(),
+    })
+}
+
 /// Writes the length prefix of the frame that starts at `start`.
 pub fn finish_frame(buf: &mut BytesMut, start: usize) {
     let length = (buf.len() - start - LENGTH_BYTES) as u32;
     buf[start..start + LENGTH_BYTES].copy_from_slice(&length.to_le_bytes());
 }
+
+/// Smallest error response body: an empty `string` message.
+pub const ERROR_BODY_BYTES_MIN: usize = STRING_MIN;
 
 /// A whole error response: header with `code` and a message body.
 pub fn error_response(correlation_id: u32, code: ErrorCode, message: &str) -> BytesMut {
@@ -128,4 +180,57 @@ pub fn error_response(correlation_id: u32, code: ErrorCode, message: &str) -> By
     buf.put_string(message);
     finish_frame(&mut buf, start);
     buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every prefix shorter than a header is refused with `Truncated`; the
+    /// whole header decodes to what `begin` wrote.
+    #[test]
+    fn headers_decode_or_refuse_short_input() {
+        let request = RequestHeader {
+            api_key: 0x0102,
+            api_version: 0x0304,
+            correlation_id: 0x0506_0708,
+        };
+        let mut buf = BytesMut::new();
+        request.begin(&mut buf);
+        let whole = LENGTH_BYTES + REQUEST_HEADER_BYTES;
+        assert_eq!(buf.len(), whole);
+        assert_eq!(RequestHeader::decode(&buf), Ok(request));
+        assert_eq!(RequestHeader::parse(&buf), request);
+        for cut in 0..whole {
+            assert_eq!(
+                RequestHeader::decode(&buf[..cut]),
+                Err(DecodeError::Truncated {
+                    field: "request header",
+                    needed: whole,
+                    available: cut,
+                })
+            );
+        }
+
+        let response = ResponseHeader {
+            correlation_id: 0x0102_0304,
+            error_code: 0x0506,
+        };
+        let mut buf = BytesMut::new();
+        response.begin(&mut buf);
+        let whole = LENGTH_BYTES + RESPONSE_HEADER_BYTES;
+        assert_eq!(buf.len(), whole);
+        assert_eq!(ResponseHeader::decode(&buf), Ok(response));
+        assert_eq!(ResponseHeader::parse(&buf), response);
+        for cut in 0..whole {
+            assert_eq!(
+                ResponseHeader::decode(&buf[..cut]),
+                Err(DecodeError::Truncated {
+                    field: "response header",
+                    needed: whole,
+                    available: cut,
+                })
+            );
+        }
+    }
 }

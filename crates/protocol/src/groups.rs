@@ -10,7 +10,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::api::ApiKey;
+use super::api_key::ApiKey;
 use super::metadata::CoreAddress;
 use super::wire::{
     put_topic_array, read_topic_array, DecodeError, WireReader, WireWrite, ARRAY_MIN, STRING_MIN,
@@ -43,8 +43,12 @@ fn put_assignment(buf: &mut BytesMut, assignment: &TopicPartitions) {
     put_topic_array(buf, assignment, |buf, &p| buf.put_u32_le(p));
 }
 
+/// Bytes of one partition number in an assignment or an OffsetFetch
+/// request.
+pub const PARTITION_BYTES: usize = 4;
+
 fn read_assignment(r: &mut WireReader) -> Result<TopicPartitions, DecodeError> {
-    read_topic_array(r, 4, |r| r.u32("partition"))
+    read_topic_array(r, PARTITION_BYTES, |r| r.u32("partition"))
 }
 
 /// FindCoordinator request: `string group`. Response: `u16 core | string
@@ -55,6 +59,9 @@ pub struct GroupNameRequest {
 }
 
 impl GroupNameRequest {
+    /// An empty group name.
+    pub const WIRE_BYTES_MIN: usize = STRING_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_string(&self.group);
     }
@@ -94,6 +101,9 @@ pub struct JoinGroupRequest {
 }
 
 impl JoinGroupRequest {
+    /// Empty group, member id and strategy, the two timeouts, no topics.
+    pub const WIRE_BYTES_MIN: usize = STRING_MIN + STRING_MIN + 4 + 4 + STRING_MIN + ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_string(&self.group);
         buf.put_string(&self.member_id);
@@ -127,6 +137,9 @@ pub struct JoinGroupResponse {
 }
 
 impl JoinGroupResponse {
+    /// The generation, empty member id and strategy, no assignment.
+    pub const WIRE_BYTES_MIN: usize = 4 + STRING_MIN + STRING_MIN + ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_u32_le(self.generation);
         buf.put_string(&self.member_id);
@@ -154,6 +167,9 @@ pub struct HeartbeatRequest {
 }
 
 impl HeartbeatRequest {
+    /// Empty group and member id, the generation.
+    pub const WIRE_BYTES_MIN: usize = STRING_MIN + STRING_MIN + 4;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_string(&self.group);
         buf.put_string(&self.member_id);
@@ -177,6 +193,9 @@ pub struct LeaveGroupRequest {
 }
 
 impl LeaveGroupRequest {
+    /// Empty group and member id.
+    pub const WIRE_BYTES_MIN: usize = STRING_MIN + STRING_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_string(&self.group);
         buf.put_string(&self.member_id);
@@ -199,6 +218,11 @@ pub struct CommitPartition {
     pub metadata: String,
 }
 
+impl CommitPartition {
+    /// `u32 partition | u64 offset | string metadata`, empty metadata.
+    pub const WIRE_BYTES_MIN: usize = 4 + 8 + STRING_MIN;
+}
+
 /// OffsetCommit request: `string group | string member_id | i32 generation
 /// (-1: no membership) | array { string topic | array { u32 partition | u64
 /// offset | string metadata } }`.
@@ -211,6 +235,9 @@ pub struct OffsetCommitRequest {
 }
 
 impl OffsetCommitRequest {
+    /// Empty group and member id, the generation, no topics.
+    pub const WIRE_BYTES_MIN: usize = STRING_MIN + STRING_MIN + 4 + ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_string(&self.group);
         buf.put_string(&self.member_id);
@@ -227,7 +254,7 @@ impl OffsetCommitRequest {
             group: r.string("group")?,
             member_id: r.string("member_id")?,
             generation: r.u32("generation")? as i32,
-            topics: read_topic_array(r, 4 + 8 + STRING_MIN, |r| {
+            topics: read_topic_array(r, CommitPartition::WIRE_BYTES_MIN, |r| {
                 Ok(CommitPartition {
                     partition: r.u32("partition")?,
                     offset: r.u64("offset")?,
@@ -245,7 +272,14 @@ pub struct OffsetCommitResponse {
     pub topics: Vec<(String, Vec<(u32, u16)>)>,
 }
 
+/// Bytes of one partition entry of an OffsetCommit response: `u32
+/// partition | u16 error_code`.
+pub const COMMIT_RESULT_BYTES: usize = 4 + 2;
+
 impl OffsetCommitResponse {
+    /// No topics.
+    pub const WIRE_BYTES_MIN: usize = ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         put_topic_array(buf, &self.topics, |buf, &(partition, code)| {
             buf.put_u32_le(partition);
@@ -255,7 +289,9 @@ impl OffsetCommitResponse {
 
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
         Ok(OffsetCommitResponse {
-            topics: read_topic_array(r, 6, |r| Ok((r.u32("partition")?, r.u16("error_code")?)))?,
+            topics: read_topic_array(r, COMMIT_RESULT_BYTES, |r| {
+                Ok((r.u32("partition")?, r.u16("error_code")?))
+            })?,
         })
     }
 }
@@ -270,6 +306,9 @@ pub struct OffsetFetchRequest {
 }
 
 impl OffsetFetchRequest {
+    /// An empty group name, no topics.
+    pub const WIRE_BYTES_MIN: usize = STRING_MIN + ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_string(&self.group);
         put_assignment(buf, &self.topics);
@@ -293,6 +332,12 @@ pub struct FetchedOffset {
     pub metadata: String,
 }
 
+impl FetchedOffset {
+    /// `u32 partition | u16 error_code | u64 offset | string metadata`,
+    /// empty metadata.
+    pub const WIRE_BYTES_MIN: usize = 4 + 2 + 8 + STRING_MIN;
+}
+
 /// OffsetFetch response: `array { string topic | array { u32 partition |
 /// u16 error_code | u64 offset | string metadata } }`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -301,6 +346,9 @@ pub struct OffsetFetchResponse {
 }
 
 impl OffsetFetchResponse {
+    /// No topics.
+    pub const WIRE_BYTES_MIN: usize = ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         put_topic_array(buf, &self.topics, |buf, p| {
             buf.put_u32_le(p.partition);
@@ -312,7 +360,7 @@ impl OffsetFetchResponse {
 
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
         Ok(OffsetFetchResponse {
-            topics: read_topic_array(r, 4 + 2 + 8 + STRING_MIN, |r| {
+            topics: read_topic_array(r, FetchedOffset::WIRE_BYTES_MIN, |r| {
                 Ok(FetchedOffset {
                     partition: r.u32("partition")?,
                     error_code: r.u16("error_code")?,
@@ -335,6 +383,12 @@ pub struct GroupListing {
     pub members: u32,
 }
 
+impl GroupListing {
+    /// `string group | u16 core | string state | u32 members`, empty
+    /// strings.
+    pub const WIRE_BYTES_MIN: usize = STRING_MIN + 2 + STRING_MIN + 4;
+}
+
 /// ListGroups request: empty. Response: `array { string group | u16 core |
 /// string state | u32 members }`, every group with members or committed
 /// offsets, by name.
@@ -344,6 +398,9 @@ pub struct ListGroupsResponse {
 }
 
 impl ListGroupsResponse {
+    /// No groups.
+    pub const WIRE_BYTES_MIN: usize = ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_array_len(self.groups.len());
         for g in &self.groups {
@@ -355,7 +412,7 @@ impl ListGroupsResponse {
     }
 
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
-        let count = r.array_len("groups", STRING_MIN + 2 + STRING_MIN + 4)?;
+        let count = r.array_len("groups", GroupListing::WIRE_BYTES_MIN)?;
         let mut groups = Vec::with_capacity(count);
         for _ in 0..count {
             groups.push(GroupListing {
@@ -378,6 +435,12 @@ pub struct MemberDescription {
     pub assignment: TopicPartitions,
 }
 
+impl MemberDescription {
+    /// `string member_id | u32 session_timeout_ms | array topics | array
+    /// assignment`, all empty.
+    pub const WIRE_BYTES_MIN: usize = STRING_MIN + 4 + ARRAY_MIN + ARRAY_MIN;
+}
+
 /// DescribeGroup request: `string group`. Response: `string group | string
 /// state | u32 generation | string strategy | array { string member_id |
 /// u32 session_timeout_ms | array { string topic } | array { string topic
@@ -393,6 +456,9 @@ pub struct DescribeGroupResponse {
 }
 
 impl DescribeGroupResponse {
+    /// Empty group, state and strategy, the generation, no members.
+    pub const WIRE_BYTES_MIN: usize = STRING_MIN + STRING_MIN + 4 + STRING_MIN + ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_string(&self.group);
         buf.put_string(&self.state);
@@ -412,7 +478,7 @@ impl DescribeGroupResponse {
         let state = r.string("state")?;
         let generation = r.u32("generation")?;
         let strategy = r.string("strategy")?;
-        let count = r.array_len("members", STRING_MIN + 4 + 2 * ARRAY_MIN)?;
+        let count = r.array_len("members", MemberDescription::WIRE_BYTES_MIN)?;
         let mut members = Vec::with_capacity(count);
         for _ in 0..count {
             members.push(MemberDescription {
@@ -446,22 +512,6 @@ pub enum GroupRequest {
 }
 
 impl GroupRequest {
-    /// Decodes the body of a group API's request; `None` for other APIs.
-    pub fn decode(api: ApiKey, r: &mut WireReader) -> Option<Result<Self, DecodeError>> {
-        let request = match api {
-            ApiKey::FindCoordinator => GroupNameRequest::decode(r).map(Self::FindCoordinator),
-            ApiKey::JoinGroup => JoinGroupRequest::decode(r).map(Self::Join),
-            ApiKey::Heartbeat => HeartbeatRequest::decode(r).map(Self::Heartbeat),
-            ApiKey::LeaveGroup => LeaveGroupRequest::decode(r).map(Self::Leave),
-            ApiKey::OffsetCommit => OffsetCommitRequest::decode(r).map(Self::OffsetCommit),
-            ApiKey::OffsetFetch => OffsetFetchRequest::decode(r).map(Self::OffsetFetch),
-            ApiKey::ListGroups => Ok(Self::ListGroups),
-            ApiKey::DescribeGroup => GroupNameRequest::decode(r).map(Self::DescribeGroup),
-            _ => return None,
-        };
-        Some(request)
-    }
-
     pub fn api(&self) -> ApiKey {
         match self {
             GroupRequest::FindCoordinator(_) => ApiKey::FindCoordinator,
@@ -559,7 +609,18 @@ impl GroupResponse {
             ApiKey::OffsetFetch => OffsetFetchResponse::decode(r).map(Self::OffsetFetch),
             ApiKey::ListGroups => ListGroupsResponse::decode(r).map(Self::ListGroups),
             ApiKey::DescribeGroup => DescribeGroupResponse::decode(r).map(Self::DescribeGroup),
-            _ => return None,
+            // Listed, not a wildcard: a new key must say whether it is a
+            // group API.
+            ApiKey::ApiVersions
+            | ApiKey::Metadata
+            | ApiKey::CreateTopic
+            | ApiKey::DeleteTopic
+            | ApiKey::ListTopics
+            | ApiKey::DescribeTopic
+            | ApiKey::Produce
+            | ApiKey::Fetch
+            | ApiKey::ListOffsets
+            | ApiKey::Stats => return None,
         };
         Some(response)
     }

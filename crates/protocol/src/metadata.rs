@@ -3,8 +3,8 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::api::ApiKey;
-use super::wire::{DecodeError, WireReader, WireWrite, STRING_MIN};
+use super::api_key::ApiKey;
+use super::wire::{DecodeError, WireReader, WireWrite, ARRAY_MIN, STRING_MIN};
 
 /// The broker's limits a client must respect, as ApiVersions version 1
 /// lists them after the version 0 body: `u32 frame_bytes_max | u32
@@ -55,6 +55,10 @@ impl BrokerLimits {
     }
 }
 
+/// Bytes of one `apis` entry of an ApiVersions response: `u16 api_key |
+/// u16 min_version | u16 max_version`.
+pub const API_VERSIONS_ENTRY_BYTES: usize = 3 * 2;
+
 /// ApiVersions response: `array { u16 api_key | u16 min | u16 max } |
 /// string broker_version`, and at version 1 the broker's [`BrokerLimits`]
 /// after it. The request body is empty at every version.
@@ -67,6 +71,11 @@ pub struct ApiVersionsResponse {
 }
 
 impl ApiVersionsResponse {
+    /// Smallest version 0 body: no APIs, an empty broker version.
+    pub const WIRE_BYTES_MIN: usize = ARRAY_MIN + STRING_MIN;
+    /// Smallest version 1 body: version 0's, then the limits.
+    pub const WIRE_BYTES_MIN_V1: usize = Self::WIRE_BYTES_MIN + BROKER_LIMITS_BYTES;
+
     /// What this build supports, as a version 0 body (no limits).
     pub fn current() -> Self {
         ApiVersionsResponse {
@@ -105,7 +114,7 @@ impl ApiVersionsResponse {
 
     /// Decodes a version 0 body.
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
-        let count = r.array_len("apis", 6)?;
+        let count = r.array_len("apis", API_VERSIONS_ENTRY_BYTES)?;
         let mut apis = Vec::with_capacity(count);
         for _ in 0..count {
             apis.push((
@@ -137,6 +146,9 @@ pub struct MetadataRequest {
 }
 
 impl MetadataRequest {
+    /// An empty topic list.
+    pub const WIRE_BYTES_MIN: usize = ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_array_len(self.topics.len());
         for topic in &self.topics {
@@ -162,6 +174,12 @@ pub struct CoreAddress {
     pub port: u16,
 }
 
+impl CoreAddress {
+    /// `u16 core | string host | u16 port` with an empty host (also the
+    /// smallest FindCoordinator response).
+    pub const WIRE_BYTES_MIN: usize = 2 + STRING_MIN + 2;
+}
+
 /// One topic in a Metadata response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopicMetadata {
@@ -170,6 +188,14 @@ pub struct TopicMetadata {
     pub error_code: u16,
     /// For each partition, in order, the core that owns it.
     pub partition_cores: Vec<u16>,
+}
+
+/// Bytes of one `partition_cores` entry: a `u16` core.
+pub const PARTITION_CORE_BYTES: usize = 2;
+
+impl TopicMetadata {
+    /// `string name | u16 error_code | array { u16 core }`, both empty.
+    pub const WIRE_BYTES_MIN: usize = STRING_MIN + 2 + ARRAY_MIN;
 }
 
 /// Metadata response: `array { u16 core | string host | u16 port } |
@@ -182,6 +208,9 @@ pub struct MetadataResponse {
 }
 
 impl MetadataResponse {
+    /// No cores, no topics.
+    pub const WIRE_BYTES_MIN: usize = ARRAY_MIN + ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_array_len(self.cores.len());
         for core in &self.cores {
@@ -201,7 +230,7 @@ impl MetadataResponse {
     }
 
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
-        let count = r.array_len("cores", 2 + STRING_MIN + 2)?;
+        let count = r.array_len("cores", CoreAddress::WIRE_BYTES_MIN)?;
         let mut cores = Vec::with_capacity(count);
         for _ in 0..count {
             cores.push(CoreAddress {
@@ -210,12 +239,12 @@ impl MetadataResponse {
                 port: r.u16("port")?,
             });
         }
-        let count = r.array_len("topics", STRING_MIN + 2 + 4)?;
+        let count = r.array_len("topics", TopicMetadata::WIRE_BYTES_MIN)?;
         let mut topics = Vec::with_capacity(count);
         for _ in 0..count {
             let name = r.string("name")?;
             let error_code = r.u16("error_code")?;
-            let partitions = r.array_len("partitions", 2)?;
+            let partitions = r.array_len("partitions", PARTITION_CORE_BYTES)?;
             let mut partition_cores = Vec::with_capacity(partitions);
             for _ in 0..partitions {
                 partition_cores.push(r.u16("core")?);

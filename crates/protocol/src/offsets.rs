@@ -9,7 +9,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::wire::{put_topic_array, read_topic_array, DecodeError, WireReader};
+use super::wire::{put_topic_array, read_topic_array, DecodeError, WireReader, ARRAY_MIN};
 
 pub const EARLIEST: i64 = -2;
 pub const LATEST: i64 = -1;
@@ -44,12 +44,19 @@ impl OffsetSpec {
     }
 }
 
+/// Bytes of one partition entry of a ListOffsets request: `u32 partition |
+/// i64 spec`.
+pub const PARTITION_SPEC_BYTES: usize = 4 + 8;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListOffsetsRequest {
     pub topics: Vec<(String, Vec<(u32, OffsetSpec)>)>,
 }
 
 impl ListOffsetsRequest {
+    /// No topics.
+    pub const WIRE_BYTES_MIN: usize = ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         put_topic_array(buf, &self.topics, |buf, &(partition, spec)| {
             buf.put_u32_le(partition);
@@ -58,7 +65,7 @@ impl ListOffsetsRequest {
     }
 
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
-        let topics = read_topic_array(r, 12, |r| {
+        let topics = read_topic_array(r, PARTITION_SPEC_BYTES, |r| {
             let partition = r.u32("partition")?;
             Ok((partition, OffsetSpec::from_wire(r.i64("spec")?)?))
         })?;
@@ -73,12 +80,20 @@ pub struct PartitionOffset {
     pub offset: u64,
 }
 
+impl PartitionOffset {
+    /// `u32 partition | u16 error_code | u64 offset`: a fixed size.
+    pub const WIRE_BYTES_MIN: usize = 4 + 2 + 8;
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListOffsetsResponse {
     pub topics: Vec<(String, Vec<PartitionOffset>)>,
 }
 
 impl ListOffsetsResponse {
+    /// No topics.
+    pub const WIRE_BYTES_MIN: usize = ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         put_topic_array(buf, &self.topics, |buf, p| {
             buf.put_u32_le(p.partition);
@@ -88,7 +103,7 @@ impl ListOffsetsResponse {
     }
 
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
-        let topics = read_topic_array(r, 14, |r| {
+        let topics = read_topic_array(r, PartitionOffset::WIRE_BYTES_MIN, |r| {
             Ok(PartitionOffset {
                 partition: r.u32("partition")?,
                 error_code: r.u16("error_code")?,

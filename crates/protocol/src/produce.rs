@@ -9,7 +9,8 @@
 use bytes::{Buf, BufMut, BytesMut};
 
 use super::wire::{
-    put_topic_array, read_topic_array, DecodeError, WireReader, WireWrite, BYTES_MIN, STRING_MIN,
+    put_topic_array, read_topic_array, DecodeError, WireReader, WireWrite, ARRAY_MIN, BYTES_MIN,
+    STRING_MIN,
 };
 
 /// When the broker answers a produce.
@@ -46,10 +47,21 @@ pub struct ProducePartition {
     pub batch: BytesMut,
 }
 
+impl ProducePartition {
+    /// `u32 partition | bytes batch` with an empty batch (which the broker
+    /// then refuses as corrupt, but which decodes).
+    pub const WIRE_BYTES_MIN: usize = 4 + BYTES_MIN;
+}
+
 #[derive(Debug)]
 pub struct ProduceTopic {
     pub name: String,
     pub partitions: Vec<ProducePartition>,
+}
+
+impl ProduceTopic {
+    /// An empty name and no partitions.
+    pub const WIRE_BYTES_MIN: usize = STRING_MIN + ARRAY_MIN;
 }
 
 #[derive(Debug)]
@@ -59,6 +71,9 @@ pub struct ProduceRequest {
 }
 
 impl ProduceRequest {
+    /// `u8 acks` and no topics.
+    pub const WIRE_BYTES_MIN: usize = 1 + ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_u8(self.acks as u8);
         buf.put_array_len(self.topics.len());
@@ -83,11 +98,11 @@ impl ProduceRequest {
             field: "acks",
             value: i64::from(acks_raw),
         })?;
-        let topic_count = r.array_len("topics", STRING_MIN + 4)?;
+        let topic_count = r.array_len("topics", ProduceTopic::WIRE_BYTES_MIN)?;
         let mut layout = Vec::with_capacity(topic_count);
         for _ in 0..topic_count {
             let name = r.string("topic")?;
-            let count = r.array_len("partitions", 4 + BYTES_MIN)?;
+            let count = r.array_len("partitions", ProducePartition::WIRE_BYTES_MIN)?;
             let mut partitions = Vec::with_capacity(count);
             for _ in 0..count {
                 let partition = r.u32("partition")?;
@@ -128,12 +143,20 @@ pub struct ProducePartitionResponse {
     pub base_offset: u64,
 }
 
+impl ProducePartitionResponse {
+    /// `u32 partition | u16 error_code | u64 base_offset`: a fixed size.
+    pub const WIRE_BYTES_MIN: usize = 4 + 2 + 8;
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProduceResponse {
     pub topics: Vec<(String, Vec<ProducePartitionResponse>)>,
 }
 
 impl ProduceResponse {
+    /// No topics.
+    pub const WIRE_BYTES_MIN: usize = ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         put_topic_array(buf, &self.topics, |buf, p| {
             buf.put_u32_le(p.partition);
@@ -143,7 +166,7 @@ impl ProduceResponse {
     }
 
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
-        let topics = read_topic_array(r, 14, |r| {
+        let topics = read_topic_array(r, ProducePartitionResponse::WIRE_BYTES_MIN, |r| {
             Ok(ProducePartitionResponse {
                 partition: r.u32("partition")?,
                 error_code: r.u16("error_code")?,

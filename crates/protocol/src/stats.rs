@@ -4,7 +4,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::wire::{DecodeError, WireReader, WireWrite};
+use super::wire::{DecodeError, WireReader, WireWrite, ARRAY_MIN};
 
 /// One core's counters: totals since the broker started (rates come from
 /// two samples), plus the produce latency of the last whole second.
@@ -31,12 +31,20 @@ pub struct CoreStats {
 /// Bytes of one encoded [`CoreStats`].
 pub const CORE_STATS_BYTES: usize = 2 + 4 + 12 * 8;
 
+impl CoreStats {
+    /// A fixed size: [`CORE_STATS_BYTES`].
+    pub const WIRE_BYTES_MIN: usize = CORE_STATS_BYTES;
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StatsResponse {
     pub cores: Vec<CoreStats>,
 }
 
 impl StatsResponse {
+    /// No cores.
+    pub const WIRE_BYTES_MIN: usize = ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_array_len(self.cores.len());
         for c in &self.cores {
@@ -62,7 +70,7 @@ impl StatsResponse {
     }
 
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
-        let count = r.array_len("cores", CORE_STATS_BYTES)?;
+        let count = r.array_len("cores", CoreStats::WIRE_BYTES_MIN)?;
         let mut cores = Vec::with_capacity(count);
         for _ in 0..count {
             cores.push(CoreStats {

@@ -2,7 +2,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::wire::{DecodeError, WireReader, WireWrite, STRING_MIN};
+use super::wire::{DecodeError, WireReader, WireWrite, ARRAY_MIN, STRING_MIN};
 
 /// `-1` on the wire: the setting is absent (no limit, or the default).
 pub const UNSET: i64 = -1;
@@ -32,6 +32,10 @@ fn put_optional(buf: &mut BytesMut, value: Option<u64>) {
 }
 
 impl TopicSettings {
+    /// `u32 partitions | i64 retention_ms | i64 retention_bytes | i64
+    /// segment_bytes`: a fixed size.
+    pub const WIRE_BYTES_MIN: usize = 4 + 3 * 8;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_u32_le(self.partitions);
         put_optional(buf, self.retention_ms);
@@ -58,6 +62,9 @@ pub struct CreateTopicRequest {
 }
 
 impl CreateTopicRequest {
+    /// An empty name and the settings.
+    pub const WIRE_BYTES_MIN: usize = STRING_MIN + TopicSettings::WIRE_BYTES_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_string(&self.name);
         self.settings.encode(buf);
@@ -79,6 +86,9 @@ pub struct TopicNameRequest {
 }
 
 impl TopicNameRequest {
+    /// An empty name.
+    pub const WIRE_BYTES_MIN: usize = STRING_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_string(&self.name);
     }
@@ -99,7 +109,14 @@ pub struct ListTopicsResponse {
     pub topics: Vec<(String, u32)>,
 }
 
+/// Smallest `topics` entry of a ListTopics response: an empty name and
+/// `u32 partitions`.
+pub const LISTED_TOPIC_BYTES_MIN: usize = STRING_MIN + 4;
+
 impl ListTopicsResponse {
+    /// No topics.
+    pub const WIRE_BYTES_MIN: usize = ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_array_len(self.topics.len());
         for (name, partitions) in &self.topics {
@@ -109,7 +126,7 @@ impl ListTopicsResponse {
     }
 
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
-        let count = r.array_len("topics", STRING_MIN + 4)?;
+        let count = r.array_len("topics", LISTED_TOPIC_BYTES_MIN)?;
         let mut topics = Vec::with_capacity(count);
         for _ in 0..count {
             topics.push((r.string("name")?, r.u32("partitions")?));
@@ -129,7 +146,11 @@ pub struct PartitionDescription {
     pub size_bytes: u64,
 }
 
-const PARTITION_DESCRIPTION_BYTES: usize = 4 + 2 + 2 + 8 + 8 + 8;
+impl PartitionDescription {
+    /// `u32 partition | u16 core | u16 error_code | u64 earliest | u64
+    /// latest | u64 size_bytes`: a fixed size.
+    pub const WIRE_BYTES_MIN: usize = 4 + 2 + 2 + 8 + 8 + 8;
+}
 
 /// DescribeTopic response: `string name | settings (as in CreateTopic) |
 /// array { u32 partition | u16 core | u16 error_code | u64 earliest |
@@ -142,6 +163,9 @@ pub struct DescribeTopicResponse {
 }
 
 impl DescribeTopicResponse {
+    /// An empty name, the settings, no partitions.
+    pub const WIRE_BYTES_MIN: usize = STRING_MIN + TopicSettings::WIRE_BYTES_MIN + ARRAY_MIN;
+
     pub fn encode(&self, buf: &mut BytesMut) {
         buf.put_string(&self.name);
         self.settings.encode(buf);
@@ -159,7 +183,7 @@ impl DescribeTopicResponse {
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
         let name = r.string("name")?;
         let settings = TopicSettings::decode(r)?;
-        let count = r.array_len("partitions", PARTITION_DESCRIPTION_BYTES)?;
+        let count = r.array_len("partitions", PartitionDescription::WIRE_BYTES_MIN)?;
         let mut partitions = Vec::with_capacity(count);
         for _ in 0..count {
             partitions.push(PartitionDescription {

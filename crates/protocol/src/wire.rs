@@ -40,46 +40,54 @@ impl WireReader {
     }
 
     pub fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
+        self.buf.len().saturating_sub(self.pos)
     }
 
     pub fn position(&self) -> usize {
         self.pos
     }
 
-    fn take(&mut self, len: usize, field: &'static str) -> Result<&[u8], DecodeError> {
-        if len > self.remaining() {
-            return Err(DecodeError::Truncated {
-                field,
-                needed: len,
-                available: self.remaining(),
-            });
+    fn truncated(&self, field: &'static str, needed: usize) -> DecodeError {
+        DecodeError::Truncated {
+            field,
+            needed,
+            available: self.remaining(),
         }
-        let start = self.pos;
+    }
+
+    fn take(&mut self, len: usize, field: &'static str) -> Result<&[u8], DecodeError> {
+        let end = self.pos.checked_add(len);
+        let Some(taken) = end.and_then(|end| self.buf.get(self.pos..end)) else {
+            return Err(self.truncated(field, len));
+        };
         self.pos += len;
-        Ok(&self.buf[start..start + len])
+        Ok(taken)
+    }
+
+    /// The next `N` bytes, as an array (for the fixed-size integers).
+    fn take_array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], DecodeError> {
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
+        let Some(&taken) = rest.first_chunk::<N>() else {
+            return Err(self.truncated(field, N));
+        };
+        self.pos += N;
+        Ok(taken)
     }
 
     pub fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
-        Ok(self.take(1, field)?[0])
+        self.take_array::<1>(field).map(u8::from_le_bytes)
     }
 
     pub fn u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
-        Ok(u16::from_le_bytes(
-            self.take(2, field)?.try_into().expect("2"),
-        ))
+        self.take_array(field).map(u16::from_le_bytes)
     }
 
     pub fn u32(&mut self, field: &'static str) -> Result<u32, DecodeError> {
-        Ok(u32::from_le_bytes(
-            self.take(4, field)?.try_into().expect("4"),
-        ))
+        self.take_array(field).map(u32::from_le_bytes)
     }
 
     pub fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
-        Ok(u64::from_le_bytes(
-            self.take(8, field)?.try_into().expect("8"),
-        ))
+        self.take_array(field).map(u64::from_le_bytes)
     }
 
     pub fn i64(&mut self, field: &'static str) -> Result<i64, DecodeError> {
@@ -174,6 +182,9 @@ pub const STRING_MIN: usize = 2;
 pub const BYTES_MIN: usize = 4;
 /// Smallest encoding of an array (its count).
 pub const ARRAY_MIN: usize = 4;
+/// Smallest entry of the `array { string topic | array { item } }` shape
+/// most bodies share: an empty name and no items.
+pub const TOPIC_ENTRY_BYTES_MIN: usize = STRING_MIN + ARRAY_MIN;
 
 /// Writes the shape most bodies share: `array { string topic | array {
 /// item } }`.
@@ -199,7 +210,7 @@ pub fn read_topic_array<T>(
     item_min_bytes: usize,
     mut read_item: impl FnMut(&mut WireReader) -> Result<T, DecodeError>,
 ) -> Result<Vec<(String, Vec<T>)>, DecodeError> {
-    let count = r.array_len("topics", STRING_MIN + ARRAY_MIN)?;
+    let count = r.array_len("topics", TOPIC_ENTRY_BYTES_MIN)?;
     let mut topics = Vec::with_capacity(count);
     for _ in 0..count {
         let name = r.string("topic")?;

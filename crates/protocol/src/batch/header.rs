@@ -155,10 +155,27 @@ pub fn stamp_base_offset(buf: &mut [u8], base_offset: u64) {
 
 /// The little-endian fields of the fixed-layout headers (batch here, the
 /// index files' in the broker); the caller has checked the length.
+///
+/// # Panics
+///
+/// If `buf` has fewer than `at + 4` bytes.
+#[allow(
+    clippy::expect_used,
+    reason = "a fixed-layout field: every caller checked the header's length"
+)]
 pub fn read_u32(buf: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(buf[at..at + 4].try_into().expect("4 bytes"))
 }
 
+/// As [`read_u32`], 8 bytes.
+///
+/// # Panics
+///
+/// If `buf` has fewer than `at + 8` bytes.
+#[allow(
+    clippy::expect_used,
+    reason = "a fixed-layout field: every caller checked the header's length"
+)]
 pub fn read_u64(buf: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(buf[at..at + 8].try_into().expect("8 bytes"))
 }

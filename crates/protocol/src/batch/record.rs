@@ -150,19 +150,26 @@ impl<'a> Reader<'a> {
         Ok(range)
     }
 
+    /// The next `N` bytes, as an array (for the fixed-size integers).
+    fn take_array<const N: usize>(&mut self) -> Result<[u8; N], &'static str> {
+        let r = self.take(N)?;
+        self.buf
+            .get(r)
+            .and_then(|taken| taken.first_chunk::<N>())
+            .copied()
+            .ok_or("field runs past the record")
+    }
+
     fn u16(&mut self) -> Result<u16, &'static str> {
-        let r = self.take(2)?;
-        Ok(u16::from_le_bytes(self.buf[r].try_into().expect("2 bytes")))
+        self.take_array().map(u16::from_le_bytes)
     }
 
     fn u32(&mut self) -> Result<u32, &'static str> {
-        let r = self.take(4)?;
-        Ok(u32::from_le_bytes(self.buf[r].try_into().expect("4 bytes")))
+        self.take_array().map(u32::from_le_bytes)
     }
 
     fn u64(&mut self) -> Result<u64, &'static str> {
-        let r = self.take(8)?;
-        Ok(u64::from_le_bytes(self.buf[r].try_into().expect("8 bytes")))
+        self.take_array().map(u64::from_le_bytes)
     }
 
     /// One header entry: the name's and the value's ranges.
