@@ -2,7 +2,7 @@
 //!
 //! Round trips: every request is built the way a client builds it (header,
 //! body, length patched last) and read back the way the broker reads it
-//! (`frame::check`, `RequestHeader::parse`, `Request::decode`); every
+//! (`frame::check`, `RequestHeader::decode`, `Request::decode`); every
 //! response goes the other way. Produce requests carry real record batches,
 //! which must come out byte for byte.
 //!
@@ -96,7 +96,7 @@ enum Answer {
 
 /// What a client does with one whole response frame to a request to `api`.
 fn client_decode(api: ApiKey, frame: &[u8]) -> (ResponseHeader, Result<Answer, DecodeError>) {
-    let header = ResponseHeader::parse(frame);
+    let header = ResponseHeader::decode(frame).expect("a whole header");
     let mut r = WireReader::new(Bytes::copy_from_slice(response_body(frame)));
     let answer = if header.error_code == 0 {
         Response::decode(api, &mut r).map(Answer::Body)
@@ -136,7 +136,7 @@ proptest! {
         let length = u32::from_le_bytes(frame[..LENGTH_BYTES].try_into().unwrap());
         prop_assert_eq!(length as usize, frame.len() - LENGTH_BYTES);
 
-        let header = RequestHeader::parse(&frame);
+        let header = RequestHeader::decode(&frame).expect("a whole header");
         prop_assert_eq!(header, RequestHeader {
             api_key: api_of(&request) as u16,
             api_version: 0,

@@ -86,7 +86,9 @@ async fn write_responses(
     while let Some(out) = queued.recv().await {
         let bytes = out.response.await;
         if let Some((api_key, read_at)) = out.request {
-            let error = ResponseHeader::parse(&bytes).error_code;
+            // Built by this process with a header; a short one counts as internal.
+            let error = ResponseHeader::decode(&bytes)
+                .map_or(ErrorCode::Internal as u16, |header| header.error_code);
             let mut metrics = shard.metrics.borrow_mut();
             metrics.on_response(api_key, read_at, Instant::now(), bytes.len(), error);
         }
@@ -168,15 +170,7 @@ async fn read_requests(
         shard.metrics.borrow_mut().on_request_read(frame_len);
         let mut api_key = u16::MAX;
         let mut response_budget = None;
-        let response = if (length as usize) < REQUEST_HEADER_BYTES {
-            let message = format!("frame of {length} bytes is shorter than a request header");
-            Box::pin(future::ready(error_response(
-                0,
-                ErrorCode::MalformedRequest,
-                &message,
-            ))) as LocalFuture<BytesMut>
-        } else {
-            let header = RequestHeader::parse(&frame);
+        let response = if let Ok(header) = RequestHeader::decode(&frame) {
             api_key = header.api_key;
             if api_key == ApiKey::Fetch as u16 {
                 match reserve_fetch_response(shard, &frame).await {
@@ -185,6 +179,13 @@ async fn read_requests(
                 }
             }
             dispatch(shard, header, frame).await
+        } else {
+            let message = format!("frame of {length} bytes is shorter than a request header");
+            Box::pin(future::ready(error_response(
+                0,
+                ErrorCode::MalformedRequest,
+                &message,
+            ))) as LocalFuture<BytesMut>
         };
         let out = Outgoing {
             response,

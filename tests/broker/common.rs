@@ -227,7 +227,7 @@ impl Client {
         self.stream
             .read_exact(&mut frame[LENGTH_BYTES..])
             .expect("response body");
-        let header = ResponseHeader::parse(&frame);
+        let header = ResponseHeader::decode(&frame).expect("a whole header");
         Response {
             header,
             body: Bytes::from(frame).slice(LENGTH_BYTES + 6..),

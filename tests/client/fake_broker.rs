@@ -36,7 +36,10 @@ pub fn read_request(
         match frame::check(buf, 64 << 20, REQUEST_HEADER_BYTES) {
             FrameCheck::Complete { len } => {
                 let frame = buf.split_to(len);
-                return Some((RequestHeader::parse(&frame), frame));
+                return Some((
+                    RequestHeader::decode(&frame).expect("a whole header"),
+                    frame,
+                ));
             }
             FrameCheck::Incomplete { .. } => {
                 let mut chunk = [0u8; 64 << 10];

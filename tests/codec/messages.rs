@@ -101,7 +101,7 @@ pub type Decoded = (usize, RequestHeader, Result<Request, (ErrorCode, String)>);
 pub fn broker_decode(buf: &[u8]) -> Option<Decoded> {
     match frame::check(buf, FRAME_BYTES_MAX, REQUEST_HEADER_BYTES) {
         FrameCheck::Complete { len } => {
-            let header = RequestHeader::parse(&buf[..len]);
+            let header = RequestHeader::decode(&buf[..len]).expect("a whole header");
             let request = Request::decode(&header, BytesMut::from(&buf[..len]));
             Some((len, header, request))
         }

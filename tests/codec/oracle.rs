@@ -277,7 +277,7 @@ pub fn check_response_stream(api: ApiKey, buf: &[u8]) -> Verdict {
             return Ok(());
         };
         let frame = &rest[..len];
-        let header = ResponseHeader::parse(frame);
+        let header = ResponseHeader::decode(frame).expect("a whole header");
         let body = Bytes::copy_from_slice(response_body(frame));
         if header.error_code == 0 {
             check_response_body(api, body)?;

@@ -76,21 +76,6 @@ impl RequestHeader {
         })
     }
 
-    /// [`RequestHeader::decode`] for a frame that [`check`] passed with
-    /// `header_bytes` [`REQUEST_HEADER_BYTES`], which guarantees the bytes
-    /// are there. Prefer `decode`, which cannot panic.
-    ///
-    /// # Panics
-    ///
-    /// If `frame` is shorter than a prefix and a request header.
-    #[allow(
-        clippy::expect_used,
-        reason = "kept for callers that ran frame::check; decode is the fallible form"
-    )]
-    pub fn parse(frame: &[u8]) -> RequestHeader {
-        Self::decode(frame).expect("frame::check passed, so the header is there")
-    }
-
     /// Starts a request frame: the length is patched by [`finish_frame`].
     pub fn begin(&self, buf: &mut BytesMut) -> usize {
         let start = buf.len();
@@ -121,21 +106,6 @@ impl ResponseHeader {
             correlation_id: u32::from_le_bytes([c0, c1, c2, c3]),
             error_code: u16::from_le_bytes([e0, e1]),
         })
-    }
-
-    /// [`ResponseHeader::decode`] for a frame that [`check`] passed with
-    /// `header_bytes` [`RESPONSE_HEADER_BYTES`], or that this process
-    /// built. Prefer `decode`, which cannot panic.
-    ///
-    /// # Panics
-    ///
-    /// If `frame` is shorter than a prefix and a response header.
-    #[allow(
-        clippy::expect_used,
-        reason = "kept for callers that ran frame::check; decode is the fallible form"
-    )]
-    pub fn parse(frame: &[u8]) -> ResponseHeader {
-        Self::decode(frame).expect("frame::check passed, so the header is there")
     }
 
     pub fn begin(&self, buf: &mut BytesMut) -> usize {
@@ -200,7 +170,6 @@ mod tests {
         let whole = LENGTH_BYTES + REQUEST_HEADER_BYTES;
         assert_eq!(buf.len(), whole);
         assert_eq!(RequestHeader::decode(&buf), Ok(request));
-        assert_eq!(RequestHeader::parse(&buf), request);
         for cut in 0..whole {
             assert_eq!(
                 RequestHeader::decode(&buf[..cut]),
@@ -221,7 +190,6 @@ mod tests {
         let whole = LENGTH_BYTES + RESPONSE_HEADER_BYTES;
         assert_eq!(buf.len(), whole);
         assert_eq!(ResponseHeader::decode(&buf), Ok(response));
-        assert_eq!(ResponseHeader::parse(&buf), response);
         for cut in 0..whole {
             assert_eq!(
                 ResponseHeader::decode(&buf[..cut]),

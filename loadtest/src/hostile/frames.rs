@@ -81,7 +81,9 @@ pub fn read_answer(stream: &mut TcpStream) -> io::Result<Answer> {
     let mut frame = vec![0u8; LENGTH_BYTES + length as usize];
     frame[..LENGTH_BYTES].copy_from_slice(&prefix);
     match read_exact_or_end(stream, &mut frame[LENGTH_BYTES..])? {
-        Some(()) => Ok(Answer::Response(ResponseHeader::parse(&frame))),
+        Some(()) => ResponseHeader::decode(&frame)
+            .map(Answer::Response)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
         None => Ok(Answer::Closed),
     }
 }
@@ -134,7 +136,7 @@ mod tests {
         let frame = api_versions_frame(7);
         assert_eq!(frame.len(), LENGTH_BYTES + 8);
         assert_eq!(&frame[..4], &8u32.to_le_bytes());
-        let header = RequestHeader::parse(&frame);
+        let header = RequestHeader::decode(&frame).unwrap();
         assert_eq!(header.api_key, ApiKey::ApiVersions as u16);
         assert_eq!(header.correlation_id, 7);
     }
