@@ -218,3 +218,40 @@ fn nothing_listening_is_a_connection_error() {
     assert!(matches!(err, ClientError::Connection { .. }), "{err}");
     assert!(err.to_string().contains(&port.to_string()), "{err}");
 }
+
+/// A broker from before ApiVersions version 1 answers it with
+/// `UnsupportedVersion`; the client asks again with version 0 and gets the
+/// APIs and the broker's version, without limits.
+#[test]
+fn api_versions_falls_back_to_version_0_on_an_older_broker() {
+    use shardlog::client::Admin;
+    use shardlog::protocol::metadata::ApiVersionsResponse;
+
+    let addr = raw_server(|mut stream, buf| {
+        let (header, _) = read_request(&mut stream, buf).expect("request");
+        assert_eq!(header.api_key, ApiKey::ApiVersions as u16);
+        assert_eq!(header.api_version, 1, "the newest version first");
+        let refusal = frame::error_response(
+            header.correlation_id,
+            ErrorCode::UnsupportedVersion,
+            "ApiVersions supports versions 0..=0, not 1",
+        );
+        stream.write_all(&refusal).unwrap();
+        let (header, _) = read_request(&mut stream, buf).expect("request again");
+        assert_eq!(header.api_version, 0, "then version 0");
+        let mut body = BytesMut::new();
+        ApiVersionsResponse {
+            apis: vec![(ApiKey::ApiVersions as u16, 0, 0)],
+            broker_version: "0.0.9".into(),
+            limits: None,
+        }
+        .encode(&mut body);
+        stream
+            .write_all(&response_frame(header.correlation_id, &body))
+            .unwrap();
+    });
+    let mut admin = Admin::connect(&addr, config(5_000)).unwrap();
+    let versions = admin.api_versions().expect("answered at version 0");
+    assert_eq!(versions.broker_version, "0.0.9");
+    assert_eq!(versions.limits, None);
+}

@@ -7,6 +7,7 @@
 use super::cluster::Cluster;
 use super::config::ConnectionConfig;
 use super::error::{ClientError, ClientResult};
+use shardlog_protocol::error::ErrorCode;
 use shardlog_protocol::metadata::{ApiVersionsResponse, MetadataRequest, MetadataResponse};
 use shardlog_protocol::stats::StatsResponse;
 use shardlog_protocol::topics::{
@@ -37,10 +38,21 @@ impl Admin {
     }
 
     /// The APIs and versions the broker speaks, its version, and its
-    /// limits (ApiVersions version 1, which this client sends).
+    /// limits. Asks with ApiVersions version 1; a broker from before
+    /// version 1 answers `UnsupportedVersion`, and is then asked with
+    /// version 0, whose answer has no limits (`limits` is `None`).
     pub fn api_versions(&mut self) -> ClientResult<ApiVersionsResponse> {
-        self.cluster
-            .bootstrap_call(ApiKey::ApiVersions, |_| {}, ApiVersionsResponse::decode_v1)
+        let newest = self.cluster.bootstrap_call(
+            ApiKey::ApiVersions,
+            |_| {},
+            ApiVersionsResponse::decode_v1,
+        );
+        match newest {
+            Err(err) if err.code() == Some(ErrorCode::UnsupportedVersion) => self
+                .cluster
+                .bootstrap_call_at(ApiKey::ApiVersions, 0, |_| {}, ApiVersionsResponse::decode),
+            answer => answer,
+        }
     }
 
     /// Creates a topic; `TopicAlreadyExists` if it does.

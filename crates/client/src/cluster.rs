@@ -240,7 +240,23 @@ impl Cluster {
             &mut shardlog_protocol::WireReader,
         ) -> Result<T, shardlog_protocol::DecodeError>,
     ) -> ClientResult<T> {
-        let result = self.connect_control()?.call(api, encode, decode);
+        let (_, newest) = api.versions();
+        self.bootstrap_call_at(api, newest, encode, decode)
+    }
+
+    /// [`Cluster::bootstrap_call`] at `api_version`.
+    pub fn bootstrap_call_at<T>(
+        &mut self,
+        api: ApiKey,
+        api_version: u16,
+        encode: impl FnOnce(&mut bytes::BytesMut),
+        decode: impl FnOnce(
+            &mut shardlog_protocol::WireReader,
+        ) -> Result<T, shardlog_protocol::DecodeError>,
+    ) -> ClientResult<T> {
+        let result = self
+            .connect_control()?
+            .call_at(api, api_version, encode, decode);
         if let Err(err) = &result {
             if err.breaks_connection() {
                 self.control = None;

@@ -112,12 +112,23 @@ impl Connection {
         &self.in_flight
     }
 
-    /// Sends one request whose body `encode` writes; returns its correlation
-    /// id without waiting for the answer.
+    /// Sends one request whose body `encode` writes, at the newest version
+    /// this build knows; returns its correlation id without waiting for the
+    /// answer.
     pub fn send(&mut self, api: ApiKey, encode: impl FnOnce(&mut BytesMut)) -> ClientResult<u32> {
+        let (_, newest) = api.versions();
+        self.send_at(api, newest, encode)
+    }
+
+    /// [`Connection::send`] at `api_version` (an older broker's version).
+    pub fn send_at(
+        &mut self,
+        api: ApiKey,
+        api_version: u16,
+        encode: impl FnOnce(&mut BytesMut),
+    ) -> ClientResult<u32> {
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
-        let (_, api_version) = api.versions();
         self.write_buf.clear();
         let start = RequestHeader {
             api_key: api as u16,
@@ -186,6 +197,18 @@ impl Connection {
         encode: impl FnOnce(&mut BytesMut),
         decode: impl FnOnce(&mut WireReader) -> Result<T, shardlog_protocol::DecodeError>,
     ) -> ClientResult<T> {
+        let (_, newest) = api.versions();
+        self.call_at(api, newest, encode, decode)
+    }
+
+    /// [`Connection::call`] at `api_version`.
+    pub fn call_at<T>(
+        &mut self,
+        api: ApiKey,
+        api_version: u16,
+        encode: impl FnOnce(&mut BytesMut),
+        decode: impl FnOnce(&mut WireReader) -> Result<T, shardlog_protocol::DecodeError>,
+    ) -> ClientResult<T> {
         if !self.in_flight.is_empty() {
             return Err(ClientError::Invalid(format!(
                 "call on {} with {} requests in flight",
@@ -193,7 +216,7 @@ impl Connection {
                 self.in_flight.len()
             )));
         }
-        self.send(api, encode)?;
+        self.send_at(api, api_version, encode)?;
         let response = self.receive()?;
         self.decode_body(api, response.body, decode)
     }
