@@ -23,7 +23,7 @@
 //! - [`storage`]: the partition log each core runs for the partitions it
 //!   owns: segments, group commit, indexes, recovery, retention, tail cache.
 //! - [`topics`]: topic settings, ids, the persisted topic map.
-//! - [`groups`]: consumer groups, sans-IO: placement, membership,
+//! - [`group_logic`]: consumer groups, sans-IO: placement, membership,
 //!   assignment strategies, the committed-offsets records.
 //! - [`metrics`]: per-core and per-partition counters, their Prometheus
 //!   exposition and the last-second percentiles of `shardlog stats`.
@@ -39,7 +39,7 @@ pub use shardlog_protocol::placement as router;
 pub use shardlog_protocol::{batch, error};
 
 pub mod config;
-pub mod groups;
+pub mod group_logic;
 pub mod logging;
 pub mod metrics;
 pub mod server;

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use super::messages::{AdminResult, ShardMessage};
 use super::Shard;
 use crate::error::ErrorCode;
-use crate::groups::INTERNAL_PREFIX;
+use crate::group_logic::INTERNAL_PREFIX;
 use crate::topics::store::{save, topic_dir};
 use crate::topics::{validate_topic_name, TopicConfig, TopicMap};
 

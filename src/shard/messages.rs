@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
-use super::groups::GroupAnswer;
+use super::coordinator::GroupAnswer;
 use super::partitions::FetchBudget;
 use crate::error::ErrorCode;
 use crate::metrics::CoreSnapshot;

@@ -8,7 +8,7 @@
 //!   over the channel, and the replies merged.
 //! - [`inbox`]: the loop that serves other cores' messages.
 //! - [`admin`]: topic creation and deletion on core 0, the metadata owner.
-//! - [`groups`]: the consumer-group coordinator of the groups this core
+//! - [`coordinator`]: the consumer-group coordinator of the groups this core
 //!   owns: membership and committed offsets.
 //! - [`metrics`]: this core's metrics snapshot, and every core's gathered.
 //! - [`runtime`]: starting one pinned executor per core and wiring them.
@@ -17,7 +17,7 @@
 //!   fault-injecting.
 
 pub mod admin;
-pub mod groups;
+pub mod coordinator;
 pub mod inbox;
 pub mod messages;
 pub mod metrics;
@@ -76,7 +76,7 @@ pub struct Shard {
     /// Connections open on this core.
     pub local_connections: std::cell::Cell<usize>,
     /// The consumer groups this core coordinates.
-    pub coordinator: groups::GroupCoordinator,
+    pub coordinator: coordinator::GroupCoordinator,
     /// What this core counts; never borrowed across an await.
     pub metrics: RefCell<CoreMetrics>,
 }

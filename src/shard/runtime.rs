@@ -15,7 +15,7 @@ use glommio::net::TcpListener;
 use glommio::sync::Semaphore;
 use glommio::{LocalExecutorBuilder, Placement};
 
-use super::groups::group_timer_loop;
+use super::coordinator::group_timer_loop;
 use super::inbox::serve_inbox;
 use super::messages::ShardMessage;
 use super::notify::{sleep_unless_raised, Notify};

@@ -1,7 +1,7 @@
 //! Membership on the coordinator core: join (which waits until the
 //! rebalance completes), heartbeat, leave, and the timer that removes
 //! members whose session expired and ends rebalances at their deadline.
-//! The state machine itself is `groups::membership`; this file holds the
+//! The state machine itself is `group_logic::membership`; this file holds the
 //! waiting joins and answers them.
 
 use std::rc::Rc;
@@ -13,8 +13,8 @@ use crate::config::{
     GROUP_SESSION_TIMEOUT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MIN, GROUP_TIMER_INTERVAL_MS,
 };
 use crate::error::ErrorCode;
-use crate::groups::assign::Strategy;
-use crate::groups::membership::{Group, JoinSpec, Rebalanced};
+use crate::group_logic::assign::Strategy;
+use crate::group_logic::membership::{Group, JoinSpec, Rebalanced};
 use crate::protocol::groups::{
     HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
 };

@@ -1,5 +1,5 @@
 //! Committed offsets on the coordinator core. Each group's offsets live in
-//! one partition of the internal committed-offsets log (`groups::OFFSETS_LOG`,
+//! one partition of the internal committed-offsets log (`group_logic::OFFSETS_LOG`,
 //! `<data dir>/internal/__consumer_offsets/<p>/`), a `PartitionLog` like
 //! any topic's: a commit is one or more record batches, answered once they
 //! are durable; at start the log is replayed to rebuild the map (latest
@@ -22,9 +22,11 @@ use crate::config::{
     OFFSETS_SEGMENT_BYTES, OFFSET_METADATA_BYTES_MAX,
 };
 use crate::error::ErrorCode;
-use crate::groups::commit_log::{build_batches, decode_key, decode_value, CommitKey, CommitValue};
-use crate::groups::membership::Group;
-use crate::groups::{offsets_partition, OFFSETS_LOG};
+use crate::group_logic::commit_log::{
+    build_batches, decode_key, decode_value, CommitKey, CommitValue,
+};
+use crate::group_logic::membership::Group;
+use crate::group_logic::{offsets_partition, OFFSETS_LOG};
 use crate::protocol::groups::{
     FetchedOffset, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
     OffsetFetchResponse, NO_COMMITTED_OFFSET,

@@ -16,10 +16,10 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crate::config::{Durability, OFFSETS_DELETED_TOPICS_CHECK_MS};
-use crate::groups::commit_log::{
+use crate::group_logic::commit_log::{
     build_batches, compaction_due, encoded_len, CommitKey, CommitValue,
 };
-use crate::groups::offsets_partition;
+use crate::group_logic::offsets_partition;
 use crate::shard::storage::ShardStorage;
 use crate::shard::Shard;
 use crate::storage::log::now_ms;

@@ -1,5 +1,5 @@
 //! The group coordinator on each core: the groups whose committed-offsets
-//! partition this core owns (`groups::coordinator_core`), their membership
+//! partition this core owns (`group_logic::coordinator_core`), their membership
 //! and their committed offsets. Requests for a group reach its coordinator
 //! core through the router (`route_group`), by message, never by lock.
 //!
@@ -25,8 +25,8 @@ use bytes::BytesMut;
 
 use super::Shard;
 use crate::error::ErrorCode;
-use crate::groups::membership::Group;
-use crate::groups::{coordinator_core, validate_group_name};
+use crate::group_logic::membership::Group;
+use crate::group_logic::{coordinator_core, validate_group_name};
 use crate::protocol::groups::{
     encode_coordinator, DescribeGroupResponse, GroupListing, GroupRequest, ListGroupsResponse,
     MemberDescription, TopicPartitions,
