@@ -144,7 +144,7 @@ pub async fn dispatch(
             let shard = shard.clone();
             Box::pin(async move {
                 match shard.route_group(request).await {
-                    Ok(body) => ok_response(id, |b| b.extend_from_slice(&body)),
+                    Ok(response) => ok_response(id, |b| response.encode(b)),
                     Err((code, message)) => error_response(id, code, &message),
                 }
             })

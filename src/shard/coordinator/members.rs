@@ -7,7 +7,7 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use super::{body, by_topic, refuse, GroupAnswer, GroupCoordinator};
+use super::{by_topic, refuse, GroupAnswer, GroupCoordinator};
 use crate::config::{
     GROUPS_PER_CORE_MAX, GROUP_MEMBERS_MAX, GROUP_REBALANCE_TIMEOUT_MS_MAX,
     GROUP_SESSION_TIMEOUT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MIN, GROUP_TIMER_INTERVAL_MS,
@@ -16,8 +16,9 @@ use crate::error::ErrorCode;
 use crate::group_logic::assign::Strategy;
 use crate::group_logic::membership::{Group, JoinSpec, Rebalanced};
 use crate::protocol::groups::{
-    HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    GroupResponse, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
 };
+use crate::protocol::ApiKey;
 use crate::shard::notify::sleep_unless_raised;
 use crate::shard::Shard;
 
@@ -139,7 +140,7 @@ impl Shard {
                     format!("heartbeat of {} in group {}", r.member_id, r.group),
                 )
             })?;
-        body(|_| {})
+        Ok(GroupResponse::Empty(ApiKey::Heartbeat))
     }
 
     pub(super) fn leave_group(&self, r: &LeaveGroupRequest) -> GroupAnswer {
@@ -157,7 +158,7 @@ impl Shard {
             coordinator.answer_joins(&r.group, done);
         }
         coordinator.forget_if_unused(&r.group);
-        body(|_| {})
+        Ok(GroupResponse::Empty(ApiKey::LeaveGroup))
     }
 
     /// One round of the group timer: expired sessions, rebalance deadlines.
@@ -207,7 +208,7 @@ impl GroupCoordinator {
                 strategy: strategy.clone(),
                 assignment: by_topic(partitions.iter()),
             };
-            let _ = reply.send(body(|b| response.encode(b)));
+            let _ = reply.send(Ok(GroupResponse::Join(response)));
         }
     }
 

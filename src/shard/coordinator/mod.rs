@@ -21,17 +21,14 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
-use bytes::BytesMut;
-
 use super::Shard;
 use crate::error::ErrorCode;
 use crate::group_logic::membership::Group;
 use crate::group_logic::{coordinator_core, validate_group_name};
 use crate::protocol::groups::{
-    encode_coordinator, DescribeGroupResponse, GroupListing, GroupRequest, ListGroupsResponse,
+    DescribeGroupResponse, GroupListing, GroupRequest, GroupResponse, ListGroupsResponse,
     MemberDescription, TopicPartitions,
 };
-use crate::protocol::WireReader;
 use crate::shard::storage::ShardStorage;
 use crate::storage::PartitionLog;
 use crate::topics::TopicId;
@@ -40,9 +37,10 @@ pub use lag::{fill_latest, GroupOffsetRow};
 pub use members::group_timer_loop;
 pub use offsets::{offsets_dir, Committed};
 
-/// A group request's answer: the response body, or the error code and
-/// message of an error response.
-pub type GroupAnswer = Result<BytesMut, (ErrorCode, String)>;
+/// A group request's answer, typed as it crosses cores (dispatch encodes
+/// it once): the response, or the error code and message of an error
+/// response.
+pub type GroupAnswer = Result<GroupResponse, (ErrorCode, String)>;
 
 /// One group's durable committed offsets, by (topic, topic id,
 /// partition): the id tells a topic's incarnations apart.
@@ -75,12 +73,6 @@ pub struct GroupCoordinator {
     deleted_topics_checked: Cell<Option<std::time::Instant>>,
 }
 
-fn body(encode: impl FnOnce(&mut BytesMut)) -> GroupAnswer {
-    let mut buf = BytesMut::with_capacity(128);
-    encode(&mut buf);
-    Ok(buf)
-}
-
 fn refuse(code: ErrorCode, message: impl Into<String>) -> GroupAnswer {
     Err((code, message.into()))
 }
@@ -98,8 +90,9 @@ impl Shard {
             GroupRequest::ListGroups => self.list_all_groups().await,
             GroupRequest::FindCoordinator(r) => {
                 let core = coordinator_core(&r.group, self.cores());
-                let address = &self.core_addresses[core];
-                body(|b| encode_coordinator(address, b))
+                Ok(GroupResponse::Coordinator(
+                    self.core_addresses[core].clone(),
+                ))
             }
             request => {
                 let group = request.group().expect("every other request names a group");
@@ -135,13 +128,9 @@ impl Shard {
             GroupRequest::OffsetCommit(r) => self.commit_offsets(r).await,
             GroupRequest::OffsetFetch(r) => self.fetch_offsets(&r),
             GroupRequest::DescribeGroup(r) => {
-                let response = self.describe_group(&r.group);
-                body(|b| response.encode(b))
+                Ok(GroupResponse::DescribeGroup(self.describe_group(&r.group)))
             }
-            GroupRequest::ListGroups => {
-                let response = self.list_local_groups();
-                body(|b| response.encode(b))
-            }
+            GroupRequest::ListGroups => Ok(GroupResponse::ListGroups(self.list_local_groups())),
             GroupRequest::FindCoordinator(_) => refuse(
                 ErrorCode::Internal,
                 "FindCoordinator is answered by the router",
@@ -183,17 +172,16 @@ impl Shard {
             let Some(answer) = self.ask(core, message).await else {
                 return refuse(ErrorCode::ShuttingDown, "the broker is shutting down");
             };
-            let mut r = WireReader::new(answer?.freeze());
-            let part = ListGroupsResponse::decode(&mut r).map_err(|e| {
-                (
+            let GroupResponse::ListGroups(part) = answer? else {
+                return refuse(
                     ErrorCode::Internal,
-                    format!("core {core}'s group list: {e}"),
-                )
-            })?;
+                    format!("core {core} answered ListGroups with another response"),
+                );
+            };
             all.groups.extend(part.groups);
         }
         all.groups.sort_by(|a, b| a.group.cmp(&b.group));
-        body(|b| all.encode(b))
+        Ok(GroupResponse::ListGroups(all))
     }
 
     fn describe_group(&self, name: &str) -> DescribeGroupResponse {

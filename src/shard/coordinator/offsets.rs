@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
-use super::{body, refuse, GroupAnswer};
+use super::{refuse, GroupAnswer};
 use crate::batch::Batches;
 use crate::config::{
     Durability, LogConfig, BATCH_BYTES_LIMIT, GROUPS_PER_CORE_MAX, OFFSETS_PARTITIONS,
@@ -28,7 +28,7 @@ use crate::group_logic::commit_log::{
 use crate::group_logic::membership::Group;
 use crate::group_logic::{offsets_partition, OFFSETS_LOG};
 use crate::protocol::groups::{
-    FetchedOffset, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
+    FetchedOffset, GroupResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
     OffsetFetchResponse, NO_COMMITTED_OFFSET,
 };
 use crate::router::shard_for;
@@ -271,7 +271,7 @@ impl Shard {
                 }
             }
         }
-        body(|b| response.encode(b))
+        Ok(GroupResponse::OffsetCommit(response))
     }
 
     /// Appends the entries durably; per entry, its offset in the log or
@@ -357,7 +357,7 @@ impl Shard {
                 response.topics.push((topic.clone(), found));
             }
         }
-        body(|b| response.encode(b))
+        Ok(GroupResponse::OffsetFetch(response))
     }
 
     /// Refuses waiting joins and closes the committed-offsets partitions.
