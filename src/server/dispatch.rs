@@ -181,7 +181,9 @@ async fn admin(
     message: ShardMessage,
     answer: flume::Receiver<AdminResult>,
 ) -> LocalFuture<BytesMut> {
-    if shard.peers[METADATA_CORE]
+    if shard
+        .peers
+        .inbox(METADATA_CORE)
         .send_async(message)
         .await
         .is_err()

@@ -121,19 +121,21 @@ impl Shard {
     /// answer. Answers the first core's error.
     async fn broadcast_topics(self: &Rc<Self>, map: TopicMap) -> AdminResult {
         let mut answers = Vec::with_capacity(self.cores());
-        for peer in &self.peers {
+        for core in 0..self.cores() {
             let (reply, answer) = flume::bounded(1);
-            peer.send_async(ShardMessage::TopicsChanged {
-                map: map.clone(),
-                reply,
-            })
-            .await
-            .map_err(|_| {
-                (
-                    ErrorCode::ShuttingDown,
-                    "a core is shutting down".to_string(),
-                )
-            })?;
+            self.peers
+                .inbox(core)
+                .send_async(ShardMessage::TopicsChanged {
+                    map: map.clone(),
+                    reply,
+                })
+                .await
+                .map_err(|_| {
+                    (
+                        ErrorCode::ShuttingDown,
+                        "a core is shutting down".to_string(),
+                    )
+                })?;
             answers.push(answer);
         }
         let mut outcome = Ok(());

@@ -57,17 +57,19 @@ impl Shard {
     /// Every core's snapshot, by core id; a core that is stopping is left
     /// out.
     pub async fn gather_metrics(self: &Rc<Self>, partitions: bool) -> Vec<CoreSnapshot> {
-        let mut snapshots = Vec::with_capacity(self.cores());
-        for core in 0..self.cores() {
-            if core == self.id {
-                snapshots.push(self.metrics_snapshot(partitions));
-                continue;
-            }
-            let asked = self
-                .ask(core, |reply| ShardMessage::Metrics { partitions, reply })
-                .await;
-            snapshots.extend(asked);
-        }
-        snapshots
+        let every_core = (0..self.cores()).map(|core| (core, ())).collect();
+        self.peers
+            .scatter_gather(
+                every_core,
+                |()| {
+                    let snapshot = self.metrics_snapshot(partitions);
+                    Box::pin(async move { snapshot })
+                },
+                |(), reply| ShardMessage::Metrics { partitions, reply },
+            )
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }

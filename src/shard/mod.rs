@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod notify;
 pub mod panic;
 pub mod partitions;
+pub mod peers;
 pub mod route;
 pub mod runtime;
 pub mod storage;
@@ -39,10 +40,11 @@ use glommio::sync::Semaphore;
 use crate::config::BrokerConfig;
 use crate::metrics::CoreMetrics;
 use crate::protocol::metadata::CoreAddress;
-use crate::storage::{PartitionLog, SharedTailCache};
+use crate::storage::{PartitionLog, SharedTailCache, TailCache};
 use crate::topics::{TopicId, TopicIds, TopicMap};
 use messages::ShardMessage;
 use notify::Notify;
+use peers::Peers;
 use storage::ShardStorage;
 
 /// The core that owns the topic map and serialises its changes.
@@ -54,8 +56,8 @@ pub type TopicLogs = Vec<Option<PartitionLog<ShardStorage>>>;
 pub struct Shard {
     pub id: usize,
     pub config: BrokerConfig,
-    /// Senders to every core's inbox, this one's included, by core id.
-    pub peers: Vec<flume::Sender<ShardMessage>>,
+    /// The other cores, and the one way to ask them.
+    pub peers: Peers,
     /// Every core's own listener, by core id.
     pub core_addresses: Vec<CoreAddress>,
     /// This core's copy of the topic map.
@@ -74,16 +76,65 @@ pub struct Shard {
     /// Serialises topic changes on the metadata core.
     pub admin_lock: Rc<Semaphore>,
     /// Connections open on this core.
-    pub local_connections: std::cell::Cell<usize>,
+    pub local_connections: Cell<usize>,
     /// The consumer groups this core coordinates.
     pub coordinator: coordinator::GroupCoordinator,
-    /// What this core counts; never borrowed across an await.
-    pub metrics: RefCell<CoreMetrics>,
+    /// What this core counts (shared with its services); never borrowed
+    /// across an await.
+    pub metrics: Rc<RefCell<CoreMetrics>>,
+}
+
+/// What a shard starts from; everything else it makes itself.
+pub struct ShardStart {
+    pub id: usize,
+    pub config: BrokerConfig,
+    /// Senders to every core's inbox, this one's included, by core id.
+    pub senders: Vec<flume::Sender<ShardMessage>>,
+    /// Every core's own listener, by core id.
+    pub core_addresses: Vec<CoreAddress>,
+    /// The topic-id counter as loaded (`next` current on core 0 only).
+    pub topic_ids: TopicIds,
+    /// What this core's partitions are opened on.
+    pub storage: ShardStorage,
+    /// Open connections over all cores.
+    pub connections: Arc<AtomicUsize>,
 }
 
 impl Shard {
+    /// A shard with no topics open yet (`apply_topic_map` opens them).
+    pub fn new(start: ShardStart) -> Shard {
+        let ShardStart {
+            id,
+            config,
+            senders,
+            core_addresses,
+            topic_ids,
+            storage,
+            connections,
+        } = start;
+        let metrics: Rc<RefCell<CoreMetrics>> = Default::default();
+        Shard {
+            id,
+            peers: Peers::new(id, senders, Rc::clone(&metrics)),
+            core_addresses,
+            topics: Default::default(),
+            topic_ids: Cell::new(topic_ids),
+            logs: Default::default(),
+            storage,
+            cache: TailCache::shared(config.shard_storage.tail_cache_bytes),
+            shutdown: Rc::new(Notify::default()),
+            inflight_bytes: Rc::new(Semaphore::new(config.inflight_bytes_per_core as u64)),
+            connections,
+            admin_lock: Rc::new(Semaphore::new(1)),
+            local_connections: Cell::new(0),
+            coordinator: Default::default(),
+            metrics,
+            config,
+        }
+    }
+
     pub fn cores(&self) -> usize {
-        self.peers.len()
+        self.peers.cores()
     }
 
     /// The log of a partition this core owns, if it exists.

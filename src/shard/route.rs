@@ -1,38 +1,33 @@
 //! The router's fan-out: a request's partitions split by owner core, each
 //! part run here or sent to its owner, the replies merged back into the
-//! request's order. Requests for local partitions never hop.
+//! request's order (`scatter_topic`, over the peers service's one
+//! scatter/gather). Requests for local partitions never hop.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
+
 use super::messages::{Reply, ShardMessage};
 use super::notify::{first_of, sleep_unless_raised, LocalFuture};
 use super::partitions::FetchBudget;
+use super::peers::gather;
 use super::Shard;
 use crate::config::{FETCH_BYTES_LIMIT, FETCH_WAIT_MS_LIMIT};
 use crate::error::ErrorCode;
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse};
-use crate::protocol::offsets::{
-    ListOffsetsRequest, ListOffsetsResponse, OffsetSpec, PartitionOffset,
-};
+use crate::protocol::offsets::{ListOffsetsRequest, ListOffsetsResponse, PartitionOffset};
 use crate::protocol::produce::{
     ProducePartitionResponse, ProduceRequest, ProduceResponse, NO_OFFSET,
 };
 use crate::protocol::topics::PartitionDescription;
 use crate::router::shard_for;
 
-/// One topic's items split by owner: each group keeps the items' positions
-/// in the request; items whose topic or partition does not exist are
-/// answered at once with their error.
-struct Split<T> {
-    by_core: BTreeMap<usize, Vec<(usize, T)>>,
-    missing: Vec<(usize, u32, ErrorCode)>,
-}
+/// One owner's part of a topic's items: their positions in the request
+/// and partitions, and the items.
+type Part<I> = (Vec<(usize, u32)>, Vec<I>);
 
-/// One topic's items in request order, as runs of consecutive items with
-/// the same owner core; items whose topic or partition does not exist are
-/// answered at once with their error.
 /// One partition of a fetch, in request order.
 struct FetchItem {
     /// Its topic's index in the request.
@@ -51,50 +46,78 @@ impl Shard {
         }
     }
 
-    fn count_missing(&self, missing: &[(usize, u32, ErrorCode)]) {
+    /// Each of a topic's partitions with its owner core, or the error that
+    /// answers it at once (counted here).
+    fn owners(
+        &self,
+        topic: &str,
+        partitions: impl Iterator<Item = u32>,
+    ) -> Vec<Result<usize, ErrorCode>> {
+        let count = self.partition_count(topic);
+        let owners: Vec<Result<usize, ErrorCode>> =
+            partitions.map(|p| self.owner(topic, p, count)).collect();
         let mut metrics = self.metrics.borrow_mut();
-        for (_, _, code) in missing {
-            metrics.on_error(*code as u16);
+        for code in owners.iter().filter_map(|o| o.err()) {
+            metrics.on_error(code as u16);
         }
+        owners
     }
 
-    fn split<T>(&self, topic: &str, items: Vec<T>, partition_of: impl Fn(&T) -> u32) -> Split<T> {
-        let count = self.partition_count(topic);
-        let mut split = Split {
-            by_core: BTreeMap::new(),
-            missing: Vec::new(),
-        };
-        for (index, item) in items.into_iter().enumerate() {
+    /// The router's one fan-out: a topic's items, each with its owner
+    /// (`owners`, in the same order), split by owner core and scattered
+    /// ([`super::peers::Peers::scatter`]: this core's part runs now, the
+    /// others are sent before this returns). The returned future gathers
+    /// the answers back into the items' order; an item without an owner,
+    /// or whose owner is stopping, is answered with `failed(partition,
+    /// code)`.
+    async fn scatter_topic<I, R: 'static>(
+        &self,
+        items: Vec<I>,
+        owners: &[Result<usize, ErrorCode>],
+        partition_of: impl Fn(&I) -> u32,
+        local: impl FnMut(Vec<I>) -> LocalFuture<Vec<R>>,
+        remote: impl FnMut(Vec<I>, Reply<Vec<R>>) -> ShardMessage,
+        failed: impl Fn(u32, ErrorCode) -> R + 'static,
+    ) -> LocalFuture<Vec<R>> {
+        debug_assert_eq!(items.len(), owners.len());
+        let total = items.len();
+        let mut slots: Vec<Option<R>> = Vec::with_capacity(total);
+        // Per owner core: the items' positions and partitions, and the items.
+        let mut by_core: BTreeMap<usize, Part<I>> = BTreeMap::new();
+        for (index, (item, owner)) in items.into_iter().zip(owners).enumerate() {
             let partition = partition_of(&item);
-            match self.owner(topic, partition, count) {
-                Err(code) => split.missing.push((index, partition, code)),
-                Ok(core) => split.by_core.entry(core).or_default().push((index, item)),
+            match owner {
+                Err(code) => slots.push(Some(failed(partition, *code))),
+                Ok(core) => {
+                    slots.push(None);
+                    let (positions, items) = by_core.entry(*core).or_default();
+                    positions.push((index, partition));
+                    items.push(item);
+                }
             }
         }
-        self.count_missing(&split.missing);
-        split
-    }
-
-    /// Sends a message to another core; a closed channel means that core
-    /// is stopping.
-    async fn send_to(&self, core: usize, message: ShardMessage) -> Result<(), ErrorCode> {
-        self.metrics.borrow_mut().on_message_sent();
-        self.peers[core]
-            .send_async(message)
-            .await
-            .map_err(|_| ErrorCode::ShuttingDown)
-    }
-
-    /// Asks another core and waits for its reply; `None` when that core is
-    /// stopping (its inbox or the reply channel closed).
-    pub(super) async fn ask<T>(
-        &self,
-        core: usize,
-        message: impl FnOnce(Reply<T>) -> ShardMessage,
-    ) -> Option<T> {
-        let (reply, answer) = flume::bounded(1);
-        self.send_to(core, message(reply)).await.ok()?;
-        answer.recv_async().await.ok()
+        let (positions, parts): (Vec<_>, Vec<_>) = by_core
+            .into_iter()
+            .map(|(core, (positions, items))| (positions, (core, items)))
+            .unzip();
+        let answers = self.peers.scatter(parts, local, remote).await;
+        Box::pin(async move {
+            for (positions, answer) in positions.into_iter().zip(gather(answers).await) {
+                match answer {
+                    Some(answers) => {
+                        for ((index, _), answer) in positions.into_iter().zip(answers) {
+                            slots[index] = Some(answer);
+                        }
+                    }
+                    None => {
+                        for (index, partition) in positions {
+                            slots[index] = Some(failed(partition, ErrorCode::ShuttingDown));
+                        }
+                    }
+                }
+            }
+            slots.into_iter().flatten().collect()
+        })
     }
 
     /// Queues every batch (locally or on its owner) before returning, so
@@ -107,69 +130,38 @@ impl Shard {
         let acks = request.acks;
         let mut topics = Vec::with_capacity(request.topics.len());
         for topic in request.topics {
-            let total = topic.partitions.len();
-            let split = self.split(&topic.name, topic.partitions, |p| p.partition);
-            let mut parts: Vec<(Vec<usize>, LocalFuture<Vec<ProducePartitionResponse>>)> =
-                Vec::new();
-            for (core, items) in split.by_core {
-                let (indexes, batches): (Vec<usize>, Vec<(u32, bytes::BytesMut)>) = items
-                    .into_iter()
-                    .map(|(i, p)| (i, (p.partition, p.batch)))
-                    .unzip();
-                if core == self.id {
-                    parts.push((
-                        indexes,
-                        Box::pin(self.produce_local(&topic.name, batches, acks)),
-                    ));
-                    continue;
-                }
-                let partitions: Vec<u32> = batches.iter().map(|(p, _)| *p).collect();
-                let (reply, answer) = flume::bounded(1);
-                let sent = self
-                    .send_to(
-                        core,
-                        ShardMessage::Produce {
-                            topic: topic.name.clone(),
-                            partitions: batches,
-                            acks,
-                            reply,
-                        },
-                    )
-                    .await;
-                parts.push((
-                    indexes,
-                    Box::pin(async move {
-                        match sent {
-                            Ok(()) => answer
-                                .recv_async()
-                                .await
-                                .unwrap_or_else(|_| failed(&partitions)),
-                            Err(_) => failed(&partitions),
-                        }
-                    }),
-                ));
-            }
-            topics.push((topic.name, total, split.missing, parts));
-        }
-        Box::pin(async move {
-            let mut response = ProduceResponse::default();
-            for (name, total, missing, parts) in topics {
-                let mut slots: Vec<Option<ProducePartitionResponse>> = vec![None; total];
-                for (index, partition, code) in missing {
-                    slots[index] = Some(ProducePartitionResponse {
+            let owners = self.owners(&topic.name, topic.partitions.iter().map(|p| p.partition));
+            let batches: Vec<(u32, BytesMut)> = topic
+                .partitions
+                .into_iter()
+                .map(|p| (p.partition, p.batch))
+                .collect();
+            let name = topic.name;
+            let answers = self
+                .scatter_topic(
+                    batches,
+                    &owners,
+                    |(p, _)| *p,
+                    |batches| Box::pin(self.produce_local(&name, batches, acks)),
+                    |partitions, reply| ShardMessage::Produce {
+                        topic: name.clone(),
+                        partitions,
+                        acks,
+                        reply,
+                    },
+                    |partition, code| ProducePartitionResponse {
                         partition,
                         error_code: code as u16,
                         base_offset: NO_OFFSET,
-                    });
-                }
-                for (indexes, part) in parts {
-                    for (index, answer) in indexes.into_iter().zip(part.await) {
-                        slots[index] = Some(answer);
-                    }
-                }
-                response
-                    .topics
-                    .push((name, slots.into_iter().flatten().collect()));
+                    },
+                )
+                .await;
+            topics.push((name, answers));
+        }
+        Box::pin(async move {
+            let mut response = ProduceResponse::default();
+            for (name, answers) in topics {
+                response.topics.push((name, answers.await));
             }
             response
         })
@@ -243,14 +235,9 @@ impl Shard {
     /// why it has none); the missing ones are counted as errors.
     fn fetch_items(&self, topics: &[(String, Vec<FetchPartition>)]) -> Vec<FetchItem> {
         let mut items = Vec::new();
-        let mut missing = Vec::new();
         for (topic, (name, partitions)) in topics.iter().enumerate() {
-            let count = self.partition_count(name);
-            for (index, p) in partitions.iter().enumerate() {
-                let owner = self.owner(name, p.partition, count);
-                if let Err(code) = owner {
-                    missing.push((index, p.partition, code));
-                }
+            let owners = self.owners(name, partitions.iter().map(|p| p.partition));
+            for (p, owner) in partitions.iter().zip(owners) {
                 items.push(FetchItem {
                     topic,
                     partition: *p,
@@ -258,83 +245,49 @@ impl Shard {
                 });
             }
         }
-        self.count_missing(&missing);
         items
     }
 
     /// Every owner reads its partitions at once, each owner with the whole
-    /// budget; answers in the order of `items`.
+    /// budget; answers in the order of `items`. Every topic's parts are
+    /// scattered (other cores' reads sent) before any is gathered, so
+    /// they run while this core reads its own.
     async fn fetch_by_owner(
         self: &Rc<Self>,
         topics: &[(String, Vec<FetchPartition>)],
         items: &[FetchItem],
         max_bytes: usize,
     ) -> Vec<FetchPartitionResponse> {
-        let mut answers: Vec<FetchPartitionResponse> = items
-            .iter()
-            .map(|item| match item.owner {
-                Ok(_) => FetchPartitionResponse::default(),
-                Err(code) => fetch_error(item.partition.partition, code),
-            })
-            .collect();
-        // Per owner and topic, the indexes of its partitions in `items`.
-        let mut groups: BTreeMap<(usize, usize), Vec<usize>> = BTreeMap::new();
-        for (index, item) in items.iter().enumerate() {
-            if let Ok(core) = item.owner {
-                groups.entry((core, item.topic)).or_default().push(index);
-            }
-        }
-        // Other cores' reads are sent first, so that they run while this
-        // core reads its own.
-        let mut remote = Vec::new();
-        let mut local = Vec::new();
-        for ((core, topic), indexes) in groups {
-            let wanted: Vec<FetchPartition> = indexes.iter().map(|&i| items[i].partition).collect();
-            if core == self.id {
-                local.push((topic, indexes, wanted));
-                continue;
-            }
-            let (reply, answer) = flume::bounded(1);
-            let sent = self
-                .send_to(
-                    core,
-                    ShardMessage::Fetch {
-                        topic: topics[topic].0.clone(),
-                        partitions: wanted,
-                        max_bytes: FetchBudget::new(max_bytes),
+        let budget = FetchBudget::new(max_bytes);
+        let mut reads = Vec::with_capacity(topics.len());
+        let mut items = items;
+        for (name, partitions) in topics {
+            let (these, rest) = items.split_at(partitions.len());
+            items = rest;
+            let owners: Vec<Result<usize, ErrorCode>> = these.iter().map(|i| i.owner).collect();
+            let read = self
+                .scatter_topic(
+                    partitions.clone(),
+                    &owners,
+                    |p| p.partition,
+                    |partitions| {
+                        let (shard, name) = (self.clone(), name.clone());
+                        Box::pin(async move { shard.fetch_local(&name, partitions, budget).await })
+                    },
+                    |partitions, reply| ShardMessage::Fetch {
+                        topic: name.clone(),
+                        partitions,
+                        max_bytes: budget,
                         reply,
                     },
+                    fetch_error,
                 )
-                .await
-                .is_ok();
-            remote.push((indexes, sent.then_some(answer)));
-        }
-        for (topic, indexes, wanted) in local {
-            let read = self
-                .fetch_local(&topics[topic].0, wanted, FetchBudget::new(max_bytes))
                 .await;
-            for (index, answer) in indexes.into_iter().zip(read) {
-                answers[index] = answer;
-            }
+            reads.push(read);
         }
-        for (indexes, answer) in remote {
-            let read = match answer {
-                Some(answer) => answer.recv_async().await.ok(),
-                None => None,
-            };
-            match read {
-                Some(read) => {
-                    for (&index, answer) in indexes.iter().zip(read) {
-                        answers[index] = answer;
-                    }
-                }
-                None => {
-                    for index in indexes {
-                        answers[index] =
-                            fetch_error(items[index].partition.partition, ErrorCode::ShuttingDown);
-                    }
-                }
-            }
+        let mut answers = Vec::new();
+        for read in reads {
+            answers.extend(read.await);
         }
         answers
     }
@@ -357,7 +310,7 @@ impl Shard {
             max_bytes: budget,
             reply,
         };
-        self.ask(core, message).await.unwrap_or_else(|| {
+        self.peers.ask(core, message).await.unwrap_or_else(|| {
             ids.iter()
                 .map(|&p| fetch_error(p, ErrorCode::ShuttingDown))
                 .collect()
@@ -383,30 +336,30 @@ impl Shard {
                 }
             }
         }
-        let mut arrivals: Vec<LocalFuture<()>> = Vec::new();
-        for (core, waits) in by_core {
-            if core == self.id {
-                arrivals.push(Box::pin(self.wait_local(&waits, deadline)));
-                continue;
-            }
-            let (reply, answer) = flume::bounded(1);
-            if self
-                .send_to(
-                    core,
-                    ShardMessage::WaitForData {
-                        waits,
-                        deadline,
-                        reply,
-                    },
-                )
-                .await
-                .is_ok()
-            {
-                arrivals.push(Box::pin(async move {
-                    let _ = answer.recv_async().await;
-                }));
-            }
-        }
+        let arrivals = self
+            .peers
+            .scatter(
+                by_core.into_iter().collect(),
+                |waits| Box::pin(self.wait_local(&waits, deadline)),
+                |waits, reply| ShardMessage::WaitForData {
+                    waits,
+                    deadline,
+                    reply,
+                },
+            )
+            .await;
+        // A core that is stopping cannot tell of new data: the deadline or
+        // this core's shutdown ends the wait.
+        let arrivals: Vec<LocalFuture<()>> = arrivals
+            .into_iter()
+            .map(|arrival| -> LocalFuture<()> {
+                Box::pin(async move {
+                    if arrival.await.is_none() {
+                        futures_lite::future::pending::<()>().await;
+                    }
+                })
+            })
+            .collect();
         // Shutdown ends the wait too: the fetch is then answered with what
         // it has, instead of holding the drain for the rest of max_wait_ms.
         let remaining = deadline.saturating_duration_since(Instant::now());
@@ -460,102 +413,84 @@ impl Shard {
         }
     }
 
+    /// Every partition's offset, asked of its owner.
     pub async fn route_list_offsets(
         self: &Rc<Self>,
         request: ListOffsetsRequest,
     ) -> ListOffsetsResponse {
-        let mut response = ListOffsetsResponse::default();
+        let mut topics = Vec::with_capacity(request.topics.len());
         for (name, partitions) in request.topics {
-            let total = partitions.len();
-            let split = self.split(&name, partitions, |(p, _)| *p);
-            let mut slots: Vec<Option<PartitionOffset>> = vec![None; total];
-            for (index, partition, code) in split.missing {
-                slots[index] = Some(PartitionOffset {
-                    partition,
-                    error_code: code as u16,
-                    offset: NO_OFFSET,
-                });
-            }
-            for (core, items) in split.by_core {
-                let (indexes, wanted): (Vec<usize>, Vec<(u32, OffsetSpec)>) =
-                    items.into_iter().unzip();
-                let answers = if core == self.id {
-                    self.list_offsets_local(&name, wanted).await
-                } else {
-                    let ids: Vec<u32> = wanted.iter().map(|(p, _)| *p).collect();
-                    let message = |reply| ShardMessage::ListOffsets {
+            let owners = self.owners(&name, partitions.iter().map(|(p, _)| *p));
+            let answers = self
+                .scatter_topic(
+                    partitions,
+                    &owners,
+                    |(p, _)| *p,
+                    |partitions| {
+                        let (shard, name) = (self.clone(), name.clone());
+                        Box::pin(async move { shard.list_offsets_local(&name, partitions).await })
+                    },
+                    |partitions, reply| ShardMessage::ListOffsets {
                         topic: name.clone(),
-                        partitions: wanted,
+                        partitions,
                         reply,
-                    };
-                    self.ask(core, message).await.unwrap_or_else(|| {
-                        ids.iter()
-                            .map(|&partition| PartitionOffset {
-                                partition,
-                                error_code: ErrorCode::ShuttingDown as u16,
-                                offset: NO_OFFSET,
-                            })
-                            .collect()
-                    })
-                };
-                for (index, answer) in indexes.into_iter().zip(answers) {
-                    slots[index] = Some(answer);
-                }
-            }
-            response
-                .topics
-                .push((name, slots.into_iter().flatten().collect()));
+                    },
+                    |partition, code| PartitionOffset {
+                        partition,
+                        error_code: code as u16,
+                        offset: NO_OFFSET,
+                    },
+                )
+                .await;
+            topics.push((name, answers));
+        }
+        let mut response = ListOffsetsResponse::default();
+        for (name, answers) in topics {
+            response.topics.push((name, answers.await));
         }
         response
     }
 
-    /// Every partition of a topic described by its owner, in order.
+    /// Every partition of a topic described by its owner, in order; a
+    /// partition no longer in this core's map is left out.
     pub async fn route_describe(
         self: &Rc<Self>,
         topic: &str,
         partitions: u32,
     ) -> Vec<PartitionDescription> {
-        let split = self.split(topic, (0..partitions).collect(), |p| *p);
-        let mut all = Vec::with_capacity(partitions as usize);
-        for (core, items) in split.by_core {
-            let wanted: Vec<u32> = items.into_iter().map(|(_, p)| p).collect();
-            if core == self.id {
-                all.extend(self.describe_local(topic, wanted));
-                continue;
-            }
-            let ids = wanted.clone();
-            let message = |reply| ShardMessage::Describe {
-                topic: topic.to_string(),
-                partitions: wanted,
-                reply,
-            };
-            all.extend(self.ask(core, message).await.unwrap_or_else(|| {
-                ids.iter()
-                    .map(|&partition| PartitionDescription {
-                        partition,
-                        core: core as u16,
-                        error_code: ErrorCode::ShuttingDown as u16,
-                        earliest_offset: 0,
-                        latest_offset: 0,
-                        size_bytes: 0,
-                    })
-                    .collect()
-            }));
-        }
-        all.sort_by_key(|d| d.partition);
-        all
+        let owners = self.owners(topic, 0..partitions);
+        let (wanted, owners): (Vec<u32>, Vec<Result<usize, ErrorCode>>) = (0..partitions)
+            .zip(owners)
+            .filter(|(_, owner)| owner.is_ok())
+            .unzip();
+        let cores = self.cores();
+        let name = topic.to_string();
+        let described = self
+            .scatter_topic(
+                wanted,
+                &owners,
+                |p| *p,
+                |partitions| {
+                    let answer = self.describe_local(topic, partitions);
+                    Box::pin(async move { answer })
+                },
+                |partitions, reply| ShardMessage::Describe {
+                    topic: topic.to_string(),
+                    partitions,
+                    reply,
+                },
+                move |partition, code| PartitionDescription {
+                    partition,
+                    core: shard_for(&name, partition, cores) as u16,
+                    error_code: code as u16,
+                    earliest_offset: 0,
+                    latest_offset: 0,
+                    size_bytes: 0,
+                },
+            )
+            .await;
+        described.await
     }
-}
-
-fn failed(partitions: &[u32]) -> Vec<ProducePartitionResponse> {
-    partitions
-        .iter()
-        .map(|&partition| ProducePartitionResponse {
-            partition,
-            error_code: ErrorCode::ShuttingDown as u16,
-            base_offset: NO_OFFSET,
-        })
-        .collect()
 }
 
 fn fetch_error(partition: u32, code: ErrorCode) -> FetchPartitionResponse {

@@ -21,6 +21,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
+use super::messages::ShardMessage;
 use super::Shard;
 use crate::error::ErrorCode;
 use crate::group_logic::membership::Group;
@@ -110,8 +111,8 @@ impl Shard {
                         refuse(ErrorCode::ShuttingDown, "the broker is shutting down")
                     });
                 }
-                let message = |reply| super::messages::ShardMessage::Group { request, reply };
-                self.ask(core, message).await.unwrap_or_else(|| {
+                let message = |reply| ShardMessage::Group { request, reply };
+                self.peers.ask(core, message).await.unwrap_or_else(|| {
                     refuse(ErrorCode::ShuttingDown, "the broker is shutting down")
                 })
             }
@@ -162,14 +163,26 @@ impl Shard {
         }
     }
 
+    /// Every core's groups, merged by name.
     async fn list_all_groups(self: &Rc<Self>) -> GroupAnswer {
-        let mut all = self.list_local_groups();
-        for core in (0..self.cores()).filter(|&c| c != self.id) {
-            let message = |reply| super::messages::ShardMessage::Group {
-                request: GroupRequest::ListGroups,
-                reply,
-            };
-            let Some(answer) = self.ask(core, message).await else {
+        let every_core = (0..self.cores()).map(|core| (core, ())).collect();
+        let answers = self
+            .peers
+            .scatter_gather(
+                every_core,
+                |()| {
+                    let answer = Ok(GroupResponse::ListGroups(self.list_local_groups()));
+                    Box::pin(async move { answer })
+                },
+                |(), reply| ShardMessage::Group {
+                    request: GroupRequest::ListGroups,
+                    reply,
+                },
+            )
+            .await;
+        let mut all = ListGroupsResponse::default();
+        for (core, answer) in answers.into_iter().enumerate() {
+            let Some(answer) = answer else {
                 return refuse(ErrorCode::ShuttingDown, "the broker is shutting down");
             };
             let GroupResponse::ListGroups(part) = answer? else {
