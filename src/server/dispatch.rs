@@ -71,8 +71,8 @@ pub async fn dispatch(
         }
         Request::ListTopics => {
             let topics = shard
-                .topics
-                .borrow()
+                .partitions
+                .topics()
                 .iter()
                 .map(|(n, t)| (n.clone(), t.partitions))
                 .collect();
@@ -125,7 +125,7 @@ pub async fn dispatch(
             })
         }
         Request::DescribeTopic(request) => {
-            let Some(config) = shard.topics.borrow().get(&request.name).cloned() else {
+            let Some(config) = shard.partitions.topics().get(&request.name).cloned() else {
                 let message = format!("topic {} does not exist", request.name);
                 return ready(error_response(id, ErrorCode::UnknownTopic, &message));
             };
@@ -236,7 +236,7 @@ fn core_stats(c: &CoreSnapshot) -> CoreStats {
 }
 
 fn metadata(shard: &Shard, request: &MetadataRequest) -> MetadataResponse {
-    let topics = shard.topics.borrow();
+    let topics = shard.partitions.topics();
     let cores = shard.cores();
     let describe = |name: &str| match topics.get(name) {
         Some(t) => TopicMetadata {

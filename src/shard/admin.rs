@@ -25,7 +25,7 @@ impl Shard {
                 ),
             ));
         }
-        let previous: TopicMap = (**self.topics.borrow()).clone();
+        let previous: TopicMap = (*self.partitions.topics()).clone();
         if previous.contains_key(&name) {
             return Err((
                 ErrorCode::TopicAlreadyExists,
@@ -95,7 +95,7 @@ impl Shard {
 
     pub async fn delete_topic(self: &Rc<Self>, name: String) -> AdminResult {
         let _turn = self.admin_lock.acquire_permit(1).await.map_err(internal)?;
-        let mut map: TopicMap = (**self.topics.borrow()).clone();
+        let mut map: TopicMap = (*self.partitions.topics()).clone();
         if map.remove(&name).is_none() {
             return Err((
                 ErrorCode::UnknownTopic,

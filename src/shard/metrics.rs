@@ -5,41 +5,24 @@ use std::rc::Rc;
 
 use super::messages::ShardMessage;
 use super::Shard;
-use crate::metrics::{CoreGauges, CoreSnapshot, GroupCommit, PartitionSnapshot};
+use crate::metrics::{CoreGauges, CoreSnapshot, GroupCommit};
 
 impl Shard {
     /// This core's counters and gauges; with `partitions`, every partition
     /// it owns too.
     pub fn metrics_snapshot(&self, partitions: bool) -> CoreSnapshot {
-        let (cache_hits, cache_misses) = self.cache.borrow().hit_counts();
+        let (cache_bytes, cache_hits, cache_misses) = self.partitions.cache_gauges();
         let gauges = CoreGauges {
             connections: self.local_connections.get(),
             inflight_bytes: (self.config.inflight_bytes_per_core as u64)
                 .saturating_sub(self.inflight_bytes.available()),
-            cache_bytes: self.cache.borrow().bytes_used(),
+            cache_bytes,
             cache_hits,
             cache_misses,
         };
         let mut snapshot = self.metrics.borrow_mut().snapshot(self.id, gauges);
         if partitions {
-            for (topic, logs) in self.logs.borrow().iter() {
-                for (partition, log) in logs.iter().enumerate() {
-                    let Some(log) = log else { continue };
-                    let partition = partition as u32;
-                    snapshot.partitions.push(PartitionSnapshot {
-                        topic: topic.clone(),
-                        partition,
-                        stats: log.stats(),
-                        size_bytes: log.size_bytes(),
-                        segments: log.segment_count(),
-                        log_start_offset: log.earliest_offset(),
-                        high_watermark: log.latest_offset(),
-                    });
-                }
-            }
-            snapshot
-                .partitions
-                .sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+            snapshot.partitions = self.partitions.snapshots();
             snapshot.group_commits = self
                 .committed_offset_rows()
                 .into_iter()

@@ -30,7 +30,6 @@ pub mod runtime;
 pub mod storage;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -40,34 +39,28 @@ use glommio::sync::Semaphore;
 use crate::config::BrokerConfig;
 use crate::metrics::CoreMetrics;
 use crate::protocol::metadata::CoreAddress;
-use crate::storage::{PartitionLog, SharedTailCache, TailCache};
-use crate::topics::{TopicId, TopicIds, TopicMap};
+
+use crate::topics::TopicIds;
 use messages::ShardMessage;
 use notify::Notify;
+use partitions::Partitions;
 use peers::Peers;
 use storage::ShardStorage;
 
 /// The core that owns the topic map and serialises its changes.
 pub const METADATA_CORE: usize = 0;
 
-/// The logs of one topic's partitions that this core owns, by partition.
-pub type TopicLogs = Vec<Option<PartitionLog<ShardStorage>>>;
-
 pub struct Shard {
     pub id: usize,
     pub config: BrokerConfig,
+    /// The partitions this core owns, the topic map, the tail cache.
+    pub partitions: Partitions,
     /// The other cores, and the one way to ask them.
     pub peers: Peers,
     /// Every core's own listener, by core id.
     pub core_addresses: Vec<CoreAddress>,
-    /// This core's copy of the topic map.
-    pub topics: RefCell<Rc<TopicMap>>,
     /// The topic-id counter (`next` current on core 0 only).
     pub topic_ids: Cell<TopicIds>,
-    pub logs: RefCell<HashMap<String, TopicLogs>>,
-    /// What this core's partitions are opened on.
-    pub storage: ShardStorage,
-    pub cache: SharedTailCache,
     pub shutdown: Rc<Notify>,
     /// Bytes of requests being handled on this core.
     pub inflight_bytes: Rc<Semaphore>,
@@ -113,15 +106,13 @@ impl Shard {
             connections,
         } = start;
         let metrics: Rc<RefCell<CoreMetrics>> = Default::default();
+        let senders_len = senders.len();
         Shard {
             id,
             peers: Peers::new(id, senders, Rc::clone(&metrics)),
             core_addresses,
-            topics: Default::default(),
+            partitions: Partitions::new(id, senders_len, &config, storage, Rc::clone(&metrics)),
             topic_ids: Cell::new(topic_ids),
-            logs: Default::default(),
-            storage,
-            cache: TailCache::shared(config.shard_storage.tail_cache_bytes),
             shutdown: Rc::new(Notify::default()),
             inflight_bytes: Rc::new(Semaphore::new(config.inflight_bytes_per_core as u64)),
             connections,
@@ -135,24 +126,5 @@ impl Shard {
 
     pub fn cores(&self) -> usize {
         self.peers.cores()
-    }
-
-    /// The log of a partition this core owns, if it exists.
-    pub fn log(&self, topic: &str, partition: u32) -> Option<PartitionLog<ShardStorage>> {
-        self.logs
-            .borrow()
-            .get(topic)
-            .and_then(|logs| logs.get(partition as usize))
-            .and_then(Clone::clone)
-    }
-
-    /// Partition count of a topic in this core's map.
-    pub fn partition_count(&self, topic: &str) -> Option<u32> {
-        self.topics.borrow().get(topic).map(|t| t.partitions)
-    }
-
-    /// The id of a topic's current incarnation in this core's map.
-    pub fn topic_id(&self, topic: &str) -> Option<TopicId> {
-        self.topics.borrow().get(topic).map(|t| t.id)
     }
 }

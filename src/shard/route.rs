@@ -53,7 +53,7 @@ impl Shard {
         topic: &str,
         partitions: impl Iterator<Item = u32>,
     ) -> Vec<Result<usize, ErrorCode>> {
-        let count = self.partition_count(topic);
+        let count = self.partitions.partition_count(topic);
         let owners: Vec<Result<usize, ErrorCode>> =
             partitions.map(|p| self.owner(topic, p, count)).collect();
         let mut metrics = self.metrics.borrow_mut();
@@ -142,7 +142,7 @@ impl Shard {
                     batches,
                     &owners,
                     |(p, _)| *p,
-                    |batches| Box::pin(self.produce_local(&name, batches, acks)),
+                    |batches| Box::pin(self.partitions.produce(&name, batches, acks)),
                     |partitions, reply| ShardMessage::Produce {
                         topic: name.clone(),
                         partitions,
@@ -272,7 +272,9 @@ impl Shard {
                     |p| p.partition,
                     |partitions| {
                         let (shard, name) = (self.clone(), name.clone());
-                        Box::pin(async move { shard.fetch_local(&name, partitions, budget).await })
+                        Box::pin(
+                            async move { shard.partitions.fetch(&name, partitions, budget).await },
+                        )
                     },
                     |partitions, reply| ShardMessage::Fetch {
                         topic: name.clone(),
@@ -301,7 +303,7 @@ impl Shard {
         budget: FetchBudget,
     ) -> Vec<FetchPartitionResponse> {
         if core == self.id {
-            return self.fetch_local(topic, partitions, budget).await;
+            return self.partitions.fetch(topic, partitions, budget).await;
         }
         let ids: Vec<u32> = partitions.iter().map(|p| p.partition).collect();
         let message = |reply| ShardMessage::Fetch {
@@ -327,7 +329,11 @@ impl Shard {
         let mut by_core: BTreeMap<usize, Vec<(String, u32, u64)>> = BTreeMap::new();
         for (name, partitions) in topics {
             for p in partitions {
-                if self.partition_count(name).is_some_and(|n| p.partition < n) {
+                if self
+                    .partitions
+                    .partition_count(name)
+                    .is_some_and(|n| p.partition < n)
+                {
                     let core = shard_for(name, p.partition, self.cores());
                     by_core
                         .entry(core)
@@ -340,7 +346,7 @@ impl Shard {
             .peers
             .scatter(
                 by_core.into_iter().collect(),
-                |waits| Box::pin(self.wait_local(&waits, deadline)),
+                |waits| Box::pin(self.partitions.wait_for_data(&waits, deadline)),
                 |waits, reply| ShardMessage::WaitForData {
                     waits,
                     deadline,
@@ -428,7 +434,9 @@ impl Shard {
                     |(p, _)| *p,
                     |partitions| {
                         let (shard, name) = (self.clone(), name.clone());
-                        Box::pin(async move { shard.list_offsets_local(&name, partitions).await })
+                        Box::pin(
+                            async move { shard.partitions.list_offsets(&name, partitions).await },
+                        )
                     },
                     |partitions, reply| ShardMessage::ListOffsets {
                         topic: name.clone(),
@@ -471,7 +479,7 @@ impl Shard {
                 &owners,
                 |p| *p,
                 |partitions| {
-                    let answer = self.describe_local(topic, partitions);
+                    let answer = self.partitions.describe(topic, partitions);
                     Box::pin(async move { answer })
                 },
                 |partitions, reply| ShardMessage::Describe {

@@ -240,7 +240,7 @@ async fn core_main(start: CoreStart) {
         storage: Default::default(),
         connections,
     }));
-    let opened = match shard.apply_topic_map(topics).await {
+    let opened = match shard.partitions.apply_topic_map(topics).await {
         Ok(()) => shard.open_offsets_logs().await,
         Err((_, failed)) => Err(failed),
     };
@@ -290,7 +290,7 @@ async fn bind(
 async fn retention_loop(shard: Rc<Shard>) {
     let interval = Duration::from_millis(shard.config.retention_check_interval_ms);
     while !sleep_unless_raised(&shard.shutdown, interval).await {
-        shard.apply_retention().await;
+        shard.partitions.apply_retention().await;
     }
 }
 

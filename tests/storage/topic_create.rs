@@ -105,15 +105,11 @@ fn a_create_that_a_core_cannot_open_fails_typed_and_is_rolled_back() {
             assert!(message.contains(&format!("core {failing}")), "{message}");
             for shard in &shards {
                 assert!(
-                    !shard.topics.borrow().contains_key(&name),
+                    !shard.partitions.topics().contains_key(&name),
                     "core {}",
                     shard.id
                 );
-                assert!(
-                    !shard.logs.borrow().contains_key(&name),
-                    "core {}",
-                    shard.id
-                );
+                assert!(!shard.partitions.is_open(&name), "core {}", shard.id);
             }
             let stored = store::load(&data_dir).unwrap();
             assert!(!stored.map.contains_key(&name), "not on disk");
@@ -131,13 +127,13 @@ fn a_create_that_a_core_cannot_open_fails_typed_and_is_rolled_back() {
                 .unwrap();
             ids_given += 1;
             for shard in &shards {
-                let id = shard.topics.borrow()[&name].id;
+                let id = shard.partitions.topics()[&name].id;
                 assert_eq!(id, ids_given, "core {}", shard.id);
-                let logs = shard.logs.borrow();
+                assert!(shard.partitions.is_open(&name), "core {}", shard.id);
                 for partition in 0..PARTITIONS {
                     let owned = shard_for(&name, partition, CORES) == shard.id;
                     assert_eq!(
-                        logs[&name][partition as usize].is_some(),
+                        shard.partitions.log(&name, partition).is_some(),
                         owned,
                         "core {} partition {partition}",
                         shard.id

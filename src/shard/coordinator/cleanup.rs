@@ -44,7 +44,7 @@ impl Shard {
         let mut gone: BTreeMap<u32, Entries> = BTreeMap::new();
         for (group, offsets) in self.coordinator.committed.borrow().iter() {
             for (topic, topic_id, partition) in offsets.keys() {
-                if self.topic_id(topic) != Some(*topic_id) {
+                if self.partitions.topic_id(topic) != Some(*topic_id) {
                     let key = CommitKey {
                         group: group.clone(),
                         topic: topic.clone(),

@@ -46,7 +46,9 @@ impl Shard {
             .flat_map(|(group, offsets)| {
                 offsets
                     .iter()
-                    .filter(|((topic, topic_id, _), _)| self.topic_id(topic) == Some(*topic_id))
+                    .filter(|((topic, topic_id, _), _)| {
+                        self.partitions.topic_id(topic) == Some(*topic_id)
+                    })
                     .map(move |((topic, _, partition), c)| GroupOffsetRow {
                         group: group.clone(),
                         topic: topic.clone(),

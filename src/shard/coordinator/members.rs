@@ -25,7 +25,7 @@ use crate::shard::Shard;
 impl Shard {
     /// The partition count of a topic, as the assignors need it.
     fn counts(&self) -> impl Fn(&str) -> Option<u32> + '_ {
-        move |topic| self.partition_count(topic)
+        move |topic| self.partitions.partition_count(topic)
     }
 
     /// Answers every waiting join with `ShuttingDown` (at the start of

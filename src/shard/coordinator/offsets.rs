@@ -77,15 +77,11 @@ impl Shard {
                 continue;
             }
             let dir = offsets_dir(&self.config.data_dir, partition);
-            let log = PartitionLog::open(
-                self.storage.clone(),
-                &dir,
-                config.clone(),
-                &self.config.shard_storage,
-                Rc::clone(&self.cache),
-            )
-            .await
-            .map_err(|e| format!("opening {}: {e}", dir.display()))?;
+            let log = self
+                .partitions
+                .open_log(&dir, config.clone())
+                .await
+                .map_err(|e| format!("opening {}: {e}", dir.display()))?;
             let entries = self
                 .replay_offsets(&log)
                 .await
@@ -146,7 +142,7 @@ impl Shard {
         let topic_id = self
             .topic_ids
             .get()
-            .legacy_id(&self.topics.borrow(), &key.topic)?;
+            .legacy_id(&self.partitions.topics(), &key.topic)?;
         Some(CommitKey { topic_id, ..key })
     }
 
@@ -224,8 +220,8 @@ impl Shard {
         for (topic, partitions) in r.topics {
             let mut codes = Vec::with_capacity(partitions.len());
             let current = self
-                .topics
-                .borrow()
+                .partitions
+                .topics()
                 .get(&topic)
                 .map(|t| (t.partitions, t.id));
             for p in partitions {
@@ -327,7 +323,7 @@ impl Shard {
         let committed = self.coordinator.committed.borrow();
         let offsets = committed.get(&r.group);
         let fetched = |topic: &str, partition: u32| {
-            let found = self.topic_id(topic).and_then(|topic_id| {
+            let found = self.partitions.topic_id(topic).and_then(|topic_id| {
                 offsets.and_then(|o| o.get(&(topic.to_string(), topic_id, partition)))
             });
             FetchedOffset {
@@ -342,7 +338,7 @@ impl Shard {
             let current = offsets
                 .into_iter()
                 .flat_map(|o| o.keys())
-                .filter(|(topic, topic_id, _)| self.topic_id(topic) == Some(*topic_id));
+                .filter(|(topic, topic_id, _)| self.partitions.topic_id(topic) == Some(*topic_id));
             for (topic, _, partition) in current {
                 match response.topics.last_mut() {
                     Some((t, ps)) if t == topic => ps.push(fetched(topic, *partition)),
