@@ -115,7 +115,7 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
 async fn shut_down(shard: &Shard) {
     shard.shutdown.raise();
     // A join may wait for a whole rebalance: answer it now, not after the drain.
-    shard.refuse_waiting_joins();
+    shard.coordinator.stop_joins();
     let poll = Duration::from_millis(10);
     let mut waited = Duration::ZERO;
     while shard.local_connections.get() > 0 && waited < Duration::from_millis(SHUTDOWN_DRAIN_MS) {
@@ -130,6 +130,6 @@ async fn shut_down(shard: &Shard) {
         );
     }
     shard.partitions.close_all().await;
-    shard.close_offsets_logs().await;
+    shard.coordinator.close().await;
     tracing::info!(core = shard.id, "core stopped cleanly");
 }

@@ -24,7 +24,8 @@ impl Shard {
         if partitions {
             snapshot.partitions = self.partitions.snapshots();
             snapshot.group_commits = self
-                .committed_offset_rows()
+                .coordinator
+                .committed_offset_rows(&self.partitions.topics())
                 .into_iter()
                 .map(|row| GroupCommit {
                     group: row.group,

@@ -18,6 +18,7 @@
 
 pub mod admin;
 pub mod coordinator;
+pub mod group_routes;
 pub mod inbox;
 pub mod messages;
 pub mod metrics;
@@ -41,6 +42,7 @@ use crate::metrics::CoreMetrics;
 use crate::protocol::metadata::CoreAddress;
 
 use crate::topics::TopicIds;
+use coordinator::GroupCoordinator;
 use messages::ShardMessage;
 use notify::Notify;
 use partitions::Partitions;
@@ -71,7 +73,7 @@ pub struct Shard {
     /// Connections open on this core.
     pub local_connections: Cell<usize>,
     /// The consumer groups this core coordinates.
-    pub coordinator: coordinator::GroupCoordinator,
+    pub coordinator: GroupCoordinator,
     /// What this core counts (shared with its services); never borrowed
     /// across an await.
     pub metrics: Rc<RefCell<CoreMetrics>>,
@@ -118,7 +120,7 @@ impl Shard {
             connections,
             admin_lock: Rc::new(Semaphore::new(1)),
             local_connections: Cell::new(0),
-            coordinator: Default::default(),
+            coordinator: GroupCoordinator::new(id),
             metrics,
             config,
         }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 
-use super::coordinator::group_timer_loop;
+use super::group_routes::group_timer_loop;
 use super::inbox::serve_inbox;
 use super::messages::ShardMessage;
 use super::notify::sleep_unless_raised;

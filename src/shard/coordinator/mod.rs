@@ -1,7 +1,18 @@
-//! The group coordinator on each core: the groups whose committed-offsets
-//! partition this core owns (`group_logic::coordinator_core`), their membership
-//! and their committed offsets. Requests for a group reach its coordinator
-//! core through the router (`route_group`), by message, never by lock.
+//! The group coordinator service of one core: the groups whose
+//! committed-offsets partition this core owns
+//! (`group_logic::coordinator_core`), their membership and their committed
+//! offsets, and the committed-offsets log partitions that hold them.
+//!
+//! It owns that state, private; a request reaches it through
+//! [`GroupCoordinator::handle`] on its own core (the router forwards it
+//! there, by message, never by lock: `shard/group_routes.rs`), and the
+//! group timer calls [`GroupCoordinator::tick`] and the log's upkeep. It
+//! never sends to another core, never opens a topic's partition, and
+//! never reads the topic map but as the caller passes it (`topics`, this
+//! core's copy at the time of the call), so it can be tested alone. The
+//! rules themselves (membership, assignment, records) are
+//! `group_logic`'s, sans-IO; this adds the waiting joins, durability and
+//! bounds.
 //!
 //! - [`members`]: join, heartbeat, leave, and the timer that expires
 //!   sessions and rebalance deadlines.
@@ -17,26 +28,24 @@ mod lag;
 mod members;
 mod offsets;
 
+#[cfg(test)]
+mod tests;
+
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
-use std::rc::Rc;
 
-use super::messages::ShardMessage;
-use super::Shard;
 use crate::error::ErrorCode;
 use crate::group_logic::membership::Group;
-use crate::group_logic::{coordinator_core, validate_group_name};
 use crate::protocol::groups::{
     DescribeGroupResponse, GroupListing, GroupRequest, GroupResponse, ListGroupsResponse,
     MemberDescription, TopicPartitions,
 };
 use crate::shard::storage::ShardStorage;
 use crate::storage::PartitionLog;
-use crate::topics::TopicId;
+use crate::topics::{TopicId, TopicMap};
 
-pub use lag::{fill_latest, GroupOffsetRow};
-pub use members::group_timer_loop;
-pub use offsets::{offsets_dir, Committed};
+pub use lag::{fill_latest, latest_offsets, latest_request, GroupOffsetRow};
+pub use offsets::{offsets_dir, offsets_log_config, Committed};
 
 /// A group request's answer, typed as it crosses cores (dispatch encodes
 /// it once): the response, or the error code and message of an error
@@ -50,9 +59,13 @@ type GroupOffsets = BTreeMap<(String, TopicId, u32), Committed>;
 /// A sender of one join's answer.
 type JoinReply = flume::Sender<GroupAnswer>;
 
-/// The coordinator state of one core. Only its own executor touches it.
-#[derive(Default)]
+/// The coordinator of one core's groups. Only its own executor touches it.
 pub struct GroupCoordinator {
+    /// This core's id (ListGroups tells which core coordinates a group).
+    core: usize,
+    /// Shutdown has begun: joins are refused (a join may wait for a whole
+    /// rebalance, longer than the drain).
+    stopping: Cell<bool>,
     /// The committed-offsets partitions this core owns.
     logs: RefCell<BTreeMap<u32, PartitionLog<ShardStorage>>>,
     /// Durable committed offsets by group, then (topic, partition).
@@ -74,60 +87,32 @@ pub struct GroupCoordinator {
     deleted_topics_checked: Cell<Option<std::time::Instant>>,
 }
 
-fn refuse(code: ErrorCode, message: impl Into<String>) -> GroupAnswer {
-    Err((code, message.into()))
-}
-
-impl Shard {
-    /// Routes a group request: ListGroups asks every core; FindCoordinator
-    /// is answered here; everything else runs on the group's coordinator.
-    pub async fn route_group(self: &Rc<Self>, request: GroupRequest) -> GroupAnswer {
-        if let Some(group) = request.group() {
-            if let Err(e) = validate_group_name(group) {
-                return refuse(ErrorCode::InvalidGroupId, e);
-            }
-        }
-        match request {
-            GroupRequest::ListGroups => self.list_all_groups().await,
-            GroupRequest::FindCoordinator(r) => {
-                let core = coordinator_core(&r.group, self.cores());
-                Ok(GroupResponse::Coordinator(
-                    self.core_addresses[core].clone(),
-                ))
-            }
-            request => {
-                let group = request.group().expect("every other request names a group");
-                let core = coordinator_core(group, self.cores());
-                if core == self.id {
-                    // In its own task, as a forwarded request is: a commit
-                    // or join runs to the end even if the connection that
-                    // asked goes away.
-                    let shard = self.clone();
-                    let task =
-                        glommio::spawn_local(
-                            async move { shard.handle_group_local(request).await },
-                        );
-                    return task.detach().await.unwrap_or_else(|| {
-                        refuse(ErrorCode::ShuttingDown, "the broker is shutting down")
-                    });
-                }
-                let message = |reply| ShardMessage::Group { request, reply };
-                self.peers.ask(core, message).await.unwrap_or_else(|| {
-                    refuse(ErrorCode::ShuttingDown, "the broker is shutting down")
-                })
-            }
+impl GroupCoordinator {
+    /// The coordinator of core `core`, with no groups and no log open.
+    pub fn new(core: usize) -> GroupCoordinator {
+        GroupCoordinator {
+            core,
+            stopping: Cell::new(false),
+            logs: Default::default(),
+            committed: Default::default(),
+            groups: Default::default(),
+            last_generations: Default::default(),
+            waiting: Default::default(),
+            commits_in_flight: Default::default(),
+            next_member: Cell::new(0),
+            deleted_topics_checked: Cell::new(None),
         }
     }
 
     /// A group request on the group's coordinator core (ListGroups: this
-    /// core's groups only).
-    pub async fn handle_group_local(self: &Rc<Self>, request: GroupRequest) -> GroupAnswer {
+    /// core's groups only), with this core's topic map as it is now.
+    pub async fn handle(&self, request: GroupRequest, topics: &TopicMap) -> GroupAnswer {
         match request {
-            GroupRequest::Join(r) => self.join_group(r).await,
+            GroupRequest::Join(r) => self.join(r, topics).await,
             GroupRequest::Heartbeat(r) => self.heartbeat(&r),
-            GroupRequest::Leave(r) => self.leave_group(&r),
-            GroupRequest::OffsetCommit(r) => self.commit_offsets(r).await,
-            GroupRequest::OffsetFetch(r) => self.fetch_offsets(&r),
+            GroupRequest::Leave(r) => self.leave(&r, topics),
+            GroupRequest::OffsetCommit(r) => self.commit(r, topics).await,
+            GroupRequest::OffsetFetch(r) => self.fetch_offsets(&r, topics),
             GroupRequest::DescribeGroup(r) => {
                 Ok(GroupResponse::DescribeGroup(self.describe_group(&r.group)))
             }
@@ -140,10 +125,9 @@ impl Shard {
     }
 
     /// Every group with members or committed offsets on this core.
-    fn list_local_groups(&self) -> ListGroupsResponse {
-        let coordinator = &self.coordinator;
-        let groups = coordinator.groups.borrow();
-        let committed = coordinator.committed.borrow();
+    pub fn list_local_groups(&self) -> ListGroupsResponse {
+        let groups = self.groups.borrow();
+        let committed = self.committed.borrow();
         let mut names: Vec<&String> = groups.keys().chain(committed.keys()).collect();
         names.sort();
         names.dedup();
@@ -154,7 +138,7 @@ impl Shard {
                     let group = groups.get(name);
                     GroupListing {
                         group: name.clone(),
-                        core: self.id as u16,
+                        core: self.core as u16,
                         state: group.map_or("Empty", |g| g.state.name()).to_string(),
                         members: group.map_or(0, |g| g.members.len() as u32),
                     }
@@ -163,45 +147,11 @@ impl Shard {
         }
     }
 
-    /// Every core's groups, merged by name.
-    async fn list_all_groups(self: &Rc<Self>) -> GroupAnswer {
-        let every_core = (0..self.cores()).map(|core| (core, ())).collect();
-        let answers = self
-            .peers
-            .scatter_gather(
-                every_core,
-                |()| {
-                    let answer = Ok(GroupResponse::ListGroups(self.list_local_groups()));
-                    Box::pin(async move { answer })
-                },
-                |(), reply| ShardMessage::Group {
-                    request: GroupRequest::ListGroups,
-                    reply,
-                },
-            )
-            .await;
-        let mut all = ListGroupsResponse::default();
-        for (core, answer) in answers.into_iter().enumerate() {
-            let Some(answer) = answer else {
-                return refuse(ErrorCode::ShuttingDown, "the broker is shutting down");
-            };
-            let GroupResponse::ListGroups(part) = answer? else {
-                return refuse(
-                    ErrorCode::Internal,
-                    format!("core {core} answered ListGroups with another response"),
-                );
-            };
-            all.groups.extend(part.groups);
-        }
-        all.groups.sort_by(|a, b| a.group.cmp(&b.group));
-        Ok(GroupResponse::ListGroups(all))
-    }
-
     fn describe_group(&self, name: &str) -> DescribeGroupResponse {
-        let groups = self.coordinator.groups.borrow();
+        let groups = self.groups.borrow();
         let Some(group) = groups.get(name) else {
-            let known = self.coordinator.committed.borrow().contains_key(name);
-            let generation = self.coordinator.last_generation(name);
+            let known = self.committed.borrow().contains_key(name);
+            let generation = self.last_generation(name);
             return DescribeGroupResponse {
                 group: name.to_string(),
                 state: if known { "Empty" } else { "Dead" }.to_string(),
@@ -226,6 +176,10 @@ impl Shard {
                 .collect(),
         }
     }
+}
+
+pub(crate) fn refuse(code: ErrorCode, message: impl Into<String>) -> GroupAnswer {
+    Err((code, message.into()))
 }
 
 /// (topic, partition) pairs grouped by topic, in order.
