@@ -6,7 +6,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use super::coordinator::GroupAnswer;
-use super::partitions::FetchBudget;
+use super::fetch_budget::FetchBudget;
 use crate::error::ErrorCode;
 use crate::metrics::CoreSnapshot;
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse};

@@ -1,23 +1,39 @@
-//! A shard: one core's executor, the partitions it owns, and its ends of
-//! the cross-core channels. Nothing here is shared with another thread;
-//! other cores reach this one only by message ([`messages`]).
+//! A shard: one core's executor and what it runs, as a few services.
+//! Nothing here is shared with another thread; other cores reach this one
+//! only by message ([`messages`]).
 //!
-//! - [`partitions`]: the partition logs this core owns, and the
-//!   operations on them (produce, fetch, offsets, describe).
+//! [`Shard`] is small: it holds the services and the connection and
+//! shutdown state, and the code that spans services (routing, topic
+//! changes, startup, shutdown) is written against it. Each service owns
+//! its state, private, and says in its `//!` what it must never do:
+//!
+//! - [`partitions`]: the partitions this core owns, this core's copy of
+//!   the topic map, the storage and the tail cache; produce, fetch, wait
+//!   for data, list offsets, describe, retention, on local partitions.
+//! - [`peers`]: the senders to every core; `ask` one, and the one
+//!   scatter/gather over several.
+//! - [`coordinator`]: the consumer groups this core coordinates:
+//!   membership, committed offsets and their log; testable alone.
+//!
+//! Around them:
+//!
 //! - [`route`]: a client request split by owner core, run locally or sent
-//!   over the channel, and the replies merged.
-//! - [`inbox`]: the loop that serves other cores' messages.
+//!   over the channel, and the replies merged (produce, fetch, list
+//!   offsets, describe); [`fetch_budget`]: the fetch response's byte rule.
+//! - [`group_routes`]: a group request to its coordinator core, and the
+//!   coordinator's start and timer on this core.
+//! - [`inbox`]: the loop that serves other cores' messages; shutdown.
 //! - [`admin`]: topic creation and deletion on core 0, the metadata owner.
-//! - [`coordinator`]: the consumer-group coordinator of the groups this core
-//!   owns: membership and committed offsets.
 //! - [`metrics`]: this core's metrics snapshot, and every core's gathered.
 //! - [`runtime`]: starting one pinned executor per core and wiring them.
 //! - [`panic`]: a panic on any core ends the process (for its supervisor).
 //! - [`storage`]: the files under this core's partitions: real, or (tests)
 //!   fault-injecting.
+//! - [`notify`]: the shutdown flag and small future helpers.
 
 pub mod admin;
 pub mod coordinator;
+pub mod fetch_budget;
 pub mod group_routes;
 pub mod inbox;
 pub mod messages;
@@ -40,7 +56,6 @@ use glommio::sync::Semaphore;
 use crate::config::BrokerConfig;
 use crate::metrics::CoreMetrics;
 use crate::protocol::metadata::CoreAddress;
-
 use crate::topics::TopicIds;
 use coordinator::GroupCoordinator;
 use messages::ShardMessage;
@@ -52,28 +67,37 @@ use storage::ShardStorage;
 /// The core that owns the topic map and serialises its changes.
 pub const METADATA_CORE: usize = 0;
 
+/// One core's services and the state of its connections and shutdown.
+/// Only its own executor touches it; no borrow of its cells (or its
+/// services') is held across an await.
 pub struct Shard {
     pub id: usize,
     pub config: BrokerConfig,
+    /// Every core's own listener, by core id.
+    pub core_addresses: Vec<CoreAddress>,
+
+    // The services.
     /// The partitions this core owns, the topic map, the tail cache.
     pub partitions: Partitions,
     /// The other cores, and the one way to ask them.
     pub peers: Peers,
-    /// Every core's own listener, by core id.
-    pub core_addresses: Vec<CoreAddress>,
+    /// The consumer groups this core coordinates.
+    pub coordinator: GroupCoordinator,
+
+    // Topic changes (core 0).
     /// The topic-id counter (`next` current on core 0 only).
     pub topic_ids: Cell<TopicIds>,
+    /// Serialises topic changes on the metadata core.
+    pub admin_lock: Rc<Semaphore>,
+
+    // Connections and shutdown.
     pub shutdown: Rc<Notify>,
     /// Bytes of requests being handled on this core.
     pub inflight_bytes: Rc<Semaphore>,
     /// Open connections over all cores: only accept and close touch it.
     pub connections: Arc<AtomicUsize>,
-    /// Serialises topic changes on the metadata core.
-    pub admin_lock: Rc<Semaphore>,
     /// Connections open on this core.
     pub local_connections: Cell<usize>,
-    /// The consumer groups this core coordinates.
-    pub coordinator: GroupCoordinator,
     /// What this core counts (shared with its services); never borrowed
     /// across an await.
     pub metrics: Rc<RefCell<CoreMetrics>>,
@@ -96,7 +120,8 @@ pub struct ShardStart {
 }
 
 impl Shard {
-    /// A shard with no topics open yet (`apply_topic_map` opens them).
+    /// A shard with no topics open yet (`Partitions::apply_topic_map`
+    /// opens them) and no committed-offsets log (`open_offsets_logs`).
     pub fn new(start: ShardStart) -> Shard {
         let ShardStart {
             id,

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
+use super::fetch_budget::FetchBudget;
 use super::messages::{Reply, ShardMessage};
 use super::notify::{first_of, sleep_unless_raised, LocalFuture};
-use super::partitions::FetchBudget;
 use super::peers::gather;
 use super::Shard;
 use crate::config::{FETCH_BYTES_LIMIT, FETCH_WAIT_MS_LIMIT};
