@@ -14,7 +14,7 @@
 //! `group_logic`'s, sans-IO; this adds the waiting joins, durability and
 //! bounds.
 //!
-//! - [`members`]: join, heartbeat, leave, and the timer that expires
+//! - [`members`]: join, heartbeat, leave, and the timer's tick that expires
 //!   sessions and rebalance deadlines.
 //! - [`offsets`]: the committed-offsets log: open and replay, commit
 //!   (durable before acknowledged), fetch, close.
