@@ -1,32 +1,19 @@
-//! The router's fan-out: a request's partitions split by owner core, each
-//! part run here or sent to its owner, the replies merged back into the
-//! request's order (`scatter_topic`, over the peers service's one
-//! scatter/gather). Requests for local partitions never hop.
+//! Fetch: every owner reads its partitions in parallel (the scatter/gather
+//! of [`super`]), then what overflowed `max_bytes` is read again in
+//! request order; and the long-poll wait for data.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-
-use super::fetch_budget::FetchBudget;
-use super::messages::{Reply, ShardMessage};
-use super::notify::{first_of, sleep_unless_raised, LocalFuture};
-use super::peers::gather;
-use super::Shard;
 use crate::config::{FETCH_BYTES_LIMIT, FETCH_WAIT_MS_LIMIT};
 use crate::error::ErrorCode;
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse};
-use crate::protocol::offsets::{ListOffsetsRequest, ListOffsetsResponse, PartitionOffset};
-use crate::protocol::produce::{
-    ProducePartitionResponse, ProduceRequest, ProduceResponse, NO_OFFSET,
-};
-use crate::protocol::topics::PartitionDescription;
 use crate::router::shard_for;
-
-/// One owner's part of a topic's items: their positions in the request
-/// and partitions, and the items.
-type Part<I> = (Vec<(usize, u32)>, Vec<I>);
+use crate::shard::fetch_budget::FetchBudget;
+use crate::shard::messages::ShardMessage;
+use crate::shard::notify::{first_of, sleep_unless_raised, LocalFuture};
+use crate::shard::Shard;
 
 /// One partition of a fetch, in request order.
 struct FetchItem {
@@ -37,136 +24,6 @@ struct FetchItem {
 }
 
 impl Shard {
-    /// The core that owns `partition` of `topic`, or why there is none.
-    fn owner(&self, topic: &str, partition: u32, count: Option<u32>) -> Result<usize, ErrorCode> {
-        match count {
-            None => Err(ErrorCode::UnknownTopic),
-            Some(n) if partition >= n => Err(ErrorCode::UnknownPartition),
-            Some(_) => Ok(shard_for(topic, partition, self.cores())),
-        }
-    }
-
-    /// Each of a topic's partitions with its owner core, or the error that
-    /// answers it at once (counted here).
-    fn owners(
-        &self,
-        topic: &str,
-        partitions: impl Iterator<Item = u32>,
-    ) -> Vec<Result<usize, ErrorCode>> {
-        let count = self.partitions.partition_count(topic);
-        let owners: Vec<Result<usize, ErrorCode>> =
-            partitions.map(|p| self.owner(topic, p, count)).collect();
-        let mut metrics = self.metrics.borrow_mut();
-        for code in owners.iter().filter_map(|o| o.err()) {
-            metrics.on_error(code as u16);
-        }
-        owners
-    }
-
-    /// The router's one fan-out: a topic's items, each with its owner
-    /// (`owners`, in the same order), split by owner core and scattered
-    /// ([`super::peers::Peers::scatter`]: this core's part runs now, the
-    /// others are sent before this returns). The returned future gathers
-    /// the answers back into the items' order; an item without an owner,
-    /// or whose owner is stopping, is answered with `failed(partition,
-    /// code)`.
-    async fn scatter_topic<I, R: 'static>(
-        &self,
-        items: Vec<I>,
-        owners: &[Result<usize, ErrorCode>],
-        partition_of: impl Fn(&I) -> u32,
-        local: impl FnMut(Vec<I>) -> LocalFuture<Vec<R>>,
-        remote: impl FnMut(Vec<I>, Reply<Vec<R>>) -> ShardMessage,
-        failed: impl Fn(u32, ErrorCode) -> R + 'static,
-    ) -> LocalFuture<Vec<R>> {
-        debug_assert_eq!(items.len(), owners.len());
-        let total = items.len();
-        let mut slots: Vec<Option<R>> = Vec::with_capacity(total);
-        // Per owner core: the items' positions and partitions, and the items.
-        let mut by_core: BTreeMap<usize, Part<I>> = BTreeMap::new();
-        for (index, (item, owner)) in items.into_iter().zip(owners).enumerate() {
-            let partition = partition_of(&item);
-            match owner {
-                Err(code) => slots.push(Some(failed(partition, *code))),
-                Ok(core) => {
-                    slots.push(None);
-                    let (positions, items) = by_core.entry(*core).or_default();
-                    positions.push((index, partition));
-                    items.push(item);
-                }
-            }
-        }
-        let (positions, parts): (Vec<_>, Vec<_>) = by_core
-            .into_iter()
-            .map(|(core, (positions, items))| (positions, (core, items)))
-            .unzip();
-        let answers = self.peers.scatter(parts, local, remote).await;
-        Box::pin(async move {
-            for (positions, answer) in positions.into_iter().zip(gather(answers).await) {
-                match answer {
-                    Some(answers) => {
-                        for ((index, _), answer) in positions.into_iter().zip(answers) {
-                            slots[index] = Some(answer);
-                        }
-                    }
-                    None => {
-                        for (index, partition) in positions {
-                            slots[index] = Some(failed(partition, ErrorCode::ShuttingDown));
-                        }
-                    }
-                }
-            }
-            slots.into_iter().flatten().collect()
-        })
-    }
-
-    /// Queues every batch (locally or on its owner) before returning, so
-    /// one connection's produces keep their order; the returned future
-    /// merges the answers.
-    pub async fn route_produce(
-        self: &Rc<Self>,
-        request: ProduceRequest,
-    ) -> LocalFuture<ProduceResponse> {
-        let acks = request.acks;
-        let mut topics = Vec::with_capacity(request.topics.len());
-        for topic in request.topics {
-            let owners = self.owners(&topic.name, topic.partitions.iter().map(|p| p.partition));
-            let batches: Vec<(u32, BytesMut)> = topic
-                .partitions
-                .into_iter()
-                .map(|p| (p.partition, p.batch))
-                .collect();
-            let name = topic.name;
-            let answers = self
-                .scatter_topic(
-                    batches,
-                    &owners,
-                    |(p, _)| *p,
-                    |batches| Box::pin(self.partitions.produce(&name, batches, acks)),
-                    |partitions, reply| ShardMessage::Produce {
-                        topic: name.clone(),
-                        partitions,
-                        acks,
-                        reply,
-                    },
-                    |partition, code| ProducePartitionResponse {
-                        partition,
-                        error_code: code as u16,
-                        base_offset: NO_OFFSET,
-                    },
-                )
-                .await;
-            topics.push((name, answers));
-        }
-        Box::pin(async move {
-            let mut response = ProduceResponse::default();
-            for (name, answers) in topics {
-                response.topics.push((name, answers.await));
-            }
-            response
-        })
-    }
-
     /// Reads every requested partition once, without waiting, within
     /// `max_bytes` over the whole request, in request order: a partition
     /// gets what the partitions listed before it left of the budget, so it
@@ -417,87 +274,6 @@ impl Shard {
                 return FetchResponse { topics };
             }
         }
-    }
-
-    /// Every partition's offset, asked of its owner.
-    pub async fn route_list_offsets(
-        self: &Rc<Self>,
-        request: ListOffsetsRequest,
-    ) -> ListOffsetsResponse {
-        let mut topics = Vec::with_capacity(request.topics.len());
-        for (name, partitions) in request.topics {
-            let owners = self.owners(&name, partitions.iter().map(|(p, _)| *p));
-            let answers = self
-                .scatter_topic(
-                    partitions,
-                    &owners,
-                    |(p, _)| *p,
-                    |partitions| {
-                        let (shard, name) = (self.clone(), name.clone());
-                        Box::pin(
-                            async move { shard.partitions.list_offsets(&name, partitions).await },
-                        )
-                    },
-                    |partitions, reply| ShardMessage::ListOffsets {
-                        topic: name.clone(),
-                        partitions,
-                        reply,
-                    },
-                    |partition, code| PartitionOffset {
-                        partition,
-                        error_code: code as u16,
-                        offset: NO_OFFSET,
-                    },
-                )
-                .await;
-            topics.push((name, answers));
-        }
-        let mut response = ListOffsetsResponse::default();
-        for (name, answers) in topics {
-            response.topics.push((name, answers.await));
-        }
-        response
-    }
-
-    /// Every partition of a topic described by its owner, in order; a
-    /// partition no longer in this core's map is left out.
-    pub async fn route_describe(
-        self: &Rc<Self>,
-        topic: &str,
-        partitions: u32,
-    ) -> Vec<PartitionDescription> {
-        let owners = self.owners(topic, 0..partitions);
-        let (wanted, owners): (Vec<u32>, Vec<Result<usize, ErrorCode>>) = (0..partitions)
-            .zip(owners)
-            .filter(|(_, owner)| owner.is_ok())
-            .unzip();
-        let cores = self.cores();
-        let name = topic.to_string();
-        let described = self
-            .scatter_topic(
-                wanted,
-                &owners,
-                |p| *p,
-                |partitions| {
-                    let answer = self.partitions.describe(topic, partitions);
-                    Box::pin(async move { answer })
-                },
-                |partitions, reply| ShardMessage::Describe {
-                    topic: topic.to_string(),
-                    partitions,
-                    reply,
-                },
-                move |partition, code| PartitionDescription {
-                    partition,
-                    core: shard_for(&name, partition, cores) as u16,
-                    error_code: code as u16,
-                    earliest_offset: 0,
-                    latest_offset: 0,
-                    size_bytes: 0,
-                },
-            )
-            .await;
-        described.await
     }
 }
 
