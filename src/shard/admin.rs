@@ -121,21 +121,19 @@ impl Shard {
     /// answer. Answers the first core's error.
     async fn broadcast_topics(self: &Rc<Self>, map: TopicMap) -> AdminResult {
         let mut answers = Vec::with_capacity(self.cores());
-        for core in 0..self.cores() {
+        for peer in self.peers.inboxes() {
             let (reply, answer) = flume::bounded(1);
-            self.peers
-                .inbox(core)
-                .send_async(ShardMessage::TopicsChanged {
-                    map: map.clone(),
-                    reply,
-                })
-                .await
-                .map_err(|_| {
-                    (
-                        ErrorCode::ShuttingDown,
-                        "a core is shutting down".to_string(),
-                    )
-                })?;
+            peer.send_async(ShardMessage::TopicsChanged {
+                map: map.clone(),
+                reply,
+            })
+            .await
+            .map_err(|_| {
+                (
+                    ErrorCode::ShuttingDown,
+                    "a core is shutting down".to_string(),
+                )
+            })?;
             answers.push(answer);
         }
         let mut outcome = Ok(());

@@ -57,6 +57,11 @@ impl Peers {
         &self.senders[core]
     }
 
+    /// Every core's inbox, by core id (see [`Peers::inbox`]).
+    pub fn inboxes(&self) -> &[flume::Sender<ShardMessage>] {
+        &self.senders
+    }
+
     /// Sends a message to a core's inbox (this one's too); a closed
     /// channel means that core is stopping.
     pub async fn send(&self, core: usize, message: ShardMessage) -> Result<(), ErrorCode> {
