@@ -310,7 +310,7 @@ pub const CONSUME_WAIT_MS: u32 = 100;
 /// Shortest refresh interval of `shardlog stats`.
 pub const STATS_INTERVAL_MS_MIN: u64 = 100;
 
-// Consumer groups (src/groups/, src/shard/groups/, docs/ARCHITECTURE.md).
+// Consumer groups (src/group_logic/, src/shard/coordinator/, docs/ARCHITECTURE.md).
 
 /// Partitions of the internal committed-offsets log; a group's offsets
 /// live in partition `fnv1a_32(group) % OFFSETS_PARTITIONS`. Fixed for the

@@ -18,13 +18,17 @@
 //!
 //! - [`config`]: every limit and tunable, in one place.
 //! - [`server`]: listeners, connections, request dispatch.
-//! - [`shard`]: one core's executor, its partitions, the cross-core
-//!   messages and the fan-out of requests over cores.
+//! - [`shard`]: one core's executor as a few services: `partitions`
+//!   (the partitions it owns, the topic map, the tail cache), `peers` (the
+//!   cross-core channels and the one scatter/gather) and `coordinator`
+//!   (the consumer groups it coordinates); the fan-out of requests over
+//!   cores, the cross-core messages, topic changes, startup and shutdown.
 //! - [`storage`]: the partition log each core runs for the partitions it
 //!   owns: segments, group commit, indexes, recovery, retention, tail cache.
 //! - [`topics`]: topic settings, ids, the persisted topic map.
-//! - [`groups`]: consumer groups, sans-IO: placement, membership,
-//!   assignment strategies, the committed-offsets records.
+//! - [`group_logic`]: consumer groups, sans-IO: placement, membership,
+//!   assignment strategies, the committed-offsets records (the rules that
+//!   `shard::coordinator` runs; `protocol::groups` is their messages).
 //! - [`metrics`]: per-core and per-partition counters, their Prometheus
 //!   exposition and the last-second percentiles of `shardlog stats`.
 //! - [`waiters`]: the one registry of waiting futures' wakers (one per
@@ -39,7 +43,7 @@ pub use shardlog_protocol::placement as router;
 pub use shardlog_protocol::{batch, error};
 
 pub mod config;
-pub mod groups;
+pub mod group_logic;
 pub mod logging;
 pub mod metrics;
 pub mod server;

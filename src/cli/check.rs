@@ -7,7 +7,7 @@ use clap::Args;
 use glommio::{LocalExecutorBuilder, Placement};
 
 use shardlog::config::CHECK_IO_MEMORY_BYTES;
-use shardlog::groups::{commit_log, OFFSETS_LOG};
+use shardlog::group_logic::{commit_log, OFFSETS_LOG};
 use shardlog::shard::runtime::lock_data_dir;
 use shardlog::storage::check::{check_partition, PartitionReport, RecordCheck};
 use shardlog::storage::{prime_executor_io, DmaStorage};

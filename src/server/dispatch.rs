@@ -71,8 +71,8 @@ pub async fn dispatch(
         }
         Request::ListTopics => {
             let topics = shard
-                .topics
-                .borrow()
+                .partitions
+                .topics()
                 .iter()
                 .map(|(n, t)| (n.clone(), t.partitions))
                 .collect();
@@ -125,7 +125,7 @@ pub async fn dispatch(
             })
         }
         Request::DescribeTopic(request) => {
-            let Some(config) = shard.topics.borrow().get(&request.name).cloned() else {
+            let Some(config) = shard.partitions.topics().get(&request.name).cloned() else {
                 let message = format!("topic {} does not exist", request.name);
                 return ready(error_response(id, ErrorCode::UnknownTopic, &message));
             };
@@ -144,7 +144,7 @@ pub async fn dispatch(
             let shard = shard.clone();
             Box::pin(async move {
                 match shard.route_group(request).await {
-                    Ok(body) => ok_response(id, |b| b.extend_from_slice(&body)),
+                    Ok(response) => ok_response(id, |b| response.encode(b)),
                     Err((code, message)) => error_response(id, code, &message),
                 }
             })
@@ -181,7 +181,9 @@ async fn admin(
     message: ShardMessage,
     answer: flume::Receiver<AdminResult>,
 ) -> LocalFuture<BytesMut> {
-    if shard.peers[METADATA_CORE]
+    if shard
+        .peers
+        .inbox(METADATA_CORE)
         .send_async(message)
         .await
         .is_err()
@@ -234,7 +236,7 @@ fn core_stats(c: &CoreSnapshot) -> CoreStats {
 }
 
 fn metadata(shard: &Shard, request: &MetadataRequest) -> MetadataResponse {
-    let topics = shard.topics.borrow();
+    let topics = shard.partitions.topics();
     let cores = shard.cores();
     let describe = |name: &str| match topics.get(name) {
         Some(t) => TopicMetadata {

@@ -10,7 +10,7 @@ use super::blocking::{remove_dir_all, save_topic_map};
 use super::messages::{AdminResult, ShardMessage};
 use super::Shard;
 use crate::error::ErrorCode;
-use crate::groups::INTERNAL_PREFIX;
+use crate::group_logic::INTERNAL_PREFIX;
 use crate::topics::store::topic_dir;
 use crate::topics::{validate_topic_name, TopicConfig, TopicMap};
 
@@ -26,7 +26,7 @@ impl Shard {
                 ),
             ));
         }
-        let previous: TopicMap = (**self.topics.borrow()).clone();
+        let previous: TopicMap = (*self.partitions.topics()).clone();
         if previous.contains_key(&name) {
             return Err((
                 ErrorCode::TopicAlreadyExists,
@@ -99,7 +99,7 @@ impl Shard {
 
     pub async fn delete_topic(self: &Rc<Self>, name: String) -> AdminResult {
         let _turn = self.admin_lock.acquire_permit(1).await.map_err(internal)?;
-        let mut map: TopicMap = (**self.topics.borrow()).clone();
+        let mut map: TopicMap = (*self.partitions.topics()).clone();
         if map.remove(&name).is_none() {
             return Err((
                 ErrorCode::UnknownTopic,
@@ -127,7 +127,7 @@ impl Shard {
     /// answer. Answers the first core's error.
     async fn broadcast_topics(self: &Rc<Self>, map: TopicMap) -> AdminResult {
         let mut answers = Vec::with_capacity(self.cores());
-        for peer in &self.peers {
+        for peer in self.peers.inboxes() {
             let (reply, answer) = flume::bounded(1);
             peer.send_async(ShardMessage::TopicsChanged {
                 map: map.clone(),

@@ -20,7 +20,7 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
                 acks,
                 reply,
             } => {
-                let answer = shard.produce_local(&topic, partitions, acks);
+                let answer = shard.partitions.produce(&topic, partitions, acks);
                 glommio::spawn_local(async move {
                     let _ = reply.send(answer.await);
                 })
@@ -34,7 +34,7 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
             } => {
                 let shard = shard.clone();
                 glommio::spawn_local(async move {
-                    let _ = reply.send(shard.fetch_local(&topic, partitions, max_bytes).await);
+                    let _ = reply.send(shard.partitions.fetch(&topic, partitions, max_bytes).await);
                 })
                 .detach();
             }
@@ -43,7 +43,7 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
                 deadline,
                 reply,
             } => {
-                let arrival = shard.wait_local(&waits, deadline);
+                let arrival = shard.partitions.wait_for_data(&waits, deadline);
                 glommio::spawn_local(async move {
                     arrival.await;
                     let _ = reply.send(());
@@ -57,7 +57,7 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
             } => {
                 let shard = shard.clone();
                 glommio::spawn_local(async move {
-                    let _ = reply.send(shard.list_offsets_local(&topic, partitions).await);
+                    let _ = reply.send(shard.partitions.list_offsets(&topic, partitions).await);
                 })
                 .detach();
             }
@@ -66,7 +66,7 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
                 partitions,
                 reply,
             } => {
-                let _ = reply.send(shard.describe_local(&topic, partitions));
+                let _ = reply.send(shard.partitions.describe(&topic, partitions));
             }
             ShardMessage::CreateTopic {
                 name,
@@ -89,7 +89,7 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
             ShardMessage::TopicsChanged { map, reply } => {
                 // Inline: later messages may be for the new topics. A
                 // failure goes back to core 0, which rolls the change back.
-                let _ = reply.send(shard.apply_topic_map(map).await);
+                let _ = reply.send(shard.partitions.apply_topic_map(map).await);
             }
             ShardMessage::Group { request, reply } => {
                 let shard = shard.clone();
@@ -115,7 +115,7 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
 async fn shut_down(shard: &Shard) {
     shard.shutdown.raise();
     // A join may wait for a whole rebalance: answer it now, not after the drain.
-    shard.refuse_waiting_joins();
+    shard.coordinator.stop_joins();
     let poll = Duration::from_millis(10);
     let mut waited = Duration::ZERO;
     while shard.local_connections.get() > 0 && waited < Duration::from_millis(SHUTDOWN_DRAIN_MS) {
@@ -129,7 +129,7 @@ async fn shut_down(shard: &Shard) {
             "closing with connections still open"
         );
     }
-    shard.close_all().await;
-    shard.close_offsets_logs().await;
+    shard.partitions.close_all().await;
+    shard.coordinator.close().await;
     tracing::info!(core = shard.id, "core stopped cleanly");
 }

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
-use super::groups::GroupAnswer;
-use super::partitions::FetchBudget;
+use super::coordinator::GroupAnswer;
+use super::fetch_budget::FetchBudget;
 use crate::error::ErrorCode;
 use crate::metrics::CoreSnapshot;
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse};

@@ -5,43 +5,27 @@ use std::rc::Rc;
 
 use super::messages::ShardMessage;
 use super::Shard;
-use crate::metrics::{CoreGauges, CoreSnapshot, GroupCommit, PartitionSnapshot};
+use crate::metrics::{CoreGauges, CoreSnapshot, GroupCommit};
 
 impl Shard {
     /// This core's counters and gauges; with `partitions`, every partition
     /// it owns too.
     pub fn metrics_snapshot(&self, partitions: bool) -> CoreSnapshot {
-        let (cache_hits, cache_misses) = self.cache.borrow().hit_counts();
+        let (cache_bytes, cache_hits, cache_misses) = self.partitions.cache_gauges();
         let gauges = CoreGauges {
             connections: self.local_connections.get(),
             inflight_bytes: (self.config.inflight_bytes_per_core as u64)
                 .saturating_sub(self.inflight_bytes.available()),
-            cache_bytes: self.cache.borrow().bytes_used(),
+            cache_bytes,
             cache_hits,
             cache_misses,
         };
         let mut snapshot = self.metrics.borrow_mut().snapshot(self.id, gauges);
         if partitions {
-            for (topic, logs) in self.logs.borrow().iter() {
-                for (partition, log) in logs.iter().enumerate() {
-                    let Some(log) = log else { continue };
-                    let partition = partition as u32;
-                    snapshot.partitions.push(PartitionSnapshot {
-                        topic: topic.clone(),
-                        partition,
-                        stats: log.stats(),
-                        size_bytes: log.size_bytes(),
-                        segments: log.segment_count(),
-                        log_start_offset: log.earliest_offset(),
-                        high_watermark: log.latest_offset(),
-                    });
-                }
-            }
-            snapshot
-                .partitions
-                .sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+            snapshot.partitions = self.partitions.snapshots();
             snapshot.group_commits = self
-                .committed_offset_rows()
+                .coordinator
+                .committed_offset_rows(&self.partitions.topics())
                 .into_iter()
                 .map(|row| GroupCommit {
                     group: row.group,
@@ -57,17 +41,19 @@ impl Shard {
     /// Every core's snapshot, by core id; a core that is stopping is left
     /// out.
     pub async fn gather_metrics(self: &Rc<Self>, partitions: bool) -> Vec<CoreSnapshot> {
-        let mut snapshots = Vec::with_capacity(self.cores());
-        for core in 0..self.cores() {
-            if core == self.id {
-                snapshots.push(self.metrics_snapshot(partitions));
-                continue;
-            }
-            let asked = self
-                .ask(core, |reply| ShardMessage::Metrics { partitions, reply })
-                .await;
-            snapshots.extend(asked);
-        }
-        snapshots
+        let every_core = (0..self.cores()).map(|core| (core, ())).collect();
+        self.peers
+            .scatter_gather(
+                every_core,
+                |()| {
+                    let snapshot = self.metrics_snapshot(partitions);
+                    Box::pin(async move { snapshot })
+                },
+                |(), reply| ShardMessage::Metrics { partitions, reply },
+            )
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }

@@ -1,37 +1,54 @@
-//! A shard: one core's executor, the partitions it owns, and its ends of
-//! the cross-core channels. Nothing here is shared with another thread;
-//! other cores reach this one only by message ([`messages`]).
+//! A shard: one core's executor and what it runs, as a few services.
+//! Nothing here is shared with another thread; other cores reach this one
+//! only by message ([`messages`]).
 //!
-//! - [`partitions`]: the partition logs this core owns, and the
-//!   operations on them (produce, fetch, offsets, describe).
+//! [`Shard`] is small: it holds the services and the connection and
+//! shutdown state, and the code that spans services (routing, topic
+//! changes, startup, shutdown) is written against it. Each service owns
+//! its state, private, and says in its `//!` what it must never do:
+//!
+//! - [`partitions`]: the partitions this core owns, this core's copy of
+//!   the topic map, the storage and the tail cache; produce, fetch, wait
+//!   for data, list offsets, describe, retention, on local partitions.
+//! - [`peers`]: the senders to every core; `ask` one, and the one
+//!   scatter/gather over several.
+//! - [`coordinator`]: the consumer groups this core coordinates:
+//!   membership, committed offsets and their log; testable alone.
+//!
+//! Around them:
+//!
 //! - [`route`]: a client request split by owner core, run locally or sent
-//!   over the channel, and the replies merged.
-//! - [`inbox`]: the loop that serves other cores' messages.
+//!   over the channel, and the replies merged (produce, fetch, list
+//!   offsets, describe); [`fetch_budget`]: the fetch response's byte rule.
+//! - [`group_routes`]: a group request to its coordinator core, and the
+//!   coordinator's start and timer on this core.
+//! - [`inbox`]: the loop that serves other cores' messages; shutdown.
 //! - [`admin`]: topic creation and deletion on core 0, the metadata owner.
 //! - [`blocking`]: the few blocking file-system calls, off the reactor.
-//! - [`groups`]: the consumer-group coordinator of the groups this core
-//!   owns: membership and committed offsets.
 //! - [`metrics`]: this core's metrics snapshot, and every core's gathered.
 //! - [`runtime`]: starting one pinned executor per core and wiring them.
 //! - [`panic`]: a panic on any core ends the process (for its supervisor).
 //! - [`storage`]: the files under this core's partitions: real, or (tests)
 //!   fault-injecting.
+//! - [`notify`]: the shutdown flag and small future helpers.
 
 pub mod admin;
 pub mod blocking;
-pub mod groups;
+pub mod coordinator;
+pub mod fetch_budget;
+pub mod group_routes;
 pub mod inbox;
 pub mod messages;
 pub mod metrics;
 pub mod notify;
 pub mod panic;
 pub mod partitions;
+pub mod peers;
 pub mod route;
 pub mod runtime;
 pub mod storage;
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -41,69 +58,102 @@ use glommio::sync::Semaphore;
 use crate::config::BrokerConfig;
 use crate::metrics::CoreMetrics;
 use crate::protocol::metadata::CoreAddress;
-use crate::storage::{PartitionLog, SharedTailCache};
-use crate::topics::{TopicId, TopicIds, TopicMap};
+use crate::topics::TopicIds;
+use coordinator::GroupCoordinator;
 use messages::ShardMessage;
 use notify::Notify;
+use partitions::Partitions;
+use peers::Peers;
 use storage::ShardStorage;
 
 /// The core that owns the topic map and serialises its changes.
 pub const METADATA_CORE: usize = 0;
 
-/// The logs of one topic's partitions that this core owns, by partition.
-pub type TopicLogs = Vec<Option<PartitionLog<ShardStorage>>>;
-
+/// One core's services and the state of its connections and shutdown.
+/// Only its own executor touches it; no borrow of its cells (or its
+/// services') is held across an await.
 pub struct Shard {
     pub id: usize,
     pub config: BrokerConfig,
-    /// Senders to every core's inbox, this one's included, by core id.
-    pub peers: Vec<flume::Sender<ShardMessage>>,
     /// Every core's own listener, by core id.
     pub core_addresses: Vec<CoreAddress>,
-    /// This core's copy of the topic map.
-    pub topics: RefCell<Rc<TopicMap>>,
+
+    // The services.
+    /// The partitions this core owns, the topic map, the tail cache.
+    pub partitions: Partitions,
+    /// The other cores, and the one way to ask them.
+    pub peers: Peers,
+    /// The consumer groups this core coordinates.
+    pub coordinator: GroupCoordinator,
+
+    // Topic changes (core 0).
     /// The topic-id counter (`next` current on core 0 only).
     pub topic_ids: Cell<TopicIds>,
-    pub logs: RefCell<HashMap<String, TopicLogs>>,
-    /// What this core's partitions are opened on.
-    pub storage: ShardStorage,
-    pub cache: SharedTailCache,
+    /// Serialises topic changes on the metadata core.
+    pub admin_lock: Rc<Semaphore>,
+
+    // Connections and shutdown.
     pub shutdown: Rc<Notify>,
     /// Bytes of requests being handled on this core.
     pub inflight_bytes: Rc<Semaphore>,
     /// Open connections over all cores: only accept and close touch it.
     pub connections: Arc<AtomicUsize>,
-    /// Serialises topic changes on the metadata core.
-    pub admin_lock: Rc<Semaphore>,
     /// Connections open on this core.
-    pub local_connections: std::cell::Cell<usize>,
-    /// The consumer groups this core coordinates.
-    pub coordinator: groups::GroupCoordinator,
-    /// What this core counts; never borrowed across an await.
-    pub metrics: RefCell<CoreMetrics>,
+    pub local_connections: Cell<usize>,
+    /// What this core counts (shared with its services); never borrowed
+    /// across an await.
+    pub metrics: Rc<RefCell<CoreMetrics>>,
+}
+
+/// What a shard starts from; everything else it makes itself.
+pub struct ShardStart {
+    pub id: usize,
+    pub config: BrokerConfig,
+    /// Senders to every core's inbox, this one's included, by core id.
+    pub senders: Vec<flume::Sender<ShardMessage>>,
+    /// Every core's own listener, by core id.
+    pub core_addresses: Vec<CoreAddress>,
+    /// The topic-id counter as loaded (`next` current on core 0 only).
+    pub topic_ids: TopicIds,
+    /// What this core's partitions are opened on.
+    pub storage: ShardStorage,
+    /// Open connections over all cores.
+    pub connections: Arc<AtomicUsize>,
 }
 
 impl Shard {
+    /// A shard with no topics open yet (`Partitions::apply_topic_map`
+    /// opens them) and no committed-offsets log (`open_offsets_logs`).
+    pub fn new(start: ShardStart) -> Shard {
+        let ShardStart {
+            id,
+            config,
+            senders,
+            core_addresses,
+            topic_ids,
+            storage,
+            connections,
+        } = start;
+        let metrics: Rc<RefCell<CoreMetrics>> = Default::default();
+        let senders_len = senders.len();
+        Shard {
+            id,
+            peers: Peers::new(id, senders, Rc::clone(&metrics)),
+            core_addresses,
+            partitions: Partitions::new(id, senders_len, &config, storage, Rc::clone(&metrics)),
+            topic_ids: Cell::new(topic_ids),
+            shutdown: Rc::new(Notify::default()),
+            inflight_bytes: Rc::new(Semaphore::new(config.inflight_bytes_per_core as u64)),
+            connections,
+            admin_lock: Rc::new(Semaphore::new(1)),
+            local_connections: Cell::new(0),
+            coordinator: GroupCoordinator::new(id),
+            metrics,
+            config,
+        }
+    }
+
     pub fn cores(&self) -> usize {
-        self.peers.len()
-    }
-
-    /// The log of a partition this core owns, if it exists.
-    pub fn log(&self, topic: &str, partition: u32) -> Option<PartitionLog<ShardStorage>> {
-        self.logs
-            .borrow()
-            .get(topic)
-            .and_then(|logs| logs.get(partition as usize))
-            .and_then(Clone::clone)
-    }
-
-    /// Partition count of a topic in this core's map.
-    pub fn partition_count(&self, topic: &str) -> Option<u32> {
-        self.topics.borrow().get(topic).map(|t| t.partitions)
-    }
-
-    /// The id of a topic's current incarnation in this core's map.
-    pub fn topic_id(&self, topic: &str) -> Option<TopicId> {
-        self.topics.borrow().get(topic).map(|t| t.id)
+        self.peers.cores()
     }
 }

@@ -1,91 +1,163 @@
-//! Operations on the partitions this core owns. Produce queues appends in
-//! call order before it awaits anything, so one connection's pipelined
-//! produces keep their order.
+//! The partitions service: the partitions this core owns and the
+//! operations on them (produce, fetch, wait for data, list offsets,
+//! describe, retention), with this core's copy of the topic map, the
+//! files they are opened on and the core's tail cache.
+//!
+//! It owns the topic map copy, the open logs, the storage and the tail
+//! cache; nothing else holds a log but for the length of one call. It
+//! never sends to another core and never decides which core owns what
+//! (the router does): it answers for the partitions it has, and
+//! `UnknownTopic`/`UnknownPartition` for the others. Produce queues
+//! appends in call order before it awaits anything, so one connection's
+//! pipelined produces keep their order.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_lite::future;
 
+use super::fetch_budget::FetchBudget;
 use super::notify::{first_of, LocalFuture};
 use super::storage::ShardStorage;
-use super::{Shard, TopicLogs};
-use crate::config::Durability;
+use crate::config::{BrokerConfig, Durability, LogConfig, ShardStorageConfig};
 use crate::error::ErrorCode;
+use crate::metrics::{CoreMetrics, PartitionSnapshot};
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse};
 use crate::protocol::offsets::{OffsetSpec, PartitionOffset};
 use crate::protocol::produce::{Acks, ProducePartitionResponse, NO_OFFSET};
 use crate::protocol::topics::PartitionDescription;
 use crate::router::shard_for;
 use crate::storage::error::is_storage_full;
-use crate::storage::{PartitionLog, StorageError, StorageResult};
+use crate::storage::{PartitionLog, SharedTailCache, StorageError, StorageResult, TailCache};
 use crate::topics::store::partition_dir;
-use crate::topics::{TopicConfig, TopicMap};
+use crate::topics::{TopicConfig, TopicId, TopicMap};
 
-/// What is left of one fetch response's byte limit as its partitions are
-/// read in request order (docs/PROTOCOL.md, Fetch, "Limits and the first
-/// batch"). The owner core of each run of partitions gets it, applies the
-/// rule while reading, and the router carries what is left to the next run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FetchBudget {
-    /// Bytes of records the response may still take (`max_bytes` minus
-    /// what it holds).
-    pub bytes_left: usize,
-    /// The response holds no records yet: its first batch is kept whole,
-    /// however large, so a consumer always makes progress.
-    pub response_empty: bool,
+/// The logs of one topic's partitions that this core owns, by partition.
+pub type TopicLogs = Vec<Option<PartitionLog<ShardStorage>>>;
+
+/// The partitions this core owns (see the module comment).
+pub struct Partitions {
+    /// This core's id, and how many cores the broker runs: which
+    /// partitions of a topic are this core's to open.
+    core: usize,
+    cores: usize,
+    data_dir: PathBuf,
+    /// The broker's log settings, before a topic's own.
+    log_config: LogConfig,
+    storage_config: ShardStorageConfig,
+    /// What this core's partitions are opened on.
+    storage: ShardStorage,
+    cache: SharedTailCache,
+    /// This core's copy of the topic map.
+    topics: RefCell<Rc<TopicMap>>,
+    logs: RefCell<HashMap<String, TopicLogs>>,
+    /// This core's counters (shared with the shard; never borrowed across
+    /// an await).
+    metrics: Rc<RefCell<CoreMetrics>>,
 }
 
-impl FetchBudget {
-    /// The budget of a response that holds nothing yet.
-    pub fn new(max_bytes: usize) -> FetchBudget {
-        FetchBudget {
-            bytes_left: max_bytes,
-            response_empty: true,
+impl Partitions {
+    /// No topics open yet: [`Partitions::apply_topic_map`] opens them.
+    pub fn new(
+        core: usize,
+        cores: usize,
+        config: &BrokerConfig,
+        storage: ShardStorage,
+        metrics: Rc<RefCell<CoreMetrics>>,
+    ) -> Partitions {
+        Partitions {
+            core,
+            cores,
+            data_dir: config.data_dir.clone(),
+            log_config: config.log.clone(),
+            storage_config: config.shard_storage.clone(),
+            storage,
+            cache: TailCache::shared(config.shard_storage.tail_cache_bytes),
+            topics: Default::default(),
+            logs: Default::default(),
+            metrics,
         }
     }
 
-    /// No batch can be kept any more.
-    pub fn is_spent(&self) -> bool {
-        self.bytes_left == 0 && !self.response_empty
+    /// This core's copy of the topic map, as it is now.
+    pub fn topics(&self) -> Rc<TopicMap> {
+        Rc::clone(&self.topics.borrow())
     }
 
-    /// Counts batches that are in the response.
-    pub fn spend(&mut self, bytes: usize) {
-        if bytes > 0 {
-            self.bytes_left = self.bytes_left.saturating_sub(bytes);
-            self.response_empty = false;
-        }
+    /// The log of a partition this core owns, if it exists.
+    pub fn log(&self, topic: &str, partition: u32) -> Option<PartitionLog<ShardStorage>> {
+        self.logs
+            .borrow()
+            .get(topic)
+            .and_then(|logs| logs.get(partition as usize))
+            .and_then(Clone::clone)
     }
 
-    /// The batches of one partition's read (in offset order) that the
-    /// response keeps, spending them: whole batches while they fit in what
-    /// is left, and, after the partition's first, in its
-    /// `partition_max_bytes`; the response's first batch is kept whatever
-    /// its size. The first batch that is not kept ends the partition's
-    /// records, since they must continue each other.
-    pub fn keep(&mut self, batches: Vec<Bytes>, partition_max_bytes: usize) -> Vec<Bytes> {
-        let mut kept = Vec::with_capacity(batches.len());
-        let mut partition_bytes = 0usize;
-        for batch in batches {
-            let fits_response = batch.len() <= self.bytes_left;
-            let fits_partition =
-                kept.is_empty() || partition_bytes + batch.len() <= partition_max_bytes;
-            if !(self.response_empty || (fits_response && fits_partition)) {
-                break;
+    /// Whether this core has the topic's partitions open (those it owns).
+    pub fn is_open(&self, topic: &str) -> bool {
+        self.logs.borrow().contains_key(topic)
+    }
+
+    /// Partition count of a topic in this core's map.
+    pub fn partition_count(&self, topic: &str) -> Option<u32> {
+        self.topics.borrow().get(topic).map(|t| t.partitions)
+    }
+
+    /// The id of a topic's current incarnation in this core's map.
+    pub fn topic_id(&self, topic: &str) -> Option<TopicId> {
+        self.topics.borrow().get(topic).map(|t| t.id)
+    }
+
+    /// Opens a log that is not a topic's partition (the committed-offsets
+    /// log) on this core's storage and tail cache.
+    pub async fn open_log(
+        &self,
+        dir: &Path,
+        config: LogConfig,
+    ) -> StorageResult<PartitionLog<ShardStorage>> {
+        PartitionLog::open(
+            self.storage.clone(),
+            dir,
+            config,
+            &self.storage_config,
+            Rc::clone(&self.cache),
+        )
+        .await
+    }
+
+    /// The tail cache's bytes in use, hits and misses.
+    pub fn cache_gauges(&self) -> (usize, u64, u64) {
+        let cache = self.cache.borrow();
+        let (hits, misses) = cache.hit_counts();
+        (cache.bytes_used(), hits, misses)
+    }
+
+    /// Every partition this core owns, by (topic, partition).
+    pub fn snapshots(&self) -> Vec<PartitionSnapshot> {
+        let mut snapshots = Vec::new();
+        for (topic, logs) in self.logs.borrow().iter() {
+            for (partition, log) in logs.iter().enumerate() {
+                let Some(log) = log else { continue };
+                snapshots.push(PartitionSnapshot {
+                    topic: topic.clone(),
+                    partition: partition as u32,
+                    stats: log.stats(),
+                    size_bytes: log.size_bytes(),
+                    segments: log.segment_count(),
+                    log_start_offset: log.earliest_offset(),
+                    high_watermark: log.latest_offset(),
+                });
             }
-            partition_bytes += batch.len();
-            self.spend(batch.len());
-            kept.push(batch);
         }
-        kept
+        snapshots.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+        snapshots
     }
-}
 
-impl Shard {
     fn missing_partition(&self, topic: &str) -> ErrorCode {
         if self.partition_count(topic).is_some() {
             ErrorCode::UnknownPartition
@@ -97,19 +169,13 @@ impl Shard {
     /// Counts a partition's answer that is an error: for the core, and for
     /// the partition's log when it has one.
     fn count_error(&self, log: Option<&PartitionLog<ShardStorage>>, code: u16) {
-        if code == ErrorCode::None as u16 {
-            return;
-        }
-        if let Some(log) = log {
-            log.record_error(code);
-        }
-        self.metrics.borrow_mut().on_error(code);
+        count_error(&self.metrics, log, code);
     }
 
     /// Queues each batch on its partition now; the returned future answers
     /// once they are committed (or at once for `acks` none).
-    pub fn produce_local(
-        self: &Rc<Self>,
+    pub fn produce(
+        &self,
         topic: &str,
         partitions: Vec<(u32, BytesMut)>,
         acks: Acks,
@@ -129,7 +195,7 @@ impl Shard {
                 (partition, log, ticket)
             })
             .collect();
-        let shard = self.clone();
+        let metrics = Rc::clone(&self.metrics);
         async move {
             let mut responses = Vec::with_capacity(submitted.len());
             for (partition, log, ticket) in submitted {
@@ -141,7 +207,7 @@ impl Shard {
                         Err(e) => (ErrorCode::from(&e), NO_OFFSET),
                     },
                 };
-                shard.count_error(log.as_ref(), error_code as u16);
+                count_error(&metrics, log.as_ref(), error_code as u16);
                 responses.push(ProducePartitionResponse {
                     partition,
                     error_code: error_code as u16,
@@ -156,7 +222,7 @@ impl Shard {
     /// order given, keeping what the fetch rule allows with `budget` (what
     /// the partitions before them in the request left). The caller spends
     /// what comes back on its own copy of the budget.
-    pub async fn fetch_local(
+    pub async fn fetch(
         &self,
         topic: &str,
         partitions: Vec<FetchPartition>,
@@ -200,7 +266,7 @@ impl Shard {
 
     /// Resolves when any of the partitions has data at or past its offset,
     /// or at the deadline.
-    pub fn wait_local(
+    pub fn wait_for_data(
         &self,
         waits: &[(String, u32, u64)],
         deadline: Instant,
@@ -220,7 +286,7 @@ impl Shard {
         }
     }
 
-    pub async fn list_offsets_local(
+    pub async fn list_offsets(
         &self,
         topic: &str,
         partitions: Vec<(u32, OffsetSpec)>,
@@ -252,13 +318,13 @@ impl Shard {
         responses
     }
 
-    pub fn describe_local(&self, topic: &str, partitions: Vec<u32>) -> Vec<PartitionDescription> {
+    pub fn describe(&self, topic: &str, partitions: Vec<u32>) -> Vec<PartitionDescription> {
         partitions
             .into_iter()
             .map(|partition| {
                 let mut d = PartitionDescription {
                     partition,
-                    core: self.id as u16,
+                    core: self.core as u16,
                     error_code: 0,
                     earliest_offset: 0,
                     latest_offset: 0,
@@ -283,25 +349,28 @@ impl Shard {
     /// Opens this core's partitions of a topic. If one fails, those
     /// already opened are closed again and the error says which failed:
     /// `StorageFull` for a full disk, else `PartitionFailed`.
-    pub async fn open_topic(
+    async fn open_topic(
         &self,
         name: &str,
         topic: &TopicConfig,
     ) -> Result<TopicLogs, (ErrorCode, String)> {
         let mut logs: TopicLogs = Vec::with_capacity(topic.partitions as usize);
         for partition in 0..topic.partitions {
-            if shard_for(name, partition, self.cores()) != self.id {
+            if shard_for(name, partition, self.cores) != self.core {
                 logs.push(None);
                 continue;
             }
-            let dir = partition_dir(&self.config.data_dir, name, partition);
-            match open_partition(self, &dir, topic).await {
+            let dir = partition_dir(&self.data_dir, name, partition);
+            match self
+                .open_log(&dir, topic.log_config(&self.log_config))
+                .await
+            {
                 Ok(log) => logs.push(Some(log)),
                 Err(e) => {
                     close_logs(name, logs).await;
                     let message = format!(
                         "core {}: opening {name}/{partition} in {}: {e}",
-                        self.id,
+                        self.core,
                         dir.display()
                     );
                     return Err((open_failure_code(&e), message));
@@ -382,19 +451,20 @@ impl Shard {
     }
 }
 
-async fn open_partition(
-    shard: &Shard,
-    dir: &Path,
-    topic: &TopicConfig,
-) -> StorageResult<PartitionLog<ShardStorage>> {
-    PartitionLog::open(
-        shard.storage.clone(),
-        dir,
-        topic.log_config(&shard.config.log),
-        &shard.config.shard_storage,
-        Rc::clone(&shard.cache),
-    )
-    .await
+/// Counts a partition's answer that is an error: for the core, and for
+/// the partition's log when it has one.
+fn count_error(
+    metrics: &RefCell<CoreMetrics>,
+    log: Option<&PartitionLog<ShardStorage>>,
+    code: u16,
+) {
+    if code == ErrorCode::None as u16 {
+        return;
+    }
+    if let Some(log) = log {
+        log.record_error(code);
+    }
+    metrics.borrow_mut().on_error(code);
 }
 
 /// Closes the partitions of a topic opened before one of them failed.
@@ -416,61 +486,5 @@ fn open_failure_code(err: &StorageError) -> ErrorCode {
             ErrorCode::StorageFull
         }
         _ => ErrorCode::PartitionFailed,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn batches(sizes: &[usize]) -> Vec<Bytes> {
-        sizes.iter().map(|&n| Bytes::from(vec![0u8; n])).collect()
-    }
-
-    fn sizes(kept: &[Bytes]) -> Vec<usize> {
-        kept.iter().map(Bytes::len).collect()
-    }
-
-    #[test]
-    fn the_response_first_batch_is_kept_whatever_the_limits() {
-        let mut budget = FetchBudget::new(0);
-        assert_eq!(sizes(&budget.keep(batches(&[500, 10]), 0)), [500]);
-        assert!(budget.is_spent());
-        assert_eq!(sizes(&budget.keep(batches(&[1]), 100)), Vec::<usize>::new());
-    }
-
-    #[test]
-    fn a_partition_first_batch_needs_only_the_response_room() {
-        let mut budget = FetchBudget::new(1000);
-        budget.spend(100);
-        // Past partition_max_bytes 0, but within what is left: kept; the
-        // next one is held to partition_max_bytes.
-        assert_eq!(sizes(&budget.keep(batches(&[300, 10]), 0)), [300]);
-        assert_eq!(budget.bytes_left, 600);
-        // Over what is left: not kept, and nothing after it either.
-        assert_eq!(
-            sizes(&budget.keep(batches(&[700, 5]), 1 << 20)),
-            Vec::<usize>::new()
-        );
-        assert_eq!(budget.bytes_left, 600);
-        // A later partition still gets what is left.
-        assert_eq!(
-            sizes(&budget.keep(batches(&[200, 300, 200]), 1 << 20)),
-            [200, 300]
-        );
-        assert_eq!(budget.bytes_left, 100);
-    }
-
-    #[test]
-    fn partition_max_bytes_bounds_the_batches_after_the_first() {
-        let mut budget = FetchBudget::new(1 << 20);
-        assert_eq!(
-            sizes(&budget.keep(batches(&[100, 100, 100]), 250)),
-            [100, 100]
-        );
-        assert_eq!(
-            sizes(&budget.keep(batches(&[100, 100, 100]), 300)),
-            [100, 100, 100]
-        );
     }
 }

@@ -2,7 +2,6 @@
 //! glommio executor pinned per core, wire their channels, gather each
 //! core's port for metadata, and stop them all cleanly on SIGINT/SIGTERM.
 
-use std::cell::Cell;
 use std::fs::File;
 use std::net::{SocketAddr, TcpListener as StdTcpListener};
 use std::path::{Path, PathBuf};
@@ -12,21 +11,20 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use glommio::net::TcpListener;
-use glommio::sync::Semaphore;
 use glommio::{LocalExecutorBuilder, Placement};
 
-use super::groups::group_timer_loop;
+use super::group_routes::group_timer_loop;
 use super::inbox::serve_inbox;
 use super::messages::ShardMessage;
-use super::notify::{sleep_unless_raised, Notify};
-use super::{Shard, METADATA_CORE};
+use super::notify::sleep_unless_raised;
+use super::{Shard, ShardStart, METADATA_CORE};
 use crate::config::{
     BrokerConfig, INBOX_CAPACITY, LISTEN_BACKLOG, PORT_RELEASE_WAIT_MS, PORT_RETRY_MS,
 };
 use crate::protocol::metadata::CoreAddress;
 use crate::server::listener::accept_loop;
 use crate::server::metrics_http::serve_metrics;
-use crate::storage::{prime_executor_io, TailCache};
+use crate::storage::prime_executor_io;
 use crate::topics::store;
 use crate::topics::{TopicIds, TopicMap};
 
@@ -233,25 +231,16 @@ async fn core_main(start: CoreStart) {
     let Ok(core_addresses) = addresses.recv_async().await else {
         return;
     };
-    let shard = Rc::new(Shard {
+    let shard = Rc::new(Shard::new(ShardStart {
         id: core,
-        cache: TailCache::shared(config.shard_storage.tail_cache_bytes),
-        inflight_bytes: Rc::new(Semaphore::new(config.inflight_bytes_per_core as u64)),
         config,
-        peers,
+        senders: peers,
         core_addresses,
-        topics: Default::default(),
-        topic_ids: Cell::new(topic_ids),
-        logs: Default::default(),
+        topic_ids,
         storage: Default::default(),
-        shutdown: Rc::new(Notify::default()),
         connections,
-        admin_lock: Rc::new(Semaphore::new(1)),
-        local_connections: Default::default(),
-        coordinator: Default::default(),
-        metrics: Default::default(),
-    });
-    let opened = match shard.apply_topic_map(topics).await {
+    }));
+    let opened = match shard.partitions.apply_topic_map(topics).await {
         Ok(()) => shard.open_offsets_logs().await,
         Err((_, failed)) => Err(failed),
     };
@@ -301,7 +290,7 @@ async fn bind(
 async fn retention_loop(shard: Rc<Shard>) {
     let interval = Duration::from_millis(shard.config.retention_check_interval_ms);
     while !sleep_unless_raised(&shard.shutdown, interval).await {
-        shard.apply_retention().await;
+        shard.partitions.apply_retention().await;
     }
 }
 

@@ -21,7 +21,7 @@ pub use crate::protocol::names::validate_topic_name;
 pub type TopicId = u64;
 
 /// Not a topic's id: what a committed-offsets record written before topic
-/// ids existed holds (`groups::commit_log`). Ids start above it.
+/// ids existed holds (`group_logic::commit_log`). Ids start above it.
 pub const NO_TOPIC_ID: TopicId = 0;
 
 /// The id counter, saved with the map (`store`).

@@ -121,7 +121,7 @@ fn stopped_data_dir_with_a_commit(name: &str) -> (DataDir, PathBuf, String) {
     let clean = check(&dir.0, false);
     assert!(clean.status.success(), "{}", text(&clean));
 
-    let partition = shardlog::groups::offsets_partition("billing");
+    let partition = shardlog::group_logic::offsets_partition("billing");
     let log_dir = dir
         .0
         .join("internal/__consumer_offsets")

@@ -675,7 +675,7 @@ fn an_interrupted_follow_commits_what_it_printed() {
 
 /// The `.log` segment files of the group's committed-offsets partition.
 fn offsets_segments(dir: &std::path::Path, group: &str) -> usize {
-    let partition = shardlog::groups::offsets_partition(group);
+    let partition = shardlog::group_logic::offsets_partition(group);
     let path = dir.join(format!("internal/__consumer_offsets/{partition}"));
     std::fs::read_dir(path)
         .unwrap()
@@ -754,7 +754,7 @@ fn every_core_forwards_group_requests_to_the_coordinator() {
     let coordinator = admin.find_coordinator("forwarded").unwrap();
     assert_eq!(
         coordinator.core as usize,
-        shardlog::groups::coordinator_core("forwarded", 2)
+        shardlog::group_logic::coordinator_core("forwarded", 2)
     );
     // Commit through one core's own port, read back through each.
     for (round, core) in cores.iter().enumerate() {
@@ -1046,8 +1046,8 @@ fn offsets_committed_before_topic_ids_belong_to_the_topics_of_then() {
     use shardlog::batch::builder::NewRecord;
     use shardlog::batch::{BatchBuilder, TimestampType};
     use shardlog::config::BATCH_BYTES_LIMIT;
-    use shardlog::groups::commit_log::{encode_value, CommitValue};
-    use shardlog::groups::{offsets_partition, OFFSETS_LOG};
+    use shardlog::group_logic::commit_log::{encode_value, CommitValue};
+    use shardlog::group_logic::{offsets_partition, OFFSETS_LOG};
 
     let dir = DataDir::new("groups-before-ids");
     std::fs::write(

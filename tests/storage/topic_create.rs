@@ -5,23 +5,19 @@
 //! A core that cannot open its partitions fails the create with a typed
 //! code, and the create is rolled back on every core and on disk.
 
-use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
-use glommio::sync::Semaphore;
 use shardlog::config::{BrokerConfig, ShardStorageConfig};
 use shardlog::error::ErrorCode;
 use shardlog::protocol::metadata::CoreAddress;
 use shardlog::router::shard_for;
 use shardlog::shard::inbox::serve_inbox;
 use shardlog::shard::messages::ShardMessage;
-use shardlog::shard::notify::Notify;
 use shardlog::shard::storage::ShardStorage;
-use shardlog::shard::Shard;
+use shardlog::shard::{Shard, ShardStart};
 use shardlog::storage::faults::{FaultPlan, FaultyStorage};
-use shardlog::storage::TailCache;
 use shardlog::topics::{store, TopicConfig, NO_TOPIC_ID};
 
 use crate::common::{run, small_config, TempDir};
@@ -44,24 +40,15 @@ fn start_shards(config: &BrokerConfig, plans: &[Rc<FaultPlan>]) -> Vec<Rc<Shard>
         .iter()
         .enumerate()
         .map(|(id, plan)| {
-            Rc::new(Shard {
+            Rc::new(Shard::new(ShardStart {
                 id,
                 config: config.clone(),
-                peers: senders.clone(),
+                senders: senders.clone(),
                 core_addresses: addresses.clone(),
-                topics: Default::default(),
                 topic_ids: Default::default(),
-                logs: Default::default(),
                 storage: ShardStorage::Faulty(FaultyStorage::new(plan.clone())),
-                cache: TailCache::shared(config.shard_storage.tail_cache_bytes),
-                shutdown: Rc::new(Notify::default()),
-                inflight_bytes: Rc::new(Semaphore::new(1 << 20)),
                 connections: Arc::new(AtomicUsize::new(0)),
-                admin_lock: Rc::new(Semaphore::new(1)),
-                local_connections: Cell::new(0),
-                coordinator: Default::default(),
-                metrics: Default::default(),
-            })
+            }))
         })
         .collect();
     for (shard, inbox) in shards.iter().zip(inboxes) {
@@ -73,7 +60,9 @@ fn start_shards(config: &BrokerConfig, plans: &[Rc<FaultPlan>]) -> Vec<Rc<Shard>
 async fn stop_shards(shards: Vec<Rc<Shard>>) {
     for shard in shards {
         let (reply, answer) = flume::bounded(1);
-        shard.peers[shard.id]
+        shard
+            .peers
+            .inbox(shard.id)
             .send_async(ShardMessage::Shutdown { reply })
             .await
             .unwrap();
@@ -116,15 +105,11 @@ fn a_create_that_a_core_cannot_open_fails_typed_and_is_rolled_back() {
             assert!(message.contains(&format!("core {failing}")), "{message}");
             for shard in &shards {
                 assert!(
-                    !shard.topics.borrow().contains_key(&name),
+                    !shard.partitions.topics().contains_key(&name),
                     "core {}",
                     shard.id
                 );
-                assert!(
-                    !shard.logs.borrow().contains_key(&name),
-                    "core {}",
-                    shard.id
-                );
+                assert!(!shard.partitions.is_open(&name), "core {}", shard.id);
             }
             let stored = store::load(&data_dir).unwrap();
             assert!(!stored.map.contains_key(&name), "not on disk");
@@ -142,13 +127,13 @@ fn a_create_that_a_core_cannot_open_fails_typed_and_is_rolled_back() {
                 .unwrap();
             ids_given += 1;
             for shard in &shards {
-                let id = shard.topics.borrow()[&name].id;
+                let id = shard.partitions.topics()[&name].id;
                 assert_eq!(id, ids_given, "core {}", shard.id);
-                let logs = shard.logs.borrow();
+                assert!(shard.partitions.is_open(&name), "core {}", shard.id);
                 for partition in 0..PARTITIONS {
                     let owned = shard_for(&name, partition, CORES) == shard.id;
                     assert_eq!(
-                        logs[&name][partition as usize].is_some(),
+                        shard.partitions.log(&name, partition).is_some(),
                         owned,
                         "core {} partition {partition}",
                         shard.id

@@ -1,5 +1,5 @@
 //! Committed offsets on the coordinator core. Each group's offsets live in
-//! one partition of the internal committed-offsets log (`groups::OFFSETS_LOG`,
+//! one partition of the internal committed-offsets log (`group_logic::OFFSETS_LOG`,
 //! `<data dir>/internal/__consumer_offsets/<p>/`), a `PartitionLog` like
 //! any topic's: a commit is one or more record batches, answered once they
 //! are durable; at start the log is replayed to rebuild the map (latest
@@ -12,29 +12,28 @@
 //! starts with none, whether or not the old ones were dropped yet.
 
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::time::Instant;
 
-use super::{body, refuse, GroupAnswer};
+use super::{refuse, GroupAnswer, GroupCoordinator};
 use crate::batch::Batches;
 use crate::config::{
-    Durability, LogConfig, BATCH_BYTES_LIMIT, GROUPS_PER_CORE_MAX, OFFSETS_PARTITIONS,
-    OFFSETS_SEGMENT_BYTES, OFFSET_METADATA_BYTES_MAX,
+    Durability, LogConfig, BATCH_BYTES_LIMIT, GROUPS_PER_CORE_MAX, OFFSETS_SEGMENT_BYTES,
+    OFFSET_METADATA_BYTES_MAX,
 };
 use crate::error::ErrorCode;
-use crate::groups::commit_log::{build_batches, decode_key, decode_value, CommitKey, CommitValue};
-use crate::groups::membership::Group;
-use crate::groups::{offsets_partition, OFFSETS_LOG};
+use crate::group_logic::commit_log::{
+    build_batches, decode_key, decode_value, CommitKey, CommitValue,
+};
+use crate::group_logic::membership::Group;
+use crate::group_logic::{offsets_partition, OFFSETS_LOG};
 use crate::protocol::groups::{
-    FetchedOffset, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
+    FetchedOffset, GroupResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
     OffsetFetchResponse, NO_COMMITTED_OFFSET,
 };
-use crate::router::shard_for;
 use crate::shard::storage::ShardStorage;
-use crate::shard::Shard;
 use crate::storage::log::now_ms;
 use crate::storage::{AppendTicket, PartitionLog, StorageResult};
-use crate::topics::NO_TOPIC_ID;
+use crate::topics::{TopicId, TopicMap, NO_TOPIC_ID};
 
 /// One committed offset, durable.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,59 +53,52 @@ pub fn offsets_dir(data_dir: &std::path::Path, partition: u32) -> PathBuf {
         .join(partition.to_string())
 }
 
-impl Shard {
-    /// Opens the committed-offsets partitions this core owns and replays
-    /// them into the map.
-    pub async fn open_offsets_logs(&self) -> Result<(), String> {
-        let config = LogConfig {
-            segment_bytes_max: OFFSETS_SEGMENT_BYTES,
-            batch_bytes_max: self
-                .config
-                .log
-                .batch_bytes_max
-                .min(OFFSETS_SEGMENT_BYTES as u32),
-            preallocate_bytes: self.config.log.preallocate_bytes.min(OFFSETS_SEGMENT_BYTES),
-            retention_ms: None,
-            retention_bytes: None,
-            ..self.config.log.clone()
-        };
-        for partition in 0..OFFSETS_PARTITIONS {
-            if shard_for(OFFSETS_LOG, partition, self.cores()) != self.id {
-                continue;
-            }
-            let dir = offsets_dir(&self.config.data_dir, partition);
-            let log = PartitionLog::open(
-                self.storage.clone(),
-                &dir,
-                config.clone(),
-                &self.config.shard_storage,
-                Rc::clone(&self.cache),
-            )
-            .await
-            .map_err(|e| format!("opening {}: {e}", dir.display()))?;
-            let entries = self
-                .replay_offsets(&log)
-                .await
-                .map_err(|e| format!("replaying {}: {e}", dir.display()))?;
-            tracing::debug!(
-                core = self.id,
-                partition,
-                entries,
-                "committed offsets replayed"
-            );
-            self.coordinator.logs.borrow_mut().insert(partition, log);
-        }
-        Ok(())
+/// The settings of the committed-offsets log, from the broker's log
+/// settings: its own segment size, no retention (compaction bounds it).
+pub fn offsets_log_config(log: &LogConfig) -> LogConfig {
+    LogConfig {
+        segment_bytes_max: OFFSETS_SEGMENT_BYTES,
+        batch_bytes_max: log.batch_bytes_max.min(OFFSETS_SEGMENT_BYTES as u32),
+        preallocate_bytes: log.preallocate_bytes.min(OFFSETS_SEGMENT_BYTES),
+        retention_ms: None,
+        retention_bytes: None,
+        ..log.clone()
+    }
+}
+
+impl GroupCoordinator {
+    /// Takes over a committed-offsets partition this core owns, opened by
+    /// the caller, and replays it into the map (reads of `read_bytes`);
+    /// returns the records read. `legacy_id` names the incarnation that a
+    /// key written before topic ids belongs to, if it still exists.
+    pub async fn add_log(
+        &self,
+        partition: u32,
+        log: PartitionLog<ShardStorage>,
+        read_bytes: usize,
+        legacy_id: impl Fn(&str) -> Option<TopicId>,
+    ) -> Result<usize, String> {
+        let records = self.replay(&log, read_bytes, legacy_id).await?;
+        self.logs.borrow_mut().insert(partition, log);
+        Ok(records)
     }
 
     /// Reads a committed-offsets partition from its start into the map;
-    /// returns the records read.
-    async fn replay_offsets(&self, log: &PartitionLog<ShardStorage>) -> Result<usize, String> {
+    /// returns the records read. A key written before topic ids
+    /// (`NO_TOPIC_ID`) belongs to the topic's incarnation that existed
+    /// then, if it still does (`legacy_id`); else it is of a deleted
+    /// incarnation and skipped.
+    async fn replay(
+        &self,
+        log: &PartitionLog<ShardStorage>,
+        read_bytes: usize,
+        legacy_id: impl Fn(&str) -> Option<TopicId>,
+    ) -> Result<usize, String> {
         let mut offset = log.earliest_offset();
         let mut records = 0;
         while offset < log.latest_offset() {
             let read = log
-                .read(offset, self.config.shard_storage.read_chunk_bytes)
+                .read(offset, read_bytes)
                 .await
                 .map_err(|e| e.to_string())?;
             if read.batches.is_empty() {
@@ -123,8 +115,13 @@ impl Shard {
                             decode_key(record.key.clone().unwrap_or_default()).map_err(bad)?;
                         let value = decode_value(record.value.clone()).map_err(bad)?;
                         records += 1;
-                        let Some(key) = self.with_legacy_topic_id(key) else {
-                            continue;
+                        let key = if key.topic_id != NO_TOPIC_ID {
+                            key
+                        } else {
+                            let Some(topic_id) = legacy_id(&key.topic) else {
+                                continue;
+                            };
+                            CommitKey { topic_id, ..key }
                         };
                         self.apply_commit(key, value, at);
                     }
@@ -134,23 +131,9 @@ impl Shard {
         Ok(records)
     }
 
-    /// A key written before topic ids (`NO_TOPIC_ID`) belongs to the
-    /// topic's incarnation that existed then, if it still does; else it is
-    /// of a deleted incarnation and skipped (`None`). Other keys as they are.
-    fn with_legacy_topic_id(&self, key: CommitKey) -> Option<CommitKey> {
-        if key.topic_id != NO_TOPIC_ID {
-            return Some(key);
-        }
-        let topic_id = self
-            .topic_ids
-            .get()
-            .legacy_id(&self.topics.borrow(), &key.topic)?;
-        Some(CommitKey { topic_id, ..key })
-    }
-
     /// Takes a durable record into the map, unless a later one is there.
     pub(super) fn apply_commit(&self, key: CommitKey, value: Option<CommitValue>, log_offset: u64) {
-        let mut committed = self.coordinator.committed.borrow_mut();
+        let mut committed = self.committed.borrow_mut();
         let offsets = committed.entry(key.group.clone()).or_default();
         let slot = (key.topic, key.topic_id, key.partition);
         if offsets
@@ -178,27 +161,24 @@ impl Shard {
             // Without members either, the group no longer exists: a later
             // join starts it again at generation 1.
             committed.remove(&key.group);
-            self.coordinator
-                .last_generations
-                .borrow_mut()
-                .remove(&key.group);
+            self.last_generations.borrow_mut().remove(&key.group);
         }
     }
 
     fn offsets_log(&self, group: &str) -> Option<(u32, PartitionLog<ShardStorage>)> {
         let partition = offsets_partition(group);
-        let log = self.coordinator.logs.borrow().get(&partition).cloned()?;
+        let log = self.logs.borrow().get(&partition).cloned()?;
         Some((partition, log))
     }
 
-    pub(super) async fn commit_offsets(self: &Rc<Self>, r: OffsetCommitRequest) -> GroupAnswer {
+    pub(super) async fn commit(&self, r: OffsetCommitRequest, topics: &TopicMap) -> GroupAnswer {
         let now = Instant::now();
-        let checked = match self.coordinator.groups.borrow_mut().get_mut(&r.group) {
+        let checked = match self.groups.borrow_mut().get_mut(&r.group) {
             Some(group) => group.check_commit(&r.member_id, r.generation, now),
             None => Group::default().check_commit(&r.member_id, r.generation, now),
         };
         let new_group_past_the_bound = {
-            let committed = self.coordinator.committed.borrow();
+            let committed = self.committed.borrow();
             !committed.contains_key(&r.group) && committed.len() >= GROUPS_PER_CORE_MAX
         };
         if new_group_past_the_bound {
@@ -221,11 +201,7 @@ impl Shard {
         let mut slots: Vec<(usize, usize)> = Vec::new();
         for (topic, partitions) in r.topics {
             let mut codes = Vec::with_capacity(partitions.len());
-            let current = self
-                .topics
-                .borrow()
-                .get(&topic)
-                .map(|t| (t.partitions, t.id));
+            let current = topics.get(&topic).map(|t| (t.partitions, t.id));
             for p in partitions {
                 let code = match current {
                     None => ErrorCode::UnknownTopic,
@@ -269,7 +245,7 @@ impl Shard {
                 }
             }
         }
-        body(|b| response.encode(b))
+        Ok(GroupResponse::OffsetCommit(response))
     }
 
     /// Appends the entries durably; per entry, its offset in the log or
@@ -293,7 +269,6 @@ impl Shard {
             .map(|(batch, count)| (log.submit_append(batch, Durability::Durable), count))
             .collect();
         *self
-            .coordinator
             .commits_in_flight
             .borrow_mut()
             .entry(partition)
@@ -308,12 +283,7 @@ impl Shard {
                 results.push(base.as_ref().map(|base| base + i).map_err(ErrorCode::from));
             }
         }
-        if let Some(n) = self
-            .coordinator
-            .commits_in_flight
-            .borrow_mut()
-            .get_mut(&partition)
-        {
+        if let Some(n) = self.commits_in_flight.borrow_mut().get_mut(&partition) {
             *n -= 1;
         }
         results
@@ -321,11 +291,12 @@ impl Shard {
 
     /// The offsets of each topic's current incarnation: none for a topic
     /// that does not exist, or was created again since the commit.
-    pub(super) fn fetch_offsets(&self, r: &OffsetFetchRequest) -> GroupAnswer {
-        let committed = self.coordinator.committed.borrow();
+    pub(super) fn fetch_offsets(&self, r: &OffsetFetchRequest, topics: &TopicMap) -> GroupAnswer {
+        let current_id = |topic: &str| topics.get(topic).map(|t| t.id);
+        let committed = self.committed.borrow();
         let offsets = committed.get(&r.group);
         let fetched = |topic: &str, partition: u32| {
-            let found = self.topic_id(topic).and_then(|topic_id| {
+            let found = current_id(topic).and_then(|topic_id| {
                 offsets.and_then(|o| o.get(&(topic.to_string(), topic_id, partition)))
             });
             FetchedOffset {
@@ -340,7 +311,7 @@ impl Shard {
             let current = offsets
                 .into_iter()
                 .flat_map(|o| o.keys())
-                .filter(|(topic, topic_id, _)| self.topic_id(topic) == Some(*topic_id));
+                .filter(|(topic, topic_id, _)| current_id(topic) == Some(*topic_id));
             for (topic, _, partition) in current {
                 match response.topics.last_mut() {
                     Some((t, ps)) if t == topic => ps.push(fetched(topic, *partition)),
@@ -355,16 +326,15 @@ impl Shard {
                 response.topics.push((topic.clone(), found));
             }
         }
-        body(|b| response.encode(b))
+        Ok(GroupResponse::OffsetFetch(response))
     }
 
     /// Refuses waiting joins and closes the committed-offsets partitions.
-    pub async fn close_offsets_logs(&self) {
-        self.coordinator.refuse_waiting();
-        let logs: Vec<PartitionLog<ShardStorage>> =
-            std::mem::take(&mut *self.coordinator.logs.borrow_mut())
-                .into_values()
-                .collect();
+    pub async fn close(&self) {
+        self.stop_joins();
+        let logs: Vec<PartitionLog<ShardStorage>> = std::mem::take(&mut *self.logs.borrow_mut())
+            .into_values()
+            .collect();
         for log in logs {
             if let Err(e) = log.close().await {
                 tracing::error!(dir = %log.dir().display(), error = %e, "closing committed offsets failed");

@@ -3,14 +3,14 @@
 //! this core's (the groups it coordinates); the latest offsets belong to
 //! the partitions' owners: either from their metrics snapshots
 //! (`committed_offset_rows` + `fill_latest`, all synchronous) or asked
-//! here (`group_offset_rows`, as ListOffsets does).
+//! of them (`Shard::group_offset_rows`, as ListOffsets does).
 
 use std::collections::{BTreeMap, HashMap};
-use std::rc::Rc;
 
+use super::GroupCoordinator;
 use crate::error::ErrorCode;
 use crate::protocol::offsets::{ListOffsetsRequest, ListOffsetsResponse, OffsetSpec};
-use crate::shard::Shard;
+use crate::topics::TopicMap;
 
 /// One row of a group's progress on a partition.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,21 +32,23 @@ impl GroupOffsetRow {
     }
 }
 
-impl Shard {
+impl GroupCoordinator {
     /// Every (group, topic, partition) this core coordinates with its
     /// committed offset, `latest` not yet known: fill it with
-    /// [`fill_latest`]. Only the topics' current incarnations: the
-    /// offsets of a deleted one are not the new one's progress.
-    /// Synchronous, like `metrics_snapshot`.
-    pub fn committed_offset_rows(&self) -> Vec<GroupOffsetRow> {
-        self.coordinator
-            .committed
+    /// [`fill_latest`]. Only the topics' current incarnations in `topics`:
+    /// the offsets of a deleted one are not the new one's progress.
+    /// Synchronous, like the metrics snapshot.
+    pub fn committed_offset_rows(&self, topics: &TopicMap) -> Vec<GroupOffsetRow> {
+        let topic_id = |topic: &str| topics.get(topic).map(|t| t.id);
+        self.committed
             .borrow()
             .iter()
             .flat_map(|(group, offsets)| {
                 offsets
                     .iter()
-                    .filter(|((topic, topic_id, _), _)| self.topic_id(topic) == Some(*topic_id))
+                    .filter(|((topic, topic_id_then, _), _)| {
+                        topic_id(topic) == Some(*topic_id_then)
+                    })
                     .map(move |((topic, _, partition), c)| GroupOffsetRow {
                         group: group.clone(),
                         topic: topic.clone(),
@@ -57,23 +59,10 @@ impl Shard {
             })
             .collect()
     }
-
-    /// [`Shard::committed_offset_rows`] with each partition's latest
-    /// offset asked of its owner: call it on every core for the whole
-    /// broker.
-    pub async fn group_offset_rows(self: &Rc<Self>) -> Vec<GroupOffsetRow> {
-        let mut rows = self.committed_offset_rows();
-        let response = self.route_list_offsets(latest_request(&rows)).await;
-        let latest = latest_offsets(response);
-        fill_latest(&mut rows, |topic, partition| {
-            latest.get(&(topic.to_string(), partition)).copied()
-        });
-        rows
-    }
 }
 
 /// ListOffsets (latest) of every partition the rows name, each once.
-fn latest_request(rows: &[GroupOffsetRow]) -> ListOffsetsRequest {
+pub fn latest_request(rows: &[GroupOffsetRow]) -> ListOffsetsRequest {
     let mut wanted: BTreeMap<&str, Vec<(u32, OffsetSpec)>> = BTreeMap::new();
     for row in rows {
         let partitions = wanted.entry(&row.topic).or_default();
@@ -98,7 +87,7 @@ pub fn fill_latest(rows: &mut [GroupOffsetRow], latest: impl Fn(&str, u32) -> Op
 }
 
 /// The offsets of a ListOffsets answer, without the partitions in error.
-fn latest_offsets(response: ListOffsetsResponse) -> HashMap<(String, u32), u64> {
+pub fn latest_offsets(response: ListOffsetsResponse) -> HashMap<(String, u32), u64> {
     response
         .topics
         .into_iter()

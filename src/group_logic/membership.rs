@@ -1,7 +1,7 @@
 //! One group's membership, as its coordinator keeps it: members, their
 //! sessions, the generation and the assignment. A pure state machine
 //! (time is passed in, nothing waits here); the coordinator on the shard
-//! (src/shard/groups/) holds the members' waiting joins and answers them
+//! (src/shard/coordinator/) holds the members' waiting joins and answers them
 //! when a rebalance completes.
 //!
 //! The protocol is Kafka's eager rebalance with the assignment computed

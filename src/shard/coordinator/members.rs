@@ -1,40 +1,36 @@
 //! Membership on the coordinator core: join (which waits until the
-//! rebalance completes), heartbeat, leave, and the timer that removes
-//! members whose session expired and ends rebalances at their deadline.
-//! The state machine itself is `groups::membership`; this file holds the
+//! rebalance completes), heartbeat, leave, and the timer's tick that
+//! removes members whose session expired and ends rebalances at their
+//! deadline.
+//! The state machine itself is `group_logic::membership`; this file holds the
 //! waiting joins and answers them.
 
-use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::{body, by_topic, refuse, GroupAnswer, GroupCoordinator};
+use super::{by_topic, refuse, GroupAnswer, GroupCoordinator};
 use crate::config::{
     GROUPS_PER_CORE_MAX, GROUP_MEMBERS_MAX, GROUP_REBALANCE_TIMEOUT_MS_MAX,
-    GROUP_SESSION_TIMEOUT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MIN, GROUP_TIMER_INTERVAL_MS,
+    GROUP_SESSION_TIMEOUT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MIN,
 };
 use crate::error::ErrorCode;
-use crate::groups::assign::Strategy;
-use crate::groups::membership::{Group, JoinSpec, Rebalanced};
+use crate::group_logic::assign::Strategy;
+use crate::group_logic::membership::{Group, JoinSpec, Rebalanced};
 use crate::protocol::groups::{
-    HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    GroupResponse, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
 };
-use crate::shard::notify::sleep_unless_raised;
-use crate::shard::Shard;
+use crate::protocol::ApiKey;
+use crate::topics::TopicMap;
 
-impl Shard {
-    /// The partition count of a topic, as the assignors need it.
-    fn counts(&self) -> impl Fn(&str) -> Option<u32> + '_ {
-        move |topic| self.partition_count(topic)
-    }
+/// The partition count of a topic, as the assignors need it.
+fn counts(topics: &TopicMap) -> impl Fn(&str) -> Option<u32> + '_ {
+    move |topic| topics.get(topic).map(|t| t.partitions)
+}
 
-    /// Answers every waiting join with `ShuttingDown` (at the start of
-    /// shutdown, so that connections can drain).
-    pub fn refuse_waiting_joins(&self) {
-        self.coordinator.refuse_waiting();
-    }
-
-    pub(super) async fn join_group(self: &Rc<Self>, r: JoinGroupRequest) -> GroupAnswer {
-        if self.shutdown.is_raised() {
+impl GroupCoordinator {
+    /// A join: answered once the rebalance it starts (or joins) completes,
+    /// with the member's generation and partitions.
+    pub(super) async fn join(&self, r: JoinGroupRequest, topics: &TopicMap) -> GroupAnswer {
+        if self.stopping.get() {
             return refuse(ErrorCode::ShuttingDown, "the broker is shutting down");
         }
         let Some(strategy) = Strategy::from_name(&r.strategy) else {
@@ -74,13 +70,13 @@ impl Shard {
             strategy,
             topics: r.topics,
         };
-        let coordinator = &self.coordinator;
+        let coordinator = self;
         let serial = coordinator.next_member.get();
         let new_id = || {
             coordinator.next_member.set(serial + 1);
             format!("{}-{}-{serial}", r.group, started_ms())
         };
-        let counts = self.counts();
+        let counts = counts(topics);
         let known = coordinator.groups.borrow().contains_key(&r.group);
         if !known && coordinator.groups.borrow().len() >= GROUPS_PER_CORE_MAX {
             return refuse(
@@ -124,7 +120,7 @@ impl Shard {
     }
 
     pub(super) fn heartbeat(&self, r: &HeartbeatRequest) -> GroupAnswer {
-        let mut groups = self.coordinator.groups.borrow_mut();
+        let mut groups = self.groups.borrow_mut();
         let Some(group) = groups.get_mut(&r.group) else {
             return refuse(
                 ErrorCode::UnknownMemberId,
@@ -139,12 +135,12 @@ impl Shard {
                     format!("heartbeat of {} in group {}", r.member_id, r.group),
                 )
             })?;
-        body(|_| {})
+        Ok(GroupResponse::Empty(ApiKey::Heartbeat))
     }
 
-    pub(super) fn leave_group(&self, r: &LeaveGroupRequest) -> GroupAnswer {
-        let coordinator = &self.coordinator;
-        let counts = self.counts();
+    pub(super) fn leave(&self, r: &LeaveGroupRequest, topics: &TopicMap) -> GroupAnswer {
+        let coordinator = self;
+        let counts = counts(topics);
         let left = match coordinator.groups.borrow_mut().get_mut(&r.group) {
             Some(group) => group.leave(&r.member_id, Instant::now(), &counts),
             None => Err(ErrorCode::UnknownMemberId),
@@ -157,14 +153,19 @@ impl Shard {
             coordinator.answer_joins(&r.group, done);
         }
         coordinator.forget_if_unused(&r.group);
-        body(|_| {})
+        Ok(GroupResponse::Empty(ApiKey::LeaveGroup))
     }
 
-    /// One round of the group timer: expired sessions, rebalance deadlines.
-    fn tick_groups(&self) {
-        let coordinator = &self.coordinator;
-        let now = Instant::now();
-        let counts = self.counts();
+    /// One round of the group timer: expired sessions, rebalance
+    /// deadlines.
+    pub fn tick(&self, topics: &TopicMap) {
+        self.tick_at(Instant::now(), topics);
+    }
+
+    /// [`GroupCoordinator::tick`] at `now`.
+    pub(super) fn tick_at(&self, now: Instant, topics: &TopicMap) {
+        let coordinator = self;
+        let counts = counts(topics);
         let ticks: Vec<_> = coordinator
             .groups
             .borrow_mut()
@@ -183,9 +184,7 @@ impl Shard {
             coordinator.forget_if_unused(&name);
         }
     }
-}
 
-impl GroupCoordinator {
     /// Answers every waiting join of a completed rebalance.
     fn answer_joins(&self, group: &str, done: Rebalanced) {
         let strategy = self
@@ -207,7 +206,7 @@ impl GroupCoordinator {
                 strategy: strategy.clone(),
                 assignment: by_topic(partitions.iter()),
             };
-            let _ = reply.send(body(|b| response.encode(b)));
+            let _ = reply.send(Ok(GroupResponse::Join(response)));
         }
     }
 
@@ -260,24 +259,17 @@ impl GroupCoordinator {
             .unwrap_or(0)
     }
 
-    /// Refuses every waiting join (shutdown).
-    pub(super) fn refuse_waiting(&self) {
+    /// Shutdown has begun: every waiting join is answered
+    /// `ShuttingDown` now (so connections can drain), and later joins are
+    /// refused.
+    pub fn stop_joins(&self) {
+        self.stopping.set(true);
         for (_, reply) in self.waiting.borrow_mut().drain() {
             let _ = reply.send(refuse(
                 ErrorCode::ShuttingDown,
                 "the broker is shutting down",
             ));
         }
-    }
-}
-
-/// Runs the group timer until shutdown.
-pub async fn group_timer_loop(shard: Rc<Shard>) {
-    let interval = Duration::from_millis(GROUP_TIMER_INTERVAL_MS);
-    while !sleep_unless_raised(&shard.shutdown, interval).await {
-        shard.tick_groups();
-        shard.drop_offsets_of_deleted_topics_if_due().await;
-        shard.compact_offsets_if_due().await;
     }
 }
 

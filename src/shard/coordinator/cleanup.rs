@@ -15,36 +15,37 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use super::GroupCoordinator;
 use crate::config::{Durability, OFFSETS_DELETED_TOPICS_CHECK_MS};
-use crate::groups::commit_log::{
+use crate::group_logic::commit_log::{
     build_batches, compaction_due, encoded_len, CommitKey, CommitValue,
 };
-use crate::groups::offsets_partition;
+use crate::group_logic::offsets_partition;
 use crate::shard::storage::ShardStorage;
-use crate::shard::Shard;
 use crate::storage::log::now_ms;
 use crate::storage::{AppendTicket, PartitionLog, StorageResult};
+use crate::topics::TopicMap;
 
 /// Committed-offsets log entries, in log order.
 type Entries = Vec<(CommitKey, Option<CommitValue>)>;
 
-impl Shard {
+impl GroupCoordinator {
     /// Writes tombstones for the committed offsets of topic incarnations
     /// that no longer exist, every `OFFSETS_DELETED_TOPICS_CHECK_MS`. A
     /// tombstone names the old incarnation's id, so it never touches the
     /// offsets of a topic of the same name created again.
-    pub(super) async fn drop_offsets_of_deleted_topics_if_due(&self) {
+    pub async fn drop_offsets_of_deleted_topics_if_due(&self, topics: &TopicMap) {
         let now = Instant::now();
         let interval = Duration::from_millis(OFFSETS_DELETED_TOPICS_CHECK_MS);
-        let checked = &self.coordinator.deleted_topics_checked;
+        let checked = &self.deleted_topics_checked;
         if checked.get().is_some_and(|at| now < at + interval) {
             return;
         }
         checked.set(Some(now));
         let mut gone: BTreeMap<u32, Entries> = BTreeMap::new();
-        for (group, offsets) in self.coordinator.committed.borrow().iter() {
+        for (group, offsets) in self.committed.borrow().iter() {
             for (topic, topic_id, partition) in offsets.keys() {
-                if self.topic_id(topic) != Some(*topic_id) {
+                if topics.get(topic).map(|t| t.id) != Some(*topic_id) {
                     let key = CommitKey {
                         group: group.clone(),
                         topic: topic.clone(),
@@ -58,7 +59,7 @@ impl Shard {
             }
         }
         for (partition, entries) in gone {
-            let Some(log) = self.coordinator.logs.borrow().get(&partition).cloned() else {
+            let Some(log) = self.logs.borrow().get(&partition).cloned() else {
                 continue;
             };
             let results = self.append_entries(partition, &log, &entries).await;
@@ -75,9 +76,8 @@ impl Shard {
 
     /// Compacts the committed-offsets partitions that grew past their
     /// bound (see the module comment).
-    pub(super) async fn compact_offsets_if_due(&self) {
+    pub async fn compact_offsets_if_due(&self) {
         let logs: Vec<(u32, PartitionLog<ShardStorage>)> = self
-            .coordinator
             .logs
             .borrow()
             .iter()
@@ -86,7 +86,6 @@ impl Shard {
         for (partition, log) in logs {
             let size = log.size_bytes();
             let busy = self
-                .coordinator
                 .commits_in_flight
                 .borrow()
                 .get(&partition)
@@ -106,7 +105,7 @@ impl Shard {
 
     /// The live entries of a committed-offsets partition and their bytes.
     fn live_entries(&self, partition: u32) -> (Entries, u64) {
-        let committed = self.coordinator.committed.borrow();
+        let committed = self.committed.borrow();
         let mut bytes = 0;
         let mut entries = Vec::new();
         for (group, offsets) in committed.iter() {

@@ -2,7 +2,7 @@
 //! the membership state machine ([`membership`]), the assignment
 //! strategies ([`assign`]) and the records of the committed-offsets log
 //! ([`commit_log`]). The coordinator that runs them on a core lives in
-//! `shard/groups/`; nothing here waits or touches a file.
+//! `shard/coordinator/`; nothing here waits or touches a file.
 //!
 //! Placement: a group's committed offsets live in partition
 //! `fnv1a_32(group) % OFFSETS_PARTITIONS` of the internal log
