@@ -21,7 +21,7 @@ use proptest::sample::Index;
 
 use shardlog::batch::Batches;
 use shardlog::config::BATCH_BYTES_LIMIT;
-use shardlog::error::ErrorCode;
+use shardlog::error::{ErrorCode, WireError};
 use shardlog::protocol::fetch::{FetchPartitionResponse, FetchRequest, FetchResponse};
 use shardlog::protocol::frame::{
     self, FrameCheck, RequestHeader, ResponseHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES,
@@ -403,7 +403,7 @@ proptest! {
     ) {
         let frame = raw_request_frame(api_key, api_version, 1, &body);
         let (_, _, decoded) = broker_decode(&frame).expect("a whole frame");
-        prop_assert_eq!(decoded.unwrap_err().0, ErrorCode::UnknownApiKey);
+        prop_assert_eq!(decoded.unwrap_err().code, ErrorCode::UnknownApiKey);
     }
 
     /// Even a body that would decode at version 0 is refused at another.
@@ -413,7 +413,7 @@ proptest! {
         frame[LENGTH_BYTES + 2..LENGTH_BYTES + 4].copy_from_slice(&api_version.to_le_bytes());
         let (_, header, decoded) = broker_decode(&frame).expect("a whole frame");
         prop_assert_eq!(header.api_version, api_version);
-        prop_assert_eq!(decoded.unwrap_err().0, ErrorCode::UnsupportedVersion);
+        prop_assert_eq!(decoded.unwrap_err().code, ErrorCode::UnsupportedVersion);
     }
 
     #[test]
@@ -423,7 +423,7 @@ proptest! {
         body.extend_from_slice(&extra);
         let frame = raw_request_frame(api_of(&request) as u16, 0, 4, &body);
         let (_, _, decoded) = broker_decode(&frame).expect("a whole frame");
-        let (code, message) = decoded.unwrap_err();
+        let WireError { code, message } = decoded.unwrap_err();
         prop_assert_eq!(code, ErrorCode::MalformedRequest);
         let expected = format!("{} trailing bytes", extra.len());
         prop_assert!(message.contains(&expected), "{}", message);
@@ -454,7 +454,7 @@ proptest! {
         for cut in 0..body.len() {
             let short = raw_request_frame(api, 0, 5, &body[..cut]);
             let (_, _, decoded) = broker_decode(&short).expect("a whole frame");
-            let (code, message) = decoded.expect_err("a cut body is refused");
+            let WireError { code, message } = decoded.expect_err("a cut body is refused");
             prop_assert_eq!(code, ErrorCode::MalformedRequest, "{}", message);
         }
     }
@@ -494,7 +494,7 @@ proptest! {
         if let Some((len, _, decoded)) = broker_decode(&frame) {
             match decoded {
                 Ok(decoded) => assert_reencodes(&decoded, request_body(&frame[..len]))?,
-                Err((code, _)) => prop_assert!(is_decode_refusal(code), "{:?}", code),
+                Err(WireError { code, .. }) => prop_assert!(is_decode_refusal(code), "{:?}", code),
             }
         }
     }
@@ -512,7 +512,7 @@ proptest! {
         let (_, _, decoded) = broker_decode(&frame).expect("a whole frame");
         match decoded {
             Ok(decoded) => assert_reencodes(&decoded, &body)?,
-            Err((code, _)) => prop_assert_eq!(code, ErrorCode::MalformedRequest),
+            Err(WireError { code, .. }) => prop_assert_eq!(code, ErrorCode::MalformedRequest),
         }
     }
 
@@ -550,7 +550,7 @@ proptest! {
         if let Some((len, _, decoded)) = broker_decode(&buf) {
             match decoded {
                 Ok(decoded) => assert_reencodes(&decoded, request_body(&buf[..len]))?,
-                Err((code, _)) => prop_assert!(is_decode_refusal(code), "{:?}", code),
+                Err(WireError { code, .. }) => prop_assert!(is_decode_refusal(code), "{:?}", code),
             }
         }
         // The same bytes as a response body to every API.
@@ -571,7 +571,7 @@ proptest! {
         let (_, _, decoded) = broker_decode(&frame).expect("a whole frame");
         match decoded {
             Ok(decoded) => assert_reencodes(&decoded, &body)?,
-            Err((code, _)) => prop_assert_eq!(code, ErrorCode::MalformedRequest),
+            Err(WireError { code, .. }) => prop_assert_eq!(code, ErrorCode::MalformedRequest),
         }
     }
 }
@@ -667,7 +667,7 @@ fn hostile_array_counts_are_refused_without_allocating() {
         }
         let frame = raw_request_frame(api as u16, 0, 12, &body);
         let (_, _, decoded) = broker_decode(&frame).expect("a whole frame");
-        let (code, message) = decoded.unwrap_err();
+        let WireError { code, message } = decoded.unwrap_err();
         assert_eq!(code, ErrorCode::MalformedRequest, "{what}");
         assert!(
             message.contains(&format!("{field}: {}", u32::MAX)),
@@ -790,7 +790,7 @@ fn out_of_range_values_are_refused() {
     // acks 3.
     let frame = raw_request_frame(ApiKey::Produce as u16, 0, 13, &[3, 0, 0, 0, 0]);
     let (_, _, decoded) = broker_decode(&frame).expect("a whole frame");
-    let (code, message) = decoded.unwrap_err();
+    let WireError { code, message } = decoded.unwrap_err();
     assert_eq!(code, ErrorCode::MalformedRequest);
     assert!(message.contains("acks"), "{message}");
 

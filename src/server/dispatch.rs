@@ -51,7 +51,7 @@ pub async fn dispatch(
     let id = header.correlation_id;
     let request = match Request::decode(&header, frame) {
         Ok(request) => request,
-        Err((code, message)) => return ready(error_response(id, code, &message)),
+        Err(e) => return ready(error_response(id, e.code, &e.message)),
     };
     let partitions = request.partition_count();
     if partitions > REQUEST_PARTITIONS_MAX {
@@ -145,7 +145,7 @@ pub async fn dispatch(
             Box::pin(async move {
                 match shard.route_group(request).await {
                     Ok(response) => ok_response(id, |b| response.encode(b)),
-                    Err((code, message)) => error_response(id, code, &message),
+                    Err(e) => error_response(id, e.code, &e.message),
                 }
             })
         }
@@ -153,7 +153,7 @@ pub async fn dispatch(
             // The name is checked once, by the metadata core that owns topics.
             let config = match TopicConfig::from_request(&request.settings, &shard.config.log) {
                 Ok(config) => config,
-                Err((code, message)) => return ready(error_response(id, code, &message)),
+                Err(e) => return ready(error_response(id, e.code, &e.message)),
             };
             let (reply, answer) = flume::bounded(1);
             let message = ShardMessage::CreateTopic {
@@ -197,7 +197,7 @@ async fn admin(
     Box::pin(async move {
         match answer.recv_async().await {
             Ok(Ok(())) => ok_response(id, |_| {}),
-            Ok(Err((code, message))) => error_response(id, code, &message),
+            Ok(Err(e)) => error_response(id, e.code, &e.message),
             Err(_) => error_response(id, ErrorCode::ShuttingDown, "the broker is shutting down"),
         }
     })

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use super::blocking::{remove_dir_all, save_topic_map};
 use super::messages::{AdminResult, ShardMessage};
 use super::Shard;
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, WireError};
 use crate::group_logic::INTERNAL_PREFIX;
 use crate::topics::store::topic_dir;
 use crate::topics::{validate_topic_name, TopicConfig, TopicMap};
@@ -17,9 +17,9 @@ use crate::topics::{validate_topic_name, TopicConfig, TopicMap};
 impl Shard {
     pub async fn create_topic(self: &Rc<Self>, name: String, config: TopicConfig) -> AdminResult {
         let _turn = self.admin_lock.acquire_permit(1).await.map_err(internal)?;
-        validate_topic_name(&name).map_err(|e| (ErrorCode::InvalidTopicName, e))?;
+        validate_topic_name(&name).map_err(|e| WireError::new(ErrorCode::InvalidTopicName, e))?;
         if name.starts_with(INTERNAL_PREFIX) {
-            return Err((
+            return Err(WireError::new(
                 ErrorCode::InvalidTopicName,
                 format!(
                     "topic names starting with {INTERNAL_PREFIX:?} are reserved for the broker"
@@ -28,7 +28,7 @@ impl Shard {
         }
         let previous: TopicMap = (*self.partitions.topics()).clone();
         if previous.contains_key(&name) {
-            return Err((
+            return Err(WireError::new(
                 ErrorCode::TopicAlreadyExists,
                 format!("topic {name} already exists"),
             ));
@@ -47,9 +47,9 @@ impl Shard {
             .await
             .map_err(|e| internal(format!("saving the topic map: {e}")))?;
         self.topic_ids.set(ids);
-        if let Err((code, why)) = self.broadcast_topics(map).await {
-            tracing::warn!(topic = %name, %code, error = %why, "creating a topic failed: rolling it back");
-            return Err(self.roll_back_create(&name, previous, code, why).await);
+        if let Err(failed) = self.broadcast_topics(map).await {
+            tracing::warn!(topic = %name, error = %failed, "creating a topic failed: rolling it back");
+            return Err(self.roll_back_create(&name, previous, failed).await);
         }
         tracing::info!(topic = %name, id = config.id, partitions = config.partitions, "topic created");
         Ok(())
@@ -66,9 +66,8 @@ impl Shard {
         self: &Rc<Self>,
         name: &str,
         previous: TopicMap,
-        code: ErrorCode,
-        why: String,
-    ) -> (ErrorCode, String) {
+        failed: WireError,
+    ) -> WireError {
         let mut not_undone = Vec::new();
         let saved = save_topic_map(
             self.config.data_dir.clone(),
@@ -78,22 +77,25 @@ impl Shard {
         if let Err(e) = saved.await {
             not_undone.push(format!("saving the topic map without it: {e}"));
         }
-        if let Err((_, e)) = self.broadcast_topics(previous).await {
-            not_undone.push(format!("closing its partitions: {e}"));
+        if let Err(e) = self.broadcast_topics(previous).await {
+            not_undone.push(format!("closing its partitions: {}", e.message));
         }
         if let Err(e) = remove_dir_all(topic_dir(&self.config.data_dir, name)).await {
             not_undone.push(format!("removing its directory: {e}"));
         }
         if not_undone.is_empty() {
             tracing::info!(topic = %name, "topic creation rolled back");
-            (code, format!("topic {name} not created: {why}"))
+            WireError::new(
+                failed.code,
+                format!("topic {name} not created: {}", failed.message),
+            )
         } else {
             let left = not_undone.join("; ");
             tracing::error!(topic = %name, error = %left, "rolling back a failed topic creation failed");
-            (
-                ErrorCode::Internal,
-                format!("topic {name} not created: {why}; rolling it back failed: {left}"),
-            )
+            WireError::internal(format!(
+                "topic {name} not created: {}; rolling it back failed: {left}",
+                failed.message
+            ))
         }
     }
 
@@ -101,7 +103,7 @@ impl Shard {
         let _turn = self.admin_lock.acquire_permit(1).await.map_err(internal)?;
         let mut map: TopicMap = (*self.partitions.topics()).clone();
         if map.remove(&name).is_none() {
-            return Err((
+            return Err(WireError::new(
                 ErrorCode::UnknownTopic,
                 format!("topic {name} does not exist"),
             ));
@@ -134,20 +136,15 @@ impl Shard {
                 reply,
             })
             .await
-            .map_err(|_| {
-                (
-                    ErrorCode::ShuttingDown,
-                    "a core is shutting down".to_string(),
-                )
-            })?;
+            .map_err(|_| WireError::new(ErrorCode::ShuttingDown, "a core is shutting down"))?;
             answers.push(answer);
         }
         let mut outcome = Ok(());
         for answer in answers {
             let applied = answer.recv_async().await.unwrap_or_else(|_| {
-                Err((
+                Err(WireError::new(
                     ErrorCode::ShuttingDown,
-                    "a core is shutting down".to_string(),
+                    "a core is shutting down",
                 ))
             });
             if outcome.is_ok() {
@@ -158,6 +155,6 @@ impl Shard {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> (ErrorCode, String) {
-    (ErrorCode::Internal, e.to_string())
+fn internal(e: impl std::fmt::Display) -> WireError {
+    WireError::internal(e)
 }

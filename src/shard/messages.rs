@@ -7,7 +7,7 @@ use bytes::BytesMut;
 
 use super::coordinator::GroupAnswer;
 use super::fetch_budget::FetchBudget;
-use crate::error::ErrorCode;
+use crate::error::WireError;
 use crate::metrics::CoreSnapshot;
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse};
 use crate::protocol::groups::GroupRequest;
@@ -19,7 +19,7 @@ use crate::topics::{TopicConfig, TopicMap};
 pub type Reply<T> = flume::Sender<T>;
 
 /// A topic operation's outcome: the error code and message on failure.
-pub type AdminResult = Result<(), (ErrorCode, String)>;
+pub type AdminResult = Result<(), WireError>;
 
 pub enum ShardMessage {
     /// Append batches to partitions this core owns, in the order given.

@@ -25,7 +25,7 @@ use super::fetch_budget::FetchBudget;
 use super::notify::{first_of, LocalFuture};
 use super::storage::ShardStorage;
 use crate::config::{BrokerConfig, Durability, LogConfig, ShardStorageConfig};
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, WireError};
 use crate::metrics::{CoreMetrics, PartitionSnapshot};
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse};
 use crate::protocol::offsets::{OffsetSpec, PartitionOffset};
@@ -349,11 +349,7 @@ impl Partitions {
     /// Opens this core's partitions of a topic. If one fails, those
     /// already opened are closed again and the error says which failed:
     /// `StorageFull` for a full disk, else `PartitionFailed`.
-    async fn open_topic(
-        &self,
-        name: &str,
-        topic: &TopicConfig,
-    ) -> Result<TopicLogs, (ErrorCode, String)> {
+    async fn open_topic(&self, name: &str, topic: &TopicConfig) -> Result<TopicLogs, WireError> {
         let mut logs: TopicLogs = Vec::with_capacity(topic.partitions as usize);
         for partition in 0..topic.partitions {
             if shard_for(name, partition, self.cores) != self.core {
@@ -373,7 +369,7 @@ impl Partitions {
                         self.core,
                         dir.display()
                     );
-                    return Err((open_failure_code(&e), message));
+                    return Err(WireError::new(open_failure_code(&e), message));
                 }
             }
         }
@@ -385,7 +381,7 @@ impl Partitions {
     /// deleted and created again: another id). On an error the map is
     /// this core's copy all the same, with the failed topic's partitions
     /// not open: core 0 then rolls the change back (`shard/admin.rs`).
-    pub async fn apply_topic_map(&self, map: TopicMap) -> Result<(), (ErrorCode, String)> {
+    pub async fn apply_topic_map(&self, map: TopicMap) -> Result<(), WireError> {
         let previous = self.topics.borrow().clone();
         let same_incarnation =
             |name: &String| map.get(name).map(|t| t.id) == previous.get(name).map(|t| t.id);

@@ -242,7 +242,7 @@ async fn core_main(start: CoreStart) {
     }));
     let opened = match shard.partitions.apply_topic_map(topics).await {
         Ok(()) => shard.open_offsets_logs().await,
-        Err((_, failed)) => Err(failed),
+        Err(failed) => Err(failed.message),
     };
     let failed = opened.is_err();
     let _ = started.send((core, opened.map(|()| own_port)));

@@ -11,7 +11,7 @@ pub mod store;
 use std::collections::BTreeMap;
 
 use crate::config::{LogConfig, PARTITIONS_MAX};
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, WireError};
 use crate::protocol::topics::TopicSettings;
 
 pub use crate::protocol::names::validate_topic_name;
@@ -72,12 +72,9 @@ pub struct TopicConfig {
 impl TopicConfig {
     /// Settings from a CreateTopic request, defaults filled from the
     /// broker's log config, checked against the limits.
-    pub fn from_request(
-        settings: &TopicSettings,
-        defaults: &LogConfig,
-    ) -> Result<Self, (ErrorCode, String)> {
+    pub fn from_request(settings: &TopicSettings, defaults: &LogConfig) -> Result<Self, WireError> {
         if settings.partitions == 0 || settings.partitions > PARTITIONS_MAX {
-            return Err((
+            return Err(WireError::new(
                 ErrorCode::InvalidTopicConfig,
                 format!(
                     "partitions must be 1 to {PARTITIONS_MAX}, not {}",
@@ -89,7 +86,7 @@ impl TopicConfig {
             // Lowering the topic's batch limit to fit would refuse batches
             // that every other topic accepts: refuse the setting instead.
             if segment_bytes < u64::from(defaults.batch_bytes_max) {
-                return Err((
+                return Err(WireError::new(
                     ErrorCode::InvalidTopicConfig,
                     format!(
                         "segment_bytes {segment_bytes} is below the batch limit {} (batch_bytes_max)",
@@ -108,7 +105,7 @@ impl TopicConfig {
         config
             .log_config(defaults)
             .validate()
-            .map_err(|e| (ErrorCode::InvalidTopicConfig, e))?;
+            .map_err(|e| WireError::new(ErrorCode::InvalidTopicConfig, e))?;
         Ok(config)
     }
 

@@ -7,7 +7,6 @@
 
 use bytes::{Bytes, BytesMut};
 
-use shardlog::error::ErrorCode;
 use shardlog::protocol::fetch::FetchResponse;
 use shardlog::protocol::frame::{
     self, FrameCheck, RequestHeader, ResponseHeader, LENGTH_BYTES, REQUEST_HEADER_BYTES,
@@ -94,7 +93,11 @@ pub fn request_body(frame: &[u8]) -> &[u8] {
     &frame[LENGTH_BYTES + REQUEST_HEADER_BYTES..]
 }
 
-pub type Decoded = (usize, RequestHeader, Result<Request, (ErrorCode, String)>);
+pub type Decoded = (
+    usize,
+    RequestHeader,
+    Result<Request, shardlog::error::WireError>,
+);
 
 /// What the broker does with the front of its read buffer: `None` until a
 /// whole frame within the limit is there.

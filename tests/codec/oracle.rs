@@ -125,7 +125,7 @@ pub fn check_request_body(api: ApiKey, body: &[u8]) -> Verdict {
 fn check_request(
     header: &RequestHeader,
     frame: &[u8],
-    decoded: Result<Request, (ErrorCode, String)>,
+    decoded: Result<Request, shardlog::error::WireError>,
 ) -> Verdict {
     let known = ApiKey::from_u16(header.api_key);
     // The versions ApiVersions lists (only ApiVersions has a version 1).
@@ -146,7 +146,7 @@ fn check_request(
                 "{request:?} was accepted from a body it does not encode to"
             );
         }
-        Err((code, message)) => {
+        Err(shardlog::error::WireError { code, message }) => {
             let expected = match known {
                 None => ErrorCode::UnknownApiKey,
                 Some(api) if !supported(api) => ErrorCode::UnsupportedVersion,

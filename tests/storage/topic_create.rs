@@ -100,7 +100,8 @@ fn a_create_that_a_core_cannot_open_fails_typed_and_is_rolled_back() {
             plans[failing].disk_full.set(true);
             let created = shards[0].create_topic(name.clone(), topic.clone()).await;
             ids_given += 1;
-            let (code, message) = created.expect_err("a core could not open its partitions");
+            let shardlog::error::WireError { code, message } =
+                created.expect_err("a core could not open its partitions");
             assert_eq!(code, ErrorCode::StorageFull, "{message}");
             assert!(message.contains(&format!("core {failing}")), "{message}");
             for shard in &shards {

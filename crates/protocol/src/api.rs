@@ -22,7 +22,7 @@ use super::topics::{
     TopicNameRequest,
 };
 use super::wire::{DecodeError, WireReader};
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, WireError};
 
 /// Bytes of the smallest request body of `api` (every array and string
 /// empty), at every version: the body may not be shorter. An empty body
@@ -100,16 +100,13 @@ impl Request {
     }
 
     /// Decodes a complete request frame (prefix included) whose header is
-    /// `header`. On failure, the error code and message to answer with; the
+    /// `header`. On failure, the error to answer with (code and message); the
     /// frame boundary is intact, so the connection stays usable. Checks in
     /// the documented order: the key, the version, then the body.
-    pub fn decode(
-        header: &RequestHeader,
-        mut frame: BytesMut,
-    ) -> Result<Request, (ErrorCode, String)> {
+    pub fn decode(header: &RequestHeader, mut frame: BytesMut) -> Result<Request, WireError> {
         let api = Self::check_key_and_version(header.api_key, header.api_version)?;
         if frame.len() < LENGTH_BYTES + REQUEST_HEADER_BYTES {
-            return Err((
+            return Err(WireError::new(
                 ErrorCode::MalformedRequest,
                 format!(
                     "{api:?}: frame of {} bytes is shorter than a request header",
@@ -121,24 +118,21 @@ impl Request {
         // alone and Produce can cut batches out of it without a copy.
         drop(frame.split_to(LENGTH_BYTES + REQUEST_HEADER_BYTES));
         Self::decode_body(api, frame)
-            .map_err(|e| (ErrorCode::MalformedRequest, format!("{api:?}: {e}")))
+            .map_err(|e| WireError::new(ErrorCode::MalformedRequest, format!("{api:?}: {e}")))
     }
 
     /// The key, if this build knows it and speaks it at `api_version`:
     /// `UnknownApiKey`, then `UnsupportedVersion`, whatever the body.
-    pub fn check_key_and_version(
-        api_key: u16,
-        api_version: u16,
-    ) -> Result<ApiKey, (ErrorCode, String)> {
+    pub fn check_key_and_version(api_key: u16, api_version: u16) -> Result<ApiKey, WireError> {
         let Some(api) = ApiKey::from_u16(api_key) else {
-            return Err((
+            return Err(WireError::new(
                 ErrorCode::UnknownApiKey,
                 format!("unknown API key {api_key}"),
             ));
         };
         let (min, max) = api.versions();
         if !(min..=max).contains(&api_version) {
-            return Err((
+            return Err(WireError::new(
                 ErrorCode::UnsupportedVersion,
                 format!("{api:?} supports versions {min}..={max}, not {api_version}"),
             ));
@@ -240,7 +234,7 @@ mod tests {
     fn a_frame_shorter_than_its_header_is_malformed() {
         let (header, whole) = frame(ApiKey::Stats as u16, 0, &[]);
         for cut in 0..whole.len() {
-            let (code, message) =
+            let WireError { code, message } =
                 Request::decode(&header, BytesMut::from(&whole[..cut])).unwrap_err();
             assert_eq!(code, ErrorCode::MalformedRequest, "cut at {cut}: {message}");
         }
@@ -257,17 +251,17 @@ mod tests {
         let junk = [0xff; 3];
         let (header, f) = frame(ApiKey::ALL.len() as u16, 9, &junk);
         assert_eq!(
-            Request::decode(&header, f).unwrap_err().0,
+            Request::decode(&header, f).unwrap_err().code,
             ErrorCode::UnknownApiKey
         );
         let (header, f) = frame(ApiKey::Metadata as u16, 1, &junk);
         assert_eq!(
-            Request::decode(&header, f).unwrap_err().0,
+            Request::decode(&header, f).unwrap_err().code,
             ErrorCode::UnsupportedVersion
         );
         let (header, f) = frame(ApiKey::Metadata as u16, 0, &junk);
         assert_eq!(
-            Request::decode(&header, f).unwrap_err().0,
+            Request::decode(&header, f).unwrap_err().code,
             ErrorCode::MalformedRequest
         );
     }

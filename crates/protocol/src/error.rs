@@ -152,6 +152,31 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
+/// A request that failed: its wire code and a message for people, what an
+/// error response carries (docs/PROTOCOL.md, "Error responses"). The
+/// broker passes this, typed, from where a request fails to where its
+/// response is encoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct WireError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl WireError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> WireError {
+        WireError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// An unexpected broker-side failure (`Internal`).
+    pub fn internal(message: impl std::fmt::Display) -> WireError {
+        WireError::new(ErrorCode::Internal, message.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

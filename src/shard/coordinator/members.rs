@@ -12,7 +12,7 @@ use crate::config::{
     GROUPS_PER_CORE_MAX, GROUP_MEMBERS_MAX, GROUP_REBALANCE_TIMEOUT_MS_MAX,
     GROUP_SESSION_TIMEOUT_MS_MAX, GROUP_SESSION_TIMEOUT_MS_MIN,
 };
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, WireError};
 use crate::group_logic::assign::Strategy;
 use crate::group_logic::membership::{Group, JoinSpec, Rebalanced};
 use crate::protocol::groups::{
@@ -130,7 +130,7 @@ impl GroupCoordinator {
         group
             .heartbeat(&r.member_id, r.generation, Instant::now())
             .map_err(|code| {
-                (
+                WireError::new(
                     code,
                     format!("heartbeat of {} in group {}", r.member_id, r.group),
                 )
@@ -145,8 +145,9 @@ impl GroupCoordinator {
             Some(group) => group.leave(&r.member_id, Instant::now(), &counts),
             None => Err(ErrorCode::UnknownMemberId),
         };
-        let done =
-            left.map_err(|code| (code, format!("{} leaving group {}", r.member_id, r.group)))?;
+        let done = left.map_err(|code| {
+            WireError::new(code, format!("{} leaving group {}", r.member_id, r.group))
+        })?;
         tracing::debug!(group = %r.group, member = %r.member_id, "member left");
         coordinator.drop_waiting(&r.group, &r.member_id);
         if let Some(done) = done {

@@ -34,7 +34,7 @@ mod tests;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, WireError};
 use crate::group_logic::membership::Group;
 use crate::protocol::groups::{
     DescribeGroupResponse, GroupListing, GroupRequest, GroupResponse, ListGroupsResponse,
@@ -50,7 +50,7 @@ pub use offsets::{offsets_dir, offsets_log_config, Committed};
 /// A group request's answer, typed as it crosses cores (dispatch encodes
 /// it once): the response, or the error code and message of an error
 /// response.
-pub type GroupAnswer = Result<GroupResponse, (ErrorCode, String)>;
+pub type GroupAnswer = Result<GroupResponse, WireError>;
 
 /// One group's durable committed offsets, by (topic, topic id,
 /// partition): the id tells a topic's incarnations apart.
@@ -179,7 +179,7 @@ impl GroupCoordinator {
 }
 
 pub(crate) fn refuse(code: ErrorCode, message: impl Into<String>) -> GroupAnswer {
-    Err((code, message.into()))
+    Err(WireError::new(code, message))
 }
 
 /// (topic, partition) pairs grouped by topic, in order.

@@ -20,7 +20,7 @@ use crate::config::{
     Durability, LogConfig, BATCH_BYTES_LIMIT, GROUPS_PER_CORE_MAX, OFFSETS_SEGMENT_BYTES,
     OFFSET_METADATA_BYTES_MAX,
 };
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, WireError};
 use crate::group_logic::commit_log::{
     build_batches, decode_key, decode_value, CommitKey, CommitValue,
 };
@@ -193,7 +193,7 @@ impl GroupCoordinator {
             } else {
                 format!("by {} in generation {}", r.member_id, r.generation)
             };
-            (code, format!("commit to group {} {who}", r.group))
+            WireError::new(code, format!("commit to group {} {who}", r.group))
         })?;
         // Per partition: its code, and its entry if it is to be written.
         let mut response = OffsetCommitResponse::default();

@@ -53,7 +53,7 @@ fn joined(answer: GroupAnswer) -> JoinGroupResponse {
 }
 
 fn code(answer: GroupAnswer) -> ErrorCode {
-    answer.expect_err("an error answer").0
+    answer.expect_err("an error answer").code
 }
 
 fn heartbeat(group: &str, member_id: &str, generation: u32) -> GroupRequest {
