@@ -185,7 +185,7 @@ proptest! {
     fn fetched_records_split_into_the_batches_sent(batches in vec(batch(), 0..4)) {
         let sent = FetchResponse {
             topics: vec![("t".to_string(), vec![FetchPartitionResponse {
-                batches: batches.clone(),
+                records: batches.clone(),
                 ..FetchPartitionResponse::default()
             }])],
         };
@@ -194,7 +194,7 @@ proptest! {
         let Ok(Answer::Body(Response::Fetch(got))) = answer else {
             return Err(TestCaseError::fail(format!("{answer:?}")));
         };
-        let records: Vec<Bytes> = got.topics[0].1[0].batches.clone();
+        let records: Vec<Bytes> = got.topics[0].1[0].records.clone();
         let split: Vec<Bytes> = records
             .into_iter()
             .flat_map(|run| Batches::new(run, BATCH_BYTES_LIMIT))

@@ -100,7 +100,7 @@ pub async fn dispatch(
                     .topics
                     .iter()
                     .flat_map(|(_, partitions)| partitions)
-                    .flat_map(|p| &p.batches)
+                    .flat_map(|p| &p.records)
                     .map(|b| b.len())
                     .sum();
                 shard.metrics.borrow_mut().on_fetch_bytes(batch_bytes);

@@ -252,7 +252,7 @@ impl Partitions {
                         Ok(read) => {
                             response.high_watermark = read.high_watermark;
                             response.log_start_offset = read.log_start_offset;
-                            response.batches = budget.keep(read.batches, p.max_bytes as usize);
+                            response.records = budget.keep(read.batches, p.max_bytes as usize);
                         }
                         Err(e) => response.error_code = ErrorCode::from(&e) as u16,
                     }

@@ -37,7 +37,7 @@ fn records_of(client: &mut Client, id: u32) -> usize {
     let response = client.receive();
     assert_eq!(response.header.correlation_id, id);
     let body = FetchResponse::decode(&mut response.reader()).unwrap();
-    body.topics[0].1[0].batches.len()
+    body.topics[0].1[0].records.len()
 }
 
 #[test]

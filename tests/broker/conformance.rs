@@ -259,7 +259,7 @@ fn fetch_raw(
 
 /// How many whole batches a partition's records hold.
 fn batch_count(answer: &FetchPartitionResponse) -> usize {
-    let records = answer.batches.first().cloned().unwrap_or_default();
+    let records = answer.records.first().cloned().unwrap_or_default();
     let mut count = 0;
     for batch in Batches::new(records, u32::MAX) {
         batch.expect("whole, valid batches");
@@ -453,7 +453,7 @@ fn sigterm_answers_a_pending_long_poll_at_once() {
     let got = FetchResponse::decode(&mut response.reader()).unwrap();
     for partition in &got.topics[0].1 {
         assert_eq!(partition.error_code, 0);
-        assert!(partition.batches.is_empty());
+        assert!(partition.records.is_empty());
     }
     let (status, stderr) = broker.terminate();
     assert!(status.success(), "{stderr}");

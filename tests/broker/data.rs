@@ -134,7 +134,7 @@ fn produce_to_every_core_via_both_ports_reads_back_byte_identical_and_dense() {
     let fetched = fetch(&mut shared, "events", &wanted, 0, 0);
     for answer in &fetched.topics[0].1 {
         assert_eq!(answer.error_code, 0);
-        let records = answer.batches.first().cloned().unwrap_or_default();
+        let records = answer.records.first().cloned().unwrap_or_default();
         let got: Vec<_> = Batches::new(records, u32::MAX)
             .map(|b| b.unwrap().bytes)
             .collect();

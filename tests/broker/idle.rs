@@ -70,7 +70,7 @@ fn idle_polls(client: &mut Client, topic: &str, partitions: u32, count: usize) {
             let body = FetchResponse::decode(&mut response.reader()).unwrap();
             for answer in &body.topics[0].1 {
                 assert_eq!(answer.error_code, 0);
-                assert!(answer.batches.is_empty(), "the partitions are idle");
+                assert!(answer.records.is_empty(), "the partitions are idle");
             }
         }
         sent += burst;
@@ -114,7 +114,7 @@ fn idle_polls_leave_nothing_behind(name: &str, cores: &str, partitions: u32) {
         for answer in &got.topics[0].1 {
             assert_eq!(answer.error_code, 0);
             assert_eq!(answer.high_watermark, 3);
-            assert!(!answer.batches.is_empty());
+            assert!(!answer.records.is_empty());
         }
     }
     assert!(

@@ -24,7 +24,7 @@ fn read_everything(client: &mut Client, topic: &str) -> Vec<(u32, u64, Vec<u8>)>
             let response = fetch(client, topic, &[(p, offset)], 0, 0);
             let answer = &response.topics[0].1[0];
             assert_eq!(answer.error_code, 0);
-            let Some(bytes) = answer.batches.first() else {
+            let Some(bytes) = answer.records.first() else {
                 break;
             };
             for batch in Batches::new(bytes.clone(), u32::MAX) {

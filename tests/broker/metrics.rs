@@ -270,7 +270,7 @@ fn scraped_during_load_the_counters_match_what_was_done() {
     corrupt[last] ^= 0xFF;
     produce(&mut client, "metered", vec![(0, corrupt)], Acks::Durable);
     let read = fetch(&mut client, "metered", &[(1, 0)], 0, 0);
-    assert!(!read.topics[0].1[0].batches.is_empty());
+    assert!(!read.topics[0].1[0].records.is_empty());
 
     let after = scrape(metrics);
     for p in 0..PARTITIONS {

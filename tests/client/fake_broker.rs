@@ -324,7 +324,7 @@ fn answer(
                         },
                         high_watermark,
                         log_start_offset: 0,
-                        batches,
+                        records: batches,
                     });
                 }
                 response.topics.push((topic, answers));

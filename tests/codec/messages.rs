@@ -195,8 +195,8 @@ impl Response {
         let mut fetch = fetch.clone();
         for (_, partitions) in &mut fetch.topics {
             for p in partitions {
-                let records: Bytes = p.batches.concat().into();
-                p.batches = if records.is_empty() {
+                let records: Bytes = p.records.concat().into();
+                p.records = if records.is_empty() {
                     Vec::new()
                 } else {
                     vec![records]

@@ -235,7 +235,7 @@ fn client_decode(api: ApiKey, body: Bytes) -> Result<(), String> {
 fn check_fetched(fetch: &FetchResponse) -> Verdict {
     for (topic, partitions) in &fetch.topics {
         for p in partitions {
-            let records = p.batches.first().cloned().unwrap_or_default();
+            let records = p.records.first().cloned().unwrap_or_default();
             check_batches(&records)?;
             for position in [0, p.log_start_offset, p.high_watermark] {
                 check_records_from(topic, p.partition, records.clone(), position)?;

@@ -295,7 +295,7 @@ pub fn fetch_response() -> impl Strategy<Value = FetchResponse> {
                     error_code,
                     high_watermark,
                     log_start_offset,
-                    batches,
+                    records: batches,
                 }
             },
         );

@@ -363,7 +363,7 @@ impl Consumer {
                         });
                     }
                     check_partition_code(&addr, p.error_code, &topic, p.partition)?;
-                    let bytes = p.batches.into_iter().next().unwrap_or_default();
+                    let bytes = p.records.into_iter().next().unwrap_or_default();
                     let (mut found, next) =
                         records_from(&topic, p.partition, bytes, assignment.position)?;
                     records.append(&mut found);

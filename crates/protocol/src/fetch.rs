@@ -89,8 +89,11 @@ pub struct FetchPartitionResponse {
     pub error_code: u16,
     pub high_watermark: u64,
     pub log_start_offset: u64,
-    /// Whole batches; encoded back to back as one `bytes` field.
-    pub batches: Vec<Bytes>,
+    /// The partition's `records` field: whole record batches back to back,
+    /// held as one or more chunks that each hold whole batches (the broker
+    /// keeps one chunk per batch; a decoded response has one chunk). Walk
+    /// the batches with [`crate::batch::Batches`] over each chunk.
+    pub records: Vec<Bytes>,
 }
 
 impl FetchPartitionResponse {
@@ -99,7 +102,7 @@ impl FetchPartitionResponse {
     pub const WIRE_BYTES_MIN: usize = 4 + 2 + 8 + 8 + BYTES_MIN;
 
     pub fn records_bytes(&self) -> usize {
-        self.batches.iter().map(Bytes::len).sum()
+        self.records.iter().map(Bytes::len).sum()
     }
 }
 
@@ -119,14 +122,14 @@ impl FetchResponse {
             buf.put_u64_le(p.high_watermark);
             buf.put_u64_le(p.log_start_offset);
             buf.put_u32_le(p.records_bytes() as u32);
-            for batch in &p.batches {
-                buf.put_slice(batch);
+            for chunk in &p.records {
+                buf.put_slice(chunk);
             }
         });
     }
 
-    /// Decodes; each partition's records come back as one `Bytes` (zero
-    /// copy) in `batches[0]`, to be split with [`crate::batch::Batches`].
+    /// Decodes; each partition's records come back as one chunk (zero
+    /// copy) in `records[0]`, to be split with [`crate::batch::Batches`].
     pub fn decode(r: &mut WireReader) -> Result<Self, DecodeError> {
         let topics = read_topic_array(r, FetchPartitionResponse::WIRE_BYTES_MIN, |r| {
             let partition = r.u32("partition")?;
@@ -139,7 +142,7 @@ impl FetchResponse {
                 error_code,
                 high_watermark,
                 log_start_offset,
-                batches: if records.is_empty() {
+                records: if records.is_empty() {
                     Vec::new()
                 } else {
                     vec![records]
