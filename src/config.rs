@@ -255,6 +255,10 @@ pub const REQUEST_PARTITIONS_MAX: usize = 10_000;
 const _: () = assert!(FETCH_BYTES_LIMIT <= u32::MAX as usize);
 const _: () = assert!(REQUEST_PARTITIONS_MAX <= u32::MAX as usize);
 
+/// The capacity a response buffer starts with: most answers (produce,
+/// metadata, errors) fit; a larger one grows it.
+pub const RESPONSE_BUFFER_BYTES_INITIAL: usize = 256;
+
 /// Responses queued for a connection's writer, at most; the reader waits
 /// past it.
 pub const RESPONSES_QUEUED_MAX: usize = 1024;

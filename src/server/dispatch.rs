@@ -9,6 +9,7 @@ use futures_lite::future;
 
 use crate::config::{
     BrokerConfig, FETCH_BYTES_LIMIT, FETCH_WAIT_MS_LIMIT, PARTITIONS_MAX, REQUEST_PARTITIONS_MAX,
+    RESPONSE_BUFFER_BYTES_INITIAL,
 };
 use crate::error::ErrorCode;
 use crate::metrics::CoreSnapshot;
@@ -28,7 +29,7 @@ use crate::topics::TopicConfig;
 
 /// A successful response frame whose body `encode` writes.
 fn ok_response(correlation_id: u32, encode: impl FnOnce(&mut BytesMut)) -> BytesMut {
-    let mut buf = BytesMut::with_capacity(256);
+    let mut buf = BytesMut::with_capacity(RESPONSE_BUFFER_BYTES_INITIAL);
     let start = ResponseHeader {
         correlation_id,
         error_code: 0,

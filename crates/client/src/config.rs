@@ -1,9 +1,16 @@
 //! Every setting and limit of the client, in one place (the broker's are in
-//! [`crate::config`]). Each config's `Default` is the documented default and
+//! `shardlog::config`). Each config's `Default` is the documented default and
 //! `validate` refuses values outside the hard limits, naming the setting.
 
 use shardlog_protocol::limits::BATCH_BYTES_LIMIT;
 use shardlog_protocol::produce::Acks;
+
+/// Bytes read from the socket at a time while waiting for a frame's length.
+pub const READ_CHUNK_BYTES: usize = 64 << 10;
+
+/// The capacity a connection's request buffer starts with; a larger
+/// request grows it.
+pub const REQUEST_BUFFER_BYTES_INITIAL: usize = 4096;
 
 /// The broker address the CLI and the defaults use.
 pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";

@@ -17,13 +17,10 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 
-use super::config::ConnectionConfig;
+use super::config::{ConnectionConfig, READ_CHUNK_BYTES, REQUEST_BUFFER_BYTES_INITIAL};
 use super::error::{ClientError, ClientResult};
 use shardlog_protocol::frame::{self, FrameCheck, LENGTH_BYTES, RESPONSE_HEADER_BYTES};
 use shardlog_protocol::{ApiKey, RequestHeader, ResponseHeader, WireReader};
-
-/// Bytes read from the socket at a time while waiting for a frame's length.
-const READ_CHUNK_BYTES: usize = 64 << 10;
 
 /// A request this connection sent and has not had an answer to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +91,7 @@ impl Connection {
             addr: addr.to_string(),
             stream,
             read_buf: BytesMut::with_capacity(READ_CHUNK_BYTES),
-            write_buf: BytesMut::with_capacity(4096),
+            write_buf: BytesMut::with_capacity(REQUEST_BUFFER_BYTES_INITIAL),
             next_correlation_id: 1,
             in_flight: VecDeque::new(),
             request_timeout_ms: config.request_timeout_ms,

@@ -141,7 +141,9 @@ pub const ERROR_BODY_BYTES_MIN: usize = STRING_MIN;
 /// A whole error response: header with `code` and a message body.
 pub fn error_response(correlation_id: u32, code: ErrorCode, message: &str) -> BytesMut {
     use super::wire::WireWrite;
-    let mut buf = BytesMut::with_capacity(16 + message.len());
+    let mut buf = BytesMut::with_capacity(
+        LENGTH_BYTES + RESPONSE_HEADER_BYTES + super::wire::STRING_MIN + message.len(),
+    );
     let start = ResponseHeader {
         correlation_id,
         error_code: code as u16,
