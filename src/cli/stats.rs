@@ -11,6 +11,7 @@ use clap::Args;
 use shardlog::client::{Admin, ConnectionConfig};
 use shardlog::config::STATS_INTERVAL_MS_MIN;
 use shardlog::protocol::stats::CoreStats;
+use shardlog::units;
 
 use super::{BrokerArgs, CliError, CliResult};
 
@@ -23,12 +24,12 @@ On a terminal the view redraws in place; otherwise one table per interval.
 
 Examples:
   shardlog stats
-  shardlog stats --broker 10.0.0.5:9092 --interval-ms 5000
+  shardlog stats --broker 10.0.0.5:9092 --interval-ms 5s
   shardlog stats --count 3 > stats.txt"
 )]
 pub struct StatsArgs {
-    /// Refresh every this many milliseconds.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(STATS_INTERVAL_MS_MIN..))]
+    /// Refresh every this many milliseconds (or 5s, 1m, ...; at least 100ms).
+    #[arg(long, default_value = "1000", value_parser = interval_ms)]
     interval_ms: u64,
     /// Stop after this many refreshes [default: run until interrupted].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
@@ -142,4 +143,13 @@ mod tests {
         let table = render(&[], &now, Duration::from_secs(1));
         assert!(table.lines().nth(1).unwrap().ends_with('-'), "{table}");
     }
+}
+
+/// `--interval-ms`: a duration, at least [`STATS_INTERVAL_MS_MIN`].
+fn interval_ms(text: &str) -> Result<u64, String> {
+    let ms = units::parse_milliseconds(text)?;
+    if ms < STATS_INTERVAL_MS_MIN {
+        return Err(format!("{ms} ms is below {STATS_INTERVAL_MS_MIN} ms"));
+    }
+    Ok(ms)
 }
