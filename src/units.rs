@@ -239,6 +239,15 @@ pub mod de {
     pub fn option_milliseconds<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         number_or_text(d, super::milliseconds, MILLISECONDS).map(Some)
     }
+    pub fn bytes_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        number_or_text(d, super::bytes_u32, SIZE)
+    }
+    pub fn bytes_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+        number_or_text(d, super::bytes_usize, SIZE)
+    }
+    pub fn milliseconds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        number_or_text(d, super::milliseconds, MILLISECONDS)
+    }
     pub fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         number_or_text(d, super::seconds, SECONDS)
     }

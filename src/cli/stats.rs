@@ -105,6 +105,15 @@ fn latency(core: &CoreStats, us: u64) -> String {
     }
 }
 
+/// `--interval-ms`: a duration, at least [`STATS_INTERVAL_MS_MIN`].
+fn interval_ms(text: &str) -> Result<u64, String> {
+    let ms = units::parse_milliseconds(text)?;
+    if ms < STATS_INTERVAL_MS_MIN {
+        return Err(format!("{ms} ms is below {STATS_INTERVAL_MS_MIN} ms"));
+    }
+    Ok(ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,13 +152,4 @@ mod tests {
         let table = render(&[], &now, Duration::from_secs(1));
         assert!(table.lines().nth(1).unwrap().ends_with('-'), "{table}");
     }
-}
-
-/// `--interval-ms`: a duration, at least [`STATS_INTERVAL_MS_MIN`].
-fn interval_ms(text: &str) -> Result<u64, String> {
-    let ms = units::parse_milliseconds(text)?;
-    if ms < STATS_INTERVAL_MS_MIN {
-        return Err(format!("{ms} ms is below {STATS_INTERVAL_MS_MIN} ms"));
-    }
-    Ok(ms)
 }
