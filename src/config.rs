@@ -309,6 +309,12 @@ pub const CONSUME_FOLLOW_WAIT_MS: u32 = 1_000;
 pub const CONSUME_WAIT_MS: u32 = 100;
 /// Shortest refresh interval of `shardlog stats`.
 pub const STATS_INTERVAL_MS_MIN: u64 = 100;
+/// While the broker is away, `consume --follow` and `stats` retry after
+/// this pause, doubled at each failed retry...
+pub const CLI_RECONNECT_BACKOFF_MS_MIN: u64 = 200;
+/// ...up to this one.
+pub const CLI_RECONNECT_BACKOFF_MS_MAX: u64 = 5_000;
+const _: () = assert!(CLI_RECONNECT_BACKOFF_MS_MIN <= CLI_RECONNECT_BACKOFF_MS_MAX);
 
 // Consumer groups (src/groups/, src/shard/groups/, docs/ARCHITECTURE.md).
 

@@ -2,12 +2,14 @@
 //! [`serve`] runs the broker; the client commands [`topic`], [`produce`],
 //! [`consume`] (and [`consume_group`] for `--group`), [`group`] and
 //! [`stats`] each take `--broker HOST:PORT` and work through
-//! [`shardlog::client`].
+//! [`shardlog::client`]. [`outage`] keeps the long-running ones
+//! (`consume --follow`, `stats`) going while the broker is away.
 
 pub mod check;
 pub mod consume;
 pub mod consume_group;
 pub mod group;
+pub mod outage;
 pub mod produce;
 pub mod serve;
 pub mod stats;

@@ -13,6 +13,7 @@ use shardlog::config::STATS_INTERVAL_MS_MIN;
 use shardlog::protocol::stats::CoreStats;
 use shardlog::units;
 
+use super::outage::Outage;
 use super::{BrokerArgs, CliError, CliResult};
 
 /// Show per-core load live: requests/s, MB/s, p99, connections.
@@ -20,7 +21,10 @@ use super::{BrokerArgs, CliError, CliResult};
 #[command(
     after_help = "Rates are over the last interval; p50/p99/max are produce request
 latencies (read to answered) over the broker's last whole second.
-On a terminal the view redraws in place; otherwise one table per interval.
+On a terminal the view redraws in place; otherwise one table per interval,
+its first line saying when (UTC). While the broker is away (stopped,
+restarting) stats retries with a growing pause and says so once on
+standard error; rates start again when it is back.
 
 Examples:
   shardlog stats
@@ -43,22 +47,44 @@ pub fn run(args: StatsArgs) -> CliResult {
     let interval = Duration::from_millis(args.interval_ms);
     let redraw = std::io::stdout().is_terminal();
     let mut previous = (Instant::now(), admin.stats()?.cores);
+    let mut outage = Outage::new(&args.broker.broker);
     let mut shown = 0;
     while args.count.is_none_or(|count| shown < count) {
         std::thread::sleep(interval);
-        let now = (Instant::now(), admin.stats()?.cores);
+        let now = match admin.stats() {
+            Ok(stats) => (Instant::now(), stats.cores),
+            // Outlive the broker: retry until it is back.
+            Err(err) => {
+                outage.failed(err, || false)?;
+                continue;
+            }
+        };
+        if outage.succeeded() {
+            // Its counters may have restarted: rates start again from here.
+            previous = now;
+            continue;
+        }
         let elapsed = now.0.saturating_duration_since(previous.0);
         let table = render(&previous.1, &now.1, elapsed);
         let mut out = std::io::stdout().lock();
         if redraw {
             // Home the cursor and clear the screen, then draw.
             write!(out, "\x1b[H\x1b[2J")?;
+            writeln!(
+                out,
+                "shardlog stats: {} every {} ms",
+                args.broker.broker, args.interval_ms
+            )?;
+        } else {
+            // Piped or logged: each table says when it was taken (UTC).
+            writeln!(
+                out,
+                "shardlog stats: {} every {} ms at {}",
+                args.broker.broker,
+                args.interval_ms,
+                humantime::format_rfc3339_millis(std::time::SystemTime::now())
+            )?;
         }
-        writeln!(
-            out,
-            "shardlog stats: {} every {} ms",
-            args.broker.broker, args.interval_ms
-        )?;
         write!(out, "{table}")?;
         out.flush().map_err(CliError::from)?;
         previous = now;

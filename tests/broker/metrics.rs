@@ -513,6 +513,70 @@ fn stats_api_and_cli_show_every_core() {
             .count();
         assert_eq!(rows, 2, "core {core} in every table:\n{stdout}");
     }
+    // Piped, each table says when it was taken.
+    let titles: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("shardlog stats:"))
+        .collect();
+    assert_eq!(titles.len(), 2, "{stdout}");
+    for title in titles {
+        let (_, at) = title.rsplit_once(" at ").expect("a timestamp");
+        assert!(
+            at.len() == "2026-01-01T00:00:00.000Z".len() && at.ends_with('Z'),
+            "{title}"
+        );
+    }
+}
+
+/// `stats` outlives a broker killed and restarted on the same port.
+#[test]
+fn stats_rides_out_a_broker_restart() {
+    use std::io::{BufRead, BufReader};
+    let dir = DataDir::new("stats-restart");
+    let broker = Broker::start(&dir.0);
+    let listen = broker.addr.to_string();
+    let mut stats = Command::new(env!("CARGO_BIN_EXE_shardlog"))
+        .args(["stats", "--count", "2", "--interval-ms", "200ms"])
+        .env("SHARDLOG_BROKER", &listen)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(stats.stdout.take().unwrap());
+    let mut title = String::new();
+    lines.read_line(&mut title).unwrap();
+    assert!(title.starts_with("shardlog stats:"), "{title}");
+    broker.kill9();
+    std::thread::sleep(Duration::from_secs(3));
+    let _broker = Broker::start_on(&dir.0, &listen, &[]);
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = stats.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            stats.kill().unwrap();
+            panic!("stats did not go on after the restart");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut rest = String::new();
+    lines.read_to_string(&mut rest).unwrap();
+    let mut stderr = String::new();
+    stats
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(rest.matches("shardlog stats:").count(), 1, "{rest}");
+    assert_eq!(
+        stderr.matches("retrying until it is back").count(),
+        1,
+        "one line per outage: {stderr}"
+    );
+    assert_eq!(stderr.matches("is back after").count(), 1, "{stderr}");
 }
 
 #[test]
