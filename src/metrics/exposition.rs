@@ -580,3 +580,53 @@ fn group_labels<'a>((partition, c): &'a (String, &GroupCommit)) -> Vec<(&'static
         ("partition", partition),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_families_are_one_sample_each_without_a_core() {
+        let broker = BrokerSnapshot {
+            process: Some(ProcessSnapshot {
+                cpu_seconds: 1.5,
+                resident_memory_bytes: 4096,
+                virtual_memory_bytes: 8192,
+                open_fds: 12,
+                max_fds: Some(1024),
+                start_time_seconds: 1_700_000_000.25,
+            }),
+            data_fs_free_bytes: Some(5 << 30),
+            min_free_bytes: 1 << 30,
+        };
+        let text = render(&[], &broker);
+        for line in [
+            "# TYPE process_cpu_seconds_total counter",
+            "process_cpu_seconds_total 1.5",
+            "process_resident_memory_bytes 4096",
+            "process_virtual_memory_bytes 8192",
+            "process_open_fds 12",
+            "process_max_fds 1024",
+            "process_start_time_seconds 1700000000.25",
+            "shardlog_data_fs_free_bytes 5368709120",
+            "shardlog_min_free_bytes 1073741824",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
+        }
+        let build = format!("shardlog_build_info{{version=\"{VERSION}\",commit=\"{COMMIT}\"}} 1");
+        assert!(text.lines().any(|l| l == build), "{text}");
+
+        // What could not be read is left out, not shown as zero.
+        let text = render(
+            &[],
+            &BrokerSnapshot {
+                process: None,
+                data_fs_free_bytes: None,
+                min_free_bytes: 0,
+            },
+        );
+        assert!(!text.contains("process_"), "{text}");
+        assert!(!text.contains("shardlog_data_fs_free_bytes"), "{text}");
+        assert!(text.contains("shardlog_min_free_bytes 0"), "{text}");
+    }
+}
