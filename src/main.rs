@@ -49,7 +49,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let command = Cli::parse().command;
+    let command = match Cli::try_parse() {
+        Ok(cli) => cli.command,
+        Err(err) => {
+            let note = cli::value_from_environment(&err);
+            let _ = err.print();
+            if let Some(variable) = note {
+                eprintln!("(the value comes from the environment variable {variable})");
+            }
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+        }
+    };
     // The broker logs its startup and shutdown; client commands only warn.
     let default_level = if matches!(command, Command::Serve(_)) {
         "info"

@@ -50,7 +50,10 @@ pub fn parse_duration(text: &str, plain: PlainUnit) -> Result<Duration, String> 
         return Duration::try_from_secs_f64(seconds)
             .map_err(|e| format!("{trimmed:?} is out of range: {e}"));
     }
-    if trimmed.contains('M') || trimmed.contains("month") || trimmed.contains('y') {
+    let mut unit_words = trimmed
+        .split(|c: char| c.is_ascii_digit() || c == '.' || c.is_whitespace())
+        .filter(|word| !word.is_empty());
+    if unit_words.any(|word| ["M", "month", "months", "y", "year", "years"].contains(&word)) {
         return Err(format!(
             "{trimmed:?}: months and years have no fixed length; write minutes as m, \
              days as d ({DURATION_EXAMPLES})"
@@ -274,6 +277,8 @@ mod tests {
         assert_eq!(parse_milliseconds("7d"), Ok(7 * 86_400_000));
         assert_eq!(parse_milliseconds("1h 30m"), Ok(5_400_000));
         assert_eq!(parse_seconds("1.5h"), Ok(5_400.0));
+        assert_eq!(parse_seconds("2days"), Ok(172_800.0));
+        assert_eq!(parse_seconds("1 day"), Ok(86_400.0));
         assert_eq!(parse_seconds("250ms"), Ok(0.25));
         assert_eq!(duration_plain_seconds("90s"), Ok(Duration::from_secs(90)));
     }
@@ -302,6 +307,8 @@ mod tests {
         assert!(parse_bytes("0.3B").is_err(), "a fraction of a byte");
         assert!(parse_milliseconds("1M").unwrap_err().contains("months"));
         assert!(parse_milliseconds("1y").is_err());
+        assert!(parse_milliseconds("2 years").is_err());
+        assert!(parse_milliseconds("1d 1M").is_err());
         assert!(parse_milliseconds("").is_err());
         assert!(parse_milliseconds("-5").is_err());
         assert!(parse_milliseconds("5 parsecs").is_err());

@@ -222,4 +222,5 @@ fn ambiguous_or_out_of_range_units_are_refused_naming_the_setting() {
     let stderr = text(&output).1;
     assert!(!output.status.success());
     assert!(stderr.contains("flush-interval-ms"), "{stderr}");
+    assert!(stderr.contains("SHARDLOG_FLUSH_INTERVAL_MS"), "{stderr}");
 }
