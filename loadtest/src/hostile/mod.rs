@@ -267,3 +267,56 @@ impl Sampler {
         self.thread.take().and_then(|t| t.join().ok().flatten())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> HostileArgs {
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: HostileArgs,
+        }
+        Cli::parse_from(std::iter::once("hostile").chain(args.iter().copied())).args
+    }
+
+    #[test]
+    fn durations_and_sizes_take_units_or_plain_numbers() {
+        let with_units = parse(&[
+            "--phase-s",
+            "1m",
+            "--warmup-s",
+            "500ms",
+            "--settle-s",
+            "3s",
+            "--slow-byte-interval-ms",
+            "1s",
+            "--record-bytes",
+            "1KiB",
+        ]);
+        let plain = parse(&[
+            "--phase-s",
+            "60",
+            "--warmup-s",
+            "0.5",
+            "--settle-s",
+            "3",
+            "--slow-byte-interval-ms",
+            "1000",
+            "--record-bytes",
+            "1024",
+        ]);
+        for args in [with_units, plain] {
+            assert_eq!(
+                (args.phase_s, args.warmup_s, args.settle_s),
+                (60.0, 0.5, 3.0)
+            );
+            assert_eq!(
+                (args.slow_byte_interval_ms, args.record_bytes),
+                (1000, 1024)
+            );
+        }
+    }
+}

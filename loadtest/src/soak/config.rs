@@ -134,3 +134,23 @@ impl SoakArgs {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn durations_take_units_and_a_plain_number_is_seconds() {
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: SoakArgs,
+        }
+        let args = Cli::parse_from(["soak", "--duration", "90", "--kill-every", "1.5m"]).args;
+        assert_eq!(args.duration, Duration::from_secs(90));
+        assert_eq!(args.kill_every, Some(Duration::from_secs(90)));
+        assert_eq!(args.check_timeout, Duration::from_secs(300));
+        assert!(Cli::try_parse_from(["soak", "--duration", "5 parsecs"]).is_err());
+    }
+}
