@@ -16,6 +16,7 @@ use crate::config::{
 use crate::metrics::exposition::{render, BrokerSnapshot, CONTENT_TYPE};
 use crate::metrics::process::ProcessSnapshot;
 use crate::shard::Shard;
+use crate::storage::io::free_bytes_of;
 
 /// The path Prometheus scrapes.
 pub const METRICS_PATH: &str = "/metrics";
@@ -169,8 +170,7 @@ fn broker_snapshot(shard: &Shard) -> BrokerSnapshot {
         .inspect_err(|e| tracing::debug!(error = %e, "metrics: /proc/self unreadable"))
         .ok();
     let data_dir = &shard.config.data_dir;
-    let data_fs_free_bytes = rustix::fs::statvfs(data_dir)
-        .map(|stat| stat.f_bavail.saturating_mul(stat.f_frsize))
+    let data_fs_free_bytes = free_bytes_of(data_dir)
         .inspect_err(
             |e| tracing::warn!(error = %e, dir = %data_dir.display(), "metrics: statvfs failed"),
         )
