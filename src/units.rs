@@ -65,6 +65,10 @@ pub fn parse_duration(text: &str, plain: PlainUnit) -> Result<Duration, String> 
 
 /// A duration in whole milliseconds: `60000` or `60s` or `1m` is 60 000.
 pub fn parse_milliseconds(text: &str) -> Result<u64, String> {
+    // A whole number is taken as it is, exactly, beyond f64's 53 bits.
+    if let Ok(milliseconds) = text.trim().parse::<u64>() {
+        return Ok(milliseconds);
+    }
     let duration = parse_duration(text, PlainUnit::Milliseconds)?;
     if duration.subsec_nanos() % 1_000_000 != 0 {
         return Err(format!(
@@ -263,6 +267,7 @@ mod tests {
     #[test]
     fn plain_numbers_keep_their_unit() {
         assert_eq!(parse_milliseconds("60000"), Ok(60_000));
+        assert_eq!(parse_milliseconds(&u64::MAX.to_string()), Ok(u64::MAX));
         assert_eq!(parse_seconds("30"), Ok(30.0));
         assert_eq!(parse_seconds("0.5"), Ok(0.5));
         assert_eq!(parse_bytes("65536"), Ok(65_536));
