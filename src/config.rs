@@ -313,6 +313,12 @@ pub const CONSUME_FOLLOW_WAIT_MS: u32 = 1_000;
 pub const CONSUME_WAIT_MS: u32 = 100;
 /// Shortest refresh interval of `shardlog stats`.
 pub const STATS_INTERVAL_MS_MIN: u64 = 100;
+/// While the broker is away, `consume --follow` and `stats` retry after
+/// this pause, doubled at each failed retry...
+pub const CLI_RECONNECT_BACKOFF_MS_MIN: u64 = 200;
+/// ...up to this one.
+pub const CLI_RECONNECT_BACKOFF_MS_MAX: u64 = 5_000;
+const _: () = assert!(CLI_RECONNECT_BACKOFF_MS_MIN <= CLI_RECONNECT_BACKOFF_MS_MAX);
 
 // Consumer groups (src/group_logic/, src/shard/coordinator/, docs/ARCHITECTURE.md).
 
@@ -417,16 +423,28 @@ impl BrokerConfig {
         (records + self.log.batch_bytes_max as usize).min(self.inflight_bytes_per_core)
     }
 
-    /// Refuses settings that contradict each other or the hard limits,
-    /// naming the setting.
+    /// Refuses settings that contradict each other or the hard limits, or
+    /// that this machine cannot run (more cores than it has CPUs), naming
+    /// the setting.
     pub fn validate(&self) -> Result<(), String> {
-        self.log.validate()?;
+        self.validate_on_any_machine()?;
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if self.cores == 0 || self.cores > cpus {
+        if self.cores > cpus {
             return Err(format!(
                 "cores must be 1 to {cpus} (the CPUs this process may use), not {}",
                 self.cores
             ));
+        }
+        Ok(())
+    }
+
+    /// Refuses settings that are wrong wherever the broker runs: what
+    /// `serve --print-config` checks, so a config written for a larger
+    /// machine can still be printed here.
+    pub fn validate_on_any_machine(&self) -> Result<(), String> {
+        self.log.validate()?;
+        if self.cores == 0 {
+            return Err("cores must be at least 1".into());
         }
         if (self.frame_bytes_max as usize) > self.inflight_bytes_per_connection {
             return Err(format!(

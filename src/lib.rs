@@ -31,6 +31,8 @@
 //!   `shard::coordinator` runs; `protocol::groups` is their messages).
 //! - [`metrics`]: per-core and per-partition counters, their Prometheus
 //!   exposition and the last-second percentiles of `shardlog stats`.
+//! - [`units`]: durations and sizes with units (`30s`, `64KiB`), parsed
+//!   the same way for flags, environment variables and TOML files.
 //! - [`waiters`]: the one registry of waiting futures' wakers (one per
 //!   future, withdrawn on drop).
 //! - [`logging`]: the binaries' log output on standard error (colour only
@@ -50,4 +52,5 @@ pub mod server;
 pub mod shard;
 pub mod storage;
 pub mod topics;
+pub mod units;
 pub mod waiters;

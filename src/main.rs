@@ -8,10 +8,19 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// `--version`: the crate's version and the commit it was built from (as
+/// the `shardlog_build_info` metric says them).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("SHARDLOG_GIT_COMMIT"),
+    ")"
+);
+
 /// shardlog: a durable, Kafka-style message broker (thread-per-core, io_uring).
 #[derive(Parser)]
 #[command(
-    version,
+    version = VERSION,
     about,
     after_help = "Examples:
   shardlog serve --data-dir ./data --listen 127.0.0.1:9092
@@ -21,7 +30,9 @@ use clap::{Parser, Subcommand};
   shardlog consume orders --group billing --count 100
   shardlog group describe billing
 
-Every client command takes --broker HOST:PORT (default 127.0.0.1:9092).
+Every client command takes --broker HOST:PORT (or SHARDLOG_BROKER; default
+127.0.0.1:9092). Durations take units (500ms, 30s, 2m, 7d) and sizes too
+(64KiB, 1GiB); a plain number keeps the setting's unit.
 Set RUST_LOG=debug for the client's own log on standard error; it is
 coloured only on a terminal, and never with NO_COLOR set."
 )]
@@ -49,7 +60,17 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let command = Cli::parse().command;
+    let command = match Cli::try_parse() {
+        Ok(cli) => cli.command,
+        Err(err) => {
+            let note = cli::value_from_environment(&err);
+            let _ = err.print();
+            if let Some(variable) = note {
+                eprintln!("(the value comes from the environment variable {variable})");
+            }
+            return ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(2));
+        }
+    };
     // The broker logs its startup and shutdown; client commands only warn.
     let default_level = if matches!(command, Command::Serve(_)) {
         "info"

@@ -16,12 +16,16 @@ use loadtest::suite::{format_suite_table, report_dir, Suite};
 use loadtest::workload::Workload;
 
 const EXAMPLES: &str = "Examples:
-  shardlog-loadtest --broker 127.0.0.1:9092 --partitions 16 --producers 4 --consumers 4 --duration 30
-  shardlog-loadtest --rate 50000 --duration 60 --report reports/rate-50k
-  shardlog-loadtest --compare reports/a/summary.json reports/b/summary.json
-  shardlog-loadtest --compare reports/base reports/new --threshold 5
-  shardlog-loadtest --plot reports/a reports/b reports/c --out cmp.svg
-  shardlog-loadtest --suite loadtest/suites/standard.toml --suite-out reports/suite --duration 5
+  shardlog-loadtest --broker 127.0.0.1:9092 --partitions 16 --producers 4 --consumers 4 --duration 30s
+  shardlog-loadtest --rate 50000 --duration 1m --batch-bytes 64KiB --report tmp/reports/rate-50k
+  shardlog-loadtest --compare tmp/reports/a/summary.json tmp/reports/b/summary.json
+  shardlog-loadtest --compare tmp/reports/base tmp/reports/new --threshold 5
+  shardlog-loadtest --plot tmp/reports/a tmp/reports/b tmp/reports/c --out cmp.svg
+  shardlog-loadtest --suite loadtest/suites/standard.toml --suite-out tmp/reports/suite --duration 5s
+
+Durations take units (500ms, 30s, 2m; a plain number is seconds, or
+milliseconds for --linger-ms), sizes too (64KiB, 1MiB; a plain number is
+bytes). --broker defaults to $SHARDLOG_BROKER, then 127.0.0.1:9092.
 
 Exit status: 0 done; 1 error (a run failed, a file is unreadable, --compare
 --threshold refused two different workloads); 2 bad arguments; 3 --compare
@@ -81,8 +85,8 @@ struct Cli {
     #[arg(long, value_enum, default_value = "produce-ack", requires = "plot")]
     plot_latency: PlotLatency,
     /// Run the workloads of this suite file (TOML) one after the other,
-    /// each on its own topic; --broker, --duration and --warmup given on
-    /// the command line override the file's.
+    /// each on its own topic; --broker (or SHARDLOG_BROKER), --duration
+    /// and --warmup given on the command line override the file's.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["compare", "plot", "report"])]
     suite: Option<PathBuf>,
     /// Where the suite's reports go: DIR/runs/NAME/report/ (needed to
@@ -112,8 +116,11 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    // SHARDLOG_BROKER, as for every shardlog tool, over a suite file's.
+    let broker_given =
+        given("broker") || matches.value_source("broker") == Some(ValueSource::EnvVariable);
     let overrides = Overrides {
-        broker: given("broker").then(|| cli.workload.broker.clone()),
+        broker: broker_given.then(|| cli.workload.broker.clone()),
         duration: given("duration").then_some(cli.workload.duration),
         warmup: given("warmup").then_some(cli.workload.warmup),
     };

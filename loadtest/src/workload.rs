@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, ValueEnum};
 use serde::{Deserialize, Serialize};
 use shardlog::client::Acks;
+use shardlog::units;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -48,7 +49,7 @@ pub enum ConsumersFrom {
 #[serde(default, deny_unknown_fields)]
 pub struct Workload {
     /// Broker address (any listener).
-    #[arg(long, default_value = "127.0.0.1:9092")]
+    #[arg(long, env = "SHARDLOG_BROKER", default_value = "127.0.0.1:9092")]
     pub broker: String,
     /// Topic to drive; created if missing.
     #[arg(long, default_value = "loadtest")]
@@ -74,28 +75,34 @@ pub struct Workload {
     #[arg(long, value_enum, default_value = "tail")]
     pub consumers_from: ConsumersFrom,
     /// Bytes of each record's value (at least 24: the harness's header).
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value = "1024", value_parser = units::bytes_usize)]
+    #[serde(deserialize_with = "units::de::bytes_usize")]
     pub record_bytes: usize,
     /// Bytes of each record's key; 0 for no key (partitions round-robin).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value = "0", value_parser = units::bytes_usize)]
+    #[serde(deserialize_with = "units::de::bytes_usize")]
     pub key_bytes: usize,
     /// Largest batch the client builds, in bytes.
-    #[arg(long, default_value_t = 256 << 10)]
+    #[arg(long, default_value = "256KiB", value_parser = units::bytes_u32)]
+    #[serde(deserialize_with = "units::de::bytes_u32")]
     pub batch_bytes: u32,
     /// How long the client waits to fill a batch, in milliseconds.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value = "1", value_parser = units::milliseconds)]
+    #[serde(deserialize_with = "units::de::milliseconds")]
     pub linger_ms: u64,
     /// When the broker acknowledges.
     #[arg(long, value_enum, default_value = "durable")]
     pub acks: AcksArg,
-    /// Measure for this many seconds (after warmup).
-    #[arg(long, default_value_t = 10.0)]
+    /// Measure this long after warmup: 30s, 2m, 1h (a plain number is seconds).
+    #[arg(long, default_value = "10", value_parser = units::seconds)]
+    #[serde(deserialize_with = "units::de::seconds")]
     pub duration: f64,
     /// Stop after this many records in total instead (warmup included).
     #[arg(long)]
     pub records: Option<u64>,
-    /// Seconds of load before measuring starts.
-    #[arg(long, default_value_t = 2.0)]
+    /// Load before measuring starts: 2s, 500ms (a plain number is seconds).
+    #[arg(long, default_value = "2", value_parser = units::seconds)]
+    #[serde(deserialize_with = "units::de::seconds")]
     pub warmup: f64,
     /// Closed loop: most records sent and not yet acknowledged, per producer.
     #[arg(long, default_value_t = 4096)]
@@ -249,5 +256,73 @@ impl Workload {
             put("records", records.to_string());
         }
         m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Workload, clap::Error> {
+        #[derive(Parser)]
+        struct Args {
+            #[command(flatten)]
+            workload: Workload,
+        }
+        let argv = std::iter::once("shardlog-loadtest").chain(args.iter().copied());
+        Args::try_parse_from(argv).map(|args| args.workload)
+    }
+
+    #[test]
+    fn durations_and_sizes_take_units_or_plain_numbers() {
+        let with_units = parse(&[
+            "--duration",
+            "2m",
+            "--warmup",
+            "500ms",
+            "--linger-ms",
+            "1s",
+            "--batch-bytes",
+            "64KiB",
+            "--record-bytes",
+            "1KiB",
+        ])
+        .unwrap();
+        let plain = parse(&[
+            "--duration",
+            "120",
+            "--warmup",
+            "0.5",
+            "--linger-ms",
+            "1000",
+            "--batch-bytes",
+            "65536",
+            "--record-bytes",
+            "1024",
+        ])
+        .unwrap();
+        assert_eq!(with_units, plain);
+        assert_eq!(plain.duration, 120.0);
+        assert_eq!(plain.warmup, 0.5);
+        assert_eq!(plain.linger_ms, 1000);
+        assert_eq!(plain.batch_bytes, 65_536);
+        let refused = parse(&["--batch-bytes", "64k"]).unwrap_err().to_string();
+        assert!(
+            refused.contains("--batch-bytes") && refused.contains("ambiguous"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn a_file_takes_units_or_plain_numbers() {
+        let with_units: Workload =
+            toml::from_str("duration = \"30s\"\nwarmup = \"1s\"\nbatch_bytes = \"64KiB\"").unwrap();
+        let plain: Workload =
+            toml::from_str("duration = 30\nwarmup = 1.0\nbatch_bytes = 65536").unwrap();
+        assert_eq!(with_units, plain);
+        assert_eq!(plain.duration, 30.0);
+        // summary.json's workload_settings read back as written.
+        let json = serde_json::to_string(&plain).unwrap();
+        assert_eq!(serde_json::from_str::<Workload>(&json).unwrap(), plain);
     }
 }

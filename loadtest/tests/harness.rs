@@ -250,6 +250,44 @@ fn the_command_line_records_the_data_dir_and_the_limits() {
     assert!(stderr.contains("/no/such/limits.json"), "{stderr}");
 }
 
+/// Every shardlog tool takes the broker from SHARDLOG_BROKER, and
+/// durations and sizes with units.
+#[test]
+fn the_broker_comes_from_shardlog_broker_and_durations_take_units() {
+    let broker = Broker::start("broker-env");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardlog-loadtest"))
+        .env("SHARDLOG_BROKER", &broker.addr)
+        .args([
+            "--partitions",
+            "1",
+            "--producers",
+            "1",
+            "--consumers",
+            "1",
+            "--duration",
+            "1s",
+            "--warmup",
+            "0ms",
+            "--batch-bytes",
+            "64KiB",
+            "--linger-ms",
+            "1ms",
+        ])
+        .output()
+        .expect("shardlog-loadtest runs");
+    assert!(output.status.success(), "{output:?}");
+
+    // A bad value is refused naming the flag, before any connection.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shardlog-loadtest"))
+        .env("SHARDLOG_BROKER", &broker.addr)
+        .args(["--duration", "30 parsecs"])
+        .output()
+        .expect("shardlog-loadtest runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--duration"), "{stderr}");
+}
+
 #[test]
 fn earliest_consumers_read_the_backlog_apart_from_produce() {
     let broker = Broker::start("catch-up");

@@ -11,6 +11,7 @@ use shardlog::client::{ConsumedRecord, Consumer, ConsumerConfig, OffsetSpec, Sta
 use shardlog::config::{CONSUME_FOLLOW_WAIT_MS, CONSUME_WAIT_MS};
 use shardlog::error::ErrorCode;
 
+use super::outage::Outage;
 use super::{BrokerArgs, CliError, CliResult};
 
 /// Print the records of a topic.
@@ -18,7 +19,9 @@ use super::{BrokerArgs, CliError, CliResult};
 #[command(
     after_help = "Without --follow, reads up to the newest record present when it starts,
 then exits; with --follow, waits for new records until --count is reached
-or it is interrupted.
+or it is interrupted. Once started, --follow outlives the broker: while it
+is away (stopped, restarting, unreachable) it retries with a growing pause,
+says so once on standard error, and goes on where it was when it is back.
 
 A partition's valid positions are EARLIEST..=LATEST: the oldest record kept
 up to the end, LATEST being the offset the next record produced will get
@@ -171,8 +174,14 @@ pub fn run(args: ConsumeArgs) -> CliResult {
     let mut out = io::BufWriter::new(stdout.lock());
     let mut printed = 0u64;
     let wanted = args.count.unwrap_or(u64::MAX);
+    let mut outage = Outage::new(&args.broker.broker);
     while printed < wanted && (args.follow || !ends.is_empty()) {
         let records = match consumer.poll() {
+            // --follow outlives the broker: retry until it is back.
+            Err(err) if args.follow && err.is_retriable() => {
+                outage.failed(err, || false)?;
+                continue;
+            }
             Err(err) if err.code() == Some(ErrorCode::OffsetOutOfRange) => {
                 // Retention overtook a position while reading.
                 let ranges = partition_ranges(&mut consumer, &args.topic)?;
@@ -191,6 +200,7 @@ pub fn run(args: ConsumeArgs) -> CliResult {
             }
             result => result?,
         };
+        outage.succeeded();
         for record in records {
             if printed == wanted {
                 break;

@@ -16,6 +16,7 @@ use shardlog::client::{
 use shardlog::config::{CONSUME_FOLLOW_WAIT_MS, CONSUME_WAIT_MS};
 
 use super::consume::{print_record, quiet_on_broken_pipe, ConsumeArgs};
+use super::outage::Outage;
 use super::{CliError, CliResult};
 
 pub fn run(args: &ConsumeArgs, group: &str) -> CliResult {
@@ -74,8 +75,17 @@ pub fn run(args: &ConsumeArgs, group: &str) -> CliResult {
     let mut printed = 0u64;
     let wanted = args.count.unwrap_or(u64::MAX);
     let mut broken_pipe = None;
+    let mut outage = Outage::new(&args.broker.broker);
     'reading: while printed < wanted && !interrupted.load(Ordering::Relaxed) {
-        let records = consumer.poll()?;
+        let records = match consumer.poll() {
+            // --follow outlives the broker: retry until it is back.
+            Err(err) if args.follow && err.is_retriable() => {
+                outage.failed(err, || interrupted.load(Ordering::Relaxed))?;
+                continue;
+            }
+            result => result?,
+        };
+        outage.succeeded();
         for record in records {
             if printed == wanted {
                 break;

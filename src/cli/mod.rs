@@ -2,12 +2,14 @@
 //! [`serve`] runs the broker; the client commands [`topic`], [`produce`],
 //! [`consume`] (and [`consume_group`] for `--group`), [`group`] and
 //! [`stats`] each take `--broker HOST:PORT` and work through
-//! [`shardlog::client`].
+//! [`shardlog::client`]. [`outage`] keeps the long-running ones
+//! (`consume --follow`, `stats`) going while the broker is away.
 
 pub mod check;
 pub mod consume;
 pub mod consume_group;
 pub mod group;
+pub mod outage;
 pub mod produce;
 pub mod serve;
 pub mod stats;
@@ -65,3 +67,29 @@ pub fn describe(err: &ClientError) -> String {
 }
 
 pub type CliResult = Result<ExitCode, CliError>;
+
+/// For a refused value that clap names by its flag: the `SHARDLOG_*`
+/// variable it came from, when it was not on the command line, so that
+/// `SHARDLOG_FLUSH_INTERVAL_MS=3x` is not reported as a bad
+/// `--flush-interval-ms` alone.
+pub fn value_from_environment(err: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        err.kind(),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue
+    ) {
+        return None;
+    }
+    let Some(ContextValue::String(value)) = err.get(ContextKind::InvalidValue) else {
+        return None;
+    };
+    if std::env::args()
+        .skip(1)
+        .any(|arg| arg.ends_with(value.as_str()))
+    {
+        return None;
+    }
+    std::env::vars()
+        .find(|(name, given)| name.starts_with("SHARDLOG_") && given == value)
+        .map(|(name, _)| name)
+}

@@ -12,12 +12,18 @@ use super::{CliError, CliResult};
 
 use shardlog::config::{BrokerConfig, LogConfig, Preallocation, ShardStorageConfig};
 use shardlog::shard::runtime::{run as run_broker, Ready};
+use shardlog::units;
 
 const EXAMPLES: &str = "Examples:
   shardlog serve                                   # ./data, 127.0.0.1:9092, all cores
   shardlog serve --data-dir /var/lib/shardlog --listen 0.0.0.0:9092 --cores 4
   shardlog serve --metrics-listen 127.0.0.1:9644    # Prometheus scrapes /metrics there
-  RUST_LOG=shardlog=debug shardlog serve";
+  shardlog serve --segment-bytes 256MiB --flush-interval-ms 20ms --min-free-bytes 5GiB
+  RUST_LOG=shardlog=debug shardlog serve
+
+Sizes take units (64KiB, 1GiB; 64KB is 64000) and durations too (500ms, 30s,
+2m, 7d), in flags, SHARDLOG_* variables and the config file; a plain number
+keeps the setting's unit: bytes for ..._bytes, milliseconds for ..._ms.";
 
 /// Every setting of `serve`: from flags, `SHARDLOG_*` environment
 /// variables, or the config file, in that order of precedence. The file's
@@ -45,69 +51,125 @@ pub struct Settings {
     #[arg(long, env = "SHARDLOG_ADVERTISE_HOST")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advertise_host: Option<String>,
-    /// Largest request frame in bytes.
-    #[arg(long, env = "SHARDLOG_FRAME_BYTES_MAX")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Largest request frame in bytes [default: 16MiB].
+    #[arg(long, env = "SHARDLOG_FRAME_BYTES_MAX", value_parser = units::bytes_u32)]
+    #[serde(
+        default,
+        deserialize_with = "units::de::option_bytes_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub frame_bytes_max: Option<u32>,
-    /// Largest record batch in bytes.
-    #[arg(long, env = "SHARDLOG_BATCH_BYTES_MAX")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Largest record batch in bytes [default: 1MiB].
+    #[arg(long, env = "SHARDLOG_BATCH_BYTES_MAX", value_parser = units::bytes_u32)]
+    #[serde(
+        default,
+        deserialize_with = "units::de::option_bytes_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub batch_bytes_max: Option<u32>,
-    /// Most simultaneous connections over all cores.
+    /// Most simultaneous connections over all cores [default: 10000].
     #[arg(long, env = "SHARDLOG_CONNECTIONS_MAX")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connections_max: Option<usize>,
-    /// Bytes of requests in flight per connection before the broker stops reading it.
-    #[arg(long, env = "SHARDLOG_INFLIGHT_BYTES_PER_CONNECTION")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Bytes of requests in flight per connection before the broker stops reading it [default: 64MiB].
+    #[arg(long, env = "SHARDLOG_INFLIGHT_BYTES_PER_CONNECTION", value_parser = units::bytes_usize)]
+    #[serde(
+        default,
+        deserialize_with = "units::de::option_bytes_usize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub inflight_bytes_per_connection: Option<usize>,
-    /// Bytes of requests in flight per core.
-    #[arg(long, env = "SHARDLOG_INFLIGHT_BYTES_PER_CORE")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Bytes of requests in flight per core [default: 512MiB].
+    #[arg(long, env = "SHARDLOG_INFLIGHT_BYTES_PER_CORE", value_parser = units::bytes_usize)]
+    #[serde(
+        default,
+        deserialize_with = "units::de::option_bytes_usize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub inflight_bytes_per_core: Option<usize>,
-    /// Default segment size of new topics, in bytes.
-    #[arg(long, env = "SHARDLOG_SEGMENT_BYTES")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Default segment size of new topics, in bytes [default: 1GiB].
+    #[arg(long, env = "SHARDLOG_SEGMENT_BYTES", value_parser = units::bytes_u64)]
+    #[serde(
+        default,
+        deserialize_with = "units::de::option_bytes_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub segment_bytes: Option<u64>,
-    /// An index entry every this many bytes of log.
-    #[arg(long, env = "SHARDLOG_INDEX_INTERVAL_BYTES")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// An index entry every this many bytes of log [default: 4KiB].
+    #[arg(long, env = "SHARDLOG_INDEX_INTERVAL_BYTES", value_parser = units::bytes_u32)]
+    #[serde(
+        default,
+        deserialize_with = "units::de::option_bytes_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub index_interval_bytes: Option<u32>,
-    /// At most this many bytes of batches go into one group-commit write.
-    #[arg(long, env = "SHARDLOG_WRITE_BYTES_MAX")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// At most this many bytes of batches go into one group-commit write [default: 4MiB].
+    #[arg(long, env = "SHARDLOG_WRITE_BYTES_MAX", value_parser = units::bytes_usize)]
+    #[serde(
+        default,
+        deserialize_with = "units::de::option_bytes_usize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub write_bytes_max: Option<usize>,
-    /// Segments are preallocated in steps of this many bytes.
-    #[arg(long, env = "SHARDLOG_PREALLOCATE_BYTES")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Segments are preallocated in steps of this many bytes [default: 8MiB].
+    #[arg(long, env = "SHARDLOG_PREALLOCATE_BYTES", value_parser = units::bytes_u64)]
+    #[serde(
+        default,
+        deserialize_with = "units::de::option_bytes_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub preallocate_bytes: Option<u64>,
-    /// How segments are preallocated: zero-fill (faster commits) or fallocate.
+    /// How segments are preallocated: zero-fill (faster commits) or fallocate [default: zero-fill].
     #[arg(long, env = "SHARDLOG_PREALLOCATION", value_parser = ["zero-fill", "fallocate"])]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preallocation: Option<String>,
-    /// Free bytes kept on the data file system: appends that would go below it fail with StorageFull [0: off].
-    #[arg(long, env = "SHARDLOG_MIN_FREE_BYTES")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Free bytes kept on the data file system: appends that would go below it fail with StorageFull; 0: off [default: 1GiB].
+    #[arg(long, env = "SHARDLOG_MIN_FREE_BYTES", value_parser = units::bytes_u64)]
+    #[serde(
+        default,
+        deserialize_with = "units::de::option_bytes_u64",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub min_free_bytes: Option<u64>,
-    /// Appends with acks=written are made durable within this many milliseconds.
-    #[arg(long, env = "SHARDLOG_FLUSH_INTERVAL_MS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Appends with acks=written are made durable within this many milliseconds [default: 50ms].
+    #[arg(long, env = "SHARDLOG_FLUSH_INTERVAL_MS", value_parser = units::milliseconds)]
+    #[serde(
+        default,
+        deserialize_with = "units::de::option_milliseconds",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub flush_interval_ms: Option<u64>,
-    /// Per-core memory for the tail cache of recent batches, in bytes.
-    #[arg(long, env = "SHARDLOG_TAIL_CACHE_BYTES")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Per-core memory for the tail cache of recent batches, in bytes [default: 64MiB].
+    #[arg(long, env = "SHARDLOG_TAIL_CACHE_BYTES", value_parser = units::bytes_usize)]
+    #[serde(
+        default,
+        deserialize_with = "units::de::option_bytes_usize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tail_cache_bytes: Option<usize>,
-    /// Size of one disk read for catch-up fetches, in bytes.
-    #[arg(long, env = "SHARDLOG_READ_CHUNK_BYTES")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Size of one disk read for catch-up fetches, in bytes [default: 1MiB].
+    #[arg(long, env = "SHARDLOG_READ_CHUNK_BYTES", value_parser = units::bytes_usize)]
+    #[serde(
+        default,
+        deserialize_with = "units::de::option_bytes_usize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub read_chunk_bytes: Option<usize>,
-    /// How often retention runs, in milliseconds.
-    #[arg(long, env = "SHARDLOG_RETENTION_CHECK_INTERVAL_MS")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// How often retention runs, in milliseconds [default: 1m].
+    #[arg(long, env = "SHARDLOG_RETENTION_CHECK_INTERVAL_MS", value_parser = units::milliseconds)]
+    #[serde(
+        default,
+        deserialize_with = "units::de::option_milliseconds",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub retention_check_interval_ms: Option<u64>,
-    /// Memory each core registers with io_uring, in bytes.
-    #[arg(long, env = "SHARDLOG_IO_MEMORY_BYTES")]
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Memory each core registers with io_uring, in bytes [default: 10MiB].
+    #[arg(long, env = "SHARDLOG_IO_MEMORY_BYTES", value_parser = units::bytes_usize)]
+    #[serde(
+        default,
+        deserialize_with = "units::de::option_bytes_usize",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub io_memory_bytes: Option<usize>,
     /// Serve Prometheus metrics at http://ADDR/metrics (port 0: any free port) [default: off].
     #[arg(long, env = "SHARDLOG_METRICS_LISTEN")]
@@ -249,7 +311,8 @@ pub struct ServeArgs {
     /// underscores); flags and SHARDLOG_* variables override it.
     #[arg(long, env = "SHARDLOG_CONFIG")]
     config: Option<PathBuf>,
-    /// Print the effective settings as TOML and exit, without serving.
+    /// Print the effective settings as TOML and exit, without serving (and
+    /// without checking them against this machine's CPUs).
     #[arg(long)]
     print_config: bool,
     /// Write "HOST:PORT" of the shared listener to this file once serving, and
@@ -261,7 +324,8 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// Flags and environment over the config file over the defaults,
     /// refused (naming the key) if the file has unknown keys or bad values
-    /// or the result breaks a limit.
+    /// or the result breaks a limit on any machine. Whether this machine
+    /// can run it (cores against CPUs) is checked before serving only.
     fn config(&self) -> Result<BrokerConfig, String> {
         let file = match &self.config {
             None => Settings::default(),
@@ -272,7 +336,7 @@ impl ServeArgs {
             }
         };
         let config = self.settings.clone().or(file).config()?;
-        config.validate()?;
+        config.validate_on_any_machine()?;
         Ok(config)
     }
 }
@@ -285,6 +349,7 @@ pub fn run(args: ServeArgs) -> CliResult {
         print!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
+    config.validate().map_err(CliError)?;
     let ready_file = args.ready_file.clone();
     let mut ready_error = None;
     shardlog::shard::panic::exit_process_on_panic();
@@ -312,4 +377,51 @@ fn write_ready_file(path: &PathBuf, ready: &Ready) -> std::io::Result<()> {
     }
     file.sync_all()?;
     std::fs::rename(&temp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, Parser};
+
+    #[derive(Parser)]
+    struct ServeOnly {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    /// Every tunable's help says its default, and the default it says is
+    /// the one the broker uses.
+    #[test]
+    fn help_shows_every_default_as_the_broker_uses_it() {
+        let defaults =
+            toml::Value::try_from(Settings::effective(&BrokerConfig::default())).unwrap();
+        let command = ServeOnly::command();
+        let settings = command.get_arguments().filter(|arg| {
+            !["config", "print_config", "ready_file"].contains(&arg.get_id().as_str())
+        });
+        for arg in settings {
+            let key = arg.get_id().as_str();
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            let said = help
+                .split("[default: ")
+                .nth(1)
+                .and_then(|rest| rest.split(']').next())
+                .unwrap_or_else(|| panic!("--{key}'s help says no default: {help:?}"));
+            let said_number = if key.ends_with("_ms") {
+                units::parse_milliseconds(said).ok()
+            } else {
+                units::parse_bytes(said).ok()
+            };
+            match defaults.get(key) {
+                Some(toml::Value::Integer(value)) if key != "cores" => {
+                    assert_eq!(said_number, Some(*value as u64), "--{key}: {help:?}")
+                }
+                Some(toml::Value::String(value)) => {
+                    assert_eq!(said, value, "--{key}: {help:?}")
+                }
+                _ => {}
+            }
+        }
+    }
 }

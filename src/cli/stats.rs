@@ -11,7 +11,9 @@ use clap::Args;
 use shardlog::client::{Admin, ConnectionConfig};
 use shardlog::config::STATS_INTERVAL_MS_MIN;
 use shardlog::protocol::stats::CoreStats;
+use shardlog::units;
 
+use super::outage::Outage;
 use super::{BrokerArgs, CliError, CliResult};
 
 /// Show per-core load live: requests/s, MB/s, p99, connections.
@@ -19,16 +21,19 @@ use super::{BrokerArgs, CliError, CliResult};
 #[command(
     after_help = "Rates are over the last interval; p50/p99/max are produce request
 latencies (read to answered) over the broker's last whole second.
-On a terminal the view redraws in place; otherwise one table per interval.
+On a terminal the view redraws in place; otherwise one table per interval,
+its first line saying when (UTC). While the broker is away (stopped,
+restarting) stats retries with a growing pause and says so once on
+standard error; rates start again when it is back.
 
 Examples:
   shardlog stats
-  shardlog stats --broker 10.0.0.5:9092 --interval-ms 5000
+  shardlog stats --broker 10.0.0.5:9092 --interval-ms 5s
   shardlog stats --count 3 > stats.txt"
 )]
 pub struct StatsArgs {
-    /// Refresh every this many milliseconds.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(STATS_INTERVAL_MS_MIN..))]
+    /// Refresh every this many milliseconds (or 5s, 1m, ...; at least 100ms).
+    #[arg(long, default_value = "1000", value_parser = interval_ms)]
     interval_ms: u64,
     /// Stop after this many refreshes [default: run until interrupted].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
@@ -42,22 +47,44 @@ pub fn run(args: StatsArgs) -> CliResult {
     let interval = Duration::from_millis(args.interval_ms);
     let redraw = std::io::stdout().is_terminal();
     let mut previous = (Instant::now(), admin.stats()?.cores);
+    let mut outage = Outage::new(&args.broker.broker);
     let mut shown = 0;
     while args.count.is_none_or(|count| shown < count) {
         std::thread::sleep(interval);
-        let now = (Instant::now(), admin.stats()?.cores);
+        let now = match admin.stats() {
+            Ok(stats) => (Instant::now(), stats.cores),
+            // Outlive the broker: retry until it is back.
+            Err(err) => {
+                outage.failed(err, || false)?;
+                continue;
+            }
+        };
+        if outage.succeeded() {
+            // Its counters may have restarted: rates start again from here.
+            previous = now;
+            continue;
+        }
         let elapsed = now.0.saturating_duration_since(previous.0);
         let table = render(&previous.1, &now.1, elapsed);
         let mut out = std::io::stdout().lock();
         if redraw {
             // Home the cursor and clear the screen, then draw.
             write!(out, "\x1b[H\x1b[2J")?;
+            writeln!(
+                out,
+                "shardlog stats: {} every {} ms",
+                args.broker.broker, args.interval_ms
+            )?;
+        } else {
+            // Piped or logged: each table says when it was taken (UTC).
+            writeln!(
+                out,
+                "shardlog stats: {} every {} ms at {}",
+                args.broker.broker,
+                args.interval_ms,
+                humantime::format_rfc3339_millis(std::time::SystemTime::now())
+            )?;
         }
-        writeln!(
-            out,
-            "shardlog stats: {} every {} ms",
-            args.broker.broker, args.interval_ms
-        )?;
         write!(out, "{table}")?;
         out.flush().map_err(CliError::from)?;
         previous = now;
@@ -102,6 +129,15 @@ fn latency(core: &CoreStats, us: u64) -> String {
         (_, us) if us < 1_000_000 => format!("{:.1} ms", us as f64 / 1e3),
         (_, us) => format!("{:.2} s", us as f64 / 1e6),
     }
+}
+
+/// `--interval-ms`: a duration, at least [`STATS_INTERVAL_MS_MIN`].
+fn interval_ms(text: &str) -> Result<u64, String> {
+    let ms = units::parse_milliseconds(text)?;
+    if ms < STATS_INTERVAL_MS_MIN {
+        return Err(format!("{ms} ms is below {STATS_INTERVAL_MS_MIN} ms"));
+    }
+    Ok(ms)
 }
 
 #[cfg(test)]

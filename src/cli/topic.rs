@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 
 use shardlog::client::{Admin, ConnectionConfig, TopicSettings};
 use shardlog::error::ErrorCode;
+use shardlog::units;
 
 use super::{BrokerArgs, CliResult};
 
@@ -25,7 +26,10 @@ pub struct TopicArgs {
 enum TopicCommand {
     /// Create a topic.
     #[command(after_help = "Example:
-  shardlog topic create orders --partitions 8 --retention-ms 604800000 --segment-bytes 268435456")]
+  shardlog topic create orders --partitions 8 --retention-ms 7d --segment-bytes 256MiB
+
+Durations take units (500ms, 30s, 2m, 7d; a plain number is milliseconds),
+sizes too (64KiB, 1GiB; a plain number is bytes).")]
     Create {
         /// Topic name: [a-zA-Z0-9._-]{1,249}, not `.` or `..`.
         name: String,
@@ -33,14 +37,14 @@ enum TopicCommand {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         partitions: u32,
         /// Delete sealed segments whose newest record is older than this.
-        #[arg(long, value_name = "MS")]
+        #[arg(long, value_name = "MS", value_parser = units::milliseconds)]
         retention_ms: Option<u64>,
         /// Delete the oldest sealed segments while a partition is larger.
-        #[arg(long, value_name = "B")]
+        #[arg(long, value_name = "B", value_parser = units::bytes_u64)]
         retention_bytes: Option<u64>,
         /// Roll a partition's segment file at this size (broker default if
         /// absent).
-        #[arg(long, value_name = "B")]
+        #[arg(long, value_name = "B", value_parser = units::bytes_u64)]
         segment_bytes: Option<u64>,
         #[command(flatten)]
         broker: BrokerArgs,

@@ -1,13 +1,15 @@
 //! The Prometheus text exposition format (version 0.0.4) of every core's
 //! snapshot: each metric family once, with its `# HELP` and `# TYPE`, then
-//! its samples from all cores. Latencies are exported in seconds, as
-//! Prometheus names them.
+//! its samples from all cores, then the broker-wide families (the
+//! standard `process_*`, the build, the data file system's free space).
+//! Latencies are exported in seconds, as Prometheus names them.
 
 use std::collections::HashMap;
 use std::fmt::Write;
 
 use super::core::{CoreSnapshot, GroupCommit, PartitionSnapshot, OTHER_API};
 use super::histogram::Histogram;
+use super::process::{ProcessSnapshot, COMMIT, VERSION};
 use crate::error::ErrorCode;
 use crate::protocol::ApiKey;
 
@@ -124,13 +126,98 @@ fn code_name(code: u16) -> &'static str {
     ErrorCode::from_u16(code).map_or("unknown", ErrorCode::name)
 }
 
-/// Renders every core's snapshot (with its partitions) as one exposition.
-pub fn render(cores: &[CoreSnapshot]) -> String {
+/// What the broker as a whole shows beside its cores' snapshots.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BrokerSnapshot {
+    /// `None` when `/proc/self` could not be read: no `process_*` families.
+    pub process: Option<ProcessSnapshot>,
+    /// Free bytes of the data directory's file system; `None` when statvfs
+    /// failed.
+    pub data_fs_free_bytes: Option<u64>,
+    /// The free-space reserve (`min_free_bytes`; 0: off).
+    pub min_free_bytes: u64,
+}
+
+/// Renders every core's snapshot (with its partitions) and the broker's
+/// as one exposition.
+pub fn render(cores: &[CoreSnapshot], broker: &BrokerSnapshot) -> String {
     let mut e = Exposition { out: String::new() };
     core_families(&mut e, cores);
     partition_families(&mut e, cores);
     group_families(&mut e, cores);
+    broker_families(&mut e, broker);
     e.out
+}
+
+/// The broker-wide families, one sample each, without a `core` label.
+fn broker_families(e: &mut Exposition, broker: &BrokerSnapshot) {
+    e.family(
+        "shardlog_build_info",
+        Kind::Gauge,
+        "The running build: its version and commit; always 1.",
+    );
+    e.sample(
+        "shardlog_build_info",
+        &[("version", VERSION), ("commit", COMMIT)],
+        1,
+    );
+    if let Some(free) = broker.data_fs_free_bytes {
+        e.family(
+            "shardlog_data_fs_free_bytes",
+            Kind::Gauge,
+            "Bytes the broker may still allocate on the data directory's file system.",
+        );
+        e.sample("shardlog_data_fs_free_bytes", &[], free);
+    }
+    e.family(
+        "shardlog_min_free_bytes",
+        Kind::Gauge,
+        "Free bytes kept on the data file system: appends below it fail with StorageFull (0: off).",
+    );
+    e.sample("shardlog_min_free_bytes", &[], broker.min_free_bytes);
+    let Some(process) = &broker.process else {
+        return;
+    };
+    e.family(
+        "process_cpu_seconds_total",
+        Kind::Counter,
+        "Total user and system CPU time spent in seconds.",
+    );
+    e.sample("process_cpu_seconds_total", &[], process.cpu_seconds);
+    let gauges: [(&str, &str, f64); 4] = [
+        (
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+            process.resident_memory_bytes as f64,
+        ),
+        (
+            "process_virtual_memory_bytes",
+            "Virtual memory size in bytes.",
+            process.virtual_memory_bytes as f64,
+        ),
+        (
+            "process_open_fds",
+            "Number of open file descriptors.",
+            process.open_fds as f64,
+        ),
+        (
+            "process_start_time_seconds",
+            "Start time of the process since unix epoch in seconds.",
+            process.start_time_seconds,
+        ),
+    ];
+    for (name, help, value) in gauges {
+        e.family(name, Kind::Gauge, help);
+        e.sample(name, &[], value);
+    }
+    if let Some(max_fds) = process.max_fds {
+        e.family(
+            "process_max_fds",
+            Kind::Gauge,
+            "Maximum number of open file descriptors.",
+        );
+        e.sample("process_max_fds", &[], max_fds);
+    }
 }
 
 fn core_families(e: &mut Exposition, cores: &[CoreSnapshot]) {
@@ -492,4 +579,54 @@ fn group_labels<'a>((partition, c): &'a (String, &GroupCommit)) -> Vec<(&'static
         ("topic", &c.topic),
         ("partition", partition),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_families_are_one_sample_each_without_a_core() {
+        let broker = BrokerSnapshot {
+            process: Some(ProcessSnapshot {
+                cpu_seconds: 1.5,
+                resident_memory_bytes: 4096,
+                virtual_memory_bytes: 8192,
+                open_fds: 12,
+                max_fds: Some(1024),
+                start_time_seconds: 1_700_000_000.25,
+            }),
+            data_fs_free_bytes: Some(5 << 30),
+            min_free_bytes: 1 << 30,
+        };
+        let text = render(&[], &broker);
+        for line in [
+            "# TYPE process_cpu_seconds_total counter",
+            "process_cpu_seconds_total 1.5",
+            "process_resident_memory_bytes 4096",
+            "process_virtual_memory_bytes 8192",
+            "process_open_fds 12",
+            "process_max_fds 1024",
+            "process_start_time_seconds 1700000000.25",
+            "shardlog_data_fs_free_bytes 5368709120",
+            "shardlog_min_free_bytes 1073741824",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
+        }
+        let build = format!("shardlog_build_info{{version=\"{VERSION}\",commit=\"{COMMIT}\"}} 1");
+        assert!(text.lines().any(|l| l == build), "{text}");
+
+        // What could not be read is left out, not shown as zero.
+        let text = render(
+            &[],
+            &BrokerSnapshot {
+                process: None,
+                data_fs_free_bytes: None,
+                min_free_bytes: 0,
+            },
+        );
+        assert!(!text.contains("process_"), "{text}");
+        assert!(!text.contains("shardlog_data_fs_free_bytes"), "{text}");
+        assert!(text.contains("shardlog_min_free_bytes 0"), "{text}");
+    }
 }

@@ -8,6 +8,8 @@
 //! - [`histogram`]: fixed-bucket histograms (Prometheus's shape).
 //! - [`window`]: percentiles over the last second (`shardlog stats`).
 //! - [`core`]: a core's live counters and the snapshots sent between cores.
+//! - [`process`]: the process as a whole (`process_*` from `/proc/self`)
+//!   and the build it runs.
 //! - [`exposition`]: the Prometheus text format of the snapshots.
 //!
 //! The per-partition counters of the storage engine live with each log
@@ -16,6 +18,7 @@
 pub mod core;
 pub mod exposition;
 pub mod histogram;
+pub mod process;
 pub mod window;
 
 pub use self::core::{CoreGauges, CoreMetrics, CoreSnapshot, GroupCommit, PartitionSnapshot};

@@ -13,8 +13,10 @@ use glommio::net::{TcpListener, TcpStream};
 use crate::config::{
     ACCEPT_RETRY_MS, METRICS_HEADERS_MAX, METRICS_IO_TIMEOUT_MS, METRICS_REQUEST_BYTES_MAX,
 };
-use crate::metrics::exposition::{render, CONTENT_TYPE};
+use crate::metrics::exposition::{render, BrokerSnapshot, CONTENT_TYPE};
+use crate::metrics::process::ProcessSnapshot;
 use crate::shard::Shard;
+use crate::storage::io::free_bytes_of;
 
 /// The path Prometheus scrapes.
 pub const METRICS_PATH: &str = "/metrics";
@@ -154,7 +156,28 @@ async fn route(shard: &Rc<Shard>, head: &Head) -> Reply {
     Reply {
         status: "200 OK",
         content_type: CONTENT_TYPE,
-        body: render(&snapshots),
+        body: render(&snapshots, &broker_snapshot(shard)),
         allow: None,
+    }
+}
+
+/// The process's figures and the data file system's free space. Blocking
+/// reads of `/proc` and one statvfs, none of them disk I/O, once per
+/// scrape on core 0; a failure leaves the figure out of the scrape and is
+/// logged, never an error of the scrape.
+fn broker_snapshot(shard: &Shard) -> BrokerSnapshot {
+    let process = ProcessSnapshot::read()
+        .inspect_err(|e| tracing::debug!(error = %e, "metrics: /proc/self unreadable"))
+        .ok();
+    let data_dir = &shard.config.data_dir;
+    let data_fs_free_bytes = free_bytes_of(data_dir)
+        .inspect_err(
+            |e| tracing::warn!(error = %e, dir = %data_dir.display(), "metrics: statvfs failed"),
+        )
+        .ok();
+    BrokerSnapshot {
+        process,
+        data_fs_free_bytes,
+        min_free_bytes: shard.config.log.min_free_bytes,
     }
 }

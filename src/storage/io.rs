@@ -171,9 +171,16 @@ impl Storage for DmaStorage {
         // A blocking call, but one that only reads the superblock's counters
         // (no I/O), made once per preallocation step or segment roll;
         // io_uring has no statfs operation.
-        let stat = rustix::fs::statvfs(path)?;
-        Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+        free_bytes_of(path)
     }
+}
+
+/// Bytes an unprivileged writer may still allocate on the file system that
+/// holds `path` (statvfs `f_bavail` × `f_frsize`): what the free-space
+/// reserve is checked against, and what the metrics show beside it.
+pub fn free_bytes_of(path: &Path) -> io::Result<u64> {
+    let stat = rustix::fs::statvfs(path)?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 fn temp_path(path: &Path) -> PathBuf {

@@ -353,3 +353,81 @@ fn a_follow_overtaken_by_retention_goes_by_offset_reset() {
         "{message:?} in {stderr}"
     );
 }
+
+/// Produces one text record to partition 0 of `topic`.
+fn produce_one(broker: &Broker, topic: &str, value: &str) {
+    let mut child = shardlog(broker, &["produce", topic, "--partition", "0"])
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{value}").unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+}
+
+/// `consume --follow` outlives a broker killed and restarted on the same
+/// port: it says once that the broker is away, once that it is back, and
+/// prints the records produced after the restart.
+#[test]
+fn consume_follow_rides_out_a_broker_restart() {
+    let dir = DataDir::new("follow-restart");
+    let broker = Broker::start(&dir.0);
+    let listen = broker.addr.to_string();
+    let created = shardlog(
+        &broker,
+        &["topic", "create", "restarts", "--partitions", "1"],
+    )
+    .output()
+    .unwrap();
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    produce_one(&broker, "restarts", "before");
+    let mut consumer = shardlog(
+        &broker,
+        &["consume", "restarts", "--follow", "--count", "3"],
+    )
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(consumer.stdout.take().unwrap());
+    let mut first = String::new();
+    lines.read_line(&mut first).unwrap();
+    assert_eq!(first, "before\n");
+
+    broker.kill9();
+    // Away for long enough that the client's own retries give up (the
+    // command exited here before it retried forever).
+    std::thread::sleep(Duration::from_secs(3));
+    let broker = Broker::start_on(&dir.0, &listen, &[]);
+    produce_one(&broker, "restarts", "after-1");
+    produce_one(&broker, "restarts", "after-2");
+
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = consumer.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            consumer.kill().unwrap();
+            panic!("consume --follow did not print the records after the restart");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut rest = String::new();
+    lines.read_to_string(&mut rest).unwrap();
+    let mut stderr = String::new();
+    consumer
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(rest, "after-1\nafter-2\n", "stderr: {stderr}");
+    assert_eq!(
+        stderr.matches("retrying until it is back").count(),
+        1,
+        "one line per outage: {stderr}"
+    );
+    assert_eq!(stderr.matches("is back after").count(), 1, "{stderr}");
+    assert!(stderr.contains(&listen), "{stderr}");
+}

@@ -105,12 +105,122 @@ fn bad_settings_are_refused_at_start_naming_the_key() {
 #[test]
 fn the_shipped_sample_config_is_valid() {
     let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/shardlog.toml");
-    // The sample is for a 4-core server; this machine may have fewer.
-    let output = serve(
-        &["--config", sample, "--print-config"],
-        &[("SHARDLOG_CORES", "1")],
-    );
+    // The sample is for a 4-core server; this machine may have fewer, and
+    // --print-config shows it all the same.
+    let output = serve(&["--config", sample, "--print-config"], &[]);
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
     assert!(stdout.contains("core_port_base = 9100"), "{stdout}");
+    assert!(stdout.contains("cores = 4"), "{stdout}");
+    assert!(stdout.contains("segment_bytes = 1073741824"), "{stdout}");
+    assert!(
+        stdout.contains("retention_check_interval_ms = 60000"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn print_config_still_refuses_what_no_machine_can_run() {
+    let output = serve(&["--print-config", "--cores", "0"], &[]);
+    assert!(!output.status.success());
+    assert!(text(&output).1.contains("cores"), "{}", text(&output).1);
+    // Serving checks the cores against this machine's CPUs.
+    let dir = DataDir::new("config-too-many-cores");
+    let output = serve(
+        &["--data-dir", dir.0.to_str().unwrap(), "--cores", "100000"],
+        &[],
+    );
+    assert!(!output.status.success());
+    assert!(
+        text(&output).1.contains("the CPUs this process may use"),
+        "{}",
+        text(&output).1
+    );
+}
+
+/// One size and one duration setting, each from a flag, an environment
+/// variable and the file, given with units and as plain numbers.
+#[test]
+fn sizes_and_durations_take_units_or_plain_numbers_everywhere() {
+    let dir = DataDir::new("config-units");
+    let file = dir.0.join("shardlog.toml");
+    let config = file.to_str().unwrap();
+    let cases: [(&str, &str, &str); 4] = [
+        ("64KiB", "30s", "units"),
+        ("65536", "30000", "plain numbers"),
+        ("\"64KiB\"", "\"30s\"", "units in the file"),
+        ("65536", "30000", "plain numbers in the file"),
+    ];
+    for (size, duration, how) in cases {
+        let expected = [
+            "index_interval_bytes = 65536",
+            "retention_check_interval_ms = 30000",
+        ];
+        let output = if how.ends_with("in the file") {
+            std::fs::write(
+                &file,
+                format!(
+                    "index_interval_bytes = {size}\nretention_check_interval_ms = {duration}\n"
+                ),
+            )
+            .unwrap();
+            serve(&["--config", config, "--print-config"], &[])
+        } else {
+            let from_flags = serve(
+                &[
+                    "--print-config",
+                    "--index-interval-bytes",
+                    size,
+                    "--retention-check-interval-ms",
+                    duration,
+                ],
+                &[],
+            );
+            let (stdout, stderr) = text(&from_flags);
+            assert!(from_flags.status.success(), "flags, {how}: {stderr}");
+            for line in expected {
+                assert!(stdout.contains(line), "flags, {how}: {stdout}");
+            }
+            serve(
+                &["--print-config"],
+                &[
+                    ("SHARDLOG_INDEX_INTERVAL_BYTES", size),
+                    ("SHARDLOG_RETENTION_CHECK_INTERVAL_MS", duration),
+                ],
+            )
+        };
+        let (stdout, stderr) = text(&output);
+        assert!(output.status.success(), "{how}: {stderr}");
+        for line in expected {
+            assert!(stdout.contains(line), "{how}: {stdout}");
+        }
+    }
+}
+
+#[test]
+fn ambiguous_or_out_of_range_units_are_refused_naming_the_setting() {
+    let dir = DataDir::new("config-bad-units");
+    let file = dir.0.join("shardlog.toml");
+    std::fs::write(&file, "segment_bytes = \"64k\"\n").unwrap();
+    let output = serve(&["--config", file.to_str().unwrap(), "--print-config"], &[]);
+    let stderr = text(&output).1;
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("segment_bytes") && stderr.contains("ambiguous"),
+        "{stderr}"
+    );
+
+    let output = serve(&["--print-config", "--frame-bytes-max", "8GiB"], &[]);
+    let stderr = text(&output).1;
+    assert!(!output.status.success());
+    assert!(stderr.contains("--frame-bytes-max"), "{stderr}");
+
+    let output = serve(
+        &["--print-config"],
+        &[("SHARDLOG_FLUSH_INTERVAL_MS", "3 fortnights")],
+    );
+    let stderr = text(&output).1;
+    assert!(!output.status.success());
+    assert!(stderr.contains("flush-interval-ms"), "{stderr}");
+    assert!(stderr.contains("SHARDLOG_FLUSH_INTERVAL_MS"), "{stderr}");
 }

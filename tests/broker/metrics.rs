@@ -337,6 +337,75 @@ fn scraped_during_load_the_counters_match_what_was_done() {
     }
 }
 
+impl Scrape {
+    /// The one sample of a broker-wide family (no `core` label).
+    fn only(&self, name: &str) -> &Sample {
+        let found: Vec<&Sample> = self.samples.iter().filter(|s| s.name == name).collect();
+        assert_eq!(found.len(), 1, "one sample of {name}: {found:?}");
+        found[0]
+    }
+}
+
+/// The standard process family, the build, and the data file system's
+/// free space beside the reserve, each once for the whole broker.
+#[test]
+fn the_process_the_build_and_the_free_space_are_exposed() {
+    let dir = DataDir::new("metrics-process");
+    let broker = Broker::start_with(
+        &dir.0,
+        &[
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--min-free-bytes",
+            "1MiB",
+        ],
+    );
+    let scrape = scrape(broker.metrics.expect("the ready file names the endpoint"));
+
+    let rss = scrape.only("process_resident_memory_bytes").value;
+    let virtual_memory = scrape.only("process_virtual_memory_bytes").value;
+    assert!(rss > 0.0 && virtual_memory >= rss, "{rss} {virtual_memory}");
+    assert!(scrape.only("process_cpu_seconds_total").value >= 0.0);
+    let open_fds = scrape.only("process_open_fds").value;
+    let max_fds = scrape.only("process_max_fds").value;
+    // At least the listeners, the data files and the endpoint's socket.
+    assert!(
+        open_fds >= 4.0 && open_fds <= max_fds,
+        "{open_fds} of {max_fds}"
+    );
+    let started = scrape.only("process_start_time_seconds").value;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        started <= now + 1.0 && started > now - 120.0,
+        "started {started}, now {now}"
+    );
+
+    let build = scrape.only("shardlog_build_info");
+    assert_eq!(build.value, 1.0);
+    assert_eq!(build.labels["version"], env!("CARGO_PKG_VERSION"));
+    let head = Command::new("git").args(["rev-parse", "HEAD"]).output();
+    match head {
+        Ok(head) if head.status.success() => assert_eq!(
+            build.labels["commit"],
+            String::from_utf8_lossy(&head.stdout).trim()
+        ),
+        _ => assert_eq!(build.labels["commit"], "unknown"),
+    }
+
+    assert_eq!(scrape.only("shardlog_min_free_bytes").value, 1048576.0);
+    let free = scrape.only("shardlog_data_fs_free_bytes").value;
+    let stat = rustix::fs::statvfs(&dir.0).unwrap();
+    let free_now = (stat.f_bavail * stat.f_frsize) as f64;
+    // Others write to the same disk: near, not equal.
+    assert!(
+        free > 0.0 && (free - free_now).abs() <= free_now * 0.1,
+        "scraped {free}, statvfs says {free_now}"
+    );
+}
+
 #[test]
 fn the_endpoint_answers_http_errors_and_keeps_serving() {
     let dir = DataDir::new("metrics-http");
@@ -444,6 +513,70 @@ fn stats_api_and_cli_show_every_core() {
             .count();
         assert_eq!(rows, 2, "core {core} in every table:\n{stdout}");
     }
+    // Piped, each table says when it was taken.
+    let titles: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("shardlog stats:"))
+        .collect();
+    assert_eq!(titles.len(), 2, "{stdout}");
+    for title in titles {
+        let (_, at) = title.rsplit_once(" at ").expect("a timestamp");
+        assert!(
+            at.len() == "2026-01-01T00:00:00.000Z".len() && at.ends_with('Z'),
+            "{title}"
+        );
+    }
+}
+
+/// `stats` outlives a broker killed and restarted on the same port.
+#[test]
+fn stats_rides_out_a_broker_restart() {
+    use std::io::{BufRead, BufReader};
+    let dir = DataDir::new("stats-restart");
+    let broker = Broker::start(&dir.0);
+    let listen = broker.addr.to_string();
+    let mut stats = Command::new(env!("CARGO_BIN_EXE_shardlog"))
+        .args(["stats", "--count", "2", "--interval-ms", "200ms"])
+        .env("SHARDLOG_BROKER", &listen)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(stats.stdout.take().unwrap());
+    let mut title = String::new();
+    lines.read_line(&mut title).unwrap();
+    assert!(title.starts_with("shardlog stats:"), "{title}");
+    broker.kill9();
+    std::thread::sleep(Duration::from_secs(3));
+    let _broker = Broker::start_on(&dir.0, &listen, &[]);
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = stats.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            stats.kill().unwrap();
+            panic!("stats did not go on after the restart");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut rest = String::new();
+    lines.read_to_string(&mut rest).unwrap();
+    let mut stderr = String::new();
+    stats
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(rest.matches("shardlog stats:").count(), 1, "{rest}");
+    assert_eq!(
+        stderr.matches("retrying until it is back").count(),
+        1,
+        "one line per outage: {stderr}"
+    );
+    assert_eq!(stderr.matches("is back after").count(), 1, "{stderr}");
 }
 
 #[test]

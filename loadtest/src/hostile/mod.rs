@@ -27,6 +27,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use clap::Args;
+use shardlog::units;
 
 use self::attacks::HostileLoad;
 use self::broker_process::ProcessSample;
@@ -42,7 +43,7 @@ const SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
 #[derive(Args, Clone, Debug)]
 pub struct HostileArgs {
     /// Broker address (any listener).
-    #[arg(long, default_value = "127.0.0.1:9092")]
+    #[arg(long, env = "SHARDLOG_BROKER", default_value = "127.0.0.1:9092")]
     pub broker: String,
     /// The broker's pid, for its RSS [default: the one `shardlog serve` running].
     #[arg(long)]
@@ -57,13 +58,13 @@ pub struct HostileArgs {
     #[arg(long, default_value_t = 2000.0)]
     pub rate: f64,
     /// Bytes of each of its records.
-    #[arg(long, default_value_t = 1024)]
+    #[arg(long, default_value = "1024", value_parser = units::bytes_usize)]
     pub record_bytes: usize,
-    /// Seconds measured in each phase (baseline, then hostile).
-    #[arg(long, default_value_t = 20.0)]
+    /// How long each phase (baseline, then hostile) is measured: 20s, 1m (a plain number is seconds).
+    #[arg(long, default_value = "20", value_parser = units::seconds)]
     pub phase_s: f64,
-    /// Seconds of warmup before each phase's measurement.
-    #[arg(long, default_value_t = 2.0)]
+    /// Warmup before each phase's measurement (a plain number is seconds).
+    #[arg(long, default_value = "2", value_parser = units::seconds)]
     pub warmup_s: f64,
     /// Idle connections held open during the hostile phase.
     #[arg(long, default_value_t = 10_000)]
@@ -71,15 +72,15 @@ pub struct HostileArgs {
     /// Slow senders: connections sending requests one byte at a time.
     #[arg(long, default_value_t = 100)]
     pub slow_senders: usize,
-    /// Milliseconds between two bytes of a slow sender.
-    #[arg(long, default_value_t = 100)]
+    /// Milliseconds between two bytes of a slow sender (or 1s, 250ms).
+    #[arg(long, default_value = "100", value_parser = units::milliseconds)]
     pub slow_byte_interval_ms: u64,
     /// Attempts per second of each of: length u32::MAX, random garbage,
     /// truncated frame, reconnect churn (0: none of them).
     #[arg(long, default_value_t = 200)]
     pub attack_rate: u32,
-    /// Seconds to wait after the hostile load before sampling RSS again.
-    #[arg(long, default_value_t = 3.0)]
+    /// How long to wait after the hostile load before sampling RSS again (a plain number is seconds).
+    #[arg(long, default_value = "3", value_parser = units::seconds)]
     pub settle_s: f64,
 }
 
@@ -264,5 +265,58 @@ impl Sampler {
     fn stop(mut self) -> Option<ProcessSample> {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.take().and_then(|t| t.join().ok().flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> HostileArgs {
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: HostileArgs,
+        }
+        Cli::parse_from(std::iter::once("hostile").chain(args.iter().copied())).args
+    }
+
+    #[test]
+    fn durations_and_sizes_take_units_or_plain_numbers() {
+        let with_units = parse(&[
+            "--phase-s",
+            "1m",
+            "--warmup-s",
+            "500ms",
+            "--settle-s",
+            "3s",
+            "--slow-byte-interval-ms",
+            "1s",
+            "--record-bytes",
+            "1KiB",
+        ]);
+        let plain = parse(&[
+            "--phase-s",
+            "60",
+            "--warmup-s",
+            "0.5",
+            "--settle-s",
+            "3",
+            "--slow-byte-interval-ms",
+            "1000",
+            "--record-bytes",
+            "1024",
+        ]);
+        for args in [with_units, plain] {
+            assert_eq!(
+                (args.phase_s, args.warmup_s, args.settle_s),
+                (60.0, 0.5, 3.0)
+            );
+            assert_eq!(
+                (args.slow_byte_interval_ms, args.record_bytes),
+                (1000, 1024)
+            );
+        }
     }
 }

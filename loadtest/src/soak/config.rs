@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use shardlog::client::Acks;
+use shardlog::units;
 
 /// How long a started broker may take to write its ready file.
 pub const BROKER_START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -40,13 +41,13 @@ impl From<SoakAcks> for Acks {
 #[derive(Args, Clone, Debug)]
 pub struct SoakArgs {
     /// How long the load runs, e.g. 90s, 30m, 1h (a bare number is seconds).
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = units::duration_plain_seconds)]
     pub duration: Duration,
     /// SIGKILL the broker at a uniformly random moment within every interval of this length.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = units::duration_plain_seconds)]
     pub kill_every: Option<Duration>,
     /// SIGTERM the broker at a uniformly random moment within every interval of this length.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = units::duration_plain_seconds)]
     pub sigterm_every: Option<Duration>,
     /// Records per second, over all producers.
     #[arg(long, default_value_t = 2000.0)]
@@ -66,7 +67,7 @@ pub struct SoakArgs {
     #[arg(long, default_value_t = 1)]
     pub idle_consumers: u32,
     /// Bytes of each record's value (at least 24: the harness's header).
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value = "256", value_parser = units::bytes_usize)]
     pub record_bytes: usize,
     /// When the broker acknowledges a produce.
     #[arg(long, value_enum, default_value = "durable")]
@@ -95,13 +96,13 @@ pub struct SoakArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// After a restart, how long the first produce may take to be accepted.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = units::duration_plain_seconds)]
     pub recovery_timeout: Duration,
     /// After the load stops, how long producers may wait for their last answers.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = units::duration_plain_seconds)]
     pub drain_timeout: Duration,
     /// How long reading every partition back may take.
-    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    #[arg(long, default_value = "300s", value_parser = units::duration_plain_seconds)]
     pub check_timeout: Duration,
     /// No live line every second.
     #[arg(long)]
@@ -134,38 +135,22 @@ impl SoakArgs {
     }
 }
 
-/// `250ms`, `20s`, `30m`, `1h`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 90s, 30m, 1h"))?;
-    let seconds = match unit {
-        "" | "s" => number,
-        "ms" => number / 1_000.0,
-        "m" => number * 60.0,
-        "h" => number * 3_600.0,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (ms, s, m, h)")),
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
-        assert_eq!(parse_duration("20"), Ok(Duration::from_secs(20)));
-        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
-        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
-        assert!(parse_duration("5 days").is_err());
-        assert!(parse_duration("m").is_err());
+    fn durations_take_units_and_a_plain_number_is_seconds() {
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: SoakArgs,
+        }
+        let args = Cli::parse_from(["soak", "--duration", "90", "--kill-every", "1.5m"]).args;
+        assert_eq!(args.duration, Duration::from_secs(90));
+        assert_eq!(args.kill_every, Some(Duration::from_secs(90)));
+        assert_eq!(args.check_timeout, Duration::from_secs(300));
+        assert!(Cli::try_parse_from(["soak", "--duration", "5 parsecs"]).is_err());
     }
 }
