@@ -15,7 +15,8 @@
 #                     --batch-bytes 1200 --linger-ms 0 --inflight 64
 #
 # Output: tmp/ab/<stamp>/results.md (a table per workload: records/s of
-# every run, the mean ratio B/A, ack p99 medians) and each run's report/.
+# every run, the mean ratio B/A, ack p99 medians, the broker's CPU per
+# record acknowledged) and each run's report/.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -160,28 +161,36 @@ for workload in batched one-per-request; do
             "$LOADTEST" --broker "$BROKER_ADDR" ${WORKLOADS[$workload]} \
                 --duration "$DURATION" --warmup "$WARMUP" --report "$dir/report" \
                 >"$dir/stdout.txt" 2>"$dir/live.log"
+            # The broker's CPU over its life (utime + stime, in clock ticks):
+            # divided by the records acknowledged, its CPU cost per record,
+            # steadier than throughput on a shared machine.
+            awk '{print $14 + $15}' "/proc/$BROKER_PID/stat" >"$dir/broker_cpu_ticks"
             stop_broker
         done
     done
 done
 
-python3 - "$OUT" "$A_REF ($A_SHA)" "$B_REF ($B_SHA)" "$RUNS" <<'PY' | tee "$OUT/results.md"
+python3 - "$OUT" "$A_REF ($A_SHA)" "$B_REF ($B_SHA)" "$RUNS" "$(getconf CLK_TCK)" <<'PY' | tee "$OUT/results.md"
 import json, os, statistics, sys
-out, a_name, b_name, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+out, a_name, b_name, runs, ticks_per_s = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 print(f"# A/B: A = {a_name}, B = {b_name}\n")
-print("| workload | A records/s | B records/s | B / A (means) | ack p99 ms, median: A -> B |")
-print("|---|---|---|---:|---|")
+print("| workload | A records/s | B records/s | B / A (means) | ack p99 ms, median: A -> B | broker CPU µs per record, median: A -> B |")
+print("|---|---|---|---:|---|---|")
 for workload in ("batched", "one-per-request"):
     rate = {"A": [], "B": []}
     p99 = {"A": [], "B": []}
+    cpu = {"A": [], "B": []}
     for side in "AB":
         for run in range(1, runs + 1):
             summary = json.load(open(os.path.join(out, workload, f"{side}-{run}", "report", "summary.json")))
             rate[side].append(summary["produce_records_per_s"])
             p99[side].append(summary["produce_ack_p99_us"] / 1000.0)
+            ticks = int(open(os.path.join(out, workload, f"{side}-{run}", "broker_cpu_ticks")).read())
+            cpu[side].append(ticks / ticks_per_s * 1e6 / max(summary["records_acknowledged"], 1))
     ratio = statistics.mean(rate["B"]) / statistics.mean(rate["A"])
     fmt = lambda xs: " · ".join(f"{x:,.0f}" for x in xs)
     print(f"| {workload} | {fmt(rate['A'])} | {fmt(rate['B'])} | {ratio:.2f} | "
-          f"{statistics.median(p99['A']):.1f} -> {statistics.median(p99['B']):.1f} |")
+          f"{statistics.median(p99['A']):.1f} -> {statistics.median(p99['B']):.1f} | "
+          f"{statistics.median(cpu['A']):.1f} -> {statistics.median(cpu['B']):.1f} |")
 PY
 log "results: $OUT/results.md"
