@@ -23,9 +23,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use hdrhistogram::Histogram;
 use shardlog::batch::builder::NewRecord;
 use shardlog::batch::{BatchBuilder, TimestampType};
-use shardlog::config::{
-    Durability, LogConfig, Preallocation, ShardStorageConfig, BATCH_BYTES_LIMIT,
-};
+use shardlog::config::{Durability, LogConfig, Preallocation, ShardStorageConfig, BATCH_BYTES_MAX};
 use shardlog::storage::{prime_executor_io, DmaStorage, PartitionLog, TailCache};
 
 const RECORD_BYTES: usize = 1024;
@@ -33,7 +31,7 @@ const CONCURRENT_APPENDERS: usize = 64;
 
 fn batch_of(records: usize) -> BytesMut {
     let value = vec![0x5Au8; RECORD_BYTES];
-    let mut builder = BatchBuilder::new(TimestampType::LogAppend, BATCH_BYTES_LIMIT);
+    let mut builder = BatchBuilder::new(TimestampType::LogAppend, BATCH_BYTES_MAX);
     for _ in 0..records {
         builder
             .append(&NewRecord {

@@ -17,7 +17,7 @@ use criterion::{
 
 use shardlog::batch::builder::NewRecord;
 use shardlog::batch::{validate, Batch, BatchBuilder, TimestampType};
-use shardlog::config::BATCH_BYTES_LIMIT;
+use shardlog::config::BATCH_BYTES_MAX;
 
 const VALUE_BYTES: usize = 1024;
 const RECORD_COUNTS: [usize; 2] = [16, 256];
@@ -35,7 +35,7 @@ fn records(count: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
 }
 
 fn encode(records: &[(Vec<u8>, Vec<u8>)]) -> Bytes {
-    let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_LIMIT);
+    let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_MAX);
     for (i, (key, value)) in records.iter().enumerate() {
         builder
             .append(&NewRecord {
@@ -76,7 +76,7 @@ fn bench_validate(c: &mut Criterion) {
         let batch = encode(&records(count));
         group.throughput(Throughput::Bytes(batch.len() as u64));
         group.bench_function(BenchmarkId::new("1KiB_records", count), |b| {
-            b.iter(|| validate(black_box(&batch), BATCH_BYTES_LIMIT).expect("valid"))
+            b.iter(|| validate(black_box(&batch), BATCH_BYTES_MAX).expect("valid"))
         });
     }
     group.finish();
@@ -90,7 +90,7 @@ fn bench_decode_iterate(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("1KiB_records", count), |b| {
             b.iter(|| {
                 let batch =
-                    Batch::decode(black_box(batch.clone()), BATCH_BYTES_LIMIT).expect("valid");
+                    Batch::decode(black_box(batch.clone()), BATCH_BYTES_MAX).expect("valid");
                 let mut value_bytes = 0;
                 for record in batch.records() {
                     value_bytes += black_box(&record.value).len();

@@ -10,11 +10,11 @@ pub const PAGE_BYTES: usize = 4096;
 
 /// The limits of the formats themselves (largest batch, most headers per
 /// record, longest name) are the protocol crate's, the same for clients.
-pub use crate::protocol::limits::{BATCH_BYTES_LIMIT, NAME_BYTES_MAX, RECORD_HEADERS_MAX};
+pub use crate::protocol::limits::{BATCH_BYTES_MAX, NAME_BYTES_MAX, RECORD_HEADERS_MAX};
 
 /// Largest segment file; positions inside a segment are stored as `u32` in
 /// the offset index.
-pub const SEGMENT_BYTES_LIMIT: u64 = u32::MAX as u64 - BATCH_BYTES_LIMIT as u64;
+pub const SEGMENT_BYTES_MAX: u64 = u32::MAX as u64 - BATCH_BYTES_MAX as u64;
 
 /// Smallest segment: rolling more often than this only makes files.
 pub const SEGMENT_BYTES_MIN: u64 = PAGE_BYTES as u64;
@@ -23,9 +23,9 @@ pub const SEGMENT_BYTES_MIN: u64 = PAGE_BYTES as u64;
 pub const PARTITIONS_MAX: u32 = 4096;
 
 /// Largest index interval: the index would be nearly useless beyond this.
-pub const INDEX_INTERVAL_BYTES_LIMIT: u32 = 64 << 20;
+pub const INDEX_INTERVAL_BYTES_MAX: u32 = 64 << 20;
 
-const _: () = assert!(BATCH_BYTES_LIMIT as u64 <= SEGMENT_BYTES_LIMIT);
+const _: () = assert!(BATCH_BYTES_MAX as u64 <= SEGMENT_BYTES_MAX);
 const _: () = assert!(SEGMENT_BYTES_MIN.is_multiple_of(PAGE_BYTES as u64));
 
 /// How a produce is acknowledged.
@@ -120,21 +120,20 @@ impl LogConfig {
     /// Refuses settings outside the hard limits, naming the setting.
     pub fn validate(&self) -> Result<(), String> {
         let seg = self.segment_bytes_max;
-        if !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_LIMIT).contains(&seg) {
+        if !(SEGMENT_BYTES_MIN..=SEGMENT_BYTES_MAX).contains(&seg) {
             return Err(format!(
-                "segment_bytes_max {seg} outside {SEGMENT_BYTES_MIN}..={SEGMENT_BYTES_LIMIT}"
+                "segment_bytes_max {seg} outside {SEGMENT_BYTES_MIN}..={SEGMENT_BYTES_MAX}"
             ));
         }
-        if self.index_interval_bytes == 0 || self.index_interval_bytes > INDEX_INTERVAL_BYTES_LIMIT
-        {
+        if self.index_interval_bytes == 0 || self.index_interval_bytes > INDEX_INTERVAL_BYTES_MAX {
             return Err(format!(
-                "index_interval_bytes {} outside 1..={INDEX_INTERVAL_BYTES_LIMIT}",
+                "index_interval_bytes {} outside 1..={INDEX_INTERVAL_BYTES_MAX}",
                 self.index_interval_bytes
             ));
         }
-        if self.batch_bytes_max == 0 || self.batch_bytes_max > BATCH_BYTES_LIMIT {
+        if self.batch_bytes_max == 0 || self.batch_bytes_max > BATCH_BYTES_MAX {
             return Err(format!(
-                "batch_bytes_max {} outside 1..={BATCH_BYTES_LIMIT}",
+                "batch_bytes_max {} outside 1..={BATCH_BYTES_MAX}",
                 self.batch_bytes_max
             ));
         }
@@ -210,7 +209,7 @@ mod tests {
             (
                 "batch_bytes_max",
                 LogConfig {
-                    batch_bytes_max: BATCH_BYTES_LIMIT + 1,
+                    batch_bytes_max: BATCH_BYTES_MAX + 1,
                     ..LogConfig::default()
                 },
             ),
@@ -246,13 +245,13 @@ mod tests {
 
 /// Most bytes of records one fetch response carries (a request asking for
 /// more gets this much), besides one first batch that may be larger.
-pub const FETCH_BYTES_LIMIT: usize = 64 << 20;
+pub const FETCH_BYTES_MAX: usize = 64 << 20;
 
 /// Most partition entries one request may name, over all its topics.
 pub const REQUEST_PARTITIONS_MAX: usize = 10_000;
 
 // ApiVersions version 1 advertises both as `u32`.
-const _: () = assert!(FETCH_BYTES_LIMIT <= u32::MAX as usize);
+const _: () = assert!(FETCH_BYTES_MAX <= u32::MAX as usize);
 const _: () = assert!(REQUEST_PARTITIONS_MAX <= u32::MAX as usize);
 
 /// The capacity a response buffer starts with: most answers (produce,
@@ -296,7 +295,7 @@ pub const METRICS_HEADERS_MAX: usize = 32;
 pub const METRICS_IO_TIMEOUT_MS: u64 = 5_000;
 
 /// Longest a fetch may long-poll, whatever it asks for.
-pub const FETCH_WAIT_MS_LIMIT: u32 = 60_000;
+pub const FETCH_WAIT_MS_MAX: u32 = 60_000;
 
 // Offline checks and the CLI (src/cli/, src/storage/check.rs).
 
@@ -415,11 +414,11 @@ impl Default for BrokerConfig {
 impl BrokerConfig {
     /// What a fetch holds of its core's in-flight budget from when it is
     /// read until its response is written: the records it may return (its
-    /// `max_bytes`, within [`FETCH_BYTES_LIMIT`]) and one batch more (a
+    /// `max_bytes`, within [`FETCH_BYTES_MAX`]) and one batch more (a
     /// response's first batch is returned whole, whatever the limits), but
     /// never more than the whole budget, so that one fetch can always run.
     pub fn fetch_response_reserve_bytes(&self, max_bytes: u32) -> usize {
-        let records = (max_bytes as usize).min(FETCH_BYTES_LIMIT);
+        let records = (max_bytes as usize).min(FETCH_BYTES_MAX);
         (records + self.log.batch_bytes_max as usize).min(self.inflight_bytes_per_core)
     }
 

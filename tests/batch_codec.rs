@@ -14,9 +14,9 @@ use shardlog::batch::header::{compute_crc, field};
 use shardlog::batch::{
     validate, Batch, BatchBuilder, BatchError, BatchHeader, Batches, TimestampType, HEADER_LEN,
 };
-use shardlog::config::BATCH_BYTES_LIMIT;
+use shardlog::config::BATCH_BYTES_MAX;
 
-const LIMIT: u32 = BATCH_BYTES_LIMIT;
+const LIMIT: u32 = BATCH_BYTES_MAX;
 
 /// A record as the test generates it; owns its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 
 use shardlog::batch::{validate, BatchError, Batches, HEADER_LEN};
-use shardlog::config::BATCH_BYTES_LIMIT;
+use shardlog::config::BATCH_BYTES_MAX;
 
 #[path = "codec/messages.rs"]
 mod messages;
@@ -49,7 +49,7 @@ const BOUNDARY_U32: [u32; 9] = [
     i32::MIN as u32,
     -2i32 as u32,
     u32::MAX, // -1 as an i32
-    BATCH_BYTES_LIMIT + 1,
+    BATCH_BYTES_MAX + 1,
 ];
 const BOUNDARY_U64: [u64; 5] = [0, i64::MAX as u64, i64::MIN as u64, -2i64 as u64, u64::MAX];
 
@@ -295,9 +295,9 @@ proptest! {
                 needed: if cut < HEADER_LEN { HEADER_LEN } else { batch.len() },
                 available: cut,
             };
-            prop_assert_eq!(validate(&short, BATCH_BYTES_LIMIT).err(), Some(truncated.clone()));
+            prop_assert_eq!(validate(&short, BATCH_BYTES_MAX).err(), Some(truncated.clone()));
             let run = view(&[&batch[..], &batch[..cut]].concat(), batch.len() + cut);
-            let items: Vec<_> = Batches::new(run, BATCH_BYTES_LIMIT).collect();
+            let items: Vec<_> = Batches::new(run, BATCH_BYTES_MAX).collect();
             let expected_items = if cut == 0 { 1 } else { 2 };
             prop_assert_eq!(items.len(), expected_items);
             prop_assert_eq!(&items[0].as_ref().expect("first batch is whole").bytes, &batch);

@@ -20,7 +20,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 
 use shardlog::batch::Batches;
-use shardlog::config::BATCH_BYTES_LIMIT;
+use shardlog::config::BATCH_BYTES_MAX;
 use shardlog::error::{ErrorCode, WireError};
 use shardlog::protocol::fetch::{FetchPartitionResponse, FetchRequest, FetchResponse};
 use shardlog::protocol::frame::{
@@ -148,7 +148,7 @@ proptest! {
             // Each batch is still a valid batch, in a buffer of its own.
             for topic in &produce.topics {
                 for p in &topic.partitions {
-                    prop_assert!(shardlog::batch::validate(&p.batch, BATCH_BYTES_LIMIT).is_ok());
+                    prop_assert!(shardlog::batch::validate(&p.batch, BATCH_BYTES_MAX).is_ok());
                 }
             }
         }
@@ -197,7 +197,7 @@ proptest! {
         let records: Vec<Bytes> = got.topics[0].1[0].records.clone();
         let split: Vec<Bytes> = records
             .into_iter()
-            .flat_map(|run| Batches::new(run, BATCH_BYTES_LIMIT))
+            .flat_map(|run| Batches::new(run, BATCH_BYTES_MAX))
             .map(|batch| batch.expect("valid batch").bytes)
             .collect();
         prop_assert_eq!(split, batches);

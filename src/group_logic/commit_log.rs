@@ -198,11 +198,11 @@ pub fn check_record(record: &Record) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::batch::Batches;
-    use crate::config::BATCH_BYTES_LIMIT;
+    use crate::config::BATCH_BYTES_MAX;
     use proptest::prelude::*;
 
     fn only_record(batch: bytes::BytesMut) -> Record {
-        let batch = Batches::new(batch.freeze(), BATCH_BYTES_LIMIT)
+        let batch = Batches::new(batch.freeze(), BATCH_BYTES_MAX)
             .next()
             .unwrap()
             .unwrap();
@@ -216,11 +216,11 @@ mod tests {
             metadata: "m".into(),
         };
         for value in [Some(commit), None] {
-            let batches = build_batches(&[(key(), value)], BATCH_BYTES_LIMIT, 1).unwrap();
+            let batches = build_batches(&[(key(), value)], BATCH_BYTES_MAX, 1).unwrap();
             let record = only_record(batches.into_iter().next().unwrap().0);
             assert_eq!(check_record(&record), Ok(()));
         }
-        let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_LIMIT);
+        let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_MAX);
         builder
             .append(&NewRecord {
                 key: Some(b"not a commit key"),
@@ -333,7 +333,7 @@ mod tests {
         let mut counted = 0;
         for (batch, count) in batches {
             counted += count;
-            for batch in Batches::new(batch.freeze(), BATCH_BYTES_LIMIT) {
+            for batch in Batches::new(batch.freeze(), BATCH_BYTES_MAX) {
                 for record in batch.unwrap().records() {
                     back.push((
                         decode_key(record.key.unwrap()).unwrap(),

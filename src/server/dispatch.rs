@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use futures_lite::future;
 
 use crate::config::{
-    BrokerConfig, FETCH_BYTES_LIMIT, FETCH_WAIT_MS_LIMIT, PARTITIONS_MAX, REQUEST_PARTITIONS_MAX,
+    BrokerConfig, FETCH_BYTES_MAX, FETCH_WAIT_MS_MAX, PARTITIONS_MAX, REQUEST_PARTITIONS_MAX,
     RESPONSE_BUFFER_BYTES_INITIAL,
 };
 use crate::error::ErrorCode;
@@ -211,8 +211,8 @@ fn broker_limits(config: &BrokerConfig) -> BrokerLimits {
         batch_bytes_max: config.log.batch_bytes_max,
         partitions_max: PARTITIONS_MAX,
         request_partitions_max: REQUEST_PARTITIONS_MAX as u32,
-        fetch_bytes_max: FETCH_BYTES_LIMIT as u32,
-        fetch_wait_ms_max: FETCH_WAIT_MS_LIMIT,
+        fetch_bytes_max: FETCH_BYTES_MAX as u32,
+        fetch_wait_ms_max: FETCH_WAIT_MS_MAX,
         segment_bytes_default: config.log.segment_bytes_max,
     }
 }

@@ -14,7 +14,7 @@ use super::io::{SegmentFile, Storage};
 use super::recovery::load_index;
 use super::segment::{parse_segment_name, segment_path, CursorItem, SegmentCursor, LOG_SUFFIX};
 use crate::batch::{Batch, Record};
-use crate::config::{BATCH_BYTES_LIMIT, CHECK_READ_BYTES};
+use crate::config::{BATCH_BYTES_MAX, CHECK_READ_BYTES};
 
 /// Checks one record's contents (its batch's CRC already held): `Err`
 /// says why the log's reader would refuse it.
@@ -141,7 +141,7 @@ pub async fn check_partition<S: Storage>(
         }
         let file = storage.open_segment(&path, false).await?;
         let size = file.size().await?;
-        let mut cursor = SegmentCursor::new(&file, 0, size, CHECK_READ_BYTES, BATCH_BYTES_LIMIT);
+        let mut cursor = SegmentCursor::new(&file, 0, size, CHECK_READ_BYTES, BATCH_BYTES_MAX);
         let mut batch_starts: HashMap<u64, u64> = HashMap::new();
         let mut next_offset = base;
         let mut bad_record: Option<Problem> = None;

@@ -32,7 +32,7 @@ use super::retention::{segments_to_delete, SegmentSummary};
 use super::segment::{parse_segment_name, CursorItem, Segment, SegmentCursor};
 use super::stats::LogStats;
 use crate::batch::{validate, Batch};
-use crate::config::{Durability, LogConfig, ShardStorageConfig, BATCH_BYTES_LIMIT, PAGE_BYTES};
+use crate::config::{Durability, LogConfig, ShardStorageConfig, BATCH_BYTES_MAX, PAGE_BYTES};
 use crate::waiters::{WaiterSet, WaiterSlot};
 
 /// Written at a clean close, removed at open: its presence means the index
@@ -147,7 +147,7 @@ impl<S: Storage> PartitionLog<S> {
         let limits = ScanLimits {
             index_interval_bytes: config.index_interval_bytes,
             read_chunk_bytes: shard_config.read_chunk_bytes,
-            batch_bytes_limit: BATCH_BYTES_LIMIT,
+            batch_bytes_limit: BATCH_BYTES_MAX,
         };
         let marker = dir.join(CLEAN_SHUTDOWN_MARKER);
         let mode = if marker.exists() {
@@ -344,7 +344,7 @@ impl<S: Storage> PartitionLog<S> {
             sealed_next_offset,
         } = self.locate(offset);
         let chunk = max_bytes.clamp(PAGE_BYTES, self.open.limits.read_chunk_bytes);
-        let mut cursor = SegmentCursor::new(&*file, position, end, chunk, BATCH_BYTES_LIMIT);
+        let mut cursor = SegmentCursor::new(&*file, position, end, chunk, BATCH_BYTES_MAX);
         let mut batches = Vec::new();
         let mut total = 0usize;
         loop {
@@ -413,7 +413,7 @@ impl<S: Storage> PartitionLog<S> {
                 break;
             };
             for bytes in &read.batches {
-                let batch = Batch::decode(bytes.clone(), BATCH_BYTES_LIMIT)?;
+                let batch = Batch::decode(bytes.clone(), BATCH_BYTES_MAX)?;
                 if batch.header.max_timestamp_ms < timestamp_ms {
                     continue;
                 }
@@ -425,7 +425,7 @@ impl<S: Storage> PartitionLog<S> {
                     return Ok(found);
                 }
             }
-            offset = crate::batch::BatchHeader::parse(last, BATCH_BYTES_LIMIT)?.next_offset();
+            offset = crate::batch::BatchHeader::parse(last, BATCH_BYTES_MAX)?.next_offset();
         }
         Ok(None)
     }

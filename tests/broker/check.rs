@@ -10,7 +10,7 @@ use shardlog::batch::builder::NewRecord;
 use shardlog::batch::header::stamp_base_offset;
 use shardlog::batch::{BatchBuilder, BatchHeader, TimestampType};
 use shardlog::client::{Admin, ConnectionConfig};
-use shardlog::config::BATCH_BYTES_LIMIT;
+use shardlog::config::BATCH_BYTES_MAX;
 use shardlog::protocol::produce::Acks;
 
 use crate::common::{batch, Broker, DataDir};
@@ -140,7 +140,7 @@ fn stopped_data_dir_with_a_commit(name: &str) -> (DataDir, PathBuf, String) {
 
 /// The length of the batch at the start of a segment's bytes.
 fn first_batch_length(segment: &[u8]) -> usize {
-    let header = BatchHeader::parse(segment, BATCH_BYTES_LIMIT).expect("a batch");
+    let header = BatchHeader::parse(segment, BATCH_BYTES_MAX).expect("a batch");
     header.batch_length as usize
 }
 
@@ -179,7 +179,7 @@ fn a_committed_offsets_record_that_does_not_decode_is_found() {
     let (dir, segment, name) = stopped_data_dir_with_a_commit("check-offsets-record");
     let mut bytes = std::fs::read(&segment).unwrap();
     let end = first_batch_length(&bytes);
-    let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_LIMIT);
+    let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_MAX);
     builder
         .append(&NewRecord {
             key: Some(b"not a commit key"),

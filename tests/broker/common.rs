@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use shardlog::batch::builder::NewRecord;
 use shardlog::batch::{BatchBuilder, TimestampType};
-use shardlog::config::BATCH_BYTES_LIMIT;
+use shardlog::config::BATCH_BYTES_MAX;
 use shardlog::protocol::frame::{finish_frame, RequestHeader, ResponseHeader, LENGTH_BYTES};
 use shardlog::protocol::topics::{CreateTopicRequest, TopicSettings};
 use shardlog::protocol::{ApiKey, WireReader};
@@ -261,7 +261,7 @@ impl Client {
 
 /// A batch of `count` records with values `"{tag}-{i}"`.
 pub fn batch(tag: &str, count: u32) -> BytesMut {
-    let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_LIMIT);
+    let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_MAX);
     for i in 0..count {
         let value = format!("{tag}-{i}");
         builder

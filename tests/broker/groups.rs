@@ -1045,7 +1045,7 @@ fn key_without_topic_id(group: &str, topic: &str, partition: u32) -> Vec<u8> {
 fn offsets_committed_before_topic_ids_belong_to_the_topics_of_then() {
     use shardlog::batch::builder::NewRecord;
     use shardlog::batch::{BatchBuilder, TimestampType};
-    use shardlog::config::BATCH_BYTES_LIMIT;
+    use shardlog::config::BATCH_BYTES_MAX;
     use shardlog::group_logic::commit_log::{encode_value, CommitValue};
     use shardlog::group_logic::{offsets_partition, OFFSETS_LOG};
 
@@ -1056,7 +1056,7 @@ fn offsets_committed_before_topic_ids_belong_to_the_topics_of_then() {
          old 2 - - 1073741824\n",
     )
     .unwrap();
-    let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_LIMIT);
+    let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_MAX);
     // "gone" was deleted before the upgrade, its offset never dropped.
     for (topic, partition, offset) in [("old", 0, 3), ("old", 1, 4), ("gone", 0, 9)] {
         let key = key_without_topic_id("legacy", topic, partition);

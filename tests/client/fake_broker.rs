@@ -13,7 +13,7 @@ use std::thread;
 use bytes::{Bytes, BytesMut};
 
 use shardlog::batch::{validate, Batch};
-use shardlog::config::BATCH_BYTES_LIMIT;
+use shardlog::config::BATCH_BYTES_MAX;
 use shardlog::error::ErrorCode;
 use shardlog::protocol::fetch::{FetchPartitionResponse, FetchResponse};
 use shardlog::protocol::frame::{self, FrameCheck, REQUEST_HEADER_BYTES};
@@ -168,7 +168,7 @@ impl FakeBroker {
         batches
             .iter()
             .flat_map(|b| {
-                let batch = Batch::decode(b.clone(), BATCH_BYTES_LIMIT).unwrap();
+                let batch = Batch::decode(b.clone(), BATCH_BYTES_MAX).unwrap();
                 batch
                     .records()
                     .map(|r| String::from_utf8(r.value.to_vec()).unwrap())
@@ -186,7 +186,7 @@ pub fn closed_port() -> u16 {
 
 fn next_offset(log: &[Bytes]) -> u64 {
     log.last().map_or(0, |b| {
-        Batch::decode(b.clone(), BATCH_BYTES_LIMIT)
+        Batch::decode(b.clone(), BATCH_BYTES_MAX)
             .unwrap()
             .header
             .next_offset()
@@ -274,7 +274,7 @@ fn answer(
                         });
                         continue;
                     }
-                    let mut valid = validate(&p.batch, BATCH_BYTES_LIMIT).expect("valid batch");
+                    let mut valid = validate(&p.batch, BATCH_BYTES_MAX).expect("valid batch");
                     let log = state.logs.entry(key.clone()).or_default();
                     let base = next_offset(log);
                     valid.stamp(&mut p.batch, base, 1_700_000_000_000);
@@ -305,7 +305,7 @@ fn answer(
                     let mut batches = Vec::new();
                     let mut bytes = 0;
                     for b in log {
-                        let header = Batch::decode(b.clone(), BATCH_BYTES_LIMIT).unwrap().header;
+                        let header = Batch::decode(b.clone(), BATCH_BYTES_MAX).unwrap().header;
                         if header.next_offset() <= p.offset {
                             continue;
                         }

@@ -21,7 +21,7 @@ use shardlog::batch::header::{compute_crc, field};
 use shardlog::batch::{validate, Batch, BatchBuilder, BatchHeader, Batches, HEADER_LEN};
 use shardlog::client::connection::decode_response;
 use shardlog::client::consumer::records_from;
-use shardlog::config::BATCH_BYTES_LIMIT;
+use shardlog::config::BATCH_BYTES_MAX;
 use shardlog::error::ErrorCode;
 use shardlog::protocol::fetch::FetchResponse;
 use shardlog::protocol::frame::{
@@ -296,12 +296,12 @@ pub fn check_response_stream(api: ApiKey, buf: &[u8]) -> Verdict {
 /// One buffer that should hold exactly one batch, and the same buffer as a
 /// run of batches (a fetch's records, a segment read).
 pub fn check_batch(buf: &[u8]) -> Verdict {
-    let header = BatchHeader::parse(buf, BATCH_BYTES_LIMIT);
-    let valid = validate(buf, BATCH_BYTES_LIMIT);
+    let header = BatchHeader::parse(buf, BATCH_BYTES_MAX);
+    let valid = validate(buf, BATCH_BYTES_MAX);
     if let Ok(valid) = &valid {
         ensure!(Ok(valid.header) == header, "validate and parse disagree");
     }
-    let decoded = Batch::decode(Bytes::copy_from_slice(buf), BATCH_BYTES_LIMIT);
+    let decoded = Batch::decode(Bytes::copy_from_slice(buf), BATCH_BYTES_MAX);
     ensure!(
         decoded.is_ok() == valid.is_ok(),
         "Batch::decode says {:?}, validate {:?}",
@@ -317,7 +317,7 @@ pub fn check_batch(buf: &[u8]) -> Verdict {
 /// A run of batches: each batch yielded is the next slice of the run, the
 /// walk stops at the first error, and a run without one is read whole.
 pub fn check_batches(run: &[u8]) -> Verdict {
-    let mut walk = Batches::new(Bytes::copy_from_slice(run), BATCH_BYTES_LIMIT);
+    let mut walk = Batches::new(Bytes::copy_from_slice(run), BATCH_BYTES_MAX);
     let mut consumed = 0;
     for item in walk.by_ref() {
         let Ok(batch) = item else {
@@ -355,7 +355,7 @@ fn check_valid_batch(batch: &Batch) -> Verdict {
         records.len(),
         header.record_count
     );
-    let mut builder = BatchBuilder::new(header.timestamp_type(), BATCH_BYTES_LIMIT);
+    let mut builder = BatchBuilder::new(header.timestamp_type(), BATCH_BYTES_MAX);
     for (index, record) in records.iter().enumerate() {
         ensure!(
             record.offset == header.base_offset + index as u64,
@@ -383,7 +383,7 @@ fn check_valid_batch(batch: &Batch) -> Verdict {
             .map_err(|e| format!("record {index} of a valid batch cannot be rebuilt: {e}"))?;
     }
     let mut rebuilt = builder.finish().ok_or("a valid batch without records")?;
-    let mut valid = validate(&rebuilt, BATCH_BYTES_LIMIT)
+    let mut valid = validate(&rebuilt, BATCH_BYTES_MAX)
         .map_err(|e| format!("the rebuilt batch does not validate: {e}"))?;
     // The broker's stamp: the base offset, and a log-append time.
     valid.stamp(&mut rebuilt, header.base_offset, header.first_timestamp_ms);

@@ -11,7 +11,7 @@ use proptest::prelude::*;
 
 use shardlog::batch::builder::NewRecord;
 use shardlog::batch::{BatchBuilder, TimestampType};
-use shardlog::config::BATCH_BYTES_LIMIT;
+use shardlog::config::BATCH_BYTES_MAX;
 use shardlog::error::ErrorCode;
 use shardlog::protocol::fetch::{
     FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse,
@@ -69,7 +69,7 @@ pub fn in_record() -> impl Strategy<Value = InRecord> {
 /// A real record batch, as `BatchBuilder` writes it.
 pub fn batch() -> impl Strategy<Value = Bytes> {
     (vec(in_record(), 1..4), timestamp_type()).prop_map(|(records, timestamp_type)| {
-        let mut builder = BatchBuilder::new(timestamp_type, BATCH_BYTES_LIMIT);
+        let mut builder = BatchBuilder::new(timestamp_type, BATCH_BYTES_MAX);
         for (key, value, headers, timestamp_ms) in &records {
             let headers: Vec<(&str, &[u8])> = headers
                 .iter()

@@ -8,7 +8,7 @@ use bytes::BytesMut;
 use glommio::{LocalExecutorBuilder, Placement};
 use shardlog::batch::builder::NewRecord;
 use shardlog::batch::{Batch, BatchBuilder, TimestampType};
-use shardlog::config::{LogConfig, ShardStorageConfig, BATCH_BYTES_LIMIT};
+use shardlog::config::{LogConfig, ShardStorageConfig, BATCH_BYTES_MAX};
 use shardlog::storage::{prime_executor_io, PartitionLog, ReadBatches, Storage, TailCache};
 
 /// A directory under `<repo>/tmp/tests`, removed when dropped.
@@ -80,7 +80,7 @@ pub async fn open<S: Storage>(storage: S, dir: &Path, config: LogConfig) -> Part
 
 /// A batch of `count` records whose values name `tag` and the record index.
 pub fn batch(tag: u64, count: u32, value_bytes: usize) -> BytesMut {
-    let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_LIMIT);
+    let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_MAX);
     for i in 0..count {
         let mut value = format!("{tag}:{i}:").into_bytes();
         value.resize(value_bytes.max(value.len()), b'x');
@@ -120,7 +120,7 @@ pub async fn read_all<S: Storage>(
             return records;
         }
         for bytes in batches {
-            let batch = Batch::decode(bytes, BATCH_BYTES_LIMIT).expect("valid batch");
+            let batch = Batch::decode(bytes, BATCH_BYTES_MAX).expect("valid batch");
             for record in batch.records() {
                 if record.offset >= offset {
                     assert_eq!(record.offset, offset, "offsets are dense");

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use shardlog::batch::{Batch, BatchHeader};
-use shardlog::config::{Durability, LogConfig, BATCH_BYTES_LIMIT};
+use shardlog::config::{Durability, LogConfig, BATCH_BYTES_MAX};
 use shardlog::storage::faults::{FaultPlan, FaultyStorage};
 use shardlog::storage::{DmaStorage, StorageError};
 
@@ -175,12 +175,12 @@ async fn verify(path: &std::path::Path, acked: &HashMap<u64, u64>, seed: u64, ep
     while offset < log.latest_offset() {
         let read = log.read(offset, 1 << 20).await.expect("read");
         for bytes in read.batches {
-            let header = BatchHeader::parse(&bytes, BATCH_BYTES_LIMIT).unwrap();
+            let header = BatchHeader::parse(&bytes, BATCH_BYTES_MAX).unwrap();
             assert_eq!(
                 header.base_offset, offset,
                 "seed {seed} epoch {epoch}: dense"
             );
-            let batch = Batch::decode(bytes, BATCH_BYTES_LIMIT).expect("valid");
+            let batch = Batch::decode(bytes, BATCH_BYTES_MAX).expect("valid");
             let record = batch.records().next().unwrap();
             let tag = u64::from_le_bytes(
                 record.headers().next().unwrap().value[..8]

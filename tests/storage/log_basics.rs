@@ -3,9 +3,7 @@
 
 use futures_lite::future::zip;
 use shardlog::batch::{Batch, BatchHeader};
-use shardlog::config::{
-    Durability, LogConfig, Preallocation, ShardStorageConfig, BATCH_BYTES_LIMIT,
-};
+use shardlog::config::{Durability, LogConfig, Preallocation, ShardStorageConfig, BATCH_BYTES_MAX};
 use shardlog::storage::faults::{FaultPlan, FaultyStorage};
 use shardlog::storage::{DmaStorage, PartitionLog, StorageError, TailCache};
 
@@ -44,7 +42,7 @@ fn appends_get_dense_offsets_and_read_back_byte_identical() {
             let got = &read.batches[0];
             assert_eq!(&got[8..], &bytes[8..]);
             assert_eq!(
-                BatchHeader::parse(got, BATCH_BYTES_LIMIT)
+                BatchHeader::parse(got, BATCH_BYTES_MAX)
                     .unwrap()
                     .base_offset,
                 *base
@@ -346,7 +344,7 @@ fn oversized_and_malformed_batches_are_refused_without_effect() {
             0
         );
         let read = log.read(0, 100).await.unwrap();
-        let decoded = Batch::decode(read.batches[0].clone(), BATCH_BYTES_LIMIT).unwrap();
+        let decoded = Batch::decode(read.batches[0].clone(), BATCH_BYTES_MAX).unwrap();
         assert_eq!(decoded.records().count(), 1);
         log.close().await.unwrap();
     });

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use shardlog::batch::Batch;
-use shardlog::config::{Durability, LogConfig, Preallocation, BATCH_BYTES_LIMIT};
+use shardlog::config::{Durability, LogConfig, Preallocation, BATCH_BYTES_MAX};
 use shardlog::storage::{DmaStorage, PartitionLog};
 
 use crate::common::{batch, open, read_all, run, small_config, TempDir};
@@ -135,7 +135,7 @@ async fn check_seed(seed: u64, path: PathBuf) {
 }
 
 fn values_of(bytes: &bytes::BytesMut) -> Vec<Vec<u8>> {
-    let batch = Batch::decode(bytes.clone().freeze(), BATCH_BYTES_LIMIT).expect("valid");
+    let batch = Batch::decode(bytes.clone().freeze(), BATCH_BYTES_MAX).expect("valid");
     batch.records().map(|r| r.value.to_vec()).collect()
 }
 
@@ -182,7 +182,7 @@ async fn check_read(
             i == 0 || total <= max_bytes,
             "{context}: max_bytes honoured past the first batch"
         );
-        let batch = Batch::decode(bytes.clone(), BATCH_BYTES_LIMIT).expect("valid batch");
+        let batch = Batch::decode(bytes.clone(), BATCH_BYTES_MAX).expect("valid batch");
         if i == 0 {
             assert!(
                 batch.header.base_offset <= from && from <= batch.header.last_offset(),

@@ -2,7 +2,7 @@
 //! `shardlog::config`). Each config's `Default` is the documented default and
 //! `validate` refuses values outside the hard limits, naming the setting.
 
-use shardlog_protocol::limits::BATCH_BYTES_LIMIT;
+use shardlog_protocol::limits::BATCH_BYTES_MAX;
 use shardlog_protocol::produce::Acks;
 
 /// Bytes read from the socket at a time while waiting for a frame's length.
@@ -17,7 +17,7 @@ pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
 
 /// Most requests one connection may have in flight: each holds its encoded
 /// request until answered, so this bounds the memory of a retry.
-pub const IN_FLIGHT_LIMIT: usize = 1024;
+pub const IN_FLIGHT_MAX: usize = 1024;
 
 /// `Producer::send` looks for answers and due batches at most this often
 /// (and whenever a batch fills): a few system calls per record would cap
@@ -35,9 +35,9 @@ pub const RESPONSE_OVERHEAD_BYTES: u32 = 1 << 20;
 
 /// Largest response frame any client connection accepts: a fetch of at
 /// most this many bytes of batches plus overhead.
-pub const RESPONSE_BYTES_LIMIT: u32 = 4 * BATCH_BYTES_LIMIT + RESPONSE_OVERHEAD_BYTES;
+pub const RESPONSE_BYTES_MAX: u32 = 4 * BATCH_BYTES_MAX + RESPONSE_OVERHEAD_BYTES;
 
-const _: () = assert!(BATCH_BYTES_LIMIT < RESPONSE_BYTES_LIMIT - RESPONSE_OVERHEAD_BYTES);
+const _: () = assert!(BATCH_BYTES_MAX < RESPONSE_BYTES_MAX - RESPONSE_OVERHEAD_BYTES);
 
 /// Timeouts and limits of one connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,7 +56,7 @@ impl Default for ConnectionConfig {
         ConnectionConfig {
             connect_timeout_ms: 5_000,
             request_timeout_ms: 30_000,
-            response_bytes_max: BATCH_BYTES_LIMIT + RESPONSE_OVERHEAD_BYTES,
+            response_bytes_max: BATCH_BYTES_MAX + RESPONSE_OVERHEAD_BYTES,
         }
     }
 }
@@ -69,9 +69,9 @@ impl ConnectionConfig {
         if self.request_timeout_ms == 0 {
             return Err("request_timeout_ms must be at least 1".into());
         }
-        if !(RESPONSE_OVERHEAD_BYTES..=RESPONSE_BYTES_LIMIT).contains(&self.response_bytes_max) {
+        if !(RESPONSE_OVERHEAD_BYTES..=RESPONSE_BYTES_MAX).contains(&self.response_bytes_max) {
             return Err(format!(
-                "response_bytes_max {} outside {RESPONSE_OVERHEAD_BYTES}..={RESPONSE_BYTES_LIMIT}",
+                "response_bytes_max {} outside {RESPONSE_OVERHEAD_BYTES}..={RESPONSE_BYTES_MAX}",
                 self.response_bytes_max
             ));
         }
@@ -129,9 +129,9 @@ impl ProducerConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.connection.validate()?;
         let batch = self.batch_bytes_max;
-        if !(shardlog_protocol::batch::HEADER_LEN as u32 + 1..=BATCH_BYTES_LIMIT).contains(&batch) {
+        if !(shardlog_protocol::batch::HEADER_LEN as u32 + 1..=BATCH_BYTES_MAX).contains(&batch) {
             return Err(format!(
-                "batch_bytes_max {batch} outside {}..={BATCH_BYTES_LIMIT}",
+                "batch_bytes_max {batch} outside {}..={BATCH_BYTES_MAX}",
                 shardlog_protocol::batch::HEADER_LEN + 1
             ));
         }
@@ -141,9 +141,9 @@ impl ProducerConfig {
                 self.request_bytes_max
             ));
         }
-        if !(1..=IN_FLIGHT_LIMIT).contains(&self.max_in_flight) {
+        if !(1..=IN_FLIGHT_MAX).contains(&self.max_in_flight) {
             return Err(format!(
-                "max_in_flight {} outside 1..={IN_FLIGHT_LIMIT}",
+                "max_in_flight {} outside 1..={IN_FLIGHT_MAX}",
                 self.max_in_flight
             ));
         }
@@ -199,9 +199,9 @@ impl ConnectionConfig {
     /// one whole batch past the limit, and the overhead).
     pub fn with_fetch_room(mut self, max_bytes: u32) -> Self {
         let needed = max_bytes
-            .saturating_add(BATCH_BYTES_LIMIT)
+            .saturating_add(BATCH_BYTES_MAX)
             .saturating_add(RESPONSE_OVERHEAD_BYTES)
-            .min(RESPONSE_BYTES_LIMIT);
+            .min(RESPONSE_BYTES_MAX);
         self.response_bytes_max = self.response_bytes_max.max(needed);
         self
     }
@@ -213,11 +213,11 @@ impl ConsumerConfig {
         if self.max_bytes == 0 || self.partition_max_bytes == 0 {
             return Err("max_bytes and partition_max_bytes must be at least 1".into());
         }
-        let fetch_limit = RESPONSE_BYTES_LIMIT - RESPONSE_OVERHEAD_BYTES - BATCH_BYTES_LIMIT;
+        let fetch_limit = RESPONSE_BYTES_MAX - RESPONSE_OVERHEAD_BYTES - BATCH_BYTES_MAX;
         if self.max_bytes > fetch_limit {
             return Err(format!("max_bytes {} above {fetch_limit}", self.max_bytes));
         }
-        let needed = self.max_bytes + BATCH_BYTES_LIMIT + RESPONSE_OVERHEAD_BYTES;
+        let needed = self.max_bytes + BATCH_BYTES_MAX + RESPONSE_OVERHEAD_BYTES;
         if self.connection.response_bytes_max < needed {
             return Err(format!(
                 "connection.response_bytes_max {} cannot hold a fetch of max_bytes {} \

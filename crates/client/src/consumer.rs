@@ -20,7 +20,7 @@ use super::error::{check_partition_code, ClientError, ClientResult};
 use shardlog_protocol::batch::{Batches, Header};
 use shardlog_protocol::error::ErrorCode;
 use shardlog_protocol::fetch::{FetchPartition, FetchRequest, FetchResponse};
-use shardlog_protocol::limits::BATCH_BYTES_LIMIT;
+use shardlog_protocol::limits::BATCH_BYTES_MAX;
 use shardlog_protocol::offsets::{ListOffsetsRequest, ListOffsetsResponse, OffsetSpec};
 use shardlog_protocol::ApiKey;
 
@@ -414,7 +414,7 @@ pub fn records_from(
 ) -> ClientResult<(Vec<ConsumedRecord>, u64)> {
     let mut found = Vec::new();
     let mut next = position;
-    for batch in Batches::new(records, BATCH_BYTES_LIMIT) {
+    for batch in Batches::new(records, BATCH_BYTES_MAX) {
         let batch = batch.map_err(|source| ClientError::CorruptBatch {
             topic: topic.to_string(),
             partition,
@@ -476,7 +476,7 @@ mod tests {
     fn batches(runs: &[(u64, u64)]) -> Bytes {
         let mut out = BytesMut::new();
         for &(base, count) in runs {
-            let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_LIMIT);
+            let mut builder = BatchBuilder::new(TimestampType::Create, BATCH_BYTES_MAX);
             for i in 0..count {
                 let value = (base + i).to_string();
                 builder

@@ -4,7 +4,7 @@
 
 /// Largest record batch any component accepts, whatever the configuration
 /// says. The batch length field is a `u32`; this keeps far below it.
-pub const BATCH_BYTES_LIMIT: u32 = 64 << 20;
+pub const BATCH_BYTES_MAX: u32 = 64 << 20;
 
 /// Most headers one record may carry (the header count is a `u16`).
 pub const RECORD_HEADERS_MAX: usize = u16::MAX as usize;

@@ -17,7 +17,7 @@ use std::time::Instant;
 use super::{refuse, GroupAnswer, GroupCoordinator};
 use crate::batch::Batches;
 use crate::config::{
-    Durability, LogConfig, BATCH_BYTES_LIMIT, GROUPS_PER_CORE_MAX, OFFSETS_SEGMENT_BYTES,
+    Durability, LogConfig, BATCH_BYTES_MAX, GROUPS_PER_CORE_MAX, OFFSETS_SEGMENT_BYTES,
     OFFSET_METADATA_BYTES_MAX,
 };
 use crate::error::{ErrorCode, WireError};
@@ -105,7 +105,7 @@ impl GroupCoordinator {
                 break;
             }
             for bytes in read.batches {
-                for batch in Batches::new(bytes, BATCH_BYTES_LIMIT) {
+                for batch in Batches::new(bytes, BATCH_BYTES_MAX) {
                     let batch = batch.map_err(|e| e.to_string())?;
                     offset = offset.max(batch.header.next_offset());
                     for record in batch.records() {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::config::{FETCH_BYTES_LIMIT, FETCH_WAIT_MS_LIMIT};
+use crate::config::{FETCH_BYTES_MAX, FETCH_WAIT_MS_MAX};
 use crate::error::ErrorCode;
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse, FetchRequest, FetchResponse};
 use crate::router::shard_for;
@@ -237,8 +237,8 @@ impl Shard {
     /// `max_wait_ms`, at once if a partition has an error, or when the
     /// broker starts shutting down; woken by appends rather than by polling.
     pub async fn route_fetch(self: &Rc<Self>, request: FetchRequest) -> FetchResponse {
-        let wait = Duration::from_millis(u64::from(request.max_wait_ms.min(FETCH_WAIT_MS_LIMIT)));
-        let max_bytes = (request.max_bytes as usize).min(FETCH_BYTES_LIMIT);
+        let wait = Duration::from_millis(u64::from(request.max_wait_ms.min(FETCH_WAIT_MS_MAX)));
+        let max_bytes = (request.max_bytes as usize).min(FETCH_BYTES_MAX);
         let deadline = Instant::now() + wait;
         loop {
             let topics = self.fetch_once(&request.topics, max_bytes).await;
