@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use super::histogram::{Histogram, LATENCY_BOUNDS_US};
 use super::window::{LatencyWindow, WindowSummary};
+use crate::error::ErrorCode;
 use crate::protocol::ApiKey;
 use crate::storage::LogStats;
 
@@ -87,8 +88,8 @@ impl CoreMetrics {
 
     /// A partition answered with `code` on this core (responses' top-level
     /// codes are counted by `on_response`).
-    pub fn on_error(&mut self, code: u16) {
-        *self.errors.entry(code).or_default() += 1;
+    pub fn on_error(&mut self, code: ErrorCode) {
+        *self.errors.entry(code as u16).or_default() += 1;
     }
 
     pub fn on_produce_bytes(&mut self, bytes: usize) {

@@ -168,7 +168,7 @@ impl Partitions {
 
     /// Counts a partition's answer that is an error: for the core, and for
     /// the partition's log when it has one.
-    fn count_error(&self, log: Option<&PartitionLog<ShardStorage>>, code: u16) {
+    fn count_error(&self, log: Option<&PartitionLog<ShardStorage>>, code: ErrorCode) {
         count_error(&self.metrics, log, code);
     }
 
@@ -207,7 +207,7 @@ impl Partitions {
                         Err(e) => (ErrorCode::from(&e), NO_OFFSET),
                     },
                 };
-                count_error(&metrics, log.as_ref(), error_code as u16);
+                count_error(&metrics, log.as_ref(), error_code);
                 responses.push(ProducePartitionResponse {
                     partition,
                     error_code: error_code as u16,
@@ -235,8 +235,9 @@ impl Partitions {
                 ..Default::default()
             };
             let log = self.log(topic, p.partition);
+            let mut error = ErrorCode::None;
             match &log {
-                None => response.error_code = self.missing_partition(topic) as u16,
+                None => error = self.missing_partition(topic),
                 Some(log) => {
                     response.high_watermark = log.latest_offset();
                     response.log_start_offset = log.earliest_offset();
@@ -254,11 +255,12 @@ impl Partitions {
                             response.log_start_offset = read.log_start_offset;
                             response.records = budget.keep(read.batches, p.max_bytes as usize);
                         }
-                        Err(e) => response.error_code = ErrorCode::from(&e) as u16,
+                        Err(e) => error = ErrorCode::from(&e),
                     }
                 }
             }
-            self.count_error(log.as_ref(), response.error_code);
+            response.error_code = error as u16;
+            self.count_error(log.as_ref(), error);
             responses.push(response);
         }
         responses
@@ -308,7 +310,7 @@ impl Partitions {
                     },
                 },
             };
-            self.count_error(log.as_ref(), error_code as u16);
+            self.count_error(log.as_ref(), error_code);
             responses.push(PartitionOffset {
                 partition,
                 error_code: error_code as u16,
@@ -452,9 +454,9 @@ impl Partitions {
 fn count_error(
     metrics: &RefCell<CoreMetrics>,
     log: Option<&PartitionLog<ShardStorage>>,
-    code: u16,
+    code: ErrorCode,
 ) {
-    if code == ErrorCode::None as u16 {
+    if code == ErrorCode::None {
         return;
     }
     if let Some(log) = log {

@@ -272,7 +272,7 @@ impl<S: Storage> PartitionLog<S> {
     }
 
     /// Counts an error answer (a wire error code) about this partition.
-    pub fn record_error(&self, code: u16) {
+    pub fn record_error(&self, code: crate::error::ErrorCode) {
         self.open.stats.borrow_mut().on_error(code);
     }
 

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::error::ErrorCode;
 use crate::metrics::histogram::{
     Histogram, BATCHES_PER_COMMIT_BOUNDS, BYTES_PER_COMMIT_BOUNDS, LATENCY_BOUNDS_US,
 };
@@ -70,8 +71,9 @@ impl LogStats {
         self.fsync_latency_us.record(micros(took));
     }
 
-    pub fn on_error(&mut self, code: u16) {
-        *self.errors.entry(code).or_default() += 1;
+    /// Counts an error answer about this partition, by its wire number.
+    pub fn on_error(&mut self, code: ErrorCode) {
+        *self.errors.entry(code as u16).or_default() += 1;
     }
 
     pub fn on_read(&mut self, bytes: usize) {

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use super::GroupCoordinator;
+use super::{GroupCoordinator, OffsetsLogError};
 use crate::config::{Durability, OFFSETS_DELETED_TOPICS_CHECK_MS};
 use crate::group_logic::commit_log::{
     build_batches, compaction_due, encoded_len, CommitKey, CommitValue,
@@ -134,9 +134,8 @@ impl GroupCoordinator {
         &self,
         log: &PartitionLog<ShardStorage>,
         entries: &[(CommitKey, Option<CommitValue>)],
-    ) -> Result<(), String> {
-        let batches = build_batches(entries, log.config().batch_bytes_max, now_ms())
-            .map_err(|e| e.to_string())?;
+    ) -> Result<(), OffsetsLogError> {
+        let batches = build_batches(entries, log.config().batch_bytes_max, now_ms())?;
         // Queued before any await: nothing can come between the snapshot
         // and its records.
         let start = log.latest_offset();
@@ -145,15 +144,9 @@ impl GroupCoordinator {
             .map(|(batch, _)| log.submit_append(batch, Durability::Durable))
             .collect();
         for ticket in tickets {
-            ticket
-                .map_err(|e| e.to_string())?
-                .await
-                .map_err(|e| e.to_string())?;
+            ticket?.await?;
         }
-        let report = log
-            .delete_segments_before(start)
-            .await
-            .map_err(|e| e.to_string())?;
+        let report = log.delete_segments_before(start).await?;
         tracing::info!(
             dir = %log.dir().display(),
             live_entries = entries.len(),

@@ -25,6 +25,7 @@
 
 mod cleanup;
 mod lag;
+mod log_error;
 mod members;
 mod offsets;
 
@@ -33,6 +34,8 @@ mod tests;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
+
+pub use log_error::OffsetsLogError;
 
 use crate::error::{ErrorCode, WireError};
 use crate::group_logic::membership::Group;

@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::{refuse, GroupAnswer, GroupCoordinator};
+use super::{refuse, GroupAnswer, GroupCoordinator, OffsetsLogError};
 use crate::batch::Batches;
 use crate::config::{
     Durability, LogConfig, BATCH_BYTES_MAX, GROUPS_PER_CORE_MAX, OFFSETS_SEGMENT_BYTES,
@@ -77,7 +77,7 @@ impl GroupCoordinator {
         log: PartitionLog<ShardStorage>,
         read_bytes: usize,
         legacy_id: impl Fn(&str) -> Option<TopicId>,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, OffsetsLogError> {
         let records = self.replay(&log, read_bytes, legacy_id).await?;
         self.logs.borrow_mut().insert(partition, log);
         Ok(records)
@@ -93,24 +93,21 @@ impl GroupCoordinator {
         log: &PartitionLog<ShardStorage>,
         read_bytes: usize,
         legacy_id: impl Fn(&str) -> Option<TopicId>,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, OffsetsLogError> {
         let mut offset = log.earliest_offset();
         let mut records = 0;
         while offset < log.latest_offset() {
-            let read = log
-                .read(offset, read_bytes)
-                .await
-                .map_err(|e| e.to_string())?;
+            let read = log.read(offset, read_bytes).await?;
             if read.batches.is_empty() {
                 break;
             }
             for bytes in read.batches {
                 for batch in Batches::new(bytes, BATCH_BYTES_MAX) {
-                    let batch = batch.map_err(|e| e.to_string())?;
+                    let batch = batch?;
                     offset = offset.max(batch.header.next_offset());
                     for record in batch.records() {
                         let at = record.offset;
-                        let bad = |e| format!("record at offset {at}: {e}");
+                        let bad = |error| OffsetsLogError::Record { offset: at, error };
                         let key =
                             decode_key(record.key.clone().unwrap_or_default()).map_err(bad)?;
                         let value = decode_value(record.value.clone()).map_err(bad)?;

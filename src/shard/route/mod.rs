@@ -47,7 +47,7 @@ impl Shard {
             partitions.map(|p| self.owner(topic, p, count)).collect();
         let mut metrics = self.metrics.borrow_mut();
         for code in owners.iter().filter_map(|o| o.err()) {
-            metrics.on_error(code as u16);
+            metrics.on_error(code);
         }
         owners
     }
