@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use shardlog::client::{Admin, ConnectionConfig, OffsetSpec};
 
-use crate::common::{Broker, DataDir};
+use crate::common::{wait_for_exit, Broker, DataDir};
 
 /// The shell lines of the README's quickstart block.
 fn quickstart_lines() -> Vec<String> {
@@ -401,26 +401,13 @@ fn consume_follow_rides_out_a_broker_restart() {
     produce_one(&broker, "restarts", "after-1");
     produce_one(&broker, "restarts", "after-2");
 
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = consumer.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            consumer.kill().unwrap();
-            panic!("consume --follow did not print the records after the restart");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (status, stderr) = wait_for_exit(
+        &mut consumer,
+        Duration::from_secs(60),
+        "consume --follow did not print the records after the restart",
+    );
     let mut rest = String::new();
     lines.read_to_string(&mut rest).unwrap();
-    let mut stderr = String::new();
-    consumer
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
     assert!(status.success(), "{stderr}");
     assert_eq!(rest, "after-1\nafter-2\n", "stderr: {stderr}");
     assert_eq!(

@@ -275,3 +275,28 @@ pub fn batch(tag: &str, count: u32) -> BytesMut {
     }
     builder.finish().unwrap()
 }
+
+/// Waits up to `timeout` for `child` to exit (killing it and failing the
+/// test with `what` if it does not); returns its status and its stderr.
+pub fn wait_for_exit(
+    child: &mut std::process::Child,
+    timeout: Duration,
+    what: &str,
+) -> (std::process::ExitStatus, String) {
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > timeout {
+            child.kill().unwrap();
+            panic!("{what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        pipe.read_to_string(&mut stderr).unwrap();
+    }
+    (status, stderr)
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 use shardlog::client::{Admin, ConnectionConfig};
 use shardlog::protocol::produce::Acks;
 
-use crate::common::{batch, Broker, DataDir};
+use crate::common::{batch, wait_for_exit, Broker, DataDir};
 use crate::data::{fetch, produce};
 
 /// One sample line: name, labels, value.
@@ -549,26 +549,13 @@ fn stats_rides_out_a_broker_restart() {
     broker.kill9();
     std::thread::sleep(Duration::from_secs(3));
     let _broker = Broker::start_on(&dir.0, &listen, &[]);
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = stats.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(60) {
-            stats.kill().unwrap();
-            panic!("stats did not go on after the restart");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let (status, stderr) = wait_for_exit(
+        &mut stats,
+        Duration::from_secs(60),
+        "stats did not go on after the restart",
+    );
     let mut rest = String::new();
     lines.read_to_string(&mut rest).unwrap();
-    let mut stderr = String::new();
-    stats
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
     assert!(status.success(), "{stderr}");
     assert_eq!(rest.matches("shardlog stats:").count(), 1, "{rest}");
     assert_eq!(

@@ -8,10 +8,9 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use shardlog::client::{
-    Acks, ConnectionConfig, Consumer, ConsumerConfig, Producer, ProducerConfig, ProducerRecord,
-    StartFrom,
-};
+use shardlog::client::{Acks, Consumer, Producer, ProducerConfig, ProducerRecord, StartFrom};
+
+use crate::verify::consumer::soak_consumer_config;
 
 /// The topic the idle consumers poll; it gets records only at the end.
 pub const IDLE_TOPIC: &str = "soak-idle";
@@ -45,19 +44,7 @@ pub fn run_idle_consumer(
     stop: &AtomicBool,
     counters: &IdleCounters,
 ) {
-    let config = ConsumerConfig {
-        bootstrap: broker.to_string(),
-        max_wait_ms: IDLE_FETCH_WAIT_MS,
-        retries: 2,
-        retry_backoff_ms: 100,
-        connection: ConnectionConfig {
-            connect_timeout_ms: 1_000,
-            request_timeout_ms: 10_000,
-            ..ConnectionConfig::default()
-        }
-        .with_fetch_room(ConsumerConfig::default().max_bytes),
-        ..ConsumerConfig::default()
-    };
+    let config = soak_consumer_config(broker, IDLE_FETCH_WAIT_MS);
     let mut consumer = match Consumer::new(config) {
         Ok(consumer) => consumer,
         Err(err) => {

@@ -18,6 +18,26 @@ const FETCH_WAIT_MS: u32 = 200;
 /// Pause after a failed fetch before the next.
 const ERROR_PAUSE: Duration = Duration::from_millis(100);
 
+/// A consumer of the soak's broker: fetches that wait `max_wait_ms`, short
+/// timeouts and few retries (outages are waited out by the caller's loop),
+/// and room for a whole fetch response. Shared by the verifying and the
+/// idle consumers.
+pub fn soak_consumer_config(broker: &str, max_wait_ms: u32) -> ConsumerConfig {
+    ConsumerConfig {
+        bootstrap: broker.to_string(),
+        max_wait_ms,
+        retries: 2,
+        retry_backoff_ms: 100,
+        connection: ConnectionConfig {
+            connect_timeout_ms: 1_000,
+            request_timeout_ms: 10_000,
+            ..ConnectionConfig::default()
+        }
+        .with_fetch_room(ConsumerConfig::default().max_bytes),
+        ..ConsumerConfig::default()
+    }
+}
+
 /// Reads `partitions` of `topic` until `stop`; `reads` counts what it read
 /// (for the live line).
 pub fn run_verifying_consumer(
@@ -28,19 +48,7 @@ pub fn run_verifying_consumer(
     reads: &AtomicU64,
 ) -> ConsumerHistory {
     let mut history = ConsumerHistory::default();
-    let config = ConsumerConfig {
-        bootstrap: broker.to_string(),
-        max_wait_ms: FETCH_WAIT_MS,
-        retries: 2,
-        retry_backoff_ms: 100,
-        connection: ConnectionConfig {
-            connect_timeout_ms: 1_000,
-            request_timeout_ms: 10_000,
-            ..ConnectionConfig::default()
-        }
-        .with_fetch_room(ConsumerConfig::default().max_bytes),
-        ..ConsumerConfig::default()
-    };
+    let config = soak_consumer_config(broker, FETCH_WAIT_MS);
     let mut consumer = match Consumer::new(config) {
         Ok(consumer) => consumer,
         Err(err) => {
