@@ -386,6 +386,10 @@ pub struct BrokerConfig {
     pub auto_create_topics: bool,
     /// Partitions of an auto-created topic.
     pub default_partitions: u32,
+    /// Advertise only core 0 to Kafka clients, as the leader of every
+    /// partition: requests for other cores' partitions then hop across
+    /// cores. For measuring what the per-core brokers save.
+    pub kafka_single_broker: bool,
     /// Host advertised for the per-core ports; defaults to the listen IP.
     pub advertise_host: Option<String>,
     /// Largest request frame (after the length prefix).
@@ -422,6 +426,7 @@ impl Default for BrokerConfig {
             ))),
             auto_create_topics: true,
             default_partitions: DEFAULT_PARTITIONS_DEFAULT,
+            kafka_single_broker: false,
             advertise_host: None,
             frame_bytes_max: 16 << 20,
             connections_max: 10_000,

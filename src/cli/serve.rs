@@ -65,6 +65,10 @@ pub struct Settings {
     #[arg(long, env = "SHARDLOG_DEFAULT_PARTITIONS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_partitions: Option<u32>,
+    /// Advertise only core 0 to Kafka clients, leader of every partition (other cores' partitions then hop across cores; for measuring the per-core brokers) [default: false].
+    #[arg(long, env = "SHARDLOG_KAFKA_SINGLE_BROKER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kafka_single_broker: Option<bool>,
     /// Largest request frame in bytes [default: 16MiB].
     #[arg(long, env = "SHARDLOG_FRAME_BYTES_MAX", value_parser = units::bytes_u32)]
     #[serde(
@@ -203,6 +207,7 @@ impl Settings {
             kafka_listen: self.kafka_listen.or(lower.kafka_listen),
             auto_create_topics: self.auto_create_topics.or(lower.auto_create_topics),
             default_partitions: self.default_partitions.or(lower.default_partitions),
+            kafka_single_broker: self.kafka_single_broker.or(lower.kafka_single_broker),
             frame_bytes_max: self.frame_bytes_max.or(lower.frame_bytes_max),
             batch_bytes_max: self.batch_bytes_max.or(lower.batch_bytes_max),
             connections_max: self.connections_max.or(lower.connections_max),
@@ -256,6 +261,9 @@ impl Settings {
             default_partitions: self
                 .default_partitions
                 .unwrap_or(defaults.default_partitions),
+            kafka_single_broker: self
+                .kafka_single_broker
+                .unwrap_or(defaults.kafka_single_broker),
             frame_bytes_max: self.frame_bytes_max.unwrap_or(defaults.frame_bytes_max),
             connections_max: self.connections_max.unwrap_or(defaults.connections_max),
             inflight_bytes_per_connection: self
@@ -300,6 +308,7 @@ impl Settings {
             kafka_listen: Some(KafkaListen(config.kafka_listen)),
             auto_create_topics: Some(config.auto_create_topics),
             default_partitions: Some(config.default_partitions),
+            kafka_single_broker: Some(config.kafka_single_broker),
             frame_bytes_max: Some(config.frame_bytes_max),
             batch_bytes_max: Some(config.log.batch_bytes_max),
             connections_max: Some(config.connections_max),

@@ -21,6 +21,7 @@ use super::topics::auto_create;
 use super::CLUSTER_ID;
 use crate::router::shard_for;
 use crate::shard::{Shard, METADATA_CORE};
+use crate::topics::validate_topic_name;
 
 /// Reported where Kafka has a leader epoch: unknown.
 const NO_LEADER_EPOCH: i32 = -1;
@@ -51,10 +52,13 @@ pub async fn metadata(shard: &Rc<Shard>, request: MetadataRequest, version: i16)
             let topic = MetadataResponseTopic::default()
                 .with_name(Some(TopicName(StrBytes::from_string(name.clone()))));
             match topics_map.get(&name) {
+                None if validate_topic_name(&name).is_err() => {
+                    topic.with_error_code(ResponseError::InvalidTopicException.code())
+                }
                 None => topic.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
                 Some(config) => topic.with_partitions(
                     (0..config.partitions)
-                        .map(|p| partition(p, shard_for(&name, p, cores) as i32))
+                        .map(|p| partition(p, leader(shard, &name, p, cores)))
                         .collect(),
                 ),
             }
@@ -69,6 +73,16 @@ pub async fn metadata(shard: &Rc<Shard>, request: MetadataRequest, version: i16)
     ))
 }
 
+/// The core a partition's requests should go to: its owner, or core 0
+/// with `kafka_single_broker`.
+fn leader(shard: &Shard, topic: &str, partition: u32, cores: usize) -> i32 {
+    if shard.config.kafka_single_broker {
+        METADATA_CORE as i32
+    } else {
+        shard_for(topic, partition, cores) as i32
+    }
+}
+
 fn partition(index: u32, leader: i32) -> MetadataResponsePartition {
     MetadataResponsePartition::default()
         .with_partition_index(index as i32)
@@ -79,8 +93,12 @@ fn partition(index: u32, leader: i32) -> MetadataResponsePartition {
 }
 
 fn brokers(shard: &Shard) -> Vec<MetadataResponseBroker> {
-    shard
-        .kafka_addresses
+    let advertised = if shard.config.kafka_single_broker {
+        &shard.kafka_addresses[..shard.kafka_addresses.len().min(1)]
+    } else {
+        &shard.kafka_addresses[..]
+    };
+    advertised
         .iter()
         .map(|a| {
             MetadataResponseBroker::default()
