@@ -42,7 +42,7 @@ ensure_jars() {
     [[ -f "$LIB/.complete" ]] && return 0
     echo "kafka-reference: resolving Kafka jars into $LIB" >&2
     rm -rf "$LIB"
-    mvn -q -B -f "$POM" dependency:copy-dependencies -DincludeScope=runtime \
+    mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DincludeScope=runtime \
         -DoutputDirectory="$LIB" >&2
     touch "$LIB/.complete"
 }
