@@ -1,7 +1,9 @@
 """Malformed Kafka frames on raw sockets: garbage, a bogus api key, a frame
 cut short, a body that does not parse, absurd lengths. The broker must
 close (or answer) that connection, keep serving a bystander connection that
-was open meanwhile, and accept new clients."""
+was open meanwhile, and accept new clients. Also: ApiVersions at a version
+the broker does not know gets a v0 answer with UNSUPPORTED_VERSION and the
+list, which is how clients newer than the broker negotiate down."""
 
 import os
 import socket
@@ -64,6 +66,29 @@ def closed_or_answered(s, correlation_id):
     (corr,) = struct.unpack(">i", read_exact(s, 4))
     assert corr == correlation_id, f"answer with correlation id {corr}, sent {correlation_id}"
     return "answered"
+
+
+UNSUPPORTED_VERSION = 35
+
+
+def test_api_versions_from_the_future(bootstrap):
+    s = connect(bootstrap)
+    # version 3+ has a flexible header: client id, then an empty tagged-field
+    # section; body: client software name and version (compact strings), no tags
+    header = struct.pack(">hhih", API_VERSIONS, 127, 42, 4) + b"test" + b"\x00"
+    body = b"\x05test" + b"\x021" + b"\x00"
+    s.sendall(struct.pack(">i", len(header + body)) + header + body)
+    (size,) = struct.unpack(">i", read_exact(s, 4))
+    answer = read_exact(s, size)
+    s.close()
+    corr, error, count = struct.unpack(">ihi", answer[:10])  # v0: no tagged fields
+    assert (corr, error) == (42, UNSUPPORTED_VERSION)
+    ranges = {k: (lo, hi) for k, lo, hi in
+              (struct.unpack(">hhh", answer[10 + 6 * i:16 + 6 * i]) for i in range(count))}
+    # Kafka 4.1 lists ApiVersions alone here (all a client needs to retry);
+    # a full list is fine too
+    assert API_VERSIONS in ranges, ranges
+    assert ranges[API_VERSIONS][0] <= 3 <= ranges[API_VERSIONS][1], ranges
 
 
 BAD_FRAMES = {
