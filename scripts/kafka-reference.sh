@@ -14,7 +14,8 @@ STOP_WAIT_S=30
 
 usage() {
     cat <<EOF
-Usage: $(basename "$0") start DIR [--port N] [--partitions N] [--flush-every-message] [--set KEY=VALUE]...
+Usage: $(basename "$0") start DIR [--port N] [--partitions N] [--flush-every-message]
+                           [--request-log] [--set KEY=VALUE]...
        $(basename "$0") stop DIR [--keep-logs]
 
 start: writes DIR/server.properties, formats DIR/data with the StorageTool,
@@ -23,7 +24,8 @@ start: writes DIR/server.properties, formats DIR/data with the StorageTool,
   (also in DIR/bootstrap). --port defaults to a free port;
   --partitions sets num.partitions (auto-created topics, default 1);
   --flush-every-message sets log.flush.interval.messages=1 (fsync before
-  acknowledging); --set adds any broker property. JVM options from
+  acknowledging); --request-log logs every request (API key, version,
+  client) to DIR/requests.log; --set adds any broker property. JVM options from
   KAFKA_JAVA_OPTS (default: -Xms256m -Xmx1g).
 stop: kills the broker (TERM, then KILL after ${STOP_WAIT_S}s) and removes
   DIR, or with --keep-logs everything in DIR but kafka.log.
@@ -49,12 +51,13 @@ ensure_jars() {
 
 start() {
     local dir="$1"; shift
-    local port="" partitions=1 flush=0 extra=()
+    local port="" partitions=1 flush=0 request_log=0 extra=()
     while [[ $# -gt 0 ]]; do
         case "$1" in
             --port) port="$2"; shift 2 ;;
             --partitions) partitions="$2"; shift 2 ;;
             --flush-every-message) flush=1; shift ;;
+            --request-log) request_log=1; shift ;;
             --set) extra+=("$2"); shift 2 ;;
             *) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
         esac
@@ -105,6 +108,19 @@ logger.kafka.level = INFO
 logger.state.name = state.change.logger
 logger.state.level = WARN
 EOF
+    if [[ $request_log -eq 1 ]]; then
+        cat >> "$dir/log4j2.properties" <<EOF
+appender.requests.type = File
+appender.requests.name = requests
+appender.requests.fileName = $dir/requests.log
+appender.requests.layout.type = PatternLayout
+appender.requests.layout.pattern = %m%n
+logger.requests.name = kafka.request.logger
+logger.requests.level = DEBUG
+logger.requests.additivity = false
+logger.requests.appenderRef.requests.ref = requests
+EOF
+    fi
 
     local java_cmd=(java ${KAFKA_JAVA_OPTS:--Xms256m -Xmx1g}
         -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$LIB/*")
