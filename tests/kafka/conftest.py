@@ -56,7 +56,8 @@ def _start_shardlog(workdir: Path):
             if lines and kafka:
                 return proc, Broker(bootstrap=kafka[0], native=lines[0].strip(), log=log)
         time.sleep(0.1)
-    proc.kill()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
     raise RuntimeError(f"no ready file with a kafka line after {READY_WAIT_S}s:\n{log.read_text()}")
 
 
@@ -70,16 +71,18 @@ def broker():
         return
     (REPO_ROOT / "tmp").mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="kafka-suite-", dir=REPO_ROOT / "tmp"))
-    proc, b = _start_shardlog(workdir)
+    proc = None
     try:
+        proc, b = _start_shardlog(workdir)
         yield b
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
         if os.environ.get("KAFKA_SUITE_KEEP"):
             print(f"broker files kept in {workdir}")
         else:
