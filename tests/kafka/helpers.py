@@ -20,7 +20,7 @@ def unique_topic(test_name: str) -> str:
 
 
 def producer(bootstrap: str, **extra) -> Producer:
-    conf = {"bootstrap.servers": bootstrap, "acks": "all",
+    conf = {"bootstrap.servers": bootstrap, "client.id": "confluent-producer", "acks": "all",
             "enable.idempotence": False, "linger.ms": 5,
             "message.timeout.ms": 30000}
     conf.update(extra)
@@ -30,7 +30,8 @@ def producer(bootstrap: str, **extra) -> Producer:
 def consumer(bootstrap: str, **extra) -> Consumer:
     # group.id is required by the client even with assign(); it is never
     # joined and nothing is committed.
-    conf = {"bootstrap.servers": bootstrap, "group.id": "unused-assign-only",
+    conf = {"bootstrap.servers": bootstrap, "client.id": "confluent-consumer",
+            "group.id": "unused-assign-only",
             "enable.auto.commit": False, "enable.auto.offset.store": False,
             "auto.offset.reset": "error"}
     conf.update(extra)
@@ -38,7 +39,7 @@ def consumer(bootstrap: str, **extra) -> Consumer:
 
 
 def admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap})
+    return AdminClient({"bootstrap.servers": bootstrap, "client.id": "confluent-admin"})
 
 
 def create_topic(bootstrap: str, topic: str, partitions: int) -> None:

@@ -11,7 +11,7 @@ PARTITIONS = 2
 
 
 def kcat(bootstrap, *args, stdin=None):
-    proc = subprocess.run(["kcat", "-b", bootstrap, *args], input=stdin,
+    proc = subprocess.run(["kcat", "-b", bootstrap, "-X", "client.id=kcat", *args], input=stdin,
                           capture_output=True, timeout=KCAT_TIMEOUT_S)
     assert proc.returncode == 0, f"kcat {args} failed: {proc.stderr.decode(errors='replace')}"
     return proc.stdout.decode()

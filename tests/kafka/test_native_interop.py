@@ -42,7 +42,7 @@ def test_native_produce_kafka_consume(bootstrap, native, topic):
     assert sorted((m.key(), m.value()) for m in got) == expected
     assert all(not m.headers() for m in got)
 
-    out = subprocess.run(["kcat", "-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e",
+    out = subprocess.run(["kcat", "-b", bootstrap, "-X", "client.id=kcat", "-C", "-t", topic, "-o", "beginning", "-e",
                           "-q", "-f", "%k:%s\n"], capture_output=True, timeout=CLI_TIMEOUT_S)
     assert out.returncode == 0, out.stderr
     assert sorted(out.stdout.decode().splitlines()) == sorted(lines)
