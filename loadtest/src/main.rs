@@ -16,7 +16,7 @@ use loadtest::suite::{format_suite_table, report_dir, Suite};
 use loadtest::workload::Workload;
 
 const EXAMPLES: &str = "Examples:
-  shardlog-loadtest --broker 127.0.0.1:9092 --partitions 16 --producers 4 --consumers 4 --duration 30s
+  shardlog-loadtest --broker 127.0.0.1:9392 --partitions 16 --producers 4 --consumers 4 --duration 30s
   shardlog-loadtest --rate 50000 --duration 1m --batch-bytes 64KiB --report tmp/reports/rate-50k
   shardlog-loadtest --compare tmp/reports/a/summary.json tmp/reports/b/summary.json
   shardlog-loadtest --compare tmp/reports/base tmp/reports/new --threshold 5
@@ -25,7 +25,7 @@ const EXAMPLES: &str = "Examples:
 
 Durations take units (500ms, 30s, 2m; a plain number is seconds, or
 milliseconds for --linger-ms), sizes too (64KiB, 1MiB; a plain number is
-bytes). --broker defaults to $SHARDLOG_BROKER, then 127.0.0.1:9092.
+bytes). --broker defaults to $SHARDLOG_BROKER, then 127.0.0.1:9392.
 
 Exit status: 0 done; 1 error (a run failed, a file is unreadable, --compare
 --threshold refused two different workloads); 2 bad arguments; 3 --compare

@@ -49,7 +49,7 @@ pub enum ConsumersFrom {
 #[serde(default, deny_unknown_fields)]
 pub struct Workload {
     /// Broker address (any listener).
-    #[arg(long, env = "SHARDLOG_BROKER", default_value = "127.0.0.1:9092")]
+    #[arg(long, env = "SHARDLOG_BROKER", default_value = "127.0.0.1:9392")]
     pub broker: String,
     /// Topic to drive; created if missing.
     #[arg(long, default_value = "loadtest")]
