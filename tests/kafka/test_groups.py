@@ -219,3 +219,34 @@ def test_kafka_python_group_consumer(bootstrap, topic):
         assert sum(t.offset for t in got) == 30
     finally:
         probe.close()
+
+
+def test_java_group_consumer_with_its_defaults(bootstrap, topic):
+    """tests/kafka/java/clients/GroupConsume.java: the Java 4.x consumer's
+    defaults (classic protocol, its default assignors), commitSync."""
+    import json
+    import subprocess
+    from pathlib import Path
+    tools = Path(__file__).resolve().parents[2] / "tmp/kafka-clients"
+    if not (tools / "java-classes/GroupConsume.class").exists():
+        pytest.fail("GroupConsume.class missing: run scripts/kafka-clients-setup.sh")
+    create_topic(bootstrap, topic, PARTITIONS)
+    group = group_name("java")
+    count = 40
+    proc = subprocess.run(
+        ["java", "-Xmx256m", "-cp", f"{tools / 'java-lib'}/*:{tools / 'java-classes'}",
+         "GroupConsume", bootstrap, topic, group, str(count)],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"GroupConsume failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    lines = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
+    consumed = sorted({int(l["value"][1:]) for l in lines if l["op"] == "consumed"})
+    assert consumed == list(range(count))
+    committed = [l for l in lines if l["op"] == "committed"][0]
+    assert (committed["sum"], committed["partitions"]) == (count, PARTITIONS)
+    # The Java consumer's commits, read by librdkafka.
+    probe = group_consumer(bootstrap, group)
+    try:
+        got = probe.committed([TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=20)
+        assert sum(t.offset for t in got) == count
+    finally:
+        probe.close()
