@@ -42,12 +42,19 @@ if [[ ! -f "$JAVA_LIB/.complete" || "$JAVA_SRC/pom.xml" -nt "$JAVA_LIB/.complete
         -DincludeScope=runtime -DoutputDirectory="$JAVA_LIB"
     touch "$JAVA_LIB/.complete"
 fi
-if [[ ! -f "$JAVA_CLASSES/RoundTrip.class" || "$JAVA_SRC/RoundTrip.java" -nt "$JAVA_CLASSES/RoundTrip.class" \
-      || "$JAVA_LIB/.complete" -nt "$JAVA_CLASSES/RoundTrip.class" ]]; then
-    echo "kafka-clients-setup: compiling RoundTrip.java"
+# Every program in java/clients; compiled again when one is newer than its class.
+java_stale=0
+for src in "$JAVA_SRC"/*.java; do
+    class="$JAVA_CLASSES/$(basename "$src" .java).class"
+    if [[ ! -f "$class" || "$src" -nt "$class" || "$JAVA_LIB/.complete" -nt "$class" ]]; then
+        java_stale=1
+    fi
+done
+if [[ $java_stale -eq 1 ]]; then
+    echo "kafka-clients-setup: compiling the Java programs"
     rm -rf "$JAVA_CLASSES"
     mkdir -p "$JAVA_CLASSES"
-    javac -nowarn -d "$JAVA_CLASSES" -cp "$JAVA_LIB/*" "$JAVA_SRC/RoundTrip.java"
+    javac -nowarn -d "$JAVA_CLASSES" -cp "$JAVA_LIB/*" "$JAVA_SRC"/*.java
 fi
 
 echo "kafka-clients-setup: ready ($("$VENV/bin/python" -c 'import confluent_kafka as c, kafka; print("confluent-kafka", c.__version__, "librdkafka", c.libversion()[0], "kafka-python", kafka.__version__)'), $(kcat -V 2>&1 | grep -o 'librdkafka version [^ ]*' || echo kcat), java $(java -version 2>&1 | head -1 | cut -d'"' -f2))"

@@ -12,6 +12,7 @@
 //! restarted with other `--cores` finds every group's offsets.
 
 pub mod assign;
+pub mod classic;
 pub mod commit_log;
 pub mod membership;
 

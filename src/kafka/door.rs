@@ -19,7 +19,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_protocol::ResponseError;
 
 use super::versions::{api_versions, is_supported};
-use super::{fetch, metadata, offsets, produce, topics};
+use super::{fetch, groups, metadata, offsets, produce, topics};
 use crate::config::RESPONSE_BUFFER_BYTES_INITIAL;
 use crate::protocol::frame::LENGTH_BYTES;
 use crate::protocol::ApiKey as NativeApi;
@@ -108,7 +108,8 @@ impl FrontDoor for KafkaDoor {
                         None => return Handled::Close,
                     }
                 }
-                dispatch(shard, request, version).await
+                let client_id = header.client_id.as_deref().unwrap_or("").to_string();
+                dispatch(shard, request, version, client_id).await
             }
         };
         // An ApiVersions answer to an unknown version is encoded as v0.
@@ -210,7 +211,12 @@ fn decode(shard: &Shard, body: &mut Bytes) -> Option<Decoded> {
 }
 
 /// The request to its handler.
-async fn dispatch(shard: &Rc<Shard>, request: RequestKind, version: i16) -> Answer {
+async fn dispatch(
+    shard: &Rc<Shard>,
+    request: RequestKind,
+    version: i16,
+    client_id: String,
+) -> Answer {
     match request {
         RequestKind::ApiVersions(_) => Answer::now(ResponseKind::ApiVersions(api_versions(None))),
         RequestKind::Metadata(request) => metadata::metadata(shard, request, version).await,
@@ -221,6 +227,15 @@ async fn dispatch(shard: &Rc<Shard>, request: RequestKind, version: i16) -> Answ
         RequestKind::CreateTopics(request) => topics::create_topics(shard, request, version),
         RequestKind::DeleteTopics(request) => topics::delete_topics(shard, request, version),
         RequestKind::DescribeConfigs(request) => topics::describe_configs(shard, request),
+        RequestKind::FindCoordinator(request) => groups::find_coordinator(shard, request, version),
+        RequestKind::JoinGroup(request) => groups::join_group(shard, request, version, client_id),
+        RequestKind::SyncGroup(request) => groups::sync_group(shard, request),
+        RequestKind::Heartbeat(request) => groups::heartbeat(shard, request),
+        RequestKind::LeaveGroup(request) => groups::leave_group(shard, request, version),
+        RequestKind::OffsetCommit(request) => groups::offset_commit(shard, request),
+        RequestKind::OffsetFetch(request) => groups::offset_fetch(shard, request, version),
+        RequestKind::ListGroups(request) => groups::list_groups(shard, request),
+        RequestKind::DescribeGroups(request) => groups::describe_groups(shard, request),
         other => {
             // is_supported let through an API without a handler: a bug in
             // the version table, answered like an unknown API.
@@ -276,6 +291,14 @@ fn native_api(api: ApiKey) -> u16 {
         ApiKey::CreateTopics => NativeApi::CreateTopic,
         ApiKey::DeleteTopics => NativeApi::DeleteTopic,
         ApiKey::DescribeConfigs => NativeApi::DescribeTopic,
+        ApiKey::FindCoordinator => NativeApi::FindCoordinator,
+        ApiKey::JoinGroup | ApiKey::SyncGroup => NativeApi::JoinGroup,
+        ApiKey::Heartbeat => NativeApi::Heartbeat,
+        ApiKey::LeaveGroup => NativeApi::LeaveGroup,
+        ApiKey::OffsetCommit => NativeApi::OffsetCommit,
+        ApiKey::OffsetFetch => NativeApi::OffsetFetch,
+        ApiKey::ListGroups => NativeApi::ListGroups,
+        ApiKey::DescribeGroups => NativeApi::DescribeGroup,
         _ => return u16::MAX,
     };
     native as u16

@@ -14,11 +14,13 @@
 //! - [`records`]: RecordBatch v2 to native batches and back.
 //! - [`metadata`]: Metadata and DescribeCluster (cores as brokers).
 //! - [`produce`], [`fetch`], [`offsets`]: the data path.
+//! - [`groups`]: the classic consumer-group APIs, on the group coordinator.
 //! - [`topics`]: CreateTopics, DeleteTopics, DescribeConfigs, auto-creation.
 
 pub mod door;
 pub mod errors;
 pub mod fetch;
+pub mod groups;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;

@@ -8,7 +8,7 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 use kafka_protocol::ResponseError;
 
 /// (API, oldest version, newest version) served.
-pub const SUPPORTED: [(ApiKey, i16, i16); 9] = [
+pub const SUPPORTED: [(ApiKey, i16, i16); 18] = [
     (ApiKey::Produce, 3, 12),
     (ApiKey::Fetch, 4, 12),
     (ApiKey::ListOffsets, 1, 6),
@@ -18,6 +18,17 @@ pub const SUPPORTED: [(ApiKey, i16, i16); 9] = [
     (ApiKey::DeleteTopics, 1, 5),
     (ApiKey::DescribeConfigs, 1, 4),
     (ApiKey::DescribeCluster, 0, 1),
+    // Classic consumer groups (src/kafka/groups.rs). OffsetCommit and
+    // OffsetFetch stop before topic ids (10).
+    (ApiKey::FindCoordinator, 0, 6),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
 ];
 
 /// Whether `version` of `api` is served.
@@ -71,6 +82,13 @@ mod tests {
             (ApiKey::Metadata, 0),
             (ApiKey::Metadata, 4),
             (ApiKey::ApiVersions, 3),
+            (ApiKey::OffsetCommit, 2),
+            (ApiKey::OffsetFetch, 1),
+            (ApiKey::FindCoordinator, 0),
+            (ApiKey::JoinGroup, 0),
+            (ApiKey::SyncGroup, 0),
+            (ApiKey::Heartbeat, 0),
+            (ApiKey::LeaveGroup, 0),
         ] {
             assert!(is_supported(key, version), "{key:?} v{version}");
         }

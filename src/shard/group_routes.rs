@@ -7,9 +7,11 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use kafka_protocol::ResponseError;
+
 use super::coordinator::{
     fill_latest, latest_offsets, latest_request, offsets_dir, offsets_log_config, refuse,
-    GroupAnswer, GroupOffsetRow,
+    ClassicRequest, ClassicResponse, GroupAnswer, GroupOffsetRow,
 };
 use super::messages::ShardMessage;
 use super::notify::sleep_unless_raised;
@@ -95,6 +97,66 @@ impl Shard {
         }
         all.groups.sort_by(|a, b| a.group.cmp(&b.group));
         Ok(GroupResponse::ListGroups(all))
+    }
+
+    /// Routes a Kafka classic-group request to its group's coordinator
+    /// core (List: answered by this core's coordinator, or by every core's
+    /// when this core is the only Kafka broker advertised).
+    pub async fn route_classic(self: &Rc<Self>, request: ClassicRequest) -> ClassicResponse {
+        if let Some(group) = request.group() {
+            if validate_group_name(group).is_err() {
+                return request.refuse(ResponseError::InvalidGroupId);
+            }
+        }
+        let core = match request.group() {
+            Some(group) => coordinator_core(group, self.cores()),
+            None if self.config.kafka_single_broker => return self.list_classic_everywhere().await,
+            None => self.id,
+        };
+        let stopping = request.refuse(ResponseError::CoordinatorNotAvailable);
+        if core == self.id {
+            // In its own task, as a forwarded request is: a commit runs to
+            // the end even if the connection that asked goes away.
+            let shard = self.clone();
+            let task =
+                glommio::spawn_local(async move { shard.handle_classic_local(request).await });
+            return task.detach().await.unwrap_or(stopping);
+        }
+        let message = |reply| ShardMessage::Classic { request, reply };
+        self.peers.ask(core, message).await.unwrap_or(stopping)
+    }
+
+    /// Every core's groups, for Kafka's ListGroups.
+    async fn list_classic_everywhere(self: &Rc<Self>) -> ClassicResponse {
+        let every_core = (0..self.cores()).map(|core| (core, ())).collect();
+        let answers = self
+            .peers
+            .scatter_gather(
+                every_core,
+                |()| {
+                    let shard = self.clone();
+                    Box::pin(async move { shard.handle_classic_local(ClassicRequest::List).await })
+                },
+                |(), reply| ShardMessage::Classic {
+                    request: ClassicRequest::List,
+                    reply,
+                },
+            )
+            .await;
+        let mut all = Vec::new();
+        for answer in answers {
+            match answer {
+                Some(ClassicResponse::List(Ok(groups))) => all.extend(groups),
+                _ => return ClassicResponse::List(Err(ResponseError::CoordinatorNotAvailable)),
+            }
+        }
+        ClassicResponse::List(Ok(all))
+    }
+
+    /// A classic-group request on this core, the group's coordinator.
+    pub async fn handle_classic_local(&self, request: ClassicRequest) -> ClassicResponse {
+        let topics = self.partitions.topics();
+        self.coordinator.handle_classic(request, &topics).await
     }
 
     /// A group request on this core, the group's coordinator (ListGroups:

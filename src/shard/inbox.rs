@@ -98,6 +98,13 @@ pub async fn serve_inbox(shard: Rc<Shard>, inbox: flume::Receiver<ShardMessage>)
                 })
                 .detach();
             }
+            ShardMessage::Classic { request, reply } => {
+                let shard = shard.clone();
+                glommio::spawn_local(async move {
+                    let _ = reply.send(shard.handle_classic_local(request).await);
+                })
+                .detach();
+            }
             ShardMessage::Metrics { partitions, reply } => {
                 let _ = reply.send(shard.metrics_snapshot(partitions));
             }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
-use super::coordinator::GroupAnswer;
+use super::coordinator::{ClassicRequest, ClassicResponse, GroupAnswer};
 use super::fetch_budget::FetchBudget;
 use crate::error::WireError;
 use crate::metrics::CoreSnapshot;
@@ -77,6 +77,12 @@ pub enum ShardMessage {
     Group {
         request: GroupRequest,
         reply: Reply<GroupAnswer>,
+    },
+    /// To a group's coordinator core: a Kafka classic-group request
+    /// (List: this core's groups).
+    Classic {
+        request: ClassicRequest,
+        reply: Reply<ClassicResponse>,
     },
     /// This core's metrics; with `partitions`, every partition's too.
     Metrics {

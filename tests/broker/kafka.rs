@@ -330,3 +330,262 @@ fn kafka_off_serves_no_kafka_port() {
     let broker = Broker::start_with(&dir.0, &["--kafka-listen", "off"]);
     assert_eq!(broker.kafka, None, "the ready file names no Kafka address");
 }
+
+mod groups {
+    //! The classic group protocol at the wire: the two-step join, a
+    //! follower's SyncGroup held until the leader's, commits, and a group
+    //! used by one protocol at a time.
+
+    use super::*;
+    use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+    use kafka_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use kafka_protocol::messages::offset_fetch_request::{
+        OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+    };
+    use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+    use kafka_protocol::messages::{
+        FindCoordinatorRequest, GroupId, HeartbeatRequest, JoinGroupRequest, JoinGroupResponse,
+        OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
+    };
+    use kafka_protocol::ResponseError;
+    use shardlog::protocol::groups::JoinGroupRequest as NativeJoin;
+    use shardlog::protocol::ApiKey as NativeApi;
+
+    const GROUP: &str = "kafka-wire-group";
+
+    fn str(s: &str) -> StrBytes {
+        StrBytes::from_string(s.to_string())
+    }
+
+    fn join_request(member_id: &str) -> RequestKind {
+        RequestKind::JoinGroup(
+            JoinGroupRequest::default()
+                .with_group_id(GroupId(str(GROUP)))
+                .with_session_timeout_ms(10_000)
+                .with_rebalance_timeout_ms(10_000)
+                .with_member_id(str(member_id))
+                .with_protocol_type(str("consumer"))
+                .with_protocols(vec![JoinGroupRequestProtocol::default()
+                    .with_name(str("range"))
+                    .with_metadata(Bytes::from(format!("meta of {member_id}")))]),
+        )
+    }
+
+    fn join(client: &mut KafkaClient, member_id: &str) -> JoinGroupResponse {
+        match client.call(ApiKey::JoinGroup, 9, join_request(member_id)) {
+            ResponseKind::JoinGroup(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Joins a new member in two steps (v4+): MEMBER_ID_REQUIRED, then
+    /// with the id; sends the second join only, returning the id.
+    fn start_join(client: &mut KafkaClient) -> String {
+        let first = join(client, "");
+        assert_eq!(first.error_code, ResponseError::MemberIdRequired.code());
+        assert!(!first.member_id.is_empty());
+        let id = first.member_id.to_string();
+        client.send(ApiKey::JoinGroup, 9, &join_request(&id));
+        id
+    }
+
+    fn receive_join(client: &mut KafkaClient) -> JoinGroupResponse {
+        let (_, mut body) = client.receive(ApiKey::JoinGroup, 9);
+        match ResponseKind::decode(ApiKey::JoinGroup, &mut body, 9).unwrap() {
+            ResponseKind::JoinGroup(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn sync_request(member_id: &str, generation: i32, assignments: &[(&str, &str)]) -> RequestKind {
+        RequestKind::SyncGroup(
+            SyncGroupRequest::default()
+                .with_group_id(GroupId(str(GROUP)))
+                .with_generation_id(generation)
+                .with_member_id(str(member_id))
+                .with_protocol_type(Some(str("consumer")))
+                .with_protocol_name(Some(str("range")))
+                .with_assignments(
+                    assignments
+                        .iter()
+                        .map(|(m, a)| {
+                            SyncGroupRequestAssignment::default()
+                                .with_member_id(str(m))
+                                .with_assignment(Bytes::from(a.to_string()))
+                        })
+                        .collect(),
+                ),
+        )
+    }
+
+    fn heartbeat(client: &mut KafkaClient, member_id: &str, generation: i32) -> i16 {
+        let request = HeartbeatRequest::default()
+            .with_group_id(GroupId(str(GROUP)))
+            .with_member_id(str(member_id))
+            .with_generation_id(generation);
+        match client.call(ApiKey::Heartbeat, 4, RequestKind::Heartbeat(request)) {
+            ResponseKind::Heartbeat(r) => r.error_code,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Whether a response is waiting on the connection.
+    fn has_response(client: &mut KafkaClient) -> bool {
+        client.stream.set_nonblocking(true).unwrap();
+        let mut byte = [0u8; 1];
+        let ready = client.stream.peek(&mut byte).is_ok();
+        client.stream.set_nonblocking(false).unwrap();
+        ready
+    }
+
+    #[test]
+    fn a_two_step_join_a_follower_waiting_for_the_leader_and_a_commit() {
+        let dir = DataDir::new("kafka-groups-wire");
+        let broker = Broker::start_with(&dir.0, &["--cores", "2"]);
+        let mut bootstrap = KafkaClient::connect(broker.kafka.unwrap());
+        let create = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(str("grouped")))
+            .with_num_partitions(2)
+            .with_replication_factor(-1)]);
+        bootstrap.call(ApiKey::CreateTopics, 7, RequestKind::CreateTopics(create));
+
+        // FindCoordinator v4 (batched keys) names the coordinator core's port.
+        let find = FindCoordinatorRequest::default()
+            .with_key_type(0)
+            .with_coordinator_keys(vec![str(GROUP)]);
+        let ResponseKind::FindCoordinator(found) = bootstrap.call(
+            ApiKey::FindCoordinator,
+            4,
+            RequestKind::FindCoordinator(find),
+        ) else {
+            panic!()
+        };
+        let coordinator = &found.coordinators[0];
+        assert_eq!(coordinator.error_code, 0);
+        assert_eq!(
+            coordinator.node_id.0 as usize,
+            shardlog::group_logic::coordinator_core(GROUP, 2)
+        );
+        let addr: SocketAddr = format!("{}:{}", coordinator.host.as_str(), coordinator.port)
+            .parse()
+            .unwrap();
+        let (mut a, mut b) = (KafkaClient::connect(addr), KafkaClient::connect(addr));
+
+        // a alone: generation 1, its own leader.
+        let a_id = start_join(&mut a);
+        let joined = receive_join(&mut a);
+        assert_eq!((joined.error_code, joined.generation_id), (0, 1));
+        assert_eq!(joined.leader.as_str(), a_id);
+        assert_eq!(joined.members.len(), 1);
+        let ResponseKind::SyncGroup(synced) = a.call(
+            ApiKey::SyncGroup,
+            5,
+            sync_request(&a_id, 1, &[(&a_id, "all of it")]),
+        ) else {
+            panic!()
+        };
+        assert_eq!(synced.assignment.as_ref(), b"all of it");
+        assert_eq!(synced.protocol_name.as_deref(), Some("range"));
+        assert_eq!(heartbeat(&mut a, &a_id, 1), 0);
+
+        // b joins: its join waits until a joins again.
+        let b_id = start_join(&mut b);
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!has_response(&mut b), "b waits for a");
+        assert_eq!(
+            heartbeat(&mut a, &a_id, 1),
+            ResponseError::RebalanceInProgress.code()
+        );
+        let leader = join(&mut a, &a_id);
+        let follower = receive_join(&mut b);
+        assert_eq!((leader.generation_id, follower.generation_id), (2, 2));
+        assert_eq!(leader.members.len(), 2, "the leader gets the members");
+        assert!(follower.members.is_empty(), "a follower does not");
+        assert_eq!(follower.leader.as_str(), a_id);
+
+        // b's SyncGroup is held until the leader's arrives.
+        b.send(ApiKey::SyncGroup, 5, &sync_request(&b_id, 2, &[]));
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!has_response(&mut b), "b waits for the leader's assignment");
+        a.call(
+            ApiKey::SyncGroup,
+            5,
+            sync_request(&a_id, 2, &[(&a_id, "p0"), (&b_id, "p1")]),
+        );
+        let (_, mut body) = b.receive(ApiKey::SyncGroup, 5);
+        let ResponseKind::SyncGroup(synced) =
+            ResponseKind::decode(ApiKey::SyncGroup, &mut body, 5).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (synced.error_code, synced.assignment.as_ref()),
+            (0, &b"p1"[..])
+        );
+
+        // A commit by b in generation 2 reads back with its metadata; one
+        // from a past generation is refused.
+        let commit = |generation: i32| {
+            RequestKind::OffsetCommit(
+                OffsetCommitRequest::default()
+                    .with_group_id(GroupId(str(GROUP)))
+                    .with_generation_id_or_member_epoch(generation)
+                    .with_member_id(str(&b_id))
+                    .with_topics(vec![OffsetCommitRequestTopic::default()
+                        .with_name(TopicName(str("grouped")))
+                        .with_partitions(vec![OffsetCommitRequestPartition::default()
+                            .with_partition_index(1)
+                            .with_committed_offset(42)
+                            .with_committed_metadata(Some(str("note")))])]),
+            )
+        };
+        let ResponseKind::OffsetCommit(committed) = b.call(ApiKey::OffsetCommit, 9, commit(2))
+        else {
+            panic!()
+        };
+        assert_eq!(committed.topics[0].partitions[0].error_code, 0);
+        let ResponseKind::OffsetCommit(stale) = b.call(ApiKey::OffsetCommit, 9, commit(1)) else {
+            panic!()
+        };
+        assert_eq!(
+            stale.topics[0].partitions[0].error_code,
+            ResponseError::IllegalGeneration.code()
+        );
+        let fetch =
+            OffsetFetchRequest::default().with_groups(vec![OffsetFetchRequestGroup::default()
+                .with_group_id(GroupId(str(GROUP)))
+                .with_topics(Some(vec![OffsetFetchRequestTopics::default()
+                    .with_name(TopicName(str("grouped")))
+                    .with_partition_indexes(vec![0, 1])]))]);
+        let ResponseKind::OffsetFetch(fetched) =
+            bootstrap.call(ApiKey::OffsetFetch, 9, RequestKind::OffsetFetch(fetch))
+        else {
+            panic!()
+        };
+        let partitions = &fetched.groups[0].topics[0].partitions;
+        assert_eq!(partitions[0].committed_offset, -1, "never committed");
+        assert_eq!(partitions[1].committed_offset, 42);
+        assert_eq!(partitions[1].metadata.as_deref(), Some("note"));
+
+        // The group is Kafka's while it has Kafka members: a native join
+        // is refused.
+        let mut native = broker.connect();
+        let refused = native.call(NativeApi::JoinGroup, |buf| {
+            NativeJoin {
+                group: GROUP.into(),
+                member_id: String::new(),
+                session_timeout_ms: 10_000,
+                rebalance_timeout_ms: 10_000,
+                strategy: "range".into(),
+                topics: vec!["grouped".into()],
+            }
+            .encode(buf)
+        });
+        assert_eq!(
+            refused.error().0,
+            shardlog::error::ErrorCode::InconsistentGroupStrategy as u16
+        );
+    }
+}

@@ -1,5 +1,5 @@
 """Shared by the tests in tests/kafka: topic names, client configs that the
-broker must accept (no idempotence, no consumer groups), topic creation and
+broker must accept (no idempotence), topic creation and
 reading back with confluent-kafka's assign()."""
 
 import re

@@ -63,6 +63,9 @@ impl GroupCoordinator {
                 ),
             );
         }
+        if self.has_classic_members(&r.group) {
+            return Err(super::classic::used_by_kafka(&r.group));
+        }
         let spec = JoinSpec {
             member_id: r.member_id,
             session_timeout_ms: r.session_timeout_ms,
@@ -165,6 +168,7 @@ impl GroupCoordinator {
 
     /// [`GroupCoordinator::tick`] at `now`.
     pub(super) fn tick_at(&self, now: Instant, topics: &TopicMap) {
+        self.tick_classic(now);
         let coordinator = self;
         let counts = counts(topics);
         let ticks: Vec<_> = coordinator
@@ -253,7 +257,7 @@ impl GroupCoordinator {
 
     /// The last generation of a group without members, for a new member
     /// state that continues from it.
-    fn take_last_generation(&self, group: &str) -> u32 {
+    pub(super) fn take_last_generation(&self, group: &str) -> u32 {
         self.last_generations
             .borrow_mut()
             .remove(group)
@@ -265,6 +269,7 @@ impl GroupCoordinator {
     /// refused.
     pub fn stop_joins(&self) {
         self.stopping.set(true);
+        self.wake_all_classic();
         for (_, reply) in self.waiting.borrow_mut().drain() {
             let _ = reply.send(refuse(
                 ErrorCode::ShuttingDown,
@@ -276,7 +281,7 @@ impl GroupCoordinator {
 
 /// The broker's start time in ms, so that member ids stay unique across
 /// restarts.
-fn started_ms() -> i64 {
+pub(super) fn started_ms() -> i64 {
     use std::sync::OnceLock;
     static STARTED: OnceLock<i64> = OnceLock::new();
     *STARTED.get_or_init(crate::storage::log::now_ms)

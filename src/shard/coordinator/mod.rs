@@ -23,6 +23,7 @@
 //! - [`lag`]: committed and latest offsets per (group, topic, partition),
 //!   the rows of a lag metric.
 
+mod classic;
 mod cleanup;
 mod lag;
 mod log_error;
@@ -47,6 +48,10 @@ use crate::shard::storage::ShardStorage;
 use crate::storage::PartitionLog;
 use crate::topics::{TopicId, TopicMap};
 
+pub use classic::{
+    ClassicDescription, ClassicRequest, ClassicResponse, DescribedMember, JoinOutcome, ListedGroup,
+    SyncAnswer,
+};
 pub use lag::{fill_latest, latest_offsets, latest_request, GroupOffsetRow};
 pub use offsets::{offsets_dir, offsets_log_config, Committed};
 
@@ -73,8 +78,11 @@ pub struct GroupCoordinator {
     logs: RefCell<BTreeMap<u32, PartitionLog<ShardStorage>>>,
     /// Durable committed offsets by group, then (topic, partition).
     committed: RefCell<BTreeMap<String, GroupOffsets>>,
-    /// Membership of the groups that have members.
+    /// Membership of the native groups that have members.
     groups: RefCell<BTreeMap<String, Group>>,
+    /// Membership of the groups Kafka clients joined (classic protocol),
+    /// with their waiting requests.
+    classic: RefCell<BTreeMap<String, classic::ClassicEntry>>,
     /// The last generation of each group that has no members but has
     /// committed offsets (so it still exists): its next join continues
     /// from there. Bounded by the groups with committed offsets.
@@ -99,6 +107,7 @@ impl GroupCoordinator {
             logs: Default::default(),
             committed: Default::default(),
             groups: Default::default(),
+            classic: Default::default(),
             last_generations: Default::default(),
             waiting: Default::default(),
             commits_in_flight: Default::default(),
@@ -130,20 +139,29 @@ impl GroupCoordinator {
     /// Every group with members or committed offsets on this core.
     pub fn list_local_groups(&self) -> ListGroupsResponse {
         let groups = self.groups.borrow();
+        let classic = self.classic.borrow();
         let committed = self.committed.borrow();
-        let mut names: Vec<&String> = groups.keys().chain(committed.keys()).collect();
+        let mut names: Vec<&String> = groups
+            .keys()
+            .chain(classic.keys())
+            .chain(committed.keys())
+            .collect();
         names.sort();
         names.dedup();
         ListGroupsResponse {
             groups: names
                 .into_iter()
                 .map(|name| {
-                    let group = groups.get(name);
+                    let (state, members) = match (groups.get(name), classic.get(name)) {
+                        (Some(g), _) => (g.state.name(), g.members.len()),
+                        (None, Some(c)) => (c.group.state.name(), c.group.members.len()),
+                        (None, None) => ("Empty", 0),
+                    };
                     GroupListing {
                         group: name.clone(),
                         core: self.core as u16,
-                        state: group.map_or("Empty", |g| g.state.name()).to_string(),
-                        members: group.map_or(0, |g| g.members.len() as u32),
+                        state: state.to_string(),
+                        members: members as u32,
                     }
                 })
                 .collect(),
@@ -151,6 +169,9 @@ impl GroupCoordinator {
     }
 
     fn describe_group(&self, name: &str) -> DescribeGroupResponse {
+        if let Some(described) = self.describe_classic_natively(name) {
+            return described;
+        }
         let groups = self.groups.borrow();
         let Some(group) = groups.get(name) else {
             let known = self.committed.borrow().contains_key(name);

@@ -14,7 +14,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::{refuse, GroupAnswer, GroupCoordinator, OffsetsLogError};
+use super::{GroupAnswer, GroupCoordinator, OffsetsLogError};
 use crate::batch::Batches;
 use crate::config::{
     Durability, LogConfig, BATCH_BYTES_MAX, GROUPS_PER_CORE_MAX, OFFSETS_SEGMENT_BYTES,
@@ -27,8 +27,8 @@ use crate::group_logic::commit_log::{
 use crate::group_logic::membership::Group;
 use crate::group_logic::{offsets_partition, OFFSETS_LOG};
 use crate::protocol::groups::{
-    FetchedOffset, GroupResponse, OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest,
-    OffsetFetchResponse, NO_COMMITTED_OFFSET,
+    CommitPartition, FetchedOffset, GroupResponse, OffsetCommitRequest, OffsetCommitResponse,
+    OffsetFetchRequest, OffsetFetchResponse, NO_COMMITTED_OFFSET,
 };
 use crate::shard::storage::ShardStorage;
 use crate::storage::log::now_ms;
@@ -170,20 +170,14 @@ impl GroupCoordinator {
 
     pub(super) async fn commit(&self, r: OffsetCommitRequest, topics: &TopicMap) -> GroupAnswer {
         let now = Instant::now();
+        if self.has_classic_members(&r.group) {
+            return Err(super::classic::used_by_kafka(&r.group));
+        }
         let checked = match self.groups.borrow_mut().get_mut(&r.group) {
             Some(group) => group.check_commit(&r.member_id, r.generation, now),
             None => Group::default().check_commit(&r.member_id, r.generation, now),
         };
-        let new_group_past_the_bound = {
-            let committed = self.committed.borrow();
-            !committed.contains_key(&r.group) && committed.len() >= GROUPS_PER_CORE_MAX
-        };
-        if new_group_past_the_bound {
-            return refuse(
-                ErrorCode::TooManyGroups,
-                format!("this core holds committed offsets of {GROUPS_PER_CORE_MAX} groups"),
-            );
-        }
+        self.check_group_bound(&r.group)?;
         checked.map_err(|code| {
             let who = if r.member_id.is_empty() {
                 "outside membership".to_string()
@@ -192,11 +186,36 @@ impl GroupCoordinator {
             };
             WireError::new(code, format!("commit to group {} {who}", r.group))
         })?;
+        let response = self.write_commit(&r.group, r.topics, topics).await?;
+        Ok(GroupResponse::OffsetCommit(response))
+    }
+
+    /// Refuses the committed offsets of one more group past
+    /// `GROUPS_PER_CORE_MAX`.
+    pub(super) fn check_group_bound(&self, group: &str) -> Result<(), WireError> {
+        let committed = self.committed.borrow();
+        if !committed.contains_key(group) && committed.len() >= GROUPS_PER_CORE_MAX {
+            return Err(WireError::new(
+                ErrorCode::TooManyGroups,
+                format!("this core holds committed offsets of {GROUPS_PER_CORE_MAX} groups"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes a commit that membership accepted, for either protocol:
+    /// durable before it is answered; per partition its native code.
+    pub(super) async fn write_commit(
+        &self,
+        group: &str,
+        commits: Vec<(String, Vec<CommitPartition>)>,
+        topics: &TopicMap,
+    ) -> Result<OffsetCommitResponse, WireError> {
         // Per partition: its code, and its entry if it is to be written.
         let mut response = OffsetCommitResponse::default();
         let mut entries: Vec<(CommitKey, Option<CommitValue>)> = Vec::new();
         let mut slots: Vec<(usize, usize)> = Vec::new();
-        for (topic, partitions) in r.topics {
+        for (topic, partitions) in commits {
             let mut codes = Vec::with_capacity(partitions.len());
             let current = topics.get(&topic).map(|t| (t.partitions, t.id));
             for p in partitions {
@@ -210,7 +229,7 @@ impl GroupCoordinator {
                         slots.push((response.topics.len(), codes.len()));
                         entries.push((
                             CommitKey {
-                                group: r.group.clone(),
+                                group: group.to_string(),
                                 topic: topic.clone(),
                                 topic_id,
                                 partition: p.partition,
@@ -228,11 +247,11 @@ impl GroupCoordinator {
             response.topics.push((topic, codes));
         }
         if !entries.is_empty() {
-            let Some((partition, log)) = self.offsets_log(&r.group) else {
-                return refuse(
+            let Some((partition, log)) = self.offsets_log(group) else {
+                return Err(WireError::new(
                     ErrorCode::Internal,
                     "the group's offsets partition is not open here",
-                );
+                ));
             };
             let results = self.append_entries(partition, &log, &entries).await;
             for ((entry, result), (t, i)) in entries.into_iter().zip(results).zip(slots) {
@@ -242,7 +261,7 @@ impl GroupCoordinator {
                 }
             }
         }
-        Ok(GroupResponse::OffsetCommit(response))
+        Ok(response)
     }
 
     /// Appends the entries durably; per entry, its offset in the log or
