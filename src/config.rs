@@ -261,6 +261,10 @@ pub const RESPONSE_BUFFER_BYTES_INITIAL: usize = 256;
 /// Responses queued for a connection's writer, at most; the reader waits
 /// past it.
 pub const RESPONSES_QUEUED_MAX: usize = 1024;
+/// Responses of one connection that are ready together are written with
+/// one send, up to this many bytes; a response this large is written on
+/// its own, without a copy.
+pub const RESPONSE_COALESCE_BYTES_MAX: usize = 64 << 10;
 
 /// Messages that may wait in one core's inbox before senders wait.
 pub const INBOX_CAPACITY: usize = 4096;

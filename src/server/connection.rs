@@ -23,7 +23,7 @@ use glommio::net::TcpStream;
 use glommio::sync::{Semaphore, StaticPermit};
 
 use super::stream::SharedStream;
-use crate::config::RESPONSES_QUEUED_MAX;
+use crate::config::{RESPONSES_QUEUED_MAX, RESPONSE_COALESCE_BYTES_MAX};
 use crate::protocol::frame::LENGTH_BYTES;
 use crate::shard::notify::LocalFuture;
 use crate::shard::Shard;
@@ -116,31 +116,103 @@ pub async fn serve_connection<D: FrontDoor>(shard: Rc<Shard>, stream: TcpStream)
     let _ = stream.close().await;
 }
 
-/// Writes each response, in request order, as it completes.
+/// Writes each response, in request order, as it completes; responses
+/// that are ready together (pipelined requests answered in one round) go
+/// out in one send of up to [`RESPONSE_COALESCE_BYTES_MAX`] bytes, rather
+/// than one send each.
 async fn write_responses(
     shard: &Shard,
     mut stream: SharedStream,
     queued: local_channel::LocalReceiver<Outgoing>,
 ) {
-    while let Some(out) = queued.recv().await {
-        let bytes = out.response.await;
+    let mut coalesced = BytesMut::new();
+    // What the coalesced bytes answer: their budgets stay held until sent.
+    let mut answered: Vec<Outgoing> = Vec::new();
+    // A response taken from the queue but not ready yet.
+    let mut waiting: Option<Outgoing> = None;
+    loop {
+        let mut out = match waiting.take() {
+            Some(out) => out,
+            None if coalesced.is_empty() => {
+                // Everything answered is sent: release its budgets before
+                // waiting.
+                answered.clear();
+                match queued.recv().await {
+                    Some(out) => out,
+                    None => return,
+                }
+            }
+            // Something to send: take another response only if one is there.
+            None => match future::poll_once(queued.recv()).await {
+                Some(Some(out)) => out,
+                Some(None) | None => {
+                    if !send(&mut stream, &mut coalesced, &mut answered).await {
+                        return;
+                    }
+                    continue;
+                }
+            },
+        };
+        let bytes = if coalesced.is_empty() {
+            (&mut out.response).await
+        } else {
+            match future::poll_once(&mut out.response).await {
+                Some(bytes) => bytes,
+                None => {
+                    // Not ready: send what is, then wait for it.
+                    waiting = Some(out);
+                    if !send(&mut stream, &mut coalesced, &mut answered).await {
+                        return;
+                    }
+                    continue;
+                }
+            }
+        };
         if let Some((api_key, read_at, error_of)) = out.request {
             let error = error_of(&bytes);
             let sent = if out.write { bytes.len() } else { 0 };
             let mut metrics = shard.metrics.borrow_mut();
             metrics.on_response(api_key, read_at, Instant::now(), sent, error);
         }
-        if !out.write {
-            continue;
+        let close_after = out.close_after;
+        if out.write {
+            if coalesced.is_empty() && bytes.len() >= RESPONSE_COALESCE_BYTES_MAX {
+                if let Err(e) = stream.write_all(&bytes).await {
+                    tracing::debug!(error = %e, "connection write failed");
+                    return;
+                }
+            } else {
+                coalesced.extend_from_slice(&bytes);
+            }
         }
-        if let Err(e) = stream.write_all(&bytes).await {
-            tracing::debug!(error = %e, "connection write failed");
+        answered.push(out);
+        if (close_after || coalesced.len() >= RESPONSE_COALESCE_BYTES_MAX)
+            && !send(&mut stream, &mut coalesced, &mut answered).await
+        {
             return;
         }
-        if out.close_after {
+        if close_after {
             return;
         }
     }
+}
+
+/// Sends the coalesced responses and releases what they held; false if
+/// the connection failed.
+async fn send(
+    stream: &mut SharedStream,
+    coalesced: &mut BytesMut,
+    answered: &mut Vec<Outgoing>,
+) -> bool {
+    if !coalesced.is_empty() {
+        if let Err(e) = stream.write_all(coalesced).await {
+            tracing::debug!(error = %e, "connection write failed");
+            return false;
+        }
+        coalesced.clear();
+    }
+    answered.clear();
+    true
 }
 
 async fn read_requests<D: FrontDoor>(

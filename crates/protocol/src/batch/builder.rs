@@ -63,7 +63,19 @@ pub fn record_encoded_len(record: &NewRecord<'_>) -> usize {
 
 impl BatchBuilder {
     pub fn new(timestamp_type: TimestampType, batch_bytes_max: u32) -> Self {
-        let mut buf = BytesMut::with_capacity(HEADER_LEN + 256);
+        Self::with_capacity(timestamp_type, batch_bytes_max, 256)
+    }
+
+    /// A builder whose buffer holds `records_bytes` of records before it
+    /// grows (when the caller knows what it will add: no reallocation
+    /// and copy on the way); capped at `batch_bytes_max`.
+    pub fn with_capacity(
+        timestamp_type: TimestampType,
+        batch_bytes_max: u32,
+        records_bytes: usize,
+    ) -> Self {
+        let capacity = (HEADER_LEN + records_bytes).min(batch_bytes_max as usize);
+        let mut buf = BytesMut::with_capacity(capacity.max(HEADER_LEN));
         buf.put_bytes(0, HEADER_LEN);
         BatchBuilder {
             buf,
