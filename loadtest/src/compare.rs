@@ -138,7 +138,7 @@ pub fn compare_with(a: &Path, b: &Path, options: &CompareOptions) -> Result<Comp
         }
         let refused: Vec<String> = workload_differences(&summary_a, &summary_b)
             .into_iter()
-            .filter(|d| d.kind == DifferenceKind::Shape)
+            .filter(|d| matches!(d.kind, DifferenceKind::Shape | DifferenceKind::Client))
             .map(|d| format!("{}: A {} B {}", d.setting, d.a, d.b))
             .collect();
         if !refused.is_empty() && !options.allow_different_workloads {
@@ -251,6 +251,10 @@ pub enum DifferenceKind {
     Length,
     /// What the load was: the runs measured different things.
     Shape,
+    /// The same load through another protocol and client: the table
+    /// compares the clients (and the broker's two front doors), which is
+    /// worth reading but is no regression gate.
+    Client,
 }
 
 /// One setting that differs between A and B.
@@ -267,6 +271,8 @@ const PLACE_SETTINGS: [&str; 2] = ["broker", "topic"];
 /// Settings that only say how long the load ran (`duration_s` and
 /// `warmup_s` are the string map's names).
 const LENGTH_SETTINGS: [&str; 5] = ["duration", "warmup", "records", "duration_s", "warmup_s"];
+/// Settings that say which client drove the load.
+const CLIENT_SETTINGS: [&str; 1] = ["protocol"];
 
 /// Every setting that differs, from the typed workloads when both runs
 /// have them, else from the string maps of older summaries.
@@ -316,6 +322,8 @@ pub fn workload_differences(a: &RunSummary, b: &RunSummary) -> Vec<Difference> {
                 DifferenceKind::Place
             } else if LENGTH_SETTINGS.contains(&name.as_str()) {
                 DifferenceKind::Length
+            } else if CLIENT_SETTINGS.contains(&name.as_str()) {
+                DifferenceKind::Client
             } else {
                 DifferenceKind::Shape
             };
@@ -464,6 +472,7 @@ pub fn format_comparison(a: (&str, &RunSummary), b: (&str, &RunSummary)) -> Stri
             DifferenceKind::Place => continue,
             DifferenceKind::Length => " (run length only)",
             DifferenceKind::Shape => " (NOT LIKE WITH LIKE)",
+            DifferenceKind::Client => " (another client: the same load, compared client to client)",
         };
         let _ = writeln!(
             out,

@@ -13,7 +13,7 @@ use loadtest::provenance::{DataDir, Limits};
 use loadtest::report::{format_report, write_outcome, write_overlay, PlotLatency};
 use loadtest::run::{run, Outcome};
 use loadtest::suite::{format_suite_table, report_dir, Suite};
-use loadtest::workload::Workload;
+use loadtest::workload::{Protocol, Workload};
 
 const EXAMPLES: &str = "Examples:
   shardlog-loadtest --broker 127.0.0.1:9092 --partitions 16 --producers 4 --consumers 4 --duration 30s
@@ -85,7 +85,7 @@ struct Cli {
     #[arg(long, value_enum, default_value = "produce-ack", requires = "plot")]
     plot_latency: PlotLatency,
     /// Run the workloads of this suite file (TOML) one after the other,
-    /// each on its own topic; --broker (or SHARDLOG_BROKER), --duration
+    /// each on its own topic; --broker (or SHARDLOG_BROKER), --protocol, --duration
     /// and --warmup given on the command line override the file's.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["compare", "plot", "report"])]
     suite: Option<PathBuf>,
@@ -121,6 +121,7 @@ fn main() -> ExitCode {
         given("broker") || matches.value_source("broker") == Some(ValueSource::EnvVariable);
     let overrides = Overrides {
         broker: broker_given.then(|| cli.workload.broker.clone()),
+        protocol: given("protocol").then_some(cli.workload.protocol),
         duration: given("duration").then_some(cli.workload.duration),
         warmup: given("warmup").then_some(cli.workload.warmup),
     };
@@ -142,6 +143,7 @@ fn main() -> ExitCode {
 /// Settings given on the command line that override a suite file's.
 struct Overrides {
     broker: Option<String>,
+    protocol: Option<Protocol>,
     duration: Option<f64>,
     warmup: Option<f64>,
 }
@@ -150,6 +152,9 @@ impl Overrides {
     fn apply(&self, workload: &mut Workload) {
         if let Some(broker) = &self.broker {
             workload.broker = broker.clone();
+        }
+        if let Some(protocol) = self.protocol {
+            workload.protocol = protocol;
         }
         if let Some(duration) = self.duration {
             workload.duration = duration;

@@ -27,6 +27,18 @@ impl From<AcksArg> for Acks {
     }
 }
 
+/// Which protocol, and so which client, drives the broker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// shardlog's own protocol, through the project's client.
+    #[default]
+    Native,
+    /// The Kafka protocol through librdkafka (the `rdkafka` crate):
+    /// shardlog's Kafka port, Apache Kafka or Redpanda.
+    Kafka,
+}
+
 /// Most topics one run drives.
 pub const TOPICS_MAX: u32 = 1_000;
 
@@ -48,9 +60,15 @@ pub enum ConsumersFrom {
 #[derive(Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Workload {
-    /// Broker address (any listener).
+    /// Broker address (any listener); with --protocol kafka, the
+    /// bootstrap server (shardlog's Kafka port, or any Kafka broker).
     #[arg(long, env = "SHARDLOG_BROKER", default_value = "127.0.0.1:9092")]
     pub broker: String,
+    /// `native` (shardlog's protocol and client) or `kafka` (the Kafka
+    /// protocol through librdkafka: shardlog's Kafka port, Apache Kafka,
+    /// Redpanda).
+    #[arg(long, value_enum, default_value = "native")]
+    pub protocol: Protocol,
     /// Topic to drive; created if missing.
     #[arg(long, default_value = "loadtest")]
     pub topic: String,
@@ -206,9 +224,13 @@ impl Workload {
             1 => String::new(),
             n => format!("{n} topics x "),
         };
+        let over = match self.protocol {
+            Protocol::Native => "",
+            Protocol::Kafka => " (over Kafka)",
+        };
         format!(
             "{topics}{} partitions, {} producers, {consumers}, {} B values, {keys}, acks {}, {mode}, \
-             batches {batches}, linger {} ms, {length}",
+             batches {batches}, linger {} ms, {length}{over}",
             self.partitions,
             self.producers,
             self.record_bytes,
@@ -223,6 +245,7 @@ impl Workload {
         let mut put = |k: &str, v: String| {
             m.insert(k.to_string(), v);
         };
+        put("protocol", format!("{:?}", self.protocol).to_lowercase());
         put("topic", self.topic.clone());
         put("topics", self.topics.to_string());
         put("partitions", self.partitions.to_string());

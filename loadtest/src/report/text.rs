@@ -36,16 +36,32 @@ pub fn format_report(summary: &RunSummary) -> String {
     }
     if let Some(provenance) = &summary.provenance {
         let _ = writeln!(out, "run: {}", provenance.one_line());
-        if let Some(broker) = &provenance.broker {
-            let _ = writeln!(
-                out,
-                "broker: {} at {}, {} cores, topic {} with {} partitions",
-                broker.version,
-                broker.address,
-                broker.cores,
-                broker.topic.name,
-                broker.topic.partitions
-            );
+        let over_kafka = provenance
+            .client
+            .as_ref()
+            .is_some_and(|c| c.protocol == "kafka");
+        match &provenance.broker {
+            // Kafka has no broker version to ask, and Metadata counts
+            // brokers (shardlog's Kafka port: one per core).
+            Some(broker) if over_kafka => {
+                let _ = writeln!(
+                    out,
+                    "broker: at {} over Kafka, {} brokers in Metadata, topic {} with {} partitions",
+                    broker.address, broker.cores, broker.topic.name, broker.topic.partitions
+                );
+            }
+            Some(broker) => {
+                let _ = writeln!(
+                    out,
+                    "broker: {} at {}, {} cores, topic {} with {} partitions",
+                    broker.version,
+                    broker.address,
+                    broker.cores,
+                    broker.topic.name,
+                    broker.topic.partitions
+                );
+            }
+            None => {}
         }
     }
 
