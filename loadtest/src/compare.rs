@@ -820,6 +820,39 @@ mod tests {
     }
 
     #[test]
+    fn another_protocol_is_another_client_and_no_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let native = typed(summary(40_000.0, 4_000, 0), 8, "x:1");
+        let mut kafka = typed(summary(30_000.0, 4_000, 0), 8, "x:2");
+        kafka.workload_settings.as_mut().unwrap().protocol = crate::workload::Protocol::Kafka;
+        let kinds: Vec<(String, DifferenceKind)> = workload_differences(&native, &kafka)
+            .into_iter()
+            .map(|d| (d.setting, d.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("broker".to_string(), DifferenceKind::Place),
+                ("protocol".to_string(), DifferenceKind::Client),
+            ]
+        );
+        let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+        fs::write(&a, serde_json::to_string(&native).unwrap()).unwrap();
+        fs::write(&b, serde_json::to_string(&kafka).unwrap()).unwrap();
+        let table = compare(&a, &b).unwrap();
+        assert!(
+            table.contains("workload differs: protocol: A native B kafka (another client"),
+            "{table}"
+        );
+        let gate = CompareOptions {
+            threshold_percent: Some(10.0),
+            allow_different_workloads: false,
+        };
+        let refused = compare_with(&a, &b, &gate).unwrap_err();
+        assert!(refused.contains("protocol: A native B kafka"), "{refused}");
+    }
+
+    #[test]
     fn a_report_directory_stands_for_its_summary() {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");

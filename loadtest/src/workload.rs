@@ -337,6 +337,23 @@ mod tests {
     }
 
     #[test]
+    fn the_protocol_is_native_unless_kafka_is_asked_for() {
+        assert_eq!(parse(&[]).unwrap().protocol, Protocol::Native);
+        let kafka = parse(&["--protocol", "kafka", "--broker", "127.0.0.1:19092"]).unwrap();
+        assert_eq!(kafka.protocol, Protocol::Kafka);
+        assert_eq!(kafka.broker, "127.0.0.1:19092", "--broker is the bootstrap");
+        assert!(parse(&["--protocol", "amqp"]).is_err());
+        assert_eq!(kafka.describe()["protocol"], "kafka");
+        assert!(kafka.one_line().ends_with("(over Kafka)"));
+        // A suite file names it as the flag; a summary written before the
+        // flag existed ran the native client.
+        let file: Workload = toml::from_str("protocol = \"kafka\"").unwrap();
+        assert_eq!(file.protocol, Protocol::Kafka);
+        let old: Workload = serde_json::from_str(r#"{"partitions": 8}"#).unwrap();
+        assert_eq!(old.protocol, Protocol::Native);
+    }
+
+    #[test]
     fn a_file_takes_units_or_plain_numbers() {
         let with_units: Workload =
             toml::from_str("duration = \"30s\"\nwarmup = \"1s\"\nbatch_bytes = \"64KiB\"").unwrap();

@@ -178,6 +178,23 @@ mod tests {
         assert_eq!(config.get("fetch.wait.max.ms"), Some("100"));
     }
 
+    #[test]
+    fn the_provenance_names_the_client_library() {
+        use crate::provenance::ClientLibrary;
+        let kafka = ClientLibrary::of(Protocol::Kafka);
+        assert_eq!(
+            (kafka.protocol.as_str(), kafka.library.as_str()),
+            ("kafka", "librdkafka")
+        );
+        assert!(
+            kafka.library_version.starts_with("2."),
+            "the bundled librdkafka: {}",
+            kafka.library_version
+        );
+        let native = ClientLibrary::of(Protocol::Native);
+        assert_eq!(native.library, "shardlog-client");
+    }
+
     /// librdkafka checks every property's name and value when a client is
     /// made (it connects later, in the background): a typo fails here.
     #[test]
