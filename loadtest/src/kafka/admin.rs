@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use futures_lite::future::block_on;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{Client, DefaultClientContext};
 use rdkafka::metadata::Metadata;
+use rdkafka::ClientContext;
 
 use super::{admin_config, ADMIN_TIMEOUT};
 use crate::provenance::{BrokerSettings, TopicSettingsReported};
@@ -119,6 +120,26 @@ pub fn ensure_topics(workload: &Workload) -> Result<Vec<DrivenTopic>, String> {
     }
 }
 
+/// The low and high watermarks of `topic`'s `partition`. A partition just
+/// created can be in Metadata with a leader before that leader answers
+/// ListOffsets (NotLeaderForPartition): asked again until ADMIN_TIMEOUT.
+pub fn watermarks<C: ClientContext>(
+    client: &Client<C>,
+    topic: &str,
+    partition: u32,
+) -> Result<(i64, i64), String> {
+    let deadline = Instant::now() + ADMIN_TIMEOUT;
+    loop {
+        match client.fetch_watermarks(topic, partition as i32, ADMIN_TIMEOUT) {
+            Ok(marks) => return Ok(marks),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(format!("watermarks of {topic}/{partition}: {e}"))
+            }
+            Err(_) => std::thread::sleep(LEADER_POLL_INTERVAL),
+        }
+    }
+}
+
 /// Records the topics hold now (high minus low watermark, summed). Bytes
 /// are not in the Kafka protocol's offsets: 0.
 pub fn backlog(workload: &Workload, topics: &[DrivenTopic]) -> Result<(u64, u64), String> {
@@ -126,10 +147,7 @@ pub fn backlog(workload: &Workload, topics: &[DrivenTopic]) -> Result<(u64, u64)
     let mut records = 0u64;
     for topic in topics {
         for partition in 0..topic.partitions {
-            let (low, high) = admin
-                .inner()
-                .fetch_watermarks(&topic.name, partition as i32, ADMIN_TIMEOUT)
-                .map_err(|e| format!("watermarks of {}/{partition}: {e}", topic.name))?;
+            let (low, high) = watermarks(admin.inner(), &topic.name, partition)?;
             records += u64::try_from(high.saturating_sub(low)).unwrap_or(0);
         }
     }

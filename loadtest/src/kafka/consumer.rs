@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
-use super::{consumer_config, ADMIN_TIMEOUT};
+use super::admin::watermarks;
+use super::consumer_config;
 use crate::consumer::{ConsumerInterval, FETCH_WAIT_MS};
 use crate::payload;
 use crate::run::{Clock, Report, THREAD_REPORT_INTERVAL};
@@ -32,9 +33,8 @@ fn assigned(workload: &Workload, partitions: &[(String, u32)]) -> Result<BaseCon
         .map_err(|e| format!("kafka consumer: {e}"))?;
     let mut list = TopicPartitionList::new();
     for (topic, partition) in partitions {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, *partition as i32, ADMIN_TIMEOUT)
-            .map_err(|e| format!("kafka consumer: watermarks of {topic}/{partition}: {e}"))?;
+        let (low, high) = watermarks(consumer.client(), topic, *partition)
+            .map_err(|e| format!("kafka consumer: {e}"))?;
         let start = match workload.consumers_from {
             ConsumersFrom::Tail => high,
             ConsumersFrom::Earliest => low,
