@@ -18,6 +18,7 @@ use loadtest::workload::{Protocol, Workload};
 const EXAMPLES: &str = "Examples:
   shardlog-loadtest --broker 127.0.0.1:9092 --partitions 16 --producers 4 --consumers 4 --duration 30s
   shardlog-loadtest --rate 50000 --duration 1m --batch-bytes 64KiB --report tmp/reports/rate-50k
+  shardlog-loadtest --protocol kafka --broker 127.0.0.1:9092 --duration 30s --report tmp/reports/kafka
   shardlog-loadtest --compare tmp/reports/a/summary.json tmp/reports/b/summary.json
   shardlog-loadtest --compare tmp/reports/base tmp/reports/new --threshold 5
   shardlog-loadtest --plot tmp/reports/a tmp/reports/b tmp/reports/c --out cmp.svg
