@@ -356,6 +356,16 @@ pub const OFFSETS_DELETED_TOPICS_CHECK_MS: u64 = 1_000;
 /// Longest metadata string of one committed offset.
 pub const OFFSET_METADATA_BYTES_MAX: usize = 4_096;
 
+/// The native protocol's default shared port; core `i`'s own port follows
+/// at `NATIVE_PORT_DEFAULT + 1 + i` unless `core_port_base` says otherwise.
+pub const NATIVE_PORT_DEFAULT: u16 = 9392;
+/// Kafka's conventional port: core `i` serves Kafka clients as broker `i`
+/// on `KAFKA_PORT_DEFAULT + i`, so core 0's address is the bootstrap.
+pub const KAFKA_PORT_DEFAULT: u16 = 9092;
+/// Partitions of a topic created because a Kafka client named it
+/// (Kafka's `num.partitions` default).
+pub const DEFAULT_PARTITIONS_DEFAULT: u32 = 1;
+
 /// Settings of the broker process (`shardlog serve`); every one is a flag.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerConfig {
@@ -364,9 +374,22 @@ pub struct BrokerConfig {
     pub listen: std::net::SocketAddr,
     /// Executors, one per CPU, pinned to CPUs 0..cores.
     pub cores: usize,
-    /// Core `i` listens on `core_port_base + i`; `None`: an ephemeral port
-    /// each, advertised in metadata.
+    /// Core `i` listens on `core_port_base + i`; `None`: the port after
+    /// the shared one (fixed across restarts), or an ephemeral port each
+    /// when the shared port is 0. See [`BrokerConfig::core_port`].
     pub core_port_base: Option<u16>,
+    /// Where Kafka clients connect: core `i` is Kafka broker `i` on this
+    /// port + `i` (an ephemeral port each when it is 0); `None`: off.
+    pub kafka_listen: Option<std::net::SocketAddr>,
+    /// Create a topic (with `default_partitions`) when a Kafka client
+    /// produces to it or asks its metadata, as Kafka does by default.
+    pub auto_create_topics: bool,
+    /// Partitions of an auto-created topic.
+    pub default_partitions: u32,
+    /// Advertise only core 0 to Kafka clients, as the leader of every
+    /// partition: requests for other cores' partitions then hop across
+    /// cores. For measuring what the per-core brokers save.
+    pub kafka_single_broker: bool,
     /// Host advertised for the per-core ports; defaults to the listen IP.
     pub advertise_host: Option<String>,
     /// Largest request frame (after the length prefix).
@@ -394,9 +417,16 @@ impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
             data_dir: "./data".into(),
-            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9092)),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], NATIVE_PORT_DEFAULT)),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             core_port_base: None,
+            kafka_listen: Some(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                KAFKA_PORT_DEFAULT,
+            ))),
+            auto_create_topics: true,
+            default_partitions: DEFAULT_PARTITIONS_DEFAULT,
+            kafka_single_broker: false,
             advertise_host: None,
             frame_bytes_max: 16 << 20,
             connections_max: 10_000,
@@ -412,6 +442,45 @@ impl Default for BrokerConfig {
 }
 
 impl BrokerConfig {
+    /// Core `core`'s own native port: `core_port_base + core`, else the
+    /// one after the shared port + `core`; 0 (ephemeral) when the shared
+    /// port is 0 and no base is set.
+    pub fn core_port(&self, core: usize) -> u16 {
+        match (self.core_port_base, self.listen.port()) {
+            (Some(base), _) => base + core as u16,
+            (None, 0) => 0,
+            (None, shared) => shared + 1 + core as u16,
+        }
+    }
+
+    /// Core `core`'s Kafka address, if Kafka is on: the Kafka port +
+    /// `core`, or an ephemeral port when it is 0.
+    pub fn kafka_core_addr(&self, core: usize) -> Option<std::net::SocketAddr> {
+        self.kafka_listen.map(|addr| {
+            let port = match addr.port() {
+                0 => 0,
+                base => base + core as u16,
+            };
+            std::net::SocketAddr::new(addr.ip(), port)
+        })
+    }
+
+    /// Every fixed port the broker will listen on, with what it is for.
+    fn fixed_ports(&self) -> Vec<(u16, String)> {
+        let mut ports = vec![(self.listen.port(), "listen".to_string())];
+        for core in 0..self.cores {
+            ports.push((self.core_port(core), format!("core {core}'s native port")));
+            if let Some(addr) = self.kafka_core_addr(core) {
+                ports.push((addr.port(), format!("core {core}'s Kafka port")));
+            }
+        }
+        if let Some(metrics) = self.metrics_listen {
+            ports.push((metrics.port(), "metrics_listen".to_string()));
+        }
+        ports.retain(|(port, _)| *port != 0);
+        ports
+    }
+
     /// What a fetch holds of its core's in-flight budget from when it is
     /// read until its response is written: the records it may return (its
     /// `max_bytes`, within [`FETCH_BYTES_MAX`]) and one batch more (a
@@ -466,11 +535,35 @@ impl BrokerConfig {
         if self.connections_max == 0 {
             return Err("connections_max must be at least 1".into());
         }
-        if let Some(base) = self.core_port_base {
-            if base as usize + self.cores > usize::from(u16::MAX) + 1 {
+        let last_core_port = match (self.core_port_base, self.listen.port()) {
+            (Some(base), _) => Some(("core_port_base", base as usize + self.cores - 1)),
+            (None, 0) => None,
+            (None, shared) => Some(("listen", shared as usize + self.cores)),
+        };
+        let last_kafka_port = self
+            .kafka_listen
+            .filter(|addr| addr.port() != 0)
+            .map(|addr| ("kafka_listen", addr.port() as usize + self.cores - 1));
+        for (setting, last) in [last_core_port, last_kafka_port].into_iter().flatten() {
+            if last > usize::from(u16::MAX) {
                 return Err(format!(
-                    "core_port_base {base} + cores {} passes port 65535",
+                    "{setting}: the per-core ports of {} cores pass port 65535",
                     self.cores
+                ));
+            }
+        }
+        if self.default_partitions == 0 || self.default_partitions > PARTITIONS_MAX {
+            return Err(format!(
+                "default_partitions must be 1 to {PARTITIONS_MAX}, not {}",
+                self.default_partitions
+            ));
+        }
+        let mut seen: std::collections::HashMap<u16, String> = Default::default();
+        for (port, what) in self.fixed_ports() {
+            if let Some(first) = seen.insert(port, what.clone()) {
+                return Err(format!(
+                    "port {port} is both {first} and {what}: choose listen, core_port_base, \
+                     kafka_listen and metrics_listen so that their ports do not overlap"
                 ));
             }
         }

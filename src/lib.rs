@@ -17,7 +17,10 @@
 //! This crate's modules:
 //!
 //! - [`config`]: every limit and tunable, in one place.
-//! - [`server`]: listeners, connections, request dispatch.
+//! - [`server`]: listeners, connections (for either front door), the
+//!   native protocol's dispatch.
+//! - [`kafka`]: Kafka's wire protocol, the second front door: each core
+//!   a Kafka broker; requests translated onto the same shard routes.
 //! - [`shard`]: one core's executor as a few services: `partitions`
 //!   (the partitions it owns, the topic map, the tail cache), `peers` (the
 //!   cross-core channels and the one scatter/gather) and `coordinator`
@@ -46,6 +49,7 @@ pub use shardlog_protocol::{batch, error};
 
 pub mod config;
 pub mod group_logic;
+pub mod kafka;
 pub mod logging;
 pub mod metrics;
 pub mod server;

@@ -16,7 +16,7 @@ use loadtest::suite::{format_suite_table, report_dir, Suite};
 use loadtest::workload::{Protocol, Workload};
 
 const EXAMPLES: &str = "Examples:
-  shardlog-loadtest --broker 127.0.0.1:9092 --partitions 16 --producers 4 --consumers 4 --duration 30s
+  shardlog-loadtest --broker 127.0.0.1:9392 --partitions 16 --producers 4 --consumers 4 --duration 30s
   shardlog-loadtest --rate 50000 --duration 1m --batch-bytes 64KiB --report tmp/reports/rate-50k
   shardlog-loadtest --protocol kafka --broker 127.0.0.1:9092 --duration 30s --report tmp/reports/kafka
   shardlog-loadtest --compare tmp/reports/a/summary.json tmp/reports/b/summary.json
@@ -26,7 +26,8 @@ const EXAMPLES: &str = "Examples:
 
 Durations take units (500ms, 30s, 2m; a plain number is seconds, or
 milliseconds for --linger-ms), sizes too (64KiB, 1MiB; a plain number is
-bytes). --broker defaults to $SHARDLOG_BROKER, then 127.0.0.1:9092.
+bytes). --broker defaults to $SHARDLOG_BROKER, then 127.0.0.1:9392 (with
+--protocol kafka: 127.0.0.1:9092, shardlog's Kafka port).
 
 Exit status: 0 done; 1 error (a run failed, a file is unreadable, --compare
 --threshold refused two different workloads); 2 bad arguments; 3 --compare
@@ -130,6 +131,8 @@ fn main() -> ExitCode {
     // (flag defaults included) apply to a single run only.
     if cli.suite.is_some() {
         cli.workload = Workload::default();
+    } else if !broker_given {
+        cli.workload.use_kafka_default_broker();
     }
     match run_cli(cli, &overrides) {
         Ok(Ending::Done) => ExitCode::SUCCESS,
@@ -257,6 +260,9 @@ fn run_suite(cli: &Cli, file: &Path, overrides: &Overrides) -> Result<Ending, St
         eprintln!("suite {}: run {}", file.display(), suite_run.name);
         let result = suite.workload_for(suite_run, out).and_then(|mut workload| {
             overrides.apply(&mut workload);
+            if overrides.broker.is_none() {
+                workload.use_kafka_default_broker();
+            }
             let dir = report_dir(out, &suite_run.name);
             let outcome = run_one(cli, &workload, Some(&dir))?;
             match outcome.summary.records_failed {

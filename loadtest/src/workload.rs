@@ -39,6 +39,12 @@ pub enum Protocol {
     Kafka,
 }
 
+/// `--broker` when not given: shardlog's default native listener.
+pub const BROKER_DEFAULT: &str = "127.0.0.1:9392";
+/// `--broker` when not given with `--protocol kafka`: shardlog's default
+/// Kafka listener (and Kafka's usual port).
+pub const KAFKA_BROKER_DEFAULT: &str = "127.0.0.1:9092";
+
 /// Most topics one run drives.
 pub const TOPICS_MAX: u32 = 1_000;
 
@@ -61,8 +67,9 @@ pub enum ConsumersFrom {
 #[serde(default, deny_unknown_fields)]
 pub struct Workload {
     /// Broker address (any listener); with --protocol kafka, the
-    /// bootstrap server (shardlog's Kafka port, or any Kafka broker).
-    #[arg(long, env = "SHARDLOG_BROKER", default_value = "127.0.0.1:9092")]
+    /// bootstrap server (shardlog's Kafka port, or any Kafka broker), and
+    /// 127.0.0.1:9092 (shardlog's default Kafka port) when not given.
+    #[arg(long, env = "SHARDLOG_BROKER", default_value = BROKER_DEFAULT)]
     pub broker: String,
     /// `native` (shardlog's protocol and client) or `kafka` (the Kafka
     /// protocol through librdkafka: shardlog's Kafka port, Apache Kafka,
@@ -177,6 +184,15 @@ impl Workload {
             }
         }
         Ok(())
+    }
+
+    /// With `--protocol kafka` and no broker given (the native default),
+    /// shardlog's default Kafka port instead. The caller knows whether
+    /// the broker was given; a given one is never changed.
+    pub fn use_kafka_default_broker(&mut self) {
+        if self.protocol == Protocol::Kafka && self.broker == BROKER_DEFAULT {
+            self.broker = KAFKA_BROKER_DEFAULT.to_string();
+        }
     }
 
     /// The topics the run drives.
@@ -342,6 +358,13 @@ mod tests {
         let kafka = parse(&["--protocol", "kafka", "--broker", "127.0.0.1:19092"]).unwrap();
         assert_eq!(kafka.protocol, Protocol::Kafka);
         assert_eq!(kafka.broker, "127.0.0.1:19092", "--broker is the bootstrap");
+        let mut not_given = parse(&["--protocol", "kafka"]).unwrap();
+        assert_eq!(not_given.broker, BROKER_DEFAULT);
+        not_given.use_kafka_default_broker();
+        assert_eq!(not_given.broker, KAFKA_BROKER_DEFAULT);
+        let mut native = parse(&[]).unwrap();
+        native.use_kafka_default_broker();
+        assert_eq!(native.broker, BROKER_DEFAULT, "native keeps its port");
         assert!(parse(&["--protocol", "amqp"]).is_err());
         assert_eq!(kafka.describe()["protocol"], "kafka");
         assert!(kafka.one_line().ends_with("(over Kafka)"));

@@ -15,8 +15,10 @@ use shardlog::shard::runtime::{run as run_broker, Ready};
 use shardlog::units;
 
 const EXAMPLES: &str = "Examples:
-  shardlog serve                                   # ./data, 127.0.0.1:9092, all cores
-  shardlog serve --data-dir /var/lib/shardlog --listen 0.0.0.0:9092 --cores 4
+  shardlog serve            # ./data, native 127.0.0.1:9392, Kafka 127.0.0.1:9092, all cores
+  shardlog serve --data-dir /var/lib/shardlog --listen 0.0.0.0:9392 \
+      --kafka-listen 0.0.0.0:9092 --advertise-host 10.0.0.5 --cores 4
+  shardlog serve --kafka-listen off                # the native protocol only
   shardlog serve --metrics-listen 127.0.0.1:9644    # Prometheus scrapes /metrics there
   shardlog serve --segment-bytes 256MiB --flush-interval-ms 20ms --min-free-bytes 5GiB
   RUST_LOG=shardlog=debug shardlog serve
@@ -35,7 +37,7 @@ pub struct Settings {
     #[arg(long, env = "SHARDLOG_DATA_DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
-    /// Address every core listens on (SO_REUSEPORT) [default: 127.0.0.1:9092].
+    /// Native protocol address every core listens on (SO_REUSEPORT) [default: 127.0.0.1:9392].
     #[arg(long, env = "SHARDLOG_LISTEN")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<SocketAddr>,
@@ -43,14 +45,30 @@ pub struct Settings {
     #[arg(long, env = "SHARDLOG_CORES")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cores: Option<usize>,
-    /// Core i listens on BASE+i [default: an ephemeral port each, advertised in metadata].
+    /// Core i's own native port is BASE+i [default: the listen port + 1 + i; ephemeral when the listen port is 0].
     #[arg(long, env = "SHARDLOG_CORE_PORT_BASE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub core_port_base: Option<u16>,
-    /// Host advertised for the per-core ports [default: the listen IP].
+    /// Host advertised for the per-core ports, native and Kafka [default: the listen IP].
     #[arg(long, env = "SHARDLOG_ADVERTISE_HOST")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advertise_host: Option<String>,
+    /// Kafka clients' bootstrap address, or "off": core i is Kafka broker i on PORT+i (port 0: ephemeral ports) [default: 127.0.0.1:9092].
+    #[arg(long, env = "SHARDLOG_KAFKA_LISTEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kafka_listen: Option<KafkaListen>,
+    /// Create a topic when a Kafka client produces to it or asks for its metadata, as Kafka does [default: true].
+    #[arg(long, env = "SHARDLOG_AUTO_CREATE_TOPICS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_create_topics: Option<bool>,
+    /// Partitions of a topic created automatically [default: 1].
+    #[arg(long, env = "SHARDLOG_DEFAULT_PARTITIONS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_partitions: Option<u32>,
+    /// Advertise only core 0 to Kafka clients, leader of every partition (other cores' partitions then hop across cores; for measuring the per-core brokers) [default: false].
+    #[arg(long, env = "SHARDLOG_KAFKA_SINGLE_BROKER")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kafka_single_broker: Option<bool>,
     /// Largest request frame in bytes [default: 16MiB].
     #[arg(long, env = "SHARDLOG_FRAME_BYTES_MAX", value_parser = units::bytes_u32)]
     #[serde(
@@ -186,6 +204,10 @@ impl Settings {
             cores: self.cores.or(lower.cores),
             core_port_base: self.core_port_base.or(lower.core_port_base),
             advertise_host: self.advertise_host.or(lower.advertise_host),
+            kafka_listen: self.kafka_listen.or(lower.kafka_listen),
+            auto_create_topics: self.auto_create_topics.or(lower.auto_create_topics),
+            default_partitions: self.default_partitions.or(lower.default_partitions),
+            kafka_single_broker: self.kafka_single_broker.or(lower.kafka_single_broker),
             frame_bytes_max: self.frame_bytes_max.or(lower.frame_bytes_max),
             batch_bytes_max: self.batch_bytes_max.or(lower.batch_bytes_max),
             connections_max: self.connections_max.or(lower.connections_max),
@@ -232,6 +254,16 @@ impl Settings {
             cores: self.cores.unwrap_or(defaults.cores),
             core_port_base: self.core_port_base,
             advertise_host: self.advertise_host.clone(),
+            kafka_listen: self.kafka_listen.map_or(defaults.kafka_listen, |k| k.0),
+            auto_create_topics: self
+                .auto_create_topics
+                .unwrap_or(defaults.auto_create_topics),
+            default_partitions: self
+                .default_partitions
+                .unwrap_or(defaults.default_partitions),
+            kafka_single_broker: self
+                .kafka_single_broker
+                .unwrap_or(defaults.kafka_single_broker),
             frame_bytes_max: self.frame_bytes_max.unwrap_or(defaults.frame_bytes_max),
             connections_max: self.connections_max.unwrap_or(defaults.connections_max),
             inflight_bytes_per_connection: self
@@ -273,6 +305,10 @@ impl Settings {
             cores: Some(config.cores),
             core_port_base: config.core_port_base,
             advertise_host: config.advertise_host.clone(),
+            kafka_listen: Some(KafkaListen(config.kafka_listen)),
+            auto_create_topics: Some(config.auto_create_topics),
+            default_partitions: Some(config.default_partitions),
+            kafka_single_broker: Some(config.kafka_single_broker),
             frame_bytes_max: Some(config.frame_bytes_max),
             batch_bytes_max: Some(config.log.batch_bytes_max),
             connections_max: Some(config.connections_max),
@@ -300,6 +336,40 @@ impl Settings {
     }
 }
 
+/// `--kafka-listen`: an address, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct KafkaListen(pub Option<SocketAddr>);
+
+impl std::str::FromStr for KafkaListen {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text == "off" {
+            return Ok(KafkaListen(None));
+        }
+        text.parse()
+            .map(|addr| KafkaListen(Some(addr)))
+            .map_err(|_| format!("{text:?} is not an IP:PORT address or \"off\""))
+    }
+}
+
+impl TryFrom<String> for KafkaListen {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl From<KafkaListen> for String {
+    fn from(listen: KafkaListen) -> String {
+        listen
+            .0
+            .map_or_else(|| "off".to_string(), |addr| addr.to_string())
+    }
+}
+
 /// Run the broker: one pinned executor per core, each serving the shared
 /// port and its own port.
 #[derive(Args)]
@@ -315,8 +385,9 @@ pub struct ServeArgs {
     /// without checking them against this machine's CPUs).
     #[arg(long)]
     print_config: bool,
-    /// Write "HOST:PORT" of the shared listener to this file once serving, and
-    /// with --metrics-listen a second line "metrics HOST:PORT" (for scripts and tests).
+    /// Write "HOST:PORT" of the shared listener to this file once serving,
+    /// then "kafka HOST:PORT" (core 0's Kafka address, the bootstrap) when
+    /// Kafka is on, and "metrics HOST:PORT" with --metrics-listen (for scripts and tests).
     #[arg(long)]
     ready_file: Option<PathBuf>,
 }
@@ -372,6 +443,9 @@ fn write_ready_file(path: &PathBuf, ready: &Ready) -> std::io::Result<()> {
     let temp = path.with_extension("tmp");
     let mut file = std::fs::File::create(&temp)?;
     writeln!(file, "{}", ready.listen)?;
+    if let Some(kafka) = ready.kafka.first() {
+        writeln!(file, "kafka {}:{}", kafka.host, kafka.port)?;
+    }
     if let Some(metrics) = ready.metrics {
         writeln!(file, "metrics {metrics}")?;
     }

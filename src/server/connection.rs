@@ -1,14 +1,18 @@
-//! One client connection. The reader task reads one frame at a time,
+//! One client connection, for either front door (the native protocol or
+//! Kafka's, see [`FrontDoor`]). The reader task reads one frame at a time,
 //! within the frame limit and the in-flight byte budgets of the connection
-//! and the core, and dispatches it: anything that must keep request order
-//! (queuing appends) happens before the next frame is read. The response
-//! futures go, in order, to the writer task, which writes each response as
-//! it completes: responses keep request order, and requests pipeline.
+//! and the core, and hands it to the front door: anything that must keep
+//! request order (queuing appends) happens before the next frame is read.
+//! The response futures go, in order, to the writer task, which writes
+//! each response as it completes: responses keep request order, and
+//! requests pipeline.
 //!
-//! A frame too large to read gets a `FrameTooLarge` error and closes this
-//! connection only; a frame that is read but does not decode gets an error
-//! response and the connection stays usable.
+//! A frame too large to read closes this connection only (the native door
+//! answers it first); a frame that is read but does not decode gets an
+//! error response where the protocol has one, and the connection stays
+//! usable.
 
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Instant;
 
@@ -18,18 +22,50 @@ use glommio::channels::local_channel;
 use glommio::net::TcpStream;
 use glommio::sync::{Semaphore, StaticPermit};
 
-use super::dispatch::dispatch;
 use super::stream::SharedStream;
 use crate::config::RESPONSES_QUEUED_MAX;
-use crate::error::ErrorCode;
-use crate::protocol::fetch::FetchRequest;
-use crate::protocol::frame::{
-    check, error_response, FrameCheck, RequestHeader, ResponseHeader, LENGTH_BYTES,
-    REQUEST_HEADER_BYTES,
-};
-use crate::protocol::ApiKey;
+use crate::protocol::frame::LENGTH_BYTES;
 use crate::shard::notify::LocalFuture;
 use crate::shard::Shard;
+
+/// How one protocol frames requests and answers them on a connection.
+pub trait FrontDoor: 'static {
+    /// The bytes of the whole frame (length prefix included) that this
+    /// prefix announces, or `Err(length)` when it passes `frame_bytes_max`.
+    fn frame_len(prefix: [u8; LENGTH_BYTES], frame_bytes_max: u32) -> Result<usize, u64>;
+
+    /// What to send, if anything, before closing a connection whose frame
+    /// of `length` bytes passed the limit (the door logs why).
+    fn refuse_too_large(shard: &Shard, length: u64, frame_bytes_max: u32) -> Option<BytesMut>;
+
+    /// Handles one whole frame, length prefix included.
+    fn handle(shard: &Rc<Shard>, frame: BytesMut) -> impl Future<Output = Handled>;
+}
+
+/// What a front door made of one frame.
+pub enum Handled {
+    /// A response to write once its future completes (or, with `write`
+    /// false, to wait for without writing: Kafka's acks=0).
+    Respond(Response),
+    /// The frame could not be answered in this protocol: close the
+    /// connection (the door logged why).
+    Close,
+}
+
+/// A response on its way, with what the writer counts about it.
+pub struct Response {
+    pub future: LocalFuture<BytesMut>,
+    pub write: bool,
+    /// The API for metrics (the native API key numbering).
+    pub api_key: u16,
+    /// A fetch's reservation of the core's budget for its response.
+    pub response_budget: Option<StaticPermit>,
+    /// The error code a response carries at its top level, for metrics.
+    pub error_of: ErrorOf,
+}
+
+/// Reads the top-level error code of a response, for metrics.
+pub type ErrorOf = fn(&[u8]) -> u16;
 
 /// What a request in flight holds until its response is written: a queue
 /// slot, and its bytes of the connection's and the core's budgets.
@@ -42,6 +78,8 @@ struct Permits {
 /// A response on its way to the writer, with the budget it holds.
 struct Outgoing {
     response: LocalFuture<BytesMut>,
+    /// False: wait for the response (holding the budget) but write nothing.
+    write: bool,
     /// Released once the response is written.
     _permits: Option<Permits>,
     /// A fetch's reservation of the core's budget for its response,
@@ -49,11 +87,12 @@ struct Outgoing {
     _response_budget: Option<StaticPermit>,
     /// Close the connection after writing this one.
     close_after: bool,
-    /// The request's API key and when its frame was read, for metrics.
-    request: Option<(u16, Instant)>,
+    /// The request's API key, when its frame was read, and how to read the
+    /// response's error code, for metrics.
+    request: Option<(u16, Instant, ErrorOf)>,
 }
 
-pub async fn serve_connection(shard: Rc<Shard>, stream: TcpStream) {
+pub async fn serve_connection<D: FrontDoor>(shard: Rc<Shard>, stream: TcpStream) {
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(error = %e, "set_nodelay failed");
     }
@@ -68,7 +107,7 @@ pub async fn serve_connection(shard: Rc<Shard>, stream: TcpStream) {
     let reader = {
         let (shard, stream) = (shard.clone(), stream.clone());
         async move {
-            read_requests(&shard, stream, &queue).await;
+            read_requests::<D>(&shard, stream, &queue).await;
             // `queue` drops here: the writer ends after the last response.
         }
     };
@@ -85,12 +124,14 @@ async fn write_responses(
 ) {
     while let Some(out) = queued.recv().await {
         let bytes = out.response.await;
-        if let Some((api_key, read_at)) = out.request {
-            // Built by this process with a header; a short one counts as internal.
-            let error = ResponseHeader::decode(&bytes)
-                .map_or(ErrorCode::Internal as u16, |header| header.error_code);
+        if let Some((api_key, read_at, error_of)) = out.request {
+            let error = error_of(&bytes);
+            let sent = if out.write { bytes.len() } else { 0 };
             let mut metrics = shard.metrics.borrow_mut();
-            metrics.on_response(api_key, read_at, Instant::now(), bytes.len(), error);
+            metrics.on_response(api_key, read_at, Instant::now(), sent, error);
+        }
+        if !out.write {
+            continue;
         }
         if let Err(e) = stream.write_all(&bytes).await {
             tracing::debug!(error = %e, "connection write failed");
@@ -102,7 +143,7 @@ async fn write_responses(
     }
 }
 
-async fn read_requests(
+async fn read_requests<D: FrontDoor>(
     shard: &Rc<Shard>,
     mut stream: SharedStream,
     queue: &local_channel::LocalSender<Outgoing>,
@@ -130,32 +171,24 @@ async fn read_requests(
             None | Some(Err(_)) => return,
             Some(Ok(())) => {}
         }
-        let length = match check(&prefix, frame_bytes_max, REQUEST_HEADER_BYTES) {
-            FrameCheck::TooLarge { length } => {
-                let message =
-                    format!("frame of {length} bytes exceeds the limit of {frame_bytes_max}");
-                let _ = queue
-                    .send(Outgoing {
-                        response: Box::pin(future::ready(error_response(
-                            0,
-                            ErrorCode::FrameTooLarge,
-                            &message,
-                        ))),
-                        _permits: None,
-                        _response_budget: None,
-                        close_after: true,
-                        request: None,
-                    })
-                    .await;
+        let frame_len = match D::frame_len(prefix, frame_bytes_max) {
+            Ok(len) => len,
+            Err(length) => {
+                if let Some(refusal) = D::refuse_too_large(shard, length, frame_bytes_max) {
+                    let _ = queue
+                        .send(Outgoing {
+                            response: Box::pin(future::ready(refusal)),
+                            write: true,
+                            _permits: None,
+                            _response_budget: None,
+                            close_after: true,
+                            request: None,
+                        })
+                        .await;
+                }
                 return;
             }
-            // Small frames are read whole and answered with an error, so
-            // the frame boundary, and the connection, stay intact.
-            FrameCheck::TooSmall { length } => length,
-            FrameCheck::Incomplete { needed } => needed.map_or(0, |n| (n - LENGTH_BYTES) as u32),
-            FrameCheck::Complete { len } => (len - LENGTH_BYTES) as u32,
         };
-        let frame_len = LENGTH_BYTES + length as usize;
         let permits = match acquire(shard, &budgets, frame_len).await {
             Some(permits) => permits,
             None => return,
@@ -168,56 +201,22 @@ async fn read_requests(
         }
         let read_at = Instant::now();
         shard.metrics.borrow_mut().on_request_read(frame_len);
-        let mut api_key = u16::MAX;
-        let mut response_budget = None;
-        let response = if let Ok(header) = RequestHeader::decode(&frame) {
-            api_key = header.api_key;
-            if api_key == ApiKey::Fetch as u16 {
-                match reserve_fetch_response(shard, &frame).await {
-                    Some(budget) => response_budget = budget,
-                    None => return,
-                }
-            }
-            dispatch(shard, header, frame).await
-        } else {
-            let message = format!("frame of {length} bytes is shorter than a request header");
-            Box::pin(future::ready(error_response(
-                0,
-                ErrorCode::MalformedRequest,
-                &message,
-            ))) as LocalFuture<BytesMut>
+        let response = match D::handle(shard, frame).await {
+            Handled::Respond(response) => response,
+            Handled::Close => return,
         };
         let out = Outgoing {
-            response,
+            response: response.future,
+            write: response.write,
             _permits: Some(permits),
-            _response_budget: response_budget,
+            _response_budget: response.response_budget,
             close_after: false,
-            request: Some((api_key, read_at)),
+            request: Some((response.api_key, read_at, response.error_of)),
         };
         if queue.send(out).await.is_err() {
             return;
         }
     }
-}
-
-/// Reserves room in the core's in-flight budget for the response of the
-/// fetch in `frame` before it is read (waiting while the budget is spent):
-/// responses of up to 64 MiB were built, copied and held until written
-/// without being counted anywhere. `Some(None)` when the body is too short
-/// to say (the decoder answers it with an error); `None` if the semaphore
-/// was closed.
-async fn reserve_fetch_response(shard: &Rc<Shard>, frame: &[u8]) -> Option<Option<StaticPermit>> {
-    let body = &frame[LENGTH_BYTES + REQUEST_HEADER_BYTES..];
-    let Some(max_bytes) = FetchRequest::peek_max_bytes(body) else {
-        return Some(None);
-    };
-    let bytes = shard.config.fetch_response_reserve_bytes(max_bytes);
-    let permit = shard
-        .inflight_bytes
-        .acquire_static_permit(bytes as u64)
-        .await
-        .ok()?;
-    Some(Some(permit))
 }
 
 /// One connection's limits on what it has in flight.

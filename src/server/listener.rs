@@ -1,6 +1,7 @@
-//! Accept loops: one per listener (the shared port and this core's own
-//! port). Past `connections_max` over the whole broker, a new connection
-//! gets a `TooManyConnections` error frame and is closed.
+//! Accept loops: one per listener (the shared port, this core's own port,
+//! its Kafka port). Past `connections_max` over the whole broker, a new
+//! connection is closed (a native one gets a `TooManyConnections` error
+//! frame first; Kafka has no frame for it).
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -10,12 +11,21 @@ use futures_lite::{future, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
 use super::connection::serve_connection;
+use super::native::NativeDoor;
 use crate::config::ACCEPT_RETRY_MS;
 use crate::error::ErrorCode;
+use crate::kafka::KafkaDoor;
 use crate::protocol::frame::error_response;
 use crate::shard::Shard;
 
-pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
+/// Which protocol a listener speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Front {
+    Native,
+    Kafka,
+}
+
+pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener, front: Front) {
     loop {
         let accepted = future::or(async { Some(listener.accept().await) }, async {
             shard.shutdown.wait().await;
@@ -36,7 +46,7 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
         shard.metrics.borrow_mut().on_connection(accepted);
         if !accepted {
             shard.connections.fetch_sub(1, Ordering::Relaxed);
-            glommio::spawn_local(refuse(stream, shard.config.connections_max)).detach();
+            glommio::spawn_local(refuse(stream, shard.config.connections_max, front)).detach();
             continue;
         }
         shard
@@ -44,7 +54,10 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
             .set(shard.local_connections.get() + 1);
         let shard = shard.clone();
         glommio::spawn_local(async move {
-            serve_connection(shard.clone(), stream).await;
+            match front {
+                Front::Native => serve_connection::<NativeDoor>(shard.clone(), stream).await,
+                Front::Kafka => serve_connection::<KafkaDoor>(shard.clone(), stream).await,
+            }
             shard
                 .local_connections
                 .set(shard.local_connections.get() - 1);
@@ -54,7 +67,12 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener) {
     }
 }
 
-async fn refuse(mut stream: TcpStream, limit: usize) {
+async fn refuse(mut stream: TcpStream, limit: usize, front: Front) {
+    if front == Front::Kafka {
+        tracing::debug!(limit, "refusing a Kafka connection past connections_max");
+        let _ = stream.close().await;
+        return;
+    }
     let message = format!("the broker serves at most {limit} connections");
     let frame = error_response(0, ErrorCode::TooManyConnections, &message);
     if let Err(e) = stream.write_all(&frame).await {

@@ -4,7 +4,8 @@
 //!
 //! - [`listener`]: accept loops and the connection limit.
 //! - [`connection`]: one connection: frame reading with limits, ordered,
-//!   pipelined responses.
+//!   pipelined responses, for either front door.
+//! - [`native`]: the native protocol's front door.
 //! - [`dispatch`]: a decoded request to its handler and its response bytes.
 //! - [`stream`]: a TCP stream shared by a connection's reader and writer.
 //! - [`metrics_http`]: the Prometheus metrics endpoint on core 0.
@@ -13,4 +14,5 @@ pub mod connection;
 pub mod dispatch;
 pub mod listener;
 pub mod metrics_http;
+pub mod native;
 pub mod stream;

@@ -77,6 +77,9 @@ pub struct Shard {
     pub config: BrokerConfig,
     /// Every core's own listener, by core id.
     pub core_addresses: Vec<CoreAddress>,
+    /// Every core's Kafka listener, by core id (node id = core); empty
+    /// when Kafka is off.
+    pub kafka_addresses: Vec<CoreAddress>,
 
     // The services.
     /// The partitions this core owns, the topic map, the tail cache.
@@ -113,6 +116,8 @@ pub struct ShardStart {
     pub senders: Vec<flume::Sender<ShardMessage>>,
     /// Every core's own listener, by core id.
     pub core_addresses: Vec<CoreAddress>,
+    /// Every core's Kafka listener, by core id; empty when Kafka is off.
+    pub kafka_addresses: Vec<CoreAddress>,
     /// The topic-id counter as loaded (`next` current on core 0 only).
     pub topic_ids: TopicIds,
     /// What this core's partitions are opened on.
@@ -130,6 +135,7 @@ impl Shard {
             config,
             senders,
             core_addresses,
+            kafka_addresses,
             topic_ids,
             storage,
             connections,
@@ -140,6 +146,7 @@ impl Shard {
             id,
             peers: Peers::new(id, senders, Rc::clone(&metrics)),
             core_addresses,
+            kafka_addresses,
             partitions: Partitions::new(id, senders_len, &config, storage, Rc::clone(&metrics)),
             topic_ids: Cell::new(topic_ids),
             shutdown: Rc::new(Notify::default()),

@@ -22,7 +22,7 @@ use crate::config::{
     BrokerConfig, INBOX_CAPACITY, LISTEN_BACKLOG, PORT_RELEASE_WAIT_MS, PORT_RETRY_MS,
 };
 use crate::protocol::metadata::CoreAddress;
-use crate::server::listener::accept_loop;
+use crate::server::listener::{accept_loop, Front};
 use crate::server::metrics_http::serve_metrics;
 use crate::storage::prime_executor_io;
 use crate::topics::store;
@@ -36,6 +36,8 @@ pub const LOCK_FILE: &str = ".lock";
 pub struct Ready {
     pub listen: SocketAddr,
     pub cores: Vec<CoreAddress>,
+    /// Each core's Kafka address (node id = core), if Kafka is on.
+    pub kafka: Vec<CoreAddress>,
     /// Where the metrics endpoint listens, if it is on.
     pub metrics: Option<SocketAddr>,
 }
@@ -71,9 +73,13 @@ pub fn run_until(
     let listen = probe_port(config.listen)?;
     // Resolved here (port 0 included), so core 0 binds what Ready reports.
     config.metrics_listen = config.metrics_listen.map(probe_port).transpose()?;
-    if let Some(base) = config.core_port_base {
-        for core in 0..config.cores {
-            probe_port(SocketAddr::new(config.listen.ip(), base + core as u16))?;
+    for core in 0..config.cores {
+        let own = SocketAddr::new(config.listen.ip(), config.core_port(core));
+        if own.port() != 0 {
+            probe_port(own)?;
+        }
+        if let Some(kafka) = config.kafka_core_addr(core).filter(|a| a.port() != 0) {
+            probe_port(kafka)?;
         }
     }
     let stored =
@@ -95,11 +101,11 @@ pub fn run_until(
     let peers: Vec<flume::Sender<ShardMessage>> =
         channels.iter().map(|(tx, _)| tx.clone()).collect();
     let connections = Arc::new(AtomicUsize::new(0));
-    let (started_tx, started_rx) = mpsc::channel::<(usize, Result<u16, String>)>();
+    let (started_tx, started_rx) = mpsc::channel::<(usize, Result<BoundPorts, String>)>();
     let mut address_txs = Vec::new();
     let mut handles = Vec::new();
     for (core, (_, inbox)) in channels.into_iter().enumerate() {
-        let (address_tx, address_rx) = flume::bounded::<Vec<CoreAddress>>(1);
+        let (address_tx, address_rx) = flume::bounded::<Addresses>(1);
         address_txs.push(address_tx);
         let start = CoreStart {
             core,
@@ -128,22 +134,29 @@ pub fn run_until(
         .clone()
         .unwrap_or_else(|| listen.ip().to_string());
     let mut addresses = vec![None; config.cores];
+    let mut kafka = vec![None; config.cores];
     for _ in 0..config.cores {
-        let (core, port) = started_rx
+        let (core, ports) = started_rx
             .recv()
             .map_err(|_| "a core stopped while starting".to_string())?;
-        let port = port?;
-        addresses[core] = Some(CoreAddress {
+        let ports = ports?;
+        let address = |port| CoreAddress {
             core: core as u16,
             host: host.clone(),
             port,
-        });
+        };
+        addresses[core] = Some(address(ports.native));
+        kafka[core] = ports.kafka.map(address);
     }
     let addresses: Vec<CoreAddress> = addresses.into_iter().flatten().collect();
+    let kafka: Vec<CoreAddress> = kafka.into_iter().flatten().collect();
     // ...then learns everyone's, opens its partitions, and reports ready.
     for tx in &address_txs {
-        tx.send(addresses.clone())
-            .map_err(|_| "a core stopped while starting".to_string())?;
+        tx.send(Addresses {
+            native: addresses.clone(),
+            kafka: kafka.clone(),
+        })
+        .map_err(|_| "a core stopped while starting".to_string())?;
     }
     for _ in 0..config.cores {
         let (core, opened) = started_rx
@@ -163,12 +176,32 @@ pub fn run_until(
         inflight_bytes_per_connection = config.inflight_bytes_per_connection,
         "shardlog serving"
     );
+    for (native, kafka) in addresses
+        .iter()
+        .zip(kafka.iter().map(Some).chain(std::iter::repeat(None)))
+    {
+        let kafka = kafka.map(|k| format!("{}:{}", k.host, k.port));
+        tracing::info!(
+            core = native.core,
+            native = %format!("{}:{}", native.host, native.port),
+            kafka = kafka.as_deref().unwrap_or("off"),
+            "core serving"
+        );
+    }
+    if let Some(bootstrap) = kafka.first() {
+        tracing::info!(
+            "Kafka clients: bootstrap.servers={}:{}",
+            bootstrap.host,
+            bootstrap.port
+        );
+    }
     if let Some(metrics) = config.metrics_listen {
         tracing::info!(%metrics, "serving metrics at http://{metrics}/metrics");
     }
     on_ready(&Ready {
         listen,
         cores: addresses,
+        kafka,
         metrics: config.metrics_listen,
     });
 
@@ -201,8 +234,29 @@ struct CoreStart {
     topics: TopicMap,
     topic_ids: TopicIds,
     connections: Arc<AtomicUsize>,
-    started: mpsc::Sender<(usize, Result<u16, String>)>,
-    addresses: flume::Receiver<Vec<CoreAddress>>,
+    started: mpsc::Sender<(usize, Result<BoundPorts, String>)>,
+    addresses: flume::Receiver<Addresses>,
+}
+
+/// The ports one core bound: its own native port, and its Kafka port.
+#[derive(Clone, Copy)]
+struct BoundPorts {
+    native: u16,
+    kafka: Option<u16>,
+}
+
+/// Every core's addresses, for metadata.
+struct Addresses {
+    native: Vec<CoreAddress>,
+    kafka: Vec<CoreAddress>,
+}
+
+/// What one core listens on.
+struct Listeners {
+    shared: TcpListener,
+    own: TcpListener,
+    kafka: Option<TcpListener>,
+    metrics: Option<TcpListener>,
 }
 
 async fn core_main(start: CoreStart) {
@@ -219,23 +273,30 @@ async fn core_main(start: CoreStart) {
         addresses,
     } = start;
     let bound = bind(core, &config, listen).await;
-    let (shared, own, metrics) = match bound {
+    let listeners = match bound {
         Ok(listeners) => listeners,
         Err(e) => {
             let _ = started.send((core, Err(e)));
             return;
         }
     };
-    let own_port = own.local_addr().map(|a| a.port()).unwrap_or(0);
-    let _ = started.send((core, Ok(own_port)));
-    let Ok(core_addresses) = addresses.recv_async().await else {
+    let ports = BoundPorts {
+        native: listeners.own.local_addr().map(|a| a.port()).unwrap_or(0),
+        kafka: listeners
+            .kafka
+            .as_ref()
+            .map(|k| k.local_addr().map(|a| a.port()).unwrap_or(0)),
+    };
+    let _ = started.send((core, Ok(ports)));
+    let Ok(addresses) = addresses.recv_async().await else {
         return;
     };
     let shard = Rc::new(Shard::new(ShardStart {
         id: core,
         config,
         senders: peers,
-        core_addresses,
+        core_addresses: addresses.native,
+        kafka_addresses: addresses.kafka,
         topic_ids,
         storage: Default::default(),
         connections,
@@ -245,12 +306,21 @@ async fn core_main(start: CoreStart) {
         Err(failed) => Err(failed.message),
     };
     let failed = opened.is_err();
-    let _ = started.send((core, opened.map(|()| own_port)));
+    let _ = started.send((core, opened.map(|()| ports)));
     if failed {
         return;
     }
-    glommio::spawn_local(accept_loop(shard.clone(), shared)).detach();
-    glommio::spawn_local(accept_loop(shard.clone(), own)).detach();
+    let Listeners {
+        shared,
+        own,
+        kafka,
+        metrics,
+    } = listeners;
+    glommio::spawn_local(accept_loop(shard.clone(), shared, Front::Native)).detach();
+    glommio::spawn_local(accept_loop(shard.clone(), own, Front::Native)).detach();
+    if let Some(kafka) = kafka {
+        glommio::spawn_local(accept_loop(shard.clone(), kafka, Front::Kafka)).detach();
+    }
     glommio::spawn_local(retention_loop(shard.clone())).detach();
     glommio::spawn_local(group_timer_loop(shard.clone())).detach();
     if let Some(metrics) = metrics {
@@ -259,11 +329,7 @@ async fn core_main(start: CoreStart) {
     serve_inbox(shard, inbox).await;
 }
 
-async fn bind(
-    core: usize,
-    config: &BrokerConfig,
-    listen: SocketAddr,
-) -> Result<(TcpListener, TcpListener, Option<TcpListener>), String> {
+async fn bind(core: usize, config: &BrokerConfig, listen: SocketAddr) -> Result<Listeners, String> {
     prime_executor_io(&config.data_dir).await.map_err(|e| {
         format!(
             "core {core}: preparing I/O in {}: {e}",
@@ -272,10 +338,7 @@ async fn bind(
     })?;
     let shared =
         listen_on(listen).map_err(|e| format!("core {core}: listening on {listen}: {e}"))?;
-    let own_addr = SocketAddr::new(
-        listen.ip(),
-        config.core_port_base.map_or(0, |base| base + core as u16),
-    );
+    let own_addr = SocketAddr::new(listen.ip(), config.core_port(core));
     let own =
         listen_on(own_addr).map_err(|e| format!("core {core}: listening on {own_addr}: {e}"))?;
     let metrics = match config.metrics_listen {
@@ -284,7 +347,18 @@ async fn bind(
         ),
         _ => None,
     };
-    Ok((shared, own, metrics))
+    let kafka = match config.kafka_core_addr(core) {
+        Some(addr) => Some(
+            listen_on(addr).map_err(|e| format!("core {core}: Kafka listener on {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+    Ok(Listeners {
+        shared,
+        own,
+        kafka,
+        metrics,
+    })
 }
 
 async fn retention_loop(shard: Rc<Shard>) {

@@ -48,6 +48,8 @@ pub struct Broker {
     pub addr: SocketAddr,
     /// The metrics endpoint, when started with `--metrics-listen`.
     pub metrics: Option<SocketAddr>,
+    /// Core 0's Kafka address (the bootstrap), unless Kafka is off.
+    pub kafka: Option<SocketAddr>,
 }
 
 pub fn broker_command(data_dir: &Path, listen: &str, extra: &[&str]) -> (Command, PathBuf) {
@@ -71,7 +73,9 @@ pub fn broker_command(data_dir: &Path, listen: &str, extra: &[&str]) -> (Command
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn")
+        // Tests run in parallel: no fixed Kafka port (a flag overrides it).
+        .env("SHARDLOG_KAFKA_LISTEN", "127.0.0.1:0");
     (command, ready)
 }
 
@@ -101,13 +105,17 @@ impl Broker {
                     .next()
                     .and_then(|line| line.parse().ok())
                     .expect("the ready file's first line is the listen address");
-                let metrics = lines
-                    .find_map(|line| line.strip_prefix("metrics "))
-                    .map(|m| m.parse().expect("a metrics address"));
+                let rest: Vec<&str> = lines.collect();
+                let labelled = |label: &str| -> Option<SocketAddr> {
+                    rest.iter()
+                        .find_map(|line| line.strip_prefix(label))
+                        .map(|a| a.parse().expect("an address"))
+                };
                 return Broker {
                     child,
                     addr,
-                    metrics,
+                    metrics: labelled("metrics "),
+                    kafka: labelled("kafka "),
                 };
             }
             if let Some(status) = child.try_wait().unwrap() {

@@ -110,7 +110,10 @@ fn the_shipped_sample_config_is_valid() {
     let output = serve(&["--config", sample, "--print-config"], &[]);
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
-    assert!(stdout.contains("core_port_base = 9100"), "{stdout}");
+    assert!(
+        stdout.contains("kafka_listen = \"0.0.0.0:9092\""),
+        "{stdout}"
+    );
     assert!(stdout.contains("cores = 4"), "{stdout}");
     assert!(stdout.contains("segment_bytes = 1073741824"), "{stdout}");
     assert!(
@@ -127,7 +130,7 @@ fn print_config_still_refuses_what_no_machine_can_run() {
     // Serving checks the cores against this machine's CPUs.
     let dir = DataDir::new("config-too-many-cores");
     let output = serve(
-        &["--data-dir", dir.0.to_str().unwrap(), "--cores", "100000"],
+        &["--data-dir", dir.0.to_str().unwrap(), "--cores", "256"],
         &[],
     );
     assert!(!output.status.success());
@@ -223,4 +226,37 @@ fn ambiguous_or_out_of_range_units_are_refused_naming_the_setting() {
     assert!(!output.status.success());
     assert!(stderr.contains("flush-interval-ms"), "{stderr}");
     assert!(stderr.contains("SHARDLOG_FLUSH_INTERVAL_MS"), "{stderr}");
+}
+
+#[test]
+fn ports_that_overlap_are_refused_naming_both() {
+    // The native port on Kafka's default port.
+    let output = serve(&["--print-config", "--listen", "127.0.0.1:9092"], &[]);
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("port 9092 is both listen and core 0's Kafka port"),
+        "{stderr}"
+    );
+    // Core 1's native port on core 0's Kafka port.
+    let output = serve(
+        &["--print-config", "--cores", "2", "--core-port-base", "9091"],
+        &[],
+    );
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(stderr.contains("port 9092 is both"), "{stderr}");
+    // The defaults never collide, and Kafka can be turned off.
+    let output = serve(&["--print-config", "--cores", "64"], &[]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("kafka_listen = \"127.0.0.1:9092\""),
+        "{stdout}"
+    );
+    let output = serve(&["--print-config", "--kafka-listen", "off"], &[]);
+    let (stdout, _) = text(&output);
+    assert!(stdout.contains("kafka_listen = \"off\""), "{stdout}");
+    let output = serve(&["--print-config", "--kafka-listen", "nowhere"], &[]);
+    assert!(!output.status.success());
 }

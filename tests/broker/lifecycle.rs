@@ -206,6 +206,7 @@ fn the_log_off_a_terminal_has_no_colour_codes() {
         child,
         addr,
         metrics: None,
+        kafka: None,
     };
     let (status, stderr) = broker.terminate();
     assert!(status.success(), "{stderr}");

@@ -15,6 +15,7 @@ mod data;
 mod groups;
 mod hostile;
 mod idle;
+mod kafka;
 mod lifecycle;
 mod metrics;
 mod panic;

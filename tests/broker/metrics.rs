@@ -449,6 +449,8 @@ fn a_taken_metrics_port_is_refused_at_start() {
             "serve",
             "--listen",
             "127.0.0.1:0",
+            "--kafka-listen",
+            "off",
             "--metrics-listen",
             &addr,
         ])

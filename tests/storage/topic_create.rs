@@ -45,6 +45,7 @@ fn start_shards(config: &BrokerConfig, plans: &[Rc<FaultPlan>]) -> Vec<Rc<Shard>
                 config: config.clone(),
                 senders: senders.clone(),
                 core_addresses: addresses.clone(),
+                kafka_addresses: Vec::new(),
                 topic_ids: Default::default(),
                 storage: ShardStorage::Faulty(FaultyStorage::new(plan.clone())),
                 connections: Arc::new(AtomicUsize::new(0)),

@@ -13,7 +13,7 @@ pub const READ_CHUNK_BYTES: usize = 64 << 10;
 pub const REQUEST_BUFFER_BYTES_INITIAL: usize = 4096;
 
 /// The broker address the CLI and the defaults use.
-pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9092";
+pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:9392";
 
 /// Most requests one connection may have in flight: each holds its encoded
 /// request until answered, so this bounds the memory of a retry.

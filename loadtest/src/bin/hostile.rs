@@ -10,7 +10,7 @@ use loadtest::hostile::report::{format_markdown, write_report};
 use loadtest::hostile::{run, HostileArgs};
 
 const EXAMPLES: &str = "Examples:
-  shardlog-hostile --broker 127.0.0.1:9092 --report reports/hostile
+  shardlog-hostile --broker 127.0.0.1:9392 --report reports/hostile
   shardlog-hostile --idle-connections 200 --phase-s 5 --broker-pid 4242";
 
 /// Measure how hostile clients (idle connections, slow senders, length

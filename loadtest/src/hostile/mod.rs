@@ -43,7 +43,7 @@ const SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
 #[derive(Args, Clone, Debug)]
 pub struct HostileArgs {
     /// Broker address (any listener).
-    #[arg(long, env = "SHARDLOG_BROKER", default_value = "127.0.0.1:9092")]
+    #[arg(long, env = "SHARDLOG_BROKER", default_value = "127.0.0.1:9392")]
     pub broker: String,
     /// The broker's pid, for its RSS [default: the one `shardlog serve` running].
     #[arg(long)]

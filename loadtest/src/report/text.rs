@@ -255,7 +255,7 @@ mod tests {
                     ..Host::default()
                 },
                 broker: Some(BrokerSettings {
-                    address: "127.0.0.1:9092".into(),
+                    address: "127.0.0.1:9392".into(),
                     version: "0.1.0".into(),
                     cores: 2,
                     topic: TopicSettingsReported {
@@ -272,7 +272,7 @@ mod tests {
         let text = format_report(&summary);
         for needle in [
             "run: shardlog 0.1.0 (unknown), 2026-11-30T22:57:31Z; 2 cores, unknown CPU",
-            "broker: 0.1.0 at 127.0.0.1:9092, 2 cores, topic loadtest with 16 partitions",
+            "broker: 0.1.0 at 127.0.0.1:9392, 2 cores, topic loadtest with 16 partitions",
             "backlog: 1,500,000 records (1560.0 MB) in the topic at the start, read first",
         ] {
             assert!(text.contains(needle), "no `{needle}` in:\n{text}");

@@ -105,6 +105,9 @@ impl BrokerProcess {
             .arg(self.spec.address())
             .arg("--core-port-base")
             .arg(self.spec.ports.core_base.to_string())
+            // The soak drives the native protocol: no fixed Kafka port to collide on.
+            .arg("--kafka-listen")
+            .arg("off")
             .arg("--cores")
             .arg(self.spec.cores.to_string())
             .arg("--data-dir")

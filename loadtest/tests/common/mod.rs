@@ -34,6 +34,7 @@ impl Broker {
             listen: "127.0.0.1:0".parse().unwrap(),
             cores: BrokerConfig::default().cores.min(2),
             io_memory_bytes: 1 << 20,
+            kafka_listen: Some("127.0.0.1:0".parse().unwrap()),
             ..BrokerConfig::default()
         };
         let (stop, stop_rx) = flume::bounded(1);

@@ -1,0 +1,297 @@
+//! Records between Kafka's RecordBatch v2 and the native batch format
+//! (docs/STORAGE.md), so that a record produced through either protocol
+//! reads back through both with the same key, value, headers, timestamp
+//! and offset. The Kafka side is the `kafka-protocol` crate's decoder and
+//! encoder (CRC-32C, gzip, snappy, lz4, zstd); the native side is the
+//! batch builder and iterator.
+//!
+//! A Kafka null value or null header value is stored, and read back, as
+//! empty; headers with the same key keep only the last (the codec's
+//! header map): both are documented in docs/KAFKA.md.
+
+use bytes::{Buf, Bytes, BytesMut};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{
+    Compression, Record as KafkaRecord, RecordBatchDecoder, RecordBatchEncoder,
+    RecordEncodeOptions, TimestampType as KafkaTimestampType, NO_PARTITION_LEADER_EPOCH,
+    NO_PRODUCER_EPOCH, NO_PRODUCER_ID,
+};
+use kafka_protocol::ResponseError;
+
+use crate::batch::builder::{BatchBuilder, BuildError, NewRecord};
+use crate::batch::header::TimestampType;
+use crate::batch::record::Batches;
+
+/// Byte of a RecordBatch that holds its magic (format version).
+const MAGIC_AT: usize = 16;
+/// The only Kafka record format served: RecordBatch v2.
+const MAGIC_V2: u8 = 2;
+
+/// Why a produce's records were refused, as the Kafka error it gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordsError {
+    pub error: ResponseError,
+    pub message: String,
+}
+
+impl RecordsError {
+    fn new(error: ResponseError, message: impl Into<String>) -> Self {
+        RecordsError {
+            error,
+            message: message.into(),
+        }
+    }
+}
+
+/// One partition's produced records (exactly one RecordBatch v2, as
+/// Kafka requires from Produce v3 on) as native batches: one, or several
+/// when the records, decompressed, pass `batch_bytes_max`.
+pub fn to_native(records: Bytes, batch_bytes_max: u32) -> Result<Vec<BytesMut>, RecordsError> {
+    match records.get(MAGIC_AT) {
+        None => {
+            return Err(RecordsError::new(
+                ResponseError::CorruptMessage,
+                format!("{} bytes cannot hold a record batch", records.len()),
+            ))
+        }
+        Some(&MAGIC_V2) => {}
+        Some(magic) => {
+            return Err(RecordsError::new(
+                ResponseError::InvalidRecord,
+                format!("record format v{magic} is not served; RecordBatch v2 only"),
+            ))
+        }
+    }
+    let mut rest = records;
+    let set = RecordBatchDecoder::decode(&mut rest)
+        .map_err(|e| RecordsError::new(ResponseError::CorruptMessage, e.to_string()))?;
+    if rest.has_remaining() {
+        return Err(RecordsError::new(
+            ResponseError::InvalidRecord,
+            "a produce carries exactly one record batch per partition",
+        ));
+    }
+    if set.records.iter().any(|r| r.transactional || r.control) {
+        return Err(RecordsError::new(
+            ResponseError::InvalidRecord,
+            "transactions are not supported",
+        ));
+    }
+    let mut batches = Vec::with_capacity(1);
+    let mut builder = BatchBuilder::new(TimestampType::Create, batch_bytes_max);
+    let mut headers: Vec<(&str, &[u8])> = Vec::new();
+    for record in &set.records {
+        headers.clear();
+        headers.extend(
+            record
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_deref().unwrap_or_default())),
+        );
+        let new = NewRecord {
+            key: record.key.as_deref(),
+            value: record.value.as_deref().unwrap_or_default(),
+            headers: &headers,
+            timestamp_ms: record.timestamp,
+        };
+        match builder.append(&new) {
+            Ok(()) => {}
+            Err(BuildError::Full) => {
+                let full = std::mem::replace(
+                    &mut builder,
+                    BatchBuilder::new(TimestampType::Create, batch_bytes_max),
+                );
+                batches.extend(full.finish());
+                builder.append(&new).map_err(refused)?;
+            }
+            Err(e) => return Err(refused(e)),
+        }
+    }
+    batches.extend(builder.finish());
+    if batches.is_empty() {
+        return Err(RecordsError::new(
+            ResponseError::CorruptMessage,
+            "a record batch without records",
+        ));
+    }
+    Ok(batches)
+}
+
+fn refused(e: BuildError) -> RecordsError {
+    let error = match e {
+        BuildError::Full | BuildError::RecordTooLarge { .. } => ResponseError::MessageTooLarge,
+        _ => ResponseError::InvalidRecord,
+    };
+    RecordsError::new(error, e.to_string())
+}
+
+/// Native batches (a fetch's chunks of whole batches) appended to `out`
+/// as Kafka RecordBatch v2, one Kafka batch per native batch, uncompressed,
+/// with the same offsets. Fails only on a native batch that does not
+/// validate (the storage checked it when it was read).
+pub fn to_kafka(chunks: &[Bytes], batch_bytes_max: u32, out: &mut BytesMut) -> Result<(), String> {
+    let options = RecordEncodeOptions {
+        version: MAGIC_V2 as i8,
+        compression: Compression::None,
+    };
+    let mut records: Vec<KafkaRecord> = Vec::new();
+    for chunk in chunks {
+        for batch in Batches::new(chunk.clone(), batch_bytes_max) {
+            let batch = batch.map_err(|e| e.to_string())?;
+            let timestamp_type = match batch.header.timestamp_type() {
+                TimestampType::Create => KafkaTimestampType::Creation,
+                TimestampType::LogAppend => KafkaTimestampType::LogAppend,
+            };
+            let base = batch.header.base_offset;
+            records.clear();
+            records.extend(batch.records().map(|r| {
+                let mut headers = kafka_protocol::indexmap::IndexMap::new();
+                for header in r.headers() {
+                    headers.insert(StrBytes::from_string(header.name), Some(header.value));
+                }
+                KafkaRecord {
+                    transactional: false,
+                    control: false,
+                    delete_horizon: false,
+                    partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
+                    producer_id: NO_PRODUCER_ID,
+                    producer_epoch: NO_PRODUCER_EPOCH,
+                    timestamp_type,
+                    offset: r.offset as i64,
+                    // The encoder keeps records in one batch while
+                    // offset - sequence stays the same.
+                    sequence: (r.offset - base) as i32,
+                    timestamp: r.timestamp_ms,
+                    key: r.key,
+                    value: Some(r.value),
+                    headers,
+                }
+            }));
+            RecordBatchEncoder::encode(out, records.iter(), &options).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::record::Batch;
+    use crate::batch::validate::validate;
+
+    fn kafka_record(offset: i64, key: &str, value: &str, timestamp: i64) -> KafkaRecord {
+        let mut headers = kafka_protocol::indexmap::IndexMap::new();
+        headers.insert(
+            StrBytes::from_static_str("trace"),
+            Some(Bytes::from_static(b"\x00\xffid")),
+        );
+        KafkaRecord {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
+            producer_id: NO_PRODUCER_ID,
+            producer_epoch: NO_PRODUCER_EPOCH,
+            timestamp_type: KafkaTimestampType::Creation,
+            offset,
+            // As a client numbers them: the encoder keeps records in one
+            // batch while offset - sequence stays the same.
+            sequence: offset as i32,
+            timestamp,
+            key: Some(Bytes::copy_from_slice(key.as_bytes())),
+            value: Some(Bytes::copy_from_slice(value.as_bytes())),
+            headers,
+        }
+    }
+
+    fn encode(records: &[KafkaRecord], compression: Compression) -> Bytes {
+        let mut buf = BytesMut::new();
+        let options = RecordEncodeOptions {
+            version: 2,
+            compression,
+        };
+        RecordBatchEncoder::encode(&mut buf, records.iter(), &options).unwrap();
+        buf.freeze()
+    }
+
+    /// A client's batch, in every codec, becomes a native batch and comes
+    /// back as a Kafka batch with the same records at the stamped offsets.
+    #[test]
+    fn records_round_trip_through_the_native_format_in_every_codec() {
+        let produced: Vec<KafkaRecord> = (0..5)
+            .map(|i| {
+                kafka_record(
+                    i,
+                    &format!("k{i}"),
+                    &"v".repeat(i as usize * 100),
+                    1_700_000_000_000 + i,
+                )
+            })
+            .collect();
+        for compression in [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let natives = to_native(encode(&produced, compression), 1 << 20).unwrap();
+            assert_eq!(natives.len(), 1);
+            let mut native = natives.into_iter().next().unwrap();
+            let mut valid = validate(&native, 1 << 20).unwrap();
+            valid.stamp(&mut native, 40, 0);
+            let mut out = BytesMut::new();
+            to_kafka(&[native.freeze()], 1 << 20, &mut out).unwrap();
+            let read = RecordBatchDecoder::decode_all(&mut out.freeze()).unwrap();
+            let records: Vec<_> = read.into_iter().flat_map(|set| set.records).collect();
+            assert_eq!(records.len(), produced.len(), "{compression:?}");
+            for (got, want) in records.iter().zip(&produced) {
+                assert_eq!(got.offset, 40 + want.offset);
+                assert_eq!(got.key, want.key);
+                assert_eq!(got.value, want.value);
+                assert_eq!(got.headers, want.headers);
+                assert_eq!(got.timestamp, want.timestamp);
+            }
+        }
+    }
+
+    #[test]
+    fn records_past_the_batch_limit_split_into_several_native_batches() {
+        let produced: Vec<KafkaRecord> = (0..8)
+            .map(|i| kafka_record(i, "k", &"x".repeat(1000), 1))
+            .collect();
+        let natives = to_native(encode(&produced, Compression::Zstd), 3000).unwrap();
+        assert!(natives.len() >= 3);
+        let total: u32 = natives
+            .iter()
+            .map(|b| {
+                Batch::decode(Bytes::copy_from_slice(b), 3000)
+                    .unwrap()
+                    .header
+                    .record_count
+            })
+            .sum();
+        assert_eq!(total, 8);
+    }
+
+    #[test]
+    fn bad_batches_get_kafkas_errors() {
+        let good = encode(&[kafka_record(0, "k", "v", 1)], Compression::None);
+        let mut corrupt = BytesMut::from(&good[..]);
+        let last = corrupt.len() - 1;
+        corrupt[last] ^= 0xff;
+        let error = to_native(corrupt.freeze(), 1 << 20).unwrap_err();
+        assert_eq!(error.error, ResponseError::CorruptMessage);
+        let mut old = BytesMut::from(&good[..]);
+        old[MAGIC_AT] = 1;
+        let error = to_native(old.freeze(), 1 << 20).unwrap_err();
+        assert_eq!(error.error, ResponseError::InvalidRecord);
+        let two = [good.clone(), good.clone()].concat();
+        let error = to_native(Bytes::from(two), 1 << 20).unwrap_err();
+        assert_eq!(error.error, ResponseError::InvalidRecord);
+        let error = to_native(Bytes::from_static(b"short"), 1 << 20).unwrap_err();
+        assert_eq!(error.error, ResponseError::CorruptMessage);
+        let error = to_native(good, 10).unwrap_err();
+        assert_eq!(error.error, ResponseError::MessageTooLarge);
+    }
+}
