@@ -14,6 +14,10 @@
 #   one-per-request:  --partitions 64 --producers 4 --consumers 0
 #                     --batch-bytes 1200 --linger-ms 0 --inflight 64
 #
+# --protocol kafka drives each broker's Kafka port through librdkafka
+# (shardlog-loadtest --protocol kafka) instead of the native protocol; both
+# refs must serve Kafka (--kafka-listen).
+#
 # Output: tmp/ab/<stamp>/results.md (a table per workload: records/s of
 # every run, the mean ratio B/A, ack p99 medians, the broker's CPU per
 # record acknowledged) and each run's report/.
@@ -24,6 +28,7 @@ RUNS=3
 DURATION=15
 WARMUP=3
 CORES=""
+PROTOCOL=native
 
 usage() {
     cat <<EOF
@@ -38,6 +43,8 @@ Options:
   --duration S   measured seconds per run (default: $DURATION)
   --warmup S     warm-up seconds per run (default: $WARMUP)
   --cores N      serve --cores N (default: every CPU)
+  --protocol P   native (default) or kafka: the load harness's --protocol;
+                 kafka serves --kafka-listen on an ephemeral port
   -h, --help     show this help
 
 Example:
@@ -52,6 +59,7 @@ while [ $# -gt 0 ]; do
         --duration) DURATION="$2"; shift 2 ;;
         --warmup) WARMUP="$2"; shift 2 ;;
         --cores) CORES="$2"; shift 2 ;;
+        --protocol) PROTOCOL="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         -*) echo "unknown option: $1" >&2; usage >&2; exit 2 ;;
         *) refs+=("$1"); shift ;;
@@ -119,11 +127,16 @@ start_broker() { # binary -> sets BROKER_PID and BROKER_ADDR
     if [ -n "$CORES" ]; then
         args+=(--cores "$CORES")
     fi
+    local wanted='^[^ ]+$' # the native address, the ready file's first line
+    if [ "$PROTOCOL" = kafka ]; then
+        args+=(--kafka-listen 127.0.0.1:0)
+        wanted='^kafka '
+    fi
     RUST_LOG=warn "$bin" "${args[@]}" 2>>"$OUT/brokers.log" &
     BROKER_PID=$!
     for _ in $(seq 1 600); do
-        if [ -s "$ready" ]; then
-            BROKER_ADDR="$(head -n1 "$ready")"
+        if [ -s "$ready" ] && grep -Eq "$wanted" "$ready"; then
+            BROKER_ADDR="$(grep -E "$wanted" "$ready" | head -n1 | awk '{print $NF}')"
             return 0
         fi
         if ! kill -0 "$BROKER_PID" 2>/dev/null; then
@@ -158,7 +171,7 @@ for workload in batched one-per-request; do
             # shellcheck disable=SC2086 # the workload's flags split on purpose
             log "$workload $side run $run: shardlog-loadtest ${WORKLOADS[$workload]}"
             # shellcheck disable=SC2086
-            "$LOADTEST" --broker "$BROKER_ADDR" ${WORKLOADS[$workload]} \
+            "$LOADTEST" --protocol "$PROTOCOL" --broker "$BROKER_ADDR" ${WORKLOADS[$workload]} \
                 --duration "$DURATION" --warmup "$WARMUP" --report "$dir/report" \
                 >"$dir/stdout.txt" 2>"$dir/live.log"
             # The broker's CPU over its life (utime + stime, in clock ticks):
@@ -170,10 +183,11 @@ for workload in batched one-per-request; do
     done
 done
 
-python3 - "$OUT" "$A_REF ($A_SHA)" "$B_REF ($B_SHA)" "$RUNS" "$(getconf CLK_TCK)" <<'PY' | tee "$OUT/results.md"
+python3 - "$OUT" "$A_REF ($A_SHA)" "$B_REF ($B_SHA)" "$RUNS" "$(getconf CLK_TCK)" "$PROTOCOL" <<'PY' | tee "$OUT/results.md"
 import json, os, statistics, sys
 out, a_name, b_name, runs, ticks_per_s = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-print(f"# A/B: A = {a_name}, B = {b_name}\n")
+protocol = sys.argv[6]
+print(f"# A/B: A = {a_name}, B = {b_name}, over the {protocol} protocol\n")
 print("| workload | A records/s | B records/s | B / A (means) | ack p99 ms, median: A -> B | broker CPU µs per record, median: A -> B |")
 print("|---|---|---|---:|---|---|")
 for workload in ("batched", "one-per-request"):

@@ -138,7 +138,7 @@ pub fn compare_with(a: &Path, b: &Path, options: &CompareOptions) -> Result<Comp
         }
         let refused: Vec<String> = workload_differences(&summary_a, &summary_b)
             .into_iter()
-            .filter(|d| d.kind == DifferenceKind::Shape)
+            .filter(|d| matches!(d.kind, DifferenceKind::Shape | DifferenceKind::Client))
             .map(|d| format!("{}: A {} B {}", d.setting, d.a, d.b))
             .collect();
         if !refused.is_empty() && !options.allow_different_workloads {
@@ -251,6 +251,10 @@ pub enum DifferenceKind {
     Length,
     /// What the load was: the runs measured different things.
     Shape,
+    /// The same load through another protocol and client: the table
+    /// compares the clients (and the broker's two front doors), which is
+    /// worth reading but is no regression gate.
+    Client,
 }
 
 /// One setting that differs between A and B.
@@ -267,6 +271,8 @@ const PLACE_SETTINGS: [&str; 2] = ["broker", "topic"];
 /// Settings that only say how long the load ran (`duration_s` and
 /// `warmup_s` are the string map's names).
 const LENGTH_SETTINGS: [&str; 5] = ["duration", "warmup", "records", "duration_s", "warmup_s"];
+/// Settings that say which client drove the load.
+const CLIENT_SETTINGS: [&str; 1] = ["protocol"];
 
 /// Every setting that differs, from the typed workloads when both runs
 /// have them, else from the string maps of older summaries.
@@ -316,6 +322,8 @@ pub fn workload_differences(a: &RunSummary, b: &RunSummary) -> Vec<Difference> {
                 DifferenceKind::Place
             } else if LENGTH_SETTINGS.contains(&name.as_str()) {
                 DifferenceKind::Length
+            } else if CLIENT_SETTINGS.contains(&name.as_str()) {
+                DifferenceKind::Client
             } else {
                 DifferenceKind::Shape
             };
@@ -464,6 +472,7 @@ pub fn format_comparison(a: (&str, &RunSummary), b: (&str, &RunSummary)) -> Stri
             DifferenceKind::Place => continue,
             DifferenceKind::Length => " (run length only)",
             DifferenceKind::Shape => " (NOT LIKE WITH LIKE)",
+            DifferenceKind::Client => " (another client: the same load, compared client to client)",
         };
         let _ = writeln!(
             out,
@@ -808,6 +817,39 @@ mod tests {
         // Without a gate, a difference is printed, not refused.
         assert!(compare(&a, &other_shape).is_ok());
         assert!(compare_with(&a, &same_shape, &gate(-1.0)).is_err());
+    }
+
+    #[test]
+    fn another_protocol_is_another_client_and_no_gate() {
+        let dir = tempfile::tempdir().unwrap();
+        let native = typed(summary(40_000.0, 4_000, 0), 8, "x:1");
+        let mut kafka = typed(summary(30_000.0, 4_000, 0), 8, "x:2");
+        kafka.workload_settings.as_mut().unwrap().protocol = crate::workload::Protocol::Kafka;
+        let kinds: Vec<(String, DifferenceKind)> = workload_differences(&native, &kafka)
+            .into_iter()
+            .map(|d| (d.setting, d.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("broker".to_string(), DifferenceKind::Place),
+                ("protocol".to_string(), DifferenceKind::Client),
+            ]
+        );
+        let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+        fs::write(&a, serde_json::to_string(&native).unwrap()).unwrap();
+        fs::write(&b, serde_json::to_string(&kafka).unwrap()).unwrap();
+        let table = compare(&a, &b).unwrap();
+        assert!(
+            table.contains("workload differs: protocol: A native B kafka (another client"),
+            "{table}"
+        );
+        let gate = CompareOptions {
+            threshold_percent: Some(10.0),
+            allow_different_workloads: false,
+        };
+        let refused = compare_with(&a, &b, &gate).unwrap_err();
+        assert!(refused.contains("protocol: A native B kafka"), "{refused}");
     }
 
     #[test]

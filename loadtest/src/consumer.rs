@@ -19,7 +19,7 @@ use crate::summary::{latency_histogram, LATENCY_US_MAX};
 use crate::workload::{ConsumersFrom, Workload};
 
 /// How long one fetch may wait for records.
-const FETCH_WAIT_MS: u32 = 100;
+pub const FETCH_WAIT_MS: u32 = 100;
 
 #[derive(Debug)]
 pub struct ConsumerInterval {
@@ -30,12 +30,26 @@ pub struct ConsumerInterval {
 }
 
 impl ConsumerInterval {
-    fn new(measured: bool) -> Self {
+    pub(crate) fn new(measured: bool) -> Self {
         ConsumerInterval {
             consumed: 0,
             bytes: 0,
             e2e_latency_us: latency_histogram(),
             measured,
+        }
+    }
+
+    /// Counts one record consumed at `now_ns` (Unix): its bytes, and its
+    /// end-to-end latency when it is a harness record of this run.
+    pub(crate) fn count(&mut self, value: &[u8], key_bytes: usize, now_ns: u64, clock: Clock) {
+        self.consumed += 1;
+        self.bytes += (value.len() + key_bytes) as u64;
+        let stamp =
+            payload::decode(value).filter(|stamp| stamp.send_time_ns >= clock.started_unix_ns);
+        if let Some(stamp) = stamp {
+            let us = now_ns.saturating_sub(stamp.send_time_ns) / 1_000;
+            self.e2e_latency_us
+                .saturating_record(us.clamp(1, LATENCY_US_MAX));
         }
     }
 }
@@ -87,17 +101,8 @@ pub fn run_consumer(
             Ok(records) => {
                 let now_ns = payload::unix_now_ns();
                 for record in records {
-                    interval.consumed += 1;
-                    interval.bytes +=
-                        (record.value.len() + record.key.as_ref().map_or(0, |k| k.len())) as u64;
-                    let stamp = payload::decode(&record.value)
-                        .filter(|stamp| stamp.send_time_ns >= clock.started_unix_ns);
-                    if let Some(stamp) = stamp {
-                        let us = now_ns.saturating_sub(stamp.send_time_ns) / 1_000;
-                        interval
-                            .e2e_latency_us
-                            .saturating_record(us.clamp(1, LATENCY_US_MAX));
-                    }
+                    let key_bytes = record.key.as_ref().map_or(0, |k| k.len());
+                    interval.count(&record.value, key_bytes, now_ns, clock);
                 }
             }
             Err(e) => {

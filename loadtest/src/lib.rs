@@ -7,6 +7,8 @@
 //! - [`workload`]: what to run, from the command line.
 //! - [`payload`]: the bytes of each record (producer, sequence, send time).
 //! - [`producer`] and [`consumer`]: one thread each, reporting every second.
+//! - [`kafka`]: the same producers and consumers over the Kafka protocol,
+//!   through librdkafka (`--protocol kafka`).
 //! - [`provenance`]: what produced a run (versions, host, broker, limits).
 //! - [`run`]: starting the threads, the live line, the summary.
 //! - [`summary`]: what one run measured ([`summary::RunSummary`], written as
@@ -27,6 +29,7 @@ pub mod compare;
 pub mod consumer;
 pub mod hostile;
 pub mod interval_log;
+pub mod kafka;
 pub mod payload;
 pub mod producer;
 pub mod provenance;

@@ -13,11 +13,12 @@ use loadtest::provenance::{DataDir, Limits};
 use loadtest::report::{format_report, write_outcome, write_overlay, PlotLatency};
 use loadtest::run::{run, Outcome};
 use loadtest::suite::{format_suite_table, report_dir, Suite};
-use loadtest::workload::Workload;
+use loadtest::workload::{Protocol, Workload};
 
 const EXAMPLES: &str = "Examples:
   shardlog-loadtest --broker 127.0.0.1:9392 --partitions 16 --producers 4 --consumers 4 --duration 30s
   shardlog-loadtest --rate 50000 --duration 1m --batch-bytes 64KiB --report tmp/reports/rate-50k
+  shardlog-loadtest --protocol kafka --broker 127.0.0.1:9092 --duration 30s --report tmp/reports/kafka
   shardlog-loadtest --compare tmp/reports/a/summary.json tmp/reports/b/summary.json
   shardlog-loadtest --compare tmp/reports/base tmp/reports/new --threshold 5
   shardlog-loadtest --plot tmp/reports/a tmp/reports/b tmp/reports/c --out cmp.svg
@@ -25,7 +26,8 @@ const EXAMPLES: &str = "Examples:
 
 Durations take units (500ms, 30s, 2m; a plain number is seconds, or
 milliseconds for --linger-ms), sizes too (64KiB, 1MiB; a plain number is
-bytes). --broker defaults to $SHARDLOG_BROKER, then 127.0.0.1:9392.
+bytes). --broker defaults to $SHARDLOG_BROKER, then 127.0.0.1:9392 (with
+--protocol kafka: 127.0.0.1:9092, shardlog's Kafka port).
 
 Exit status: 0 done; 1 error (a run failed, a file is unreadable, --compare
 --threshold refused two different workloads); 2 bad arguments; 3 --compare
@@ -85,7 +87,7 @@ struct Cli {
     #[arg(long, value_enum, default_value = "produce-ack", requires = "plot")]
     plot_latency: PlotLatency,
     /// Run the workloads of this suite file (TOML) one after the other,
-    /// each on its own topic; --broker (or SHARDLOG_BROKER), --duration
+    /// each on its own topic; --broker (or SHARDLOG_BROKER), --protocol, --duration
     /// and --warmup given on the command line override the file's.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["compare", "plot", "report"])]
     suite: Option<PathBuf>,
@@ -121,6 +123,7 @@ fn main() -> ExitCode {
         given("broker") || matches.value_source("broker") == Some(ValueSource::EnvVariable);
     let overrides = Overrides {
         broker: broker_given.then(|| cli.workload.broker.clone()),
+        protocol: given("protocol").then_some(cli.workload.protocol),
         duration: given("duration").then_some(cli.workload.duration),
         warmup: given("warmup").then_some(cli.workload.warmup),
     };
@@ -128,6 +131,8 @@ fn main() -> ExitCode {
     // (flag defaults included) apply to a single run only.
     if cli.suite.is_some() {
         cli.workload = Workload::default();
+    } else if !broker_given {
+        cli.workload.use_kafka_default_broker();
     }
     match run_cli(cli, &overrides) {
         Ok(Ending::Done) => ExitCode::SUCCESS,
@@ -142,6 +147,7 @@ fn main() -> ExitCode {
 /// Settings given on the command line that override a suite file's.
 struct Overrides {
     broker: Option<String>,
+    protocol: Option<Protocol>,
     duration: Option<f64>,
     warmup: Option<f64>,
 }
@@ -150,6 +156,9 @@ impl Overrides {
     fn apply(&self, workload: &mut Workload) {
         if let Some(broker) = &self.broker {
             workload.broker = broker.clone();
+        }
+        if let Some(protocol) = self.protocol {
+            workload.protocol = protocol;
         }
         if let Some(duration) = self.duration {
             workload.duration = duration;
@@ -251,6 +260,9 @@ fn run_suite(cli: &Cli, file: &Path, overrides: &Overrides) -> Result<Ending, St
         eprintln!("suite {}: run {}", file.display(), suite_run.name);
         let result = suite.workload_for(suite_run, out).and_then(|mut workload| {
             overrides.apply(&mut workload);
+            if overrides.broker.is_none() {
+                workload.use_kafka_default_broker();
+            }
             let dir = report_dir(out, &suite_run.name);
             let outcome = run_one(cli, &workload, Some(&dir))?;
             match outcome.summary.records_failed {

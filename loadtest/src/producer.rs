@@ -25,7 +25,7 @@ use crate::workload::Workload;
 /// Distinct keys per producer when records carry keys.
 const KEYS_PER_PRODUCER: u64 = 10_000;
 /// Longest a fixed-rate producer sleeps before looking for answers again.
-const RATE_SLEEP_MAX: Duration = Duration::from_micros(200);
+pub(crate) const RATE_SLEEP_MAX: Duration = Duration::from_micros(200);
 
 /// What one producer did in one interval.
 #[derive(Debug)]
@@ -40,7 +40,7 @@ pub struct ProducerInterval {
 }
 
 impl ProducerInterval {
-    fn new(measured: bool) -> Self {
+    pub(crate) fn new(measured: bool) -> Self {
         ProducerInterval {
             sent: 0,
             acknowledged: 0,
@@ -59,9 +59,7 @@ struct ProducerThread<'a> {
     topics: &'a [DrivenTopic],
     /// A topic's index in `topics`, by name (deliveries name their topic).
     topic_index: HashMap<String, usize>,
-    /// Every (topic index, partition), the round-robin of records without
-    /// keys.
-    slots: Vec<(usize, u32)>,
+    destinations: Destinations,
     producer: Producer,
     /// Per topic and partition, the latency start of each unacknowledged
     /// record.
@@ -108,11 +106,7 @@ pub fn run_producer(
             .enumerate()
             .map(|(i, t)| (t.name.clone(), i))
             .collect(),
-        slots: topics
-            .iter()
-            .enumerate()
-            .flat_map(|(i, t)| (0..t.partitions).map(move |p| (i, p)))
-            .collect(),
+        destinations: Destinations::new(id, topics, workload.key_bytes),
         producer,
         outstanding: topics
             .iter()
@@ -180,16 +174,10 @@ impl ProducerThread<'_> {
             };
             payload::encode(stamp, self.workload.record_bytes, &mut value);
             let mut record = ProducerRecord::new(value.clone());
-            let (topic, partition) = if self.workload.key_bytes > 0 {
-                let topic = (sequence % self.topics.len() as u64) as usize;
-                let key = key_bytes(self.id, sequence, self.workload.key_bytes);
-                let partition = partition_for_key(&key, self.topics[topic].partitions);
+            let (topic, partition, key) = self.destinations.of(sequence);
+            if let Some(key) = key {
                 record = record.key(key);
-                (topic, partition)
-            } else {
-                let slot = (sequence + u64::from(self.id)) % self.slots.len() as u64;
-                self.slots[slot as usize]
-            };
+            }
             record = record.partition(partition);
             sequence += 1;
             self.interval.sent += 1;
@@ -261,6 +249,50 @@ impl ProducerThread<'_> {
         let measured = Instant::now() >= self.clock.measure_from;
         let done = std::mem::replace(&mut self.interval, ProducerInterval::new(measured));
         let _ = self.reports.send(Report::Producer(done));
+    }
+}
+
+/// Where each record of one producer goes, whatever the protocol: keyed
+/// records take their topic by turn and their partition by key (the native
+/// client's partitioner), others go round-robin over every partition of
+/// every topic.
+pub(crate) struct Destinations {
+    producer: u32,
+    key_bytes: usize,
+    /// Every topic's partition count, in `topics` order.
+    partitions: Vec<u32>,
+    /// Every (topic index, partition), the round-robin of records without
+    /// keys.
+    slots: Vec<(usize, u32)>,
+}
+
+impl Destinations {
+    pub(crate) fn new(producer: u32, topics: &[DrivenTopic], key_bytes: usize) -> Self {
+        Destinations {
+            producer,
+            key_bytes,
+            partitions: topics.iter().map(|t| t.partitions).collect(),
+            slots: topics
+                .iter()
+                .enumerate()
+                .flat_map(|(i, t)| (0..t.partitions).map(move |p| (i, p)))
+                .collect(),
+        }
+    }
+
+    /// The topic index, partition and key of the record numbered
+    /// `sequence`.
+    pub(crate) fn of(&self, sequence: u64) -> (usize, u32, Option<Vec<u8>>) {
+        if self.key_bytes > 0 {
+            let topic = (sequence % self.partitions.len() as u64) as usize;
+            let key = key_bytes(self.producer, sequence, self.key_bytes);
+            let partition = partition_for_key(&key, self.partitions[topic]);
+            (topic, partition, Some(key))
+        } else {
+            let slot = (sequence + u64::from(self.producer)) % self.slots.len() as u64;
+            let (topic, partition) = self.slots[slot as usize];
+            (topic, partition, None)
+        }
     }
 }
 

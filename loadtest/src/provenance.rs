@@ -14,6 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use shardlog::client::{Admin, ConnectionConfig};
 
+use crate::workload::Protocol;
+
 /// The harness's crate version (the workspace's versions move together).
 pub const SHARDLOG_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The commit the harness was built from (`build.rs`), or "unknown".
@@ -46,10 +48,43 @@ pub struct Provenance {
     pub started_at: String,
     pub started_at_unix_ms: u64,
     pub host: Host,
+    /// The protocol and client library that drove the load (`None` in
+    /// summaries written before `--protocol`: the native client).
+    pub client: Option<ClientLibrary>,
     /// `None` when the broker could not be asked.
     pub broker: Option<BrokerSettings>,
     /// The machine's limits measured in the same suite (`--limits FILE`).
     pub limits: Option<Limits>,
+}
+
+/// Which protocol and client library drove the load.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClientLibrary {
+    /// "native" or "kafka", as `--protocol`.
+    pub protocol: String,
+    /// "shardlog-client" or "librdkafka".
+    pub library: String,
+    /// The library's version: the workspace's for shardlog-client, what
+    /// librdkafka reports (`rd_kafka_version_str`) for librdkafka.
+    pub library_version: String,
+}
+
+impl ClientLibrary {
+    /// The client `protocol` uses, with its version.
+    pub fn of(protocol: Protocol) -> ClientLibrary {
+        match protocol {
+            Protocol::Native => ClientLibrary {
+                protocol: "native".into(),
+                library: "shardlog-client".into(),
+                library_version: SHARDLOG_VERSION.into(),
+            },
+            Protocol::Kafka => ClientLibrary {
+                protocol: "kafka".into(),
+                library: "librdkafka".into(),
+                library_version: rdkafka::util::get_rdkafka_version().1,
+            },
+        }
+    }
 }
 
 /// The machine the harness ran on.
@@ -135,6 +170,7 @@ impl Provenance {
             started_at: rfc3339_utc(since_epoch.as_secs()),
             started_at_unix_ms: since_epoch.as_millis() as u64,
             host: Host::this(),
+            client: None,
             broker: None,
             limits: None,
         }
@@ -152,6 +188,12 @@ impl Provenance {
             "shardlog {} ({commit}{dirty}), {}",
             self.shardlog_version, self.started_at
         );
+        if let Some(client) = self.client.as_ref().filter(|c| c.protocol != "native") {
+            line.push_str(&format!(
+                ", over {} ({} {})",
+                client.protocol, client.library, client.library_version
+            ));
+        }
         let host = &self.host;
         line.push_str(&format!(
             "; {} cores, {}",

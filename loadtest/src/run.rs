@@ -2,7 +2,7 @@
 //! producers, print a live line every second, drain, and sum everything up.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -12,10 +12,11 @@ use shardlog::error::ErrorCode;
 
 use crate::consumer::{run_consumer, ConsumerInterval};
 use crate::interval_log::IntervalLog;
+use crate::kafka;
 use crate::producer::{run_producer, ProducerInterval};
-use crate::provenance::{BrokerSettings, Provenance};
+use crate::provenance::{BrokerSettings, ClientLibrary, Provenance};
 use crate::summary::{latency_histogram, RunSummary, Sample};
-use crate::workload::{ConsumersFrom, Workload};
+use crate::workload::{ConsumersFrom, Protocol, Workload};
 
 /// How often the live line prints and the timeline takes a sample: once a
 /// second, on a grid anchored at the start of the measurement (so the
@@ -36,6 +37,12 @@ const REPORT_WAIT_MAX: Duration = Duration::from_millis(50);
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Producers start this long after the clock is set, once consumers wait.
 const START_DELAY: Duration = Duration::from_millis(100);
+
+/// A consumer thread's body, whatever the protocol.
+type ConsumerFn =
+    fn(&Workload, Clock, Vec<(String, u32)>, Arc<Barrier>, Arc<AtomicBool>, Sender<Report>);
+/// A producer thread's body, whatever the protocol.
+type ProducerFn = fn(u32, &Workload, Clock, &[DrivenTopic], Option<u64>, Sender<Report>);
 
 /// The run's schedule, shared by every thread.
 #[derive(Clone, Copy, Debug)]
@@ -135,11 +142,27 @@ pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> 
     workload.validate()?;
     let mut provenance = Provenance::now();
     let started_unix_ns = crate::payload::unix_now_ns();
-    let topics = ensure_topics(workload)?;
-    provenance.broker = Some(BrokerSettings::ask(&workload.broker, &topics[0].name)?);
+    provenance.client = Some(ClientLibrary::of(workload.protocol));
+    let topics = match workload.protocol {
+        Protocol::Native => ensure_topics(workload)?,
+        Protocol::Kafka => kafka::admin::ensure_topics(workload)?,
+    };
+    provenance.broker = Some(match workload.protocol {
+        Protocol::Native => BrokerSettings::ask(&workload.broker, &topics[0].name)?,
+        Protocol::Kafka => kafka::admin::broker_settings(workload, &topics[0])?,
+    });
     let (backlog_records, backlog_bytes) = match workload.consumers_from {
-        ConsumersFrom::Earliest if workload.consumers > 0 => backlog(workload, &topics)?,
+        ConsumersFrom::Earliest if workload.consumers > 0 => match workload.protocol {
+            Protocol::Native => backlog(workload, &topics)?,
+            Protocol::Kafka => kafka::admin::backlog(workload, &topics)?,
+        },
         _ => (0, 0),
+    };
+    // The same threads over either client: one function per protocol,
+    // the same arguments.
+    let (consumer_thread, producer_thread): (ConsumerFn, ProducerFn) = match workload.protocol {
+        Protocol::Native => (run_consumer, run_producer),
+        Protocol::Kafka => (kafka::consumer::run_consumer, kafka::producer::run_producer),
     };
     // Every partition of every topic, in order: consumers share them out.
     let all_partitions: Vec<(String, u32)> = topics
@@ -180,7 +203,7 @@ pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> 
             stop_consumers.clone(),
         );
         threads.push(std::thread::spawn(move || {
-            run_consumer(&w, clock, mine, ready, stop, tx)
+            consumer_thread(&w, clock, mine, ready, stop, tx)
         }));
     }
     ready.wait();
@@ -191,7 +214,7 @@ pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> 
         });
         let (w, tx, topics) = (workload.clone(), reports_tx.clone(), topics.clone());
         threads.push(std::thread::spawn(move || {
-            run_producer(id, &w, clock, &topics, quota, tx)
+            producer_thread(id, &w, clock, &topics, quota, tx)
         }));
     }
     drop(reports_tx);

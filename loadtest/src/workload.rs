@@ -27,6 +27,24 @@ impl From<AcksArg> for Acks {
     }
 }
 
+/// Which protocol, and so which client, drives the broker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// shardlog's own protocol, through the project's client.
+    #[default]
+    Native,
+    /// The Kafka protocol through librdkafka (the `rdkafka` crate):
+    /// shardlog's Kafka port, Apache Kafka or Redpanda.
+    Kafka,
+}
+
+/// `--broker` when not given: shardlog's default native listener.
+pub const BROKER_DEFAULT: &str = "127.0.0.1:9392";
+/// `--broker` when not given with `--protocol kafka`: shardlog's default
+/// Kafka listener (and Kafka's usual port).
+pub const KAFKA_BROKER_DEFAULT: &str = "127.0.0.1:9092";
+
 /// Most topics one run drives.
 pub const TOPICS_MAX: u32 = 1_000;
 
@@ -48,9 +66,16 @@ pub enum ConsumersFrom {
 #[derive(Args, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Workload {
-    /// Broker address (any listener).
-    #[arg(long, env = "SHARDLOG_BROKER", default_value = "127.0.0.1:9392")]
+    /// Broker address (any listener); with --protocol kafka, the
+    /// bootstrap server (shardlog's Kafka port, or any Kafka broker), and
+    /// 127.0.0.1:9092 (shardlog's default Kafka port) when not given.
+    #[arg(long, env = "SHARDLOG_BROKER", default_value = BROKER_DEFAULT)]
     pub broker: String,
+    /// `native` (shardlog's protocol and client) or `kafka` (the Kafka
+    /// protocol through librdkafka: shardlog's Kafka port, Apache Kafka,
+    /// Redpanda).
+    #[arg(long, value_enum, default_value = "native")]
+    pub protocol: Protocol,
     /// Topic to drive; created if missing.
     #[arg(long, default_value = "loadtest")]
     pub topic: String,
@@ -161,6 +186,15 @@ impl Workload {
         Ok(())
     }
 
+    /// With `--protocol kafka` and no broker given (the native default),
+    /// shardlog's default Kafka port instead. The caller knows whether
+    /// the broker was given; a given one is never changed.
+    pub fn use_kafka_default_broker(&mut self) {
+        if self.protocol == Protocol::Kafka && self.broker == BROKER_DEFAULT {
+            self.broker = KAFKA_BROKER_DEFAULT.to_string();
+        }
+    }
+
     /// The topics the run drives.
     pub fn topic_names(&self) -> Vec<String> {
         match self.topics {
@@ -206,9 +240,13 @@ impl Workload {
             1 => String::new(),
             n => format!("{n} topics x "),
         };
+        let over = match self.protocol {
+            Protocol::Native => "",
+            Protocol::Kafka => " (over Kafka)",
+        };
         format!(
             "{topics}{} partitions, {} producers, {consumers}, {} B values, {keys}, acks {}, {mode}, \
-             batches {batches}, linger {} ms, {length}",
+             batches {batches}, linger {} ms, {length}{over}",
             self.partitions,
             self.producers,
             self.record_bytes,
@@ -223,6 +261,7 @@ impl Workload {
         let mut put = |k: &str, v: String| {
             m.insert(k.to_string(), v);
         };
+        put("protocol", format!("{:?}", self.protocol).to_lowercase());
         put("topic", self.topic.clone());
         put("topics", self.topics.to_string());
         put("partitions", self.partitions.to_string());
@@ -311,6 +350,30 @@ mod tests {
             refused.contains("--batch-bytes") && refused.contains("ambiguous"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn the_protocol_is_native_unless_kafka_is_asked_for() {
+        assert_eq!(parse(&[]).unwrap().protocol, Protocol::Native);
+        let kafka = parse(&["--protocol", "kafka", "--broker", "127.0.0.1:19092"]).unwrap();
+        assert_eq!(kafka.protocol, Protocol::Kafka);
+        assert_eq!(kafka.broker, "127.0.0.1:19092", "--broker is the bootstrap");
+        let mut not_given = parse(&["--protocol", "kafka"]).unwrap();
+        assert_eq!(not_given.broker, BROKER_DEFAULT);
+        not_given.use_kafka_default_broker();
+        assert_eq!(not_given.broker, KAFKA_BROKER_DEFAULT);
+        let mut native = parse(&[]).unwrap();
+        native.use_kafka_default_broker();
+        assert_eq!(native.broker, BROKER_DEFAULT, "native keeps its port");
+        assert!(parse(&["--protocol", "amqp"]).is_err());
+        assert_eq!(kafka.describe()["protocol"], "kafka");
+        assert!(kafka.one_line().ends_with("(over Kafka)"));
+        // A suite file names it as the flag; a summary written before the
+        // flag existed ran the native client.
+        let file: Workload = toml::from_str("protocol = \"kafka\"").unwrap();
+        assert_eq!(file.protocol, Protocol::Kafka);
+        let old: Workload = serde_json::from_str(r#"{"partitions": 8}"#).unwrap();
+        assert_eq!(old.protocol, Protocol::Native);
     }
 
     #[test]

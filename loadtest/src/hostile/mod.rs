@@ -34,7 +34,7 @@ use self::broker_process::ProcessSample;
 use self::frames::{answer_or_silence, api_versions_frame, connect, Answer};
 use self::idle::IdleConnections;
 use self::report::{BrokerMemory, HostileReport, Machine, PhaseFigures, Ratios};
-use crate::workload::{AcksArg, ConsumersFrom, Workload};
+use crate::workload::{AcksArg, ConsumersFrom, Protocol, Workload};
 
 /// How often the broker's RSS is sampled during the hostile phase.
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(500);
@@ -90,6 +90,9 @@ impl HostileArgs {
     pub fn workload(&self) -> Workload {
         Workload {
             broker: self.broker.clone(),
+            // The hostile clients speak the native protocol; so does the
+            // normal producer beside them.
+            protocol: Protocol::Native,
             topic: self.topic.clone(),
             topics: 1,
             partitions: self.partitions,

@@ -26,26 +26,47 @@ pub fn format_report(summary: &RunSummary) -> String {
             .collect();
         let _ = writeln!(out, "workload: {}", workload.join(" "));
     }
+    let over_kafka = summary
+        .provenance
+        .as_ref()
+        .and_then(|p| p.client.as_ref())
+        .is_some_and(|c| c.protocol == "kafka");
     if summary.backlog_records > 0 {
+        // The Kafka protocol's offsets count records, not bytes.
+        let bytes = match summary.backlog_bytes {
+            0 if over_kafka => "bytes not reported over Kafka".to_string(),
+            bytes => format!("{:.1} MB", bytes as f64 / 1e6),
+        };
         let _ = writeln!(
             out,
-            "backlog: {} records ({:.1} MB) in the topic at the start, read first",
+            "backlog: {} records ({bytes}) in the topic at the start, read first",
             group_thousands(summary.backlog_records),
-            summary.backlog_bytes as f64 / 1e6
         );
     }
     if let Some(provenance) = &summary.provenance {
         let _ = writeln!(out, "run: {}", provenance.one_line());
-        if let Some(broker) = &provenance.broker {
-            let _ = writeln!(
-                out,
-                "broker: {} at {}, {} cores, topic {} with {} partitions",
-                broker.version,
-                broker.address,
-                broker.cores,
-                broker.topic.name,
-                broker.topic.partitions
-            );
+        match &provenance.broker {
+            // Kafka has no broker version to ask, and Metadata counts
+            // brokers (shardlog's Kafka port: one per core).
+            Some(broker) if over_kafka => {
+                let _ = writeln!(
+                    out,
+                    "broker: at {} over Kafka, {} brokers in Metadata, topic {} with {} partitions",
+                    broker.address, broker.cores, broker.topic.name, broker.topic.partitions
+                );
+            }
+            Some(broker) => {
+                let _ = writeln!(
+                    out,
+                    "broker: {} at {}, {} cores, topic {} with {} partitions",
+                    broker.version,
+                    broker.address,
+                    broker.cores,
+                    broker.topic.name,
+                    broker.topic.partitions
+                );
+            }
+            None => {}
         }
     }
 

@@ -10,6 +10,9 @@ use shardlog::shard::runtime::{run_until, StopOn};
 /// A broker on 127.0.0.1:0 in this process; stopped and removed on drop.
 pub struct Broker {
     pub addr: String,
+    /// Core 0's Kafka address, the bootstrap for `--protocol kafka`.
+    #[allow(dead_code)] // read by the Kafka test only; each test crate compiles this module
+    pub kafka_addr: String,
     stop: Option<flume::Sender<()>>,
     thread: Option<JoinHandle<Result<(), String>>>,
     pub dir: PathBuf,
@@ -42,13 +45,21 @@ impl Broker {
         let thread = std::thread::spawn(move || {
             run_until(
                 config,
-                |ready| ready_tx.send(ready.listen.to_string()).unwrap(),
+                |ready| {
+                    let kafka = ready
+                        .kafka
+                        .first()
+                        .map(|core| format!("{}:{}", core.host, core.port))
+                        .expect("the Kafka listener is on");
+                    ready_tx.send((ready.listen.to_string(), kafka)).unwrap()
+                },
                 StopOn::Channel(stop_rx),
             )
         });
-        let addr = ready_rx.recv().expect("broker started");
+        let (addr, kafka_addr) = ready_rx.recv().expect("broker started");
         Broker {
             addr,
+            kafka_addr,
             stop: Some(stop),
             thread: Some(thread),
             dir,
