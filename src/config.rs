@@ -356,6 +356,25 @@ pub const OFFSETS_DELETED_TOPICS_CHECK_MS: u64 = 1_000;
 /// Longest metadata string of one committed offset.
 pub const OFFSET_METADATA_BYTES_MAX: usize = 4_096;
 
+// Idempotent producers (src/storage/producers.rs, docs/STORAGE.md
+// "Producer state").
+/// Batches remembered per producer and partition for duplicate detection:
+/// Kafka's 5, the most requests a client pipelines per connection.
+pub const PRODUCER_BATCHES_RETAINED: usize = 5;
+/// Producer ids remembered per partition; past it the one idle longest is
+/// forgotten (its next batch gets OUT_OF_ORDER_SEQUENCE and the client
+/// bumps its epoch).
+pub const PRODUCERS_PER_PARTITION_MAX: usize = 10_000;
+/// A producer id idle this long is forgotten (Kafka's
+/// `producer.id.expiration.ms`, one day).
+pub const PRODUCER_ID_EXPIRATION_MS: i64 = 86_400_000;
+/// Largest producer-state snapshot read back at open; one producer takes
+/// at most 24 + 16 * PRODUCER_BATCHES_RETAINED bytes.
+pub const PRODUCER_SNAPSHOT_BYTES_MAX: usize =
+    32 + PRODUCERS_PER_PARTITION_MAX * (24 + 16 * PRODUCER_BATCHES_RETAINED);
+const _: () =
+    assert!(PRODUCER_BATCHES_RETAINED >= 1 && PRODUCER_BATCHES_RETAINED <= u8::MAX as usize);
+
 /// The native protocol's default shared port; core `i`'s own port follows
 /// at `NATIVE_PORT_DEFAULT + 1 + i` unless `core_port_base` says otherwise.
 pub const NATIVE_PORT_DEFAULT: u16 = 9392;
