@@ -368,6 +368,13 @@ pub const PRODUCERS_PER_PARTITION_MAX: usize = 10_000;
 /// A producer id idle this long is forgotten (Kafka's
 /// `producer.id.expiration.ms`, one day).
 pub const PRODUCER_ID_EXPIRATION_MS: i64 = 86_400_000;
+/// Bits of a producer id that name the core that handed it out
+/// (src/shard/producer_ids.rs): at most 256 cores.
+pub const PRODUCER_ID_CORE_BITS: u32 = 8;
+/// Bits of a producer id that count ids within one millisecond on a core.
+pub const PRODUCER_ID_COUNTER_BITS: u32 = 12;
+// The millisecond clock (under 42 bits until 2109) fits above them.
+const _: () = assert!(PRODUCER_ID_CORE_BITS + PRODUCER_ID_COUNTER_BITS + 42 < 64);
 /// Largest producer-state snapshot read back at open; one producer takes
 /// at most 24 + 16 * PRODUCER_BATCHES_RETAINED bytes.
 pub const PRODUCER_SNAPSHOT_BYTES_MAX: usize =
@@ -532,6 +539,13 @@ impl BrokerConfig {
         self.log.validate()?;
         if self.cores == 0 {
             return Err("cores must be at least 1".into());
+        }
+        if self.cores > 1 << PRODUCER_ID_CORE_BITS {
+            return Err(format!(
+                "cores must be at most {} (the producer ids name their core), not {}",
+                1 << PRODUCER_ID_CORE_BITS,
+                self.cores
+            ));
         }
         if (self.frame_bytes_max as usize) > self.inflight_bytes_per_connection {
             return Err(format!(
