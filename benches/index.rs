@@ -33,6 +33,7 @@ fn full_segment_index() -> SegmentIndex {
             record_count: RECORDS_PER_BATCH,
             first_timestamp_ms: i as i64,
             max_timestamp_ms: i as i64,
+            producer: None,
         };
         index.on_batch(&header, i * u64::from(BATCH_BYTES), INDEX_INTERVAL_BYTES);
     }

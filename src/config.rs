@@ -360,6 +360,32 @@ pub const OFFSETS_DELETED_TOPICS_CHECK_MS: u64 = 1_000;
 /// Longest metadata string of one committed offset.
 pub const OFFSET_METADATA_BYTES_MAX: usize = 4_096;
 
+// Idempotent producers (src/storage/producers.rs, docs/STORAGE.md
+// "Producer state").
+/// Batches remembered per producer and partition for duplicate detection:
+/// Kafka's 5, the most requests a client pipelines per connection.
+pub const PRODUCER_BATCHES_RETAINED: usize = 5;
+/// Producer ids remembered per partition; past it the one idle longest is
+/// forgotten (its next batch gets OUT_OF_ORDER_SEQUENCE and the client
+/// bumps its epoch).
+pub const PRODUCERS_PER_PARTITION_MAX: usize = 10_000;
+/// A producer id idle this long is forgotten (Kafka's
+/// `producer.id.expiration.ms`, one day).
+pub const PRODUCER_ID_EXPIRATION_MS: i64 = 86_400_000;
+/// Bits of a producer id that name the core that handed it out
+/// (src/shard/producer_ids.rs): at most 256 cores.
+pub const PRODUCER_ID_CORE_BITS: u32 = 8;
+/// Bits of a producer id that count ids within one millisecond on a core.
+pub const PRODUCER_ID_COUNTER_BITS: u32 = 12;
+// The millisecond clock (under 42 bits until 2109) fits above them.
+const _: () = assert!(PRODUCER_ID_CORE_BITS + PRODUCER_ID_COUNTER_BITS + 42 < 64);
+/// Largest producer-state snapshot read back at open; one producer takes
+/// at most 24 + 16 * PRODUCER_BATCHES_RETAINED bytes.
+pub const PRODUCER_SNAPSHOT_BYTES_MAX: usize =
+    32 + PRODUCERS_PER_PARTITION_MAX * (24 + 16 * PRODUCER_BATCHES_RETAINED);
+const _: () =
+    assert!(PRODUCER_BATCHES_RETAINED >= 1 && PRODUCER_BATCHES_RETAINED <= u8::MAX as usize);
+
 /// The native protocol's default shared port; core `i`'s own port follows
 /// at `NATIVE_PORT_DEFAULT + 1 + i` unless `core_port_base` says otherwise.
 pub const NATIVE_PORT_DEFAULT: u16 = 9392;
@@ -517,6 +543,13 @@ impl BrokerConfig {
         self.log.validate()?;
         if self.cores == 0 {
             return Err("cores must be at least 1".into());
+        }
+        if self.cores > 1 << PRODUCER_ID_CORE_BITS {
+            return Err(format!(
+                "cores must be at most {} (the producer ids name their core), not {}",
+                1 << PRODUCER_ID_CORE_BITS,
+                self.cores
+            ));
         }
         if (self.frame_bytes_max as usize) > self.inflight_bytes_per_connection {
             return Err(format!(

@@ -10,9 +10,10 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use shardlog::batch::builder::NewRecord;
-use shardlog::batch::header::{compute_crc, field};
+use shardlog::batch::header::{compute_crc, field, stamp_producer};
 use shardlog::batch::{
-    validate, Batch, BatchBuilder, BatchError, BatchHeader, Batches, TimestampType, HEADER_LEN,
+    validate, Batch, BatchBuilder, BatchError, BatchHeader, Batches, ProducerFields, TimestampType,
+    FORMAT_VERSION_PRODUCER, HEADER_LEN, HEADER_LEN_PRODUCER,
 };
 use shardlog::config::BATCH_BYTES_MAX;
 
@@ -605,9 +606,9 @@ fn header_name_that_is_not_utf8_is_refused() {
 #[test]
 fn unknown_version_attributes_and_reserved_bits_are_refused() {
     let buf = edited(TimestampType::Create, |buf, _| {
-        buf[field::FORMAT_VERSION] = 2
+        buf[field::FORMAT_VERSION] = 3
     });
-    assert_eq!(refused(&buf), BatchError::UnsupportedVersion(2));
+    assert_eq!(refused(&buf), BatchError::UnsupportedVersion(3));
     let buf = edited(TimestampType::Create, |buf, _| {
         buf[field::ATTRIBUTES] = 0x82
     });
@@ -711,4 +712,96 @@ fn timestamp_below_i64_min_is_refused() {
     let batch = Batch::decode(Bytes::from(buf), LIMIT).expect("timestamps fit");
     let timestamps: Vec<i64> = batch.records().map(|record| record.timestamp_ms).collect();
     assert_eq!(timestamps, [-10, -5, i64::MIN]);
+}
+
+const PRODUCER: ProducerFields = ProducerFields {
+    producer_id: 7 << 40,
+    producer_epoch: 3,
+    base_sequence: 100,
+};
+
+/// A version 2 batch of three records from `PRODUCER`.
+fn build_v2() -> Vec<u8> {
+    let mut builder = BatchBuilder::with_producer(TimestampType::Create, LIMIT, PRODUCER);
+    for i in 0..3 {
+        builder
+            .append(&NewRecord {
+                key: Some(b"k"),
+                value: format!("v{i}").as_bytes(),
+                headers: &[("h", b"x")],
+                timestamp_ms: 1000 + i,
+            })
+            .unwrap();
+    }
+    builder.finish().unwrap().to_vec()
+}
+
+/// A version 2 batch carries its producer block through validation,
+/// stamping and iteration; its records start after the block.
+#[test]
+fn producer_batches_round_trip() {
+    let buf = build_v2();
+    assert_eq!(buf[field::FORMAT_VERSION], FORMAT_VERSION_PRODUCER);
+    let mut valid = validate(&buf, LIMIT).unwrap();
+    assert_eq!(valid.header.producer, Some(PRODUCER));
+    assert_eq!(valid.header.header_len(), HEADER_LEN_PRODUCER);
+    assert_eq!(PRODUCER.last_sequence(valid.header.record_count), 102);
+    let mut stamped = buf.clone();
+    valid.stamp(&mut stamped, 42, 0);
+    let batch = Batch::decode(Bytes::from(stamped), LIMIT).unwrap();
+    assert_eq!(batch.header.producer, Some(PRODUCER));
+    let values: Vec<_> = batch.records().map(|r| (r.offset, r.value)).collect();
+    assert_eq!(values[0], (42, Bytes::from_static(b"v0")));
+    assert_eq!(values[2], (44, Bytes::from_static(b"v2")));
+    // Version 1 batches still read, without a producer.
+    let v1 = edited(TimestampType::Create, |_, _| {});
+    assert_eq!(validate(&v1, LIMIT).unwrap().header.producer, None);
+}
+
+/// The CRC covers the producer block; restamping it recomputes the CRC.
+#[test]
+fn the_producer_block_is_checked() {
+    let mut buf = build_v2();
+    buf[field::BASE_SEQUENCE] ^= 1;
+    assert!(matches!(refused(&buf), BatchError::CrcMismatch { .. }));
+    let mut buf = build_v2();
+    let next = ProducerFields {
+        base_sequence: 5,
+        ..PRODUCER
+    };
+    stamp_producer(&mut buf, next);
+    assert_eq!(validate(&buf, LIMIT).unwrap().header.producer, Some(next));
+    for (at, byte) in [
+        (field::PRODUCER_ID + 7, 0x80),
+        (field::PRODUCER_EPOCH + 1, 0x80),
+        (field::BASE_SEQUENCE + 3, 0x80),
+    ] {
+        let mut buf = build_v2();
+        buf[at] |= byte;
+        fix_crc(&mut buf);
+        assert!(
+            matches!(refused(&buf), BatchError::BadProducer(_)),
+            "byte {at}"
+        );
+    }
+    let mut buf = build_v2();
+    buf[field::PRODUCER_RESERVED] = 1;
+    fix_crc(&mut buf);
+    assert_eq!(refused(&buf), BatchError::ReservedBits(0x100));
+    // A header cut inside the producer block.
+    let buf = build_v2();
+    assert!(matches!(
+        BatchHeader::parse(&buf[..HEADER_LEN + 4], LIMIT),
+        Err(BatchError::Truncated {
+            needed: HEADER_LEN_PRODUCER,
+            ..
+        })
+    ));
+    // A version 2 batch too short for its block.
+    let mut buf = build_v2();
+    buf[field::BATCH_LENGTH..field::BATCH_LENGTH + 4].copy_from_slice(&50u32.to_le_bytes());
+    assert!(matches!(
+        BatchHeader::parse(&buf, LIMIT),
+        Err(BatchError::BadLength { length: 50, .. })
+    ));
 }

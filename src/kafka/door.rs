@@ -19,7 +19,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_protocol::ResponseError;
 
 use super::versions::{api_versions, is_supported};
-use super::{fetch, groups, metadata, offsets, produce, topics};
+use super::{fetch, groups, metadata, offsets, produce, producer_id, topics};
 use crate::config::RESPONSE_BUFFER_BYTES_INITIAL;
 use crate::protocol::frame::LENGTH_BYTES;
 use crate::protocol::ApiKey as NativeApi;
@@ -222,6 +222,7 @@ async fn dispatch(
         RequestKind::Metadata(request) => metadata::metadata(shard, request, version).await,
         RequestKind::DescribeCluster(_) => metadata::describe_cluster(shard),
         RequestKind::Produce(request) => produce::produce(shard, request).await,
+        RequestKind::InitProducerId(request) => producer_id::init_producer_id(shard, request),
         RequestKind::Fetch(request) => fetch::fetch(shard, request),
         RequestKind::ListOffsets(request) => offsets::list_offsets(shard, request),
         RequestKind::CreateTopics(request) => topics::create_topics(shard, request, version),
@@ -283,7 +284,8 @@ async fn reserve_fetch_response(shard: &Rc<Shard>, max_bytes: i32) -> Option<Sta
 /// The native API a Kafka request is counted as in the metrics.
 fn native_api(api: ApiKey) -> u16 {
     let native = match api {
-        ApiKey::Produce => NativeApi::Produce,
+        // Counted with produce: it is the first step of an idempotent one.
+        ApiKey::Produce | ApiKey::InitProducerId => NativeApi::Produce,
         ApiKey::Fetch => NativeApi::Fetch,
         ApiKey::ListOffsets => NativeApi::ListOffsets,
         ApiKey::Metadata | ApiKey::DescribeCluster => NativeApi::Metadata,

@@ -42,6 +42,8 @@ pub fn kafka_code(code: ErrorCode) -> i16 {
         ErrorCode::OffsetMetadataTooLarge => ResponseError::OffsetMetadataTooLarge,
         ErrorCode::GroupFull => ResponseError::GroupMaxSizeReached,
         ErrorCode::TooManyGroups => ResponseError::CoordinatorNotAvailable,
+        ErrorCode::OutOfOrderSequence => ResponseError::OutOfOrderSequenceNumber,
+        ErrorCode::ProducerFenced => ResponseError::InvalidProducerEpoch,
     };
     error.code()
 }

@@ -14,6 +14,7 @@
 //! - [`records`]: RecordBatch v2 to native batches and back.
 //! - [`metadata`]: Metadata and DescribeCluster (cores as brokers).
 //! - [`produce`], [`fetch`], [`offsets`]: the data path.
+//! - [`producer_id`]: InitProducerId, for idempotent producers.
 //! - [`groups`]: the classic consumer-group APIs, on the group coordinator.
 //! - [`topics`]: CreateTopics, DeleteTopics, DescribeConfigs, auto-creation.
 
@@ -24,6 +25,7 @@ pub mod groups;
 pub mod metadata;
 pub mod offsets;
 pub mod produce;
+pub mod producer_id;
 pub mod records;
 pub mod topics;
 pub mod versions;

@@ -8,6 +8,12 @@
 //! A Kafka null value or null header value is stored, and read back, as
 //! empty; headers with the same key keep only the last (the codec's
 //! header map): both are documented in docs/KAFKA.md.
+//!
+//! An idempotent producer's batch (producer id set) becomes one native
+//! version 2 batch carrying its producer id, epoch and base sequence, so
+//! the partition can detect a retry. Such a batch is never split: one
+//! that would need splitting is refused with MESSAGE_TOO_LARGE (the Java
+//! producer then splits it itself and retries).
 
 use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::protocol::StrBytes;
@@ -19,7 +25,7 @@ use kafka_protocol::records::{
 use kafka_protocol::ResponseError;
 
 use crate::batch::builder::{BatchBuilder, BuildError, NewRecord};
-use crate::batch::header::TimestampType;
+use crate::batch::header::{ProducerFields, TimestampType};
 use crate::batch::record::{Batches, HEADER_OVERHEAD, RECORD_OVERHEAD};
 
 /// Byte of a RecordBatch that holds its magic (format version).
@@ -77,12 +83,41 @@ pub fn to_native(records: Bytes, batch_bytes_max: u32) -> Result<Vec<BytesMut>, 
             "transactions are not supported",
         ));
     }
+    let producer = set
+        .records
+        .first()
+        .filter(|r| r.producer_id != NO_PRODUCER_ID)
+        .map(|r| {
+            if r.producer_id < 0 || r.producer_epoch < 0 || r.sequence < 0 {
+                return Err(RecordsError::new(
+                    ResponseError::InvalidRecord,
+                    format!(
+                        "producer id {}, epoch {}, sequence {}: none may be negative",
+                        r.producer_id, r.producer_epoch, r.sequence
+                    ),
+                ));
+            }
+            Ok(ProducerFields {
+                producer_id: r.producer_id,
+                producer_epoch: r.producer_epoch,
+                base_sequence: r.sequence,
+            })
+        })
+        .transpose()?;
+    let new_builder = || match producer {
+        Some(fields) => BatchBuilder::with_producer(TimestampType::Create, batch_bytes_max, fields),
+        None => BatchBuilder::new(TimestampType::Create, batch_bytes_max),
+    };
     let mut batches = Vec::with_capacity(1);
     // Sized for every record at once: growing by doubling copied each
     // batch several times (a profile's largest memmove).
     let records_bytes: usize = set.records.iter().map(encoded_len).sum();
-    let mut builder =
-        BatchBuilder::with_capacity(TimestampType::Create, batch_bytes_max, records_bytes);
+    let mut builder = BatchBuilder::with_capacity(
+        TimestampType::Create,
+        batch_bytes_max,
+        producer,
+        records_bytes,
+    );
     let mut headers: Vec<(&str, &[u8])> = Vec::new();
     for record in &set.records {
         headers.clear();
@@ -100,11 +135,17 @@ pub fn to_native(records: Bytes, batch_bytes_max: u32) -> Result<Vec<BytesMut>, 
         };
         match builder.append(&new) {
             Ok(()) => {}
+            Err(BuildError::Full) if producer.is_some() => {
+                return Err(RecordsError::new(
+                    ResponseError::MessageTooLarge,
+                    format!(
+                        "an idempotent producer's batch is deduplicated whole and must fit \
+                         one native batch of {batch_bytes_max} bytes"
+                    ),
+                ));
+            }
             Err(BuildError::Full) => {
-                let full = std::mem::replace(
-                    &mut builder,
-                    BatchBuilder::new(TimestampType::Create, batch_bytes_max),
-                );
+                let full = std::mem::replace(&mut builder, new_builder());
                 batches.extend(full.finish());
                 builder.append(&new).map_err(refused)?;
             }
@@ -160,6 +201,7 @@ pub fn to_kafka(chunks: &[Bytes], batch_bytes_max: u32, out: &mut BytesMut) -> R
                 TimestampType::LogAppend => KafkaTimestampType::LogAppend,
             };
             let base = batch.header.base_offset;
+            let producer = batch.header.producer;
             records.clear();
             records.extend(batch.records().map(|r| {
                 let mut headers = kafka_protocol::indexmap::IndexMap::new();
@@ -171,13 +213,15 @@ pub fn to_kafka(chunks: &[Bytes], batch_bytes_max: u32, out: &mut BytesMut) -> R
                     control: false,
                     delete_horizon: false,
                     partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
-                    producer_id: NO_PRODUCER_ID,
-                    producer_epoch: NO_PRODUCER_EPOCH,
+                    producer_id: producer.map_or(NO_PRODUCER_ID, |p| p.producer_id),
+                    producer_epoch: producer.map_or(NO_PRODUCER_EPOCH, |p| p.producer_epoch),
                     timestamp_type,
                     offset: r.offset as i64,
                     // The encoder keeps records in one batch while
                     // offset - sequence stays the same.
-                    sequence: (r.offset - base) as i32,
+                    sequence: producer
+                        .map_or(0, |p| p.base_sequence)
+                        .wrapping_add((r.offset - base) as i32),
                     timestamp: r.timestamp_ms,
                     key: r.key,
                     value: Some(r.value),
@@ -289,6 +333,43 @@ mod tests {
             })
             .sum();
         assert_eq!(total, 8);
+    }
+
+    /// An idempotent producer's batch keeps its producer fields both
+    /// ways, and is refused rather than split.
+    #[test]
+    fn producer_fields_are_carried_and_never_split() {
+        let produced: Vec<KafkaRecord> = (0..4)
+            .map(|i| KafkaRecord {
+                producer_id: 99,
+                producer_epoch: 2,
+                sequence: 10 + i as i32,
+                ..kafka_record(i, "k", &"x".repeat(1000), 1)
+            })
+            .collect();
+        let natives = to_native(encode(&produced, Compression::None), 1 << 20).unwrap();
+        assert_eq!(natives.len(), 1);
+        let mut native = natives.into_iter().next().unwrap();
+        let mut valid = validate(&native, 1 << 20).unwrap();
+        assert_eq!(
+            valid.header.producer,
+            Some(ProducerFields {
+                producer_id: 99,
+                producer_epoch: 2,
+                base_sequence: 10
+            })
+        );
+        valid.stamp(&mut native, 7, 0);
+        let mut out = BytesMut::new();
+        to_kafka(&[native.freeze()], 1 << 20, &mut out).unwrap();
+        let read = RecordBatchDecoder::decode_all(&mut out.freeze()).unwrap();
+        let records: Vec<_> = read.into_iter().flat_map(|set| set.records).collect();
+        assert_eq!(records.len(), 4);
+        assert_eq!(records[3].producer_id, 99);
+        assert_eq!(records[3].sequence, 13);
+        assert_eq!(records[3].offset, 10);
+        let error = to_native(encode(&produced, Compression::None), 3000).unwrap_err();
+        assert_eq!(error.error, ResponseError::MessageTooLarge);
     }
 
     #[test]

@@ -8,8 +8,11 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 use kafka_protocol::ResponseError;
 
 /// (API, oldest version, newest version) served.
-pub const SUPPORTED: [(ApiKey, i16, i16); 18] = [
+pub const SUPPORTED: [(ApiKey, i16, i16); 19] = [
     (ApiKey::Produce, 3, 12),
+    // Idempotent producers (src/kafka/producer_id.rs); 6 adds two-phase
+    // commit, a transactions feature.
+    (ApiKey::InitProducerId, 0, 5),
     (ApiKey::Fetch, 4, 12),
     (ApiKey::ListOffsets, 1, 6),
     (ApiKey::Metadata, 0, 12),
@@ -89,6 +92,8 @@ mod tests {
             (ApiKey::SyncGroup, 0),
             (ApiKey::Heartbeat, 0),
             (ApiKey::LeaveGroup, 0),
+            (ApiKey::InitProducerId, 0),
+            (ApiKey::InitProducerId, 2),
         ] {
             assert!(is_supported(key, version), "{key:?} v{version}");
         }

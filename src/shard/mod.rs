@@ -24,6 +24,7 @@
 //!   coordinator's start and timer on this core.
 //! - [`inbox`]: the loop that serves other cores' messages; shutdown.
 //! - [`admin`]: topic creation and deletion on core 0, the metadata owner.
+//! - [`producer_ids`]: producer ids for idempotent producers.
 //! - [`blocking`]: the few blocking file-system calls, off the reactor.
 //! - [`metrics`]: this core's metrics snapshot, and every core's gathered.
 //! - [`runtime`]: starting one pinned executor per core and wiring them.
@@ -44,6 +45,7 @@ pub mod notify;
 pub mod panic;
 pub mod partitions;
 pub mod peers;
+pub mod producer_ids;
 pub mod route;
 pub mod runtime;
 pub mod storage;
@@ -64,6 +66,7 @@ use messages::ShardMessage;
 use notify::Notify;
 use partitions::Partitions;
 use peers::Peers;
+use producer_ids::ProducerIds;
 use storage::ShardStorage;
 
 /// The core that owns the topic map and serialises its changes.
@@ -94,6 +97,8 @@ pub struct Shard {
     pub topic_ids: Cell<TopicIds>,
     /// Serialises topic changes on the metadata core.
     pub admin_lock: Rc<Semaphore>,
+    /// Hands out idempotent producers' ids.
+    pub producer_ids: ProducerIds,
 
     // Connections and shutdown.
     pub shutdown: Rc<Notify>,
@@ -153,6 +158,7 @@ impl Shard {
             inflight_bytes: Rc::new(Semaphore::new(config.inflight_bytes_per_core as u64)),
             connections,
             admin_lock: Rc::new(Semaphore::new(1)),
+            producer_ids: ProducerIds::new(id),
             local_connections: Cell::new(0),
             coordinator: GroupCoordinator::new(id),
             metrics,

@@ -12,10 +12,10 @@
 //!
 //! A failed write or fsync fails the round and everything queued, and puts
 //! the log in the failed state: an fsync is never retried and then
-//! acknowledged. A full disk while allocating fails only the round, and so
-//! does free space below `min_free_bytes`, checked before each
-//! preallocation step and segment roll (where space is committed), never
-//! per append.
+//! acknowledged. A full disk while allocating fails the round and what is
+//! queued behind it (so no producer's sequence gets a hole), and so does
+//! free space below `min_free_bytes`, checked before each preallocation
+//! step and segment roll (where space is committed), never per append.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -40,6 +40,9 @@ pub struct PendingAppend {
     pub valid: ValidBatch,
     pub durability: Durability,
     pub done: Completer<StorageResult<u64>>,
+    /// An idempotent producer's batch: its id and its ticket in the
+    /// producer state, told the offset when the batch commits.
+    pub producer: Option<(i64, u64)>,
     /// When it was queued: its append latency runs from here.
     pub queued_at: Instant,
 }
@@ -105,6 +108,7 @@ struct Written {
     bytes: Bytes,
     durability: Durability,
     done: Completer<StorageResult<u64>>,
+    producer: Option<(i64, u64)>,
     queued_at: Instant,
     records: u32,
 }
@@ -192,8 +196,11 @@ impl<S: Storage> OpenLog<S> {
         let total: u64 = round.iter().map(|p| p.batch.len() as u64).sum();
         if let Err(err) = self.ensure_allocated(total).await {
             for pending in round {
-                pending.done.complete(Err(err.clone()));
+                self.answer(pending.done, pending.producer, Err(err.clone()));
             }
+            // What was queued behind the round fails too: appending it
+            // would leave a hole in a producer's sequence.
+            self.fail_queue(err.clone());
             if matches!(err, StorageError::Failed(_)) {
                 self.enter_failed(err);
             }
@@ -229,7 +236,7 @@ impl<S: Storage> OpenLog<S> {
             for w in written {
                 let waited = now.saturating_duration_since(w.queued_at);
                 stats.on_append(w.records, w.bytes.len(), waited);
-                finished.push((w.done, w.base_offset));
+                finished.push((w.done, w.producer, w.base_offset));
                 writer
                     .unsynced
                     .push((w.base_offset, w.next_offset, w.bytes));
@@ -240,9 +247,36 @@ impl<S: Storage> OpenLog<S> {
         } else {
             self.arm_sync_timer();
         }
-        for (done, base_offset) in finished {
-            done.complete(Ok(base_offset));
+        for (done, producer, base_offset) in finished {
+            self.answer(done, producer, Ok(base_offset));
         }
+    }
+
+    /// Answers an append, and the retries of it that came while it was
+    /// queued; an idempotent producer's batch records its offset. A failed
+    /// one takes every queued producer batch with it (they all fail at
+    /// once), so the producers continue from what committed.
+    fn answer(
+        &self,
+        done: Completer<StorageResult<u64>>,
+        producer: Option<(i64, u64)>,
+        result: StorageResult<u64>,
+    ) {
+        if let Some((producer_id, ticket)) = producer {
+            match &result {
+                Ok(base_offset) => {
+                    self.producers
+                        .borrow_mut()
+                        .committed(producer_id, ticket, *base_offset)
+                }
+                Err(_) => self.producers.borrow_mut().abandon_in_flight(),
+            }
+            let retries = self.duplicate_waiters.borrow_mut().remove(&ticket);
+            for retry in retries.into_iter().flatten() {
+                retry.complete(result.clone());
+            }
+        }
+        done.complete(result);
     }
 
     /// Takes the next round from the queue: at least one batch, then more
@@ -381,6 +415,7 @@ impl<S: Storage> OpenLog<S> {
                 bytes: pending.batch.freeze(),
                 durability: pending.durability,
                 done: pending.done,
+                producer: pending.producer,
                 queued_at: pending.queued_at,
                 records: pending.valid.header.record_count,
             });
@@ -475,6 +510,11 @@ impl<S: Storage> OpenLog<S> {
             // The index is rebuilt from the log at the next open.
             tracing::warn!(segment = %old_path.display(), error = %e, "could not write the sealed segment's index");
         }
+        // Recovery replays the producers' batches from here on, so it never
+        // scans more than the active segment.
+        if let Err(e) = self.write_producer_snapshot().await {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "could not write the producer snapshot");
+        }
         Ok(())
     }
 
@@ -541,7 +581,7 @@ impl<S: Storage> OpenLog<S> {
 
     fn fail_round(&self, written: Vec<Written>, err: StorageError) {
         for w in written {
-            w.done.complete(Err(err.clone()));
+            self.answer(w.done, w.producer, Err(err.clone()));
         }
         self.enter_failed(err);
     }
@@ -551,7 +591,7 @@ impl<S: Storage> OpenLog<S> {
     fn fail_queue(&self, err: StorageError) {
         let queued = std::mem::take(&mut self.writer.borrow_mut().pending);
         for pending in queued {
-            pending.done.complete(Err(err.clone()));
+            self.answer(pending.done, pending.producer, Err(err.clone()));
         }
     }
 

@@ -5,6 +5,7 @@ use std::io;
 use std::path::PathBuf;
 use std::rc::Rc;
 
+use super::producers::SequenceError;
 use crate::batch::BatchError;
 use crate::error::ErrorCode;
 
@@ -48,6 +49,10 @@ pub enum StorageError {
     /// The log was closed.
     #[error("partition log is closed")]
     Closed,
+    /// An idempotent producer's batch out of sequence or from a fenced
+    /// epoch; nothing was written.
+    #[error("{0}")]
+    Sequence(#[from] super::producers::SequenceError),
 }
 
 impl StorageError {
@@ -87,6 +92,10 @@ impl From<&StorageError> for ErrorCode {
             StorageError::Closed => ErrorCode::ShuttingDown,
             StorageError::InvalidConfig(_) => ErrorCode::InvalidTopicConfig,
             StorageError::Io(_) => ErrorCode::Internal,
+            StorageError::Sequence(SequenceError::OutOfOrder { .. }) => {
+                ErrorCode::OutOfOrderSequence
+            }
+            StorageError::Sequence(SequenceError::Fenced { .. }) => ErrorCode::ProducerFenced,
         }
     }
 }

@@ -8,7 +8,7 @@
 //! appender's [`WriteState`]), none borrowed across an `.await`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -20,10 +20,11 @@ use bytes::{Bytes, BytesMut};
 
 use super::appender::{PendingAppend, WriteState};
 use super::cache::{CacheKey, SharedTailCache};
-use super::completion::{completion, Completion};
+use super::completion::{completion, Completer, Completion};
 use super::error::{StorageError, StorageResult};
 use super::io::{SegmentFile, Storage};
 use super::log_state::{Lifecycle, Segments, Visible};
+use super::producers::{ProducerLimits, ProducerStates, SequenceCheck};
 use super::recovery::{
     index_files, open_active, open_sealed, remove_segment_files, write_index, RecoveryMode,
     ScanLimits,
@@ -38,6 +39,10 @@ use crate::waiters::{WaiterSet, WaiterSlot};
 /// Written at a clean close, removed at open: its presence means the index
 /// files are current and the tail needs no scan.
 pub const CLEAN_SHUTDOWN_MARKER: &str = "clean-shutdown";
+
+/// The idempotent producers' state as of an offset, written at segment roll
+/// and clean close (docs/STORAGE.md, "Producer state").
+pub const PRODUCER_SNAPSHOT: &str = "producers.snapshot";
 
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -78,6 +83,10 @@ pub struct OpenLog<S: Storage> {
     pub stats: RefCell<LogStats>,
     /// Readers waiting for new visible data: one waker per waiting future.
     pub data_waiters: WaiterSet,
+    /// Idempotent producers' recent batches, checked at submit.
+    pub producers: RefCell<ProducerStates>,
+    /// Retries of a queued batch, by its ticket: answered with its result.
+    pub duplicate_waiters: RefCell<HashMap<u64, Vec<Completer<StorageResult<u64>>>>>,
 }
 
 /// Batches returned by a read.
@@ -166,7 +175,24 @@ impl<S: Storage> PartitionLog<S> {
             sealed.insert(pair[0], segment);
         }
         let last = *bases.last().expect("at least one segment");
-        let active = open_active(&storage, dir, last, mode, &limits).await?;
+        let (mut producers, covered) = load_producer_snapshot(&storage, dir).await?;
+        let active = open_active(&storage, dir, last, mode, &limits, &mut |header| {
+            if let Some(fields) = header.producer {
+                if header.base_offset >= covered {
+                    producers.replay(
+                        fields,
+                        header.record_count,
+                        header.base_offset,
+                        header.max_timestamp_ms,
+                    );
+                }
+            }
+        })
+        .await?;
+        if covered > active.segment.next_offset {
+            tracing::warn!(dir = %dir.display(), covered, "producer snapshot covers more than the log; rebuilding from the active segment only");
+            producers = ProducerStates::new(ProducerLimits::default());
+        }
         if mode == RecoveryMode::Unclean {
             // Recovered bytes may have been written but never synced.
             active.segment.file.fdatasync().await?;
@@ -199,6 +225,8 @@ impl<S: Storage> PartitionLog<S> {
                 writer: RefCell::new(writer),
                 stats: RefCell::default(),
                 data_waiters: WaiterSet::new(),
+                producers: RefCell::new(producers),
+                duplicate_waiters: RefCell::default(),
             }),
         })
     }
@@ -235,11 +263,38 @@ impl<S: Storage> PartitionLog<S> {
         let valid = validate(&batch, limit)?;
         self.open.lifecycle.borrow().accepting_appends()?;
         let (done, answer) = completion();
+        let mut producer = None;
+        if let Some(fields) = valid.header.producer {
+            // Here, in queue order: the check counts every batch queued
+            // before this one.
+            let check = self.open.producers.borrow_mut().check(
+                fields,
+                valid.header.record_count,
+                now_ms(),
+            )?;
+            match check {
+                SequenceCheck::Append { ticket } => producer = Some((fields.producer_id, ticket)),
+                SequenceCheck::Duplicate { base_offset } => {
+                    done.complete(Ok(base_offset));
+                    return Ok(AppendTicket(answer));
+                }
+                SequenceCheck::DuplicateInFlight { ticket } => {
+                    self.open
+                        .duplicate_waiters
+                        .borrow_mut()
+                        .entry(ticket)
+                        .or_default()
+                        .push(done);
+                    return Ok(AppendTicket(answer));
+                }
+            }
+        }
         self.open.writer.borrow_mut().queue(PendingAppend {
             batch,
             valid,
             durability,
             done,
+            producer,
             queued_at: Instant::now(),
         });
         self.open.kick_flush();
@@ -467,6 +522,11 @@ impl<S: Storage> PartitionLog<S> {
             (victims, report)
         };
         report.bytes_deleted = self.remove_segments(victims).await?;
+        let log_start_offset = self.earliest_offset();
+        self.open
+            .producers
+            .borrow_mut()
+            .expire(now_ms, log_start_offset);
         if report.segments_deleted > 0 {
             tracing::info!(dir = %self.open.dir.display(), ?report, "retention deleted segments");
         }
@@ -541,10 +601,40 @@ impl<S: Storage> PartitionLog<S> {
         open.make_visible();
         let index_files = index_files(open.segments.borrow().active());
         write_index(&open.storage, index_files).await?;
+        open.write_producer_snapshot().await?;
         open.storage
             .write_file_atomic(&open.dir.join(CLEAN_SHUTDOWN_MARKER), b"clean\n".to_vec())
             .await?;
         Ok(())
+    }
+}
+
+/// The producer snapshot in `dir` and the offset it covers up to; empty
+/// state covering nothing when there is none or it is damaged.
+async fn load_producer_snapshot<S: Storage>(
+    storage: &S,
+    dir: &Path,
+) -> StorageResult<(ProducerStates, u64)> {
+    let limits = ProducerLimits::default();
+    let Some(bytes) = storage.read_file(&dir.join(PRODUCER_SNAPSHOT)).await? else {
+        return Ok((ProducerStates::new(limits), 0));
+    };
+    Ok(
+        ProducerStates::decode_snapshot(&bytes, limits).unwrap_or_else(|| {
+            tracing::warn!(dir = %dir.display(), "producer snapshot damaged; rebuilding producer state from the active segment only");
+            (ProducerStates::new(limits), 0)
+        }),
+    )
+}
+
+impl<S: Storage> OpenLog<S> {
+    /// Writes the producer snapshot covering everything committed so far.
+    pub async fn write_producer_snapshot(&self) -> std::io::Result<()> {
+        let covered = self.segments.borrow().active().next_offset;
+        let bytes = self.producers.borrow().encode_snapshot(covered);
+        self.storage
+            .write_file_atomic(&self.dir.join(PRODUCER_SNAPSHOT), bytes)
+            .await
     }
 }
 

@@ -8,6 +8,7 @@
 //! - [`segment`]: segment files and the cursor that reads their batches.
 //! - [`index`]: the sparse offset and time indexes.
 //! - [`recovery`]: opening segments, rebuilding indexes, torn-tail recovery.
+//! - [`producers`]: idempotent producers' sequences, duplicate detection.
 //! - [`retention`]: which sealed segments to delete.
 //! - [`cache`]: the per-shard tail cache of recent batches.
 //! - [`io`]: the file operations behind a trait, and the real DMA files.
@@ -25,6 +26,7 @@ pub mod index;
 pub mod io;
 pub mod log;
 pub mod log_state;
+pub mod producers;
 pub mod recovery;
 pub mod retention;
 pub mod segment;

@@ -17,6 +17,7 @@ use super::io::{SegmentFile, Storage};
 use super::segment::{
     segment_path, CursorItem, Segment, SegmentCursor, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
 };
+use crate::batch::BatchHeader;
 use crate::config::PAGE_BYTES;
 
 /// Whether the last close was clean.
@@ -42,8 +43,12 @@ pub struct ScanOutcome {
     pub invalid: Option<(u64, String)>,
 }
 
+/// Told each valid batch a recovery scan passes (the producer state's
+/// replay); may see a batch twice when a scan falls back to a full one.
+pub type OnBatch<'a> = &'a mut dyn FnMut(&BatchHeader);
+
 /// Validates batches from `(position, offset)` up to `end`, feeding the
-/// index every batch at or past `index_from`.
+/// index every batch at or past `index_from`, and `on_batch` every batch.
 pub async fn scan<F: SegmentFile>(
     file: &F,
     index: &mut SegmentIndex,
@@ -51,6 +56,7 @@ pub async fn scan<F: SegmentFile>(
     index_from: u64,
     end: u64,
     limits: &ScanLimits,
+    on_batch: OnBatch<'_>,
 ) -> std::io::Result<ScanOutcome> {
     let mut cursor = SegmentCursor::new(
         file,
@@ -79,6 +85,7 @@ pub async fn scan<F: SegmentFile>(
                 if position >= index_from {
                     index.on_batch(&header, position, limits.index_interval_bytes);
                 }
+                on_batch(&header);
                 next_offset = header.next_offset();
             }
             CursorItem::End { position } => {
@@ -229,7 +236,16 @@ async fn rebuild_sealed_index<F: SegmentFile>(
     limits: &ScanLimits,
 ) -> StorageResult<SegmentIndex> {
     let mut index = SegmentIndex::new(base_offset);
-    let outcome = scan(file, &mut index, (0, base_offset), 0, size, limits).await?;
+    let outcome = scan(
+        file,
+        &mut index,
+        (0, base_offset),
+        0,
+        size,
+        limits,
+        &mut |_| {},
+    )
+    .await?;
     let damage = match outcome.invalid {
         Some(invalid) => Some(invalid),
         None if outcome.end_position != size => {
@@ -261,13 +277,15 @@ pub struct ActiveSegment<F> {
     pub tail_page: Vec<u8>,
 }
 
-/// Opens the last segment, recovering its tail in `Unclean` mode.
+/// Opens the last segment, recovering its tail in `Unclean` mode; the
+/// batches of the scanned tail go to `on_batch`.
 pub async fn open_active<S: Storage>(
     storage: &S,
     dir: &Path,
     base_offset: u64,
     mode: RecoveryMode,
     limits: &ScanLimits,
+    on_batch: OnBatch<'_>,
 ) -> StorageResult<ActiveSegment<S::File>> {
     let path = segment_path(dir, base_offset, LOG_SUFFIX);
     let file = storage.open_segment(&path, true).await?;
@@ -277,7 +295,9 @@ pub async fn open_active<S: Storage>(
         .filter(|(_, meta)| meta.covered_bytes <= size);
     let (index, data_bytes, next_offset) = match (mode, loaded) {
         (RecoveryMode::Clean, Some((index, meta))) => (index, meta.covered_bytes, meta.next_offset),
-        (_, loaded) => recover_tail(&file, &path, base_offset, loaded, size, limits).await?,
+        (_, loaded) => {
+            recover_tail(&file, &path, base_offset, loaded, size, limits, on_batch).await?
+        }
     };
     let mut allocated_bytes = size;
     if mode == RecoveryMode::Unclean && size > data_bytes {
@@ -318,6 +338,7 @@ async fn recover_tail<F: SegmentFile>(
     loaded: Option<(SegmentIndex, IndexMeta)>,
     size: u64,
     limits: &ScanLimits,
+    on_batch: OnBatch<'_>,
 ) -> StorageResult<(SegmentIndex, u64, u64)> {
     if let Some((mut index, meta)) = loaded {
         let start = index.last_entry().unwrap_or((base_offset, 0));
@@ -328,6 +349,7 @@ async fn recover_tail<F: SegmentFile>(
             meta.covered_bytes,
             size,
             limits,
+            &mut *on_batch,
         )
         .await?;
         if outcome.end_position >= meta.covered_bytes {
@@ -337,7 +359,16 @@ async fn recover_tail<F: SegmentFile>(
         tracing::warn!(segment = %path.display(), "index covers more than the valid log; rebuilding it");
     }
     let mut index = SegmentIndex::new(base_offset);
-    let outcome = scan(file, &mut index, (0, base_offset), 0, size, limits).await?;
+    let outcome = scan(
+        file,
+        &mut index,
+        (0, base_offset),
+        0,
+        size,
+        limits,
+        on_batch,
+    )
+    .await?;
     log_truncation(path, &outcome, size);
     Ok((index, outcome.end_position, outcome.next_offset))
 }

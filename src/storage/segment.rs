@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::index::SegmentIndex;
 use super::io::SegmentFile;
 use crate::batch::header::{is_zero_header, BatchHeader};
-use crate::batch::{validate, BatchError, HEADER_LEN};
+use crate::batch::{validate, BatchError, HEADER_LEN, HEADER_LEN_PRODUCER};
 
 pub const LOG_SUFFIX: &str = "log";
 pub const INDEX_SUFFIX: &str = "index";
@@ -116,7 +116,9 @@ impl<'a, F: SegmentFile> SegmentCursor<'a, F> {
         if remaining == 0 {
             return Ok(CursorItem::End { position });
         }
-        let header_len = (HEADER_LEN as u64).min(remaining) as usize;
+        // Enough for the longest header (a version 2 batch's); a version 1
+        // batch may be shorter, so fewer bytes may remain.
+        let header_len = (HEADER_LEN_PRODUCER as u64).min(remaining) as usize;
         if !self.fill(header_len).await? {
             return Ok(invalid(position, "file ends inside the range"));
         }

@@ -14,8 +14,8 @@ use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, CreateTopicsRequest, FetchRequest,
-    MetadataRequest, ProduceRequest, RequestHeader, RequestKind, ResponseHeader, ResponseKind,
-    TopicName,
+    InitProducerIdRequest, MetadataRequest, ProduceRequest, ProducerId, RequestHeader, RequestKind,
+    ResponseHeader, ResponseKind, TopicName, TransactionalId,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use kafka_protocol::records::{
@@ -254,6 +254,148 @@ fn an_unknown_api_versions_version_gets_a_v0_answer_listing_what_is_served() {
         ResponseKind::ApiVersions(r) => assert_eq!(r.error_code, 0),
         other => panic!("{other:?}"),
     }
+}
+
+/// A batch of `count` records from an idempotent producer.
+fn idempotent_batch(producer_id: i64, epoch: i16, sequence: i32, count: i32) -> Bytes {
+    let records: Vec<Record> = (0..count)
+        .map(|i| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id,
+            producer_epoch: epoch,
+            timestamp_type: TimestampType::Creation,
+            offset: i64::from(i),
+            sequence: sequence + i,
+            timestamp: 1_700_000_000_123,
+            key: None,
+            value: Some(Bytes::from(format!("seq {}", sequence + i))),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let options = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, records.iter(), &options).unwrap();
+    buf.freeze()
+}
+
+/// Produces at `version`; the partition's (error code, base offset).
+fn produce_one(client: &mut KafkaClient, version: i16, topic: &str, records: Bytes) -> (i16, i64) {
+    match client.call(
+        ApiKey::Produce,
+        version,
+        produce_request(topic, 0, -1, records),
+    ) {
+        ResponseKind::Produce(r) => {
+            let p = &r.responses[0].partition_responses[0];
+            (p.error_code, p.base_offset)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn init_producer_id(
+    client: &mut KafkaClient,
+    version: i16,
+    request: InitProducerIdRequest,
+) -> (i16, i64, i16) {
+    match client.call(
+        ApiKey::InitProducerId,
+        version,
+        RequestKind::InitProducerId(request),
+    ) {
+        ResponseKind::InitProducerId(r) => (r.error_code, r.producer_id.0, r.producer_epoch),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// InitProducerId, then the sequence rules at the wire: a resent batch
+/// gets its original offset and adds no record, a gap gets
+/// OUT_OF_ORDER_SEQUENCE_NUMBER (45), an older epoch
+/// INVALID_PRODUCER_EPOCH (47); a transactional id is refused.
+#[test]
+fn idempotent_produce_dedupes_retries_and_refuses_gaps() {
+    let dir = DataDir::new("kafka-idempotent");
+    let broker = Broker::start_with(&dir.0, &["--cores", "1"]);
+    let mut client = KafkaClient::connect(broker.kafka.unwrap());
+    metadata(&mut client, "idem"); // auto-creates it
+    let init = InitProducerIdRequest::default()
+        .with_transactional_id(None)
+        .with_transaction_timeout_ms(60_000)
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    let (error, id, epoch) = init_producer_id(&mut client, 4, init.clone());
+    assert_eq!((error, epoch), (0, 0));
+    assert!(id >= 0);
+    let (_, other, _) = init_producer_id(&mut client, 0, init.clone());
+    assert_ne!(other, id, "a new producer gets a new id");
+    // Flexible versions (2+) and the KIP-360 bump of a known id.
+    let (error, same, bumped) = init_producer_id(
+        &mut client,
+        3,
+        init.clone()
+            .with_producer_id(ProducerId(id))
+            .with_producer_epoch(0),
+    );
+    assert_eq!((error, same, bumped), (0, id, 1));
+    let (error, ..) = init_producer_id(
+        &mut client,
+        5,
+        init.with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("tx")))),
+    );
+    assert_eq!(error, 53, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED");
+
+    assert_eq!(
+        produce_one(&mut client, 9, "idem", idempotent_batch(id, 0, 0, 3)),
+        (0, 0)
+    );
+    assert_eq!(
+        produce_one(&mut client, 9, "idem", idempotent_batch(id, 0, 3, 2)),
+        (0, 3)
+    );
+    // Both resent (a retry after a lost response): the original offsets.
+    assert_eq!(
+        produce_one(&mut client, 9, "idem", idempotent_batch(id, 0, 0, 3)),
+        (0, 0)
+    );
+    assert_eq!(
+        produce_one(&mut client, 12, "idem", idempotent_batch(id, 0, 3, 2)),
+        (0, 3)
+    );
+    // A gap.
+    assert_eq!(
+        produce_one(&mut client, 9, "idem", idempotent_batch(id, 0, 6, 1)).0,
+        45
+    );
+    // The bumped epoch starts over at 0; the old one is fenced.
+    assert_eq!(
+        produce_one(&mut client, 9, "idem", idempotent_batch(id, 1, 0, 1)),
+        (0, 5)
+    );
+    assert_eq!(
+        produce_one(&mut client, 9, "idem", idempotent_batch(id, 0, 5, 1)).0,
+        47
+    );
+    // No record was added by the retries.
+    let fetched = client.call(ApiKey::Fetch, 12, fetch_request("idem", 0, 0));
+    let ResponseKind::Fetch(fetched) = fetched else {
+        panic!("{fetched:?}")
+    };
+    let data = &fetched.responses[0].partitions[0];
+    assert_eq!(data.high_watermark, 6);
+    let records: Vec<_> = RecordBatchDecoder::decode_all(&mut data.records.clone().unwrap())
+        .unwrap()
+        .into_iter()
+        .flat_map(|set| set.records)
+        .collect();
+    assert_eq!(records.len(), 6);
+    assert_eq!(records[4].value.as_deref(), Some(&b"seq 4"[..]));
+    assert_eq!((records[4].producer_id, records[4].sequence), (id, 4));
 }
 
 #[test]

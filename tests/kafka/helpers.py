@@ -1,5 +1,6 @@
 """Shared by the tests in tests/kafka: topic names, client configs that the
-broker must accept (no idempotence), topic creation and
+broker must accept (idempotence off by default here, librdkafka's own
+default; test_idempotence.py turns it on), topic creation and
 reading back with confluent-kafka's assign()."""
 
 import re

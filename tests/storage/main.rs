@@ -8,5 +8,6 @@ mod faults;
 mod free_space;
 mod log_basics;
 mod model;
+mod producers;
 mod recovery;
 mod topic_create;

@@ -332,9 +332,9 @@ fn a_batch_of_an_unknown_format_version_is_refused_never_truncated() {
     let layout = crashed_log(dir.path(), 5);
     let segment = log_files(dir.path(), "log").remove(0);
     let (last_start, _, _) = layout[layout.len() - 1];
-    // A newer shardlog's batch: format version 2 at byte 16 of the header.
+    // A newer shardlog's batch: format version 3 at byte 16 of the header.
     let file = OpenOptions::new().write(true).open(&segment).unwrap();
-    file.write_all_at(&[2], last_start + 16).unwrap();
+    file.write_all_at(&[3], last_start + 16).unwrap();
     let size = fs::metadata(&segment).unwrap().len();
     let path = dir.path().to_path_buf();
     run(dir.path(), move || async move {
@@ -349,7 +349,7 @@ fn a_batch_of_an_unknown_format_version_is_refused_never_truncated() {
         )
         .await;
         let err = opened.err().expect("the open is refused");
-        assert!(err.to_string().contains("format version 2"), "{err}");
+        assert!(err.to_string().contains("format version 3"), "{err}");
     });
     assert_eq!(
         fs::metadata(&segment).unwrap().len(),

@@ -64,10 +64,19 @@ pub enum ErrorCode {
     /// The coordinator core holds as many groups as allowed; a new group
     /// is refused.
     TooManyGroups = 29,
+    // Idempotent producers (codes 30 to 39).
+    /// A producer's batch is not the next in its sequence (a gap, a retry
+    /// older than the batches the broker keeps, or a new producer or epoch
+    /// not starting at 0). Nothing was written; Kafka's
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER.
+    OutOfOrderSequence = 30,
+    /// A producer's batch carries an epoch older than one this partition
+    /// has seen: another instance took over. Kafka's INVALID_PRODUCER_EPOCH.
+    ProducerFenced = 31,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 30] = [
+    pub const ALL: [ErrorCode; 32] = [
         ErrorCode::None,
         ErrorCode::UnknownApiKey,
         ErrorCode::UnsupportedVersion,
@@ -98,6 +107,8 @@ impl ErrorCode {
         ErrorCode::OffsetMetadataTooLarge,
         ErrorCode::GroupFull,
         ErrorCode::TooManyGroups,
+        ErrorCode::OutOfOrderSequence,
+        ErrorCode::ProducerFenced,
     ];
 
     /// The code with this number; numbers may have gaps.
@@ -142,6 +153,8 @@ impl ErrorCode {
             ErrorCode::OffsetMetadataTooLarge => "offset metadata too large",
             ErrorCode::GroupFull => "group full",
             ErrorCode::TooManyGroups => "too many groups",
+            ErrorCode::OutOfOrderSequence => "out of order producer sequence",
+            ErrorCode::ProducerFenced => "producer epoch fenced",
         }
     }
 }

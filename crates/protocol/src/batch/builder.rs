@@ -3,8 +3,8 @@
 use bytes::{BufMut, BytesMut};
 
 use super::header::{
-    field, write_u32, write_u64, TimestampType, ATTRIBUTE_LOG_APPEND_TIME, CRC_START,
-    FORMAT_VERSION, HEADER_LEN,
+    field, stamp_producer, write_u32, write_u64, ProducerFields, TimestampType,
+    ATTRIBUTE_LOG_APPEND_TIME, CRC_START, FORMAT_VERSION, HEADER_LEN, HEADER_LEN_PRODUCER,
 };
 use super::record::{HEADER_OVERHEAD, RECORD_OVERHEAD};
 use crate::limits::RECORD_HEADERS_MAX;
@@ -49,6 +49,8 @@ pub struct BatchBuilder {
     max_timestamp_ms: i64,
     timestamp_type: TimestampType,
     batch_bytes_max: u32,
+    /// A version 2 batch: the producer block to write.
+    producer: Option<ProducerFields>,
 }
 
 /// Encoded size of a record with these parts.
@@ -62,21 +64,41 @@ pub fn record_encoded_len(record: &NewRecord<'_>) -> usize {
 }
 
 impl BatchBuilder {
+    /// A version 1 batch: no producer.
     pub fn new(timestamp_type: TimestampType, batch_bytes_max: u32) -> Self {
-        Self::with_capacity(timestamp_type, batch_bytes_max, 256)
+        Self::with_capacity(timestamp_type, batch_bytes_max, None, 256)
     }
 
-    /// A builder whose buffer holds `records_bytes` of records before it
-    /// grows (when the caller knows what it will add: no reallocation
-    /// and copy on the way); capped at `batch_bytes_max`.
+    /// A version 2 batch from an idempotent producer. The fields may be
+    /// placeholders, stamped later with [`super::header::stamp_producer`].
+    pub fn with_producer(
+        timestamp_type: TimestampType,
+        batch_bytes_max: u32,
+        producer: ProducerFields,
+    ) -> Self {
+        Self::with_capacity(timestamp_type, batch_bytes_max, Some(producer), 256)
+    }
+
+    /// A builder (version 2 with a producer, else version 1) whose buffer
+    /// holds `records_bytes` of records before it grows: when the caller
+    /// knows what it will add, no reallocation and copy on the way. Capped
+    /// at `batch_bytes_max`.
     pub fn with_capacity(
         timestamp_type: TimestampType,
         batch_bytes_max: u32,
+        producer: Option<ProducerFields>,
         records_bytes: usize,
     ) -> Self {
-        let capacity = (HEADER_LEN + records_bytes).min(batch_bytes_max as usize);
-        let mut buf = BytesMut::with_capacity(capacity.max(HEADER_LEN));
-        buf.put_bytes(0, HEADER_LEN);
+        let header_len = if producer.is_some() {
+            HEADER_LEN_PRODUCER
+        } else {
+            HEADER_LEN
+        };
+        let capacity = (header_len + records_bytes)
+            .min(batch_bytes_max as usize)
+            .max(header_len);
+        let mut buf = BytesMut::with_capacity(capacity);
+        buf.put_bytes(0, header_len);
         BatchBuilder {
             buf,
             record_count: 0,
@@ -84,6 +106,7 @@ impl BatchBuilder {
             max_timestamp_ms: i64::MIN,
             timestamp_type,
             batch_bytes_max,
+            producer,
         }
     }
 
@@ -103,7 +126,12 @@ impl BatchBuilder {
     /// Adds a record, or says why not; on error the batch is unchanged.
     pub fn append(&mut self, record: &NewRecord<'_>) -> Result<(), BuildError> {
         let record_bytes = record_encoded_len(record);
-        if HEADER_LEN + record_bytes > self.batch_bytes_max as usize {
+        let header_len = if self.producer.is_some() {
+            HEADER_LEN_PRODUCER
+        } else {
+            HEADER_LEN
+        };
+        if header_len + record_bytes > self.batch_bytes_max as usize {
             return Err(BuildError::RecordTooLarge {
                 record_bytes,
                 batch_bytes_max: self.batch_bytes_max,
@@ -171,7 +199,10 @@ impl BatchBuilder {
         let mut buf = self.buf;
         let length = buf.len() as u32;
         write_u32(&mut buf, field::BATCH_LENGTH, length);
-        buf[field::FORMAT_VERSION] = FORMAT_VERSION;
+        buf[field::FORMAT_VERSION] = match self.producer {
+            None => FORMAT_VERSION,
+            Some(_) => super::header::FORMAT_VERSION_PRODUCER,
+        };
         buf[field::ATTRIBUTES] = match self.timestamp_type {
             TimestampType::Create => 0,
             TimestampType::LogAppend => ATTRIBUTE_LOG_APPEND_TIME,
@@ -183,8 +214,14 @@ impl BatchBuilder {
             self.first_timestamp_ms as u64,
         );
         write_u64(&mut buf, field::MAX_TIMESTAMP, self.max_timestamp_ms as u64);
-        let crc = crc32fast::hash(&buf[CRC_START..]);
-        write_u32(&mut buf, field::CRC, crc);
+        match self.producer {
+            // Writes the block and the CRC.
+            Some(producer) => stamp_producer(&mut buf, producer),
+            None => {
+                let crc = crc32fast::hash(&buf[CRC_START..]);
+                write_u32(&mut buf, field::CRC, crc);
+            }
+        }
         Some(buf)
     }
 }

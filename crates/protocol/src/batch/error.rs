@@ -28,4 +28,6 @@ pub enum BatchError {
     CountMismatch { declared: u32, found: u32 },
     #[error("batch timestamps disagree with its records: {0}")]
     BadTimestamps(&'static str),
+    #[error("batch producer fields are negative: {0:?}")]
+    BadProducer(super::header::ProducerFields),
 }

@@ -1,4 +1,9 @@
-//! The fixed batch header: layout, parse, write, and the CRC over it.
+//! The batch header: layout, parse, write, and the CRC over it.
+//!
+//! Two formats. Version 1: the fixed 40-byte header, then records. Version 2:
+//! the same 40 bytes, then a 16-byte producer block (producer id, epoch,
+//! base sequence) for idempotent producers, then records. A batch without a
+//! producer is always written as version 1; both are read.
 //!
 //! All integers are little-endian. The CRC (CRC-32/IEEE, crc32fast) covers
 //! every byte from `format_version` to the end of the batch; `base_offset`,
@@ -7,10 +12,14 @@
 
 use super::error::BatchError;
 
-/// Bytes in the batch header.
+/// Bytes in the fixed batch header (all of a version 1 header).
 pub const HEADER_LEN: usize = 40;
-/// The only format this build writes and reads.
+/// Bytes in a version 2 header: the fixed header and the producer block.
+pub const HEADER_LEN_PRODUCER: usize = HEADER_LEN + 16;
+/// The format of a batch without a producer.
 pub const FORMAT_VERSION: u8 = 1;
+/// The format of a batch from an idempotent producer.
+pub const FORMAT_VERSION_PRODUCER: u8 = 2;
 
 /// Byte offsets of the header fields.
 pub mod field {
@@ -23,6 +32,11 @@ pub mod field {
     pub const RECORD_COUNT: usize = 20;
     pub const FIRST_TIMESTAMP: usize = 24;
     pub const MAX_TIMESTAMP: usize = 32;
+    // Version 2 only: the producer block.
+    pub const PRODUCER_ID: usize = 40;
+    pub const PRODUCER_EPOCH: usize = 48;
+    pub const PRODUCER_RESERVED: usize = 50;
+    pub const BASE_SEQUENCE: usize = 52;
 }
 
 /// First byte covered by the CRC.
@@ -42,6 +56,25 @@ pub enum TimestampType {
     LogAppend,
 }
 
+/// Who wrote a version 2 batch, for duplicate detection: the producer id
+/// the broker handed out, its epoch, and the sequence number of the first
+/// record (the others follow it, one each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProducerFields {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+}
+
+impl ProducerFields {
+    /// The sequence of the batch's last record; sequences wrap from
+    /// `i32::MAX` to 0, as Kafka's do.
+    pub fn last_sequence(&self, record_count: u32) -> i32 {
+        let last = i64::from(self.base_sequence) + i64::from(record_count) - 1;
+        (last % (i64::from(i32::MAX) + 1)) as i32
+    }
+}
+
 /// The decoded header of one batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchHeader {
@@ -54,12 +87,16 @@ pub struct BatchHeader {
     pub record_count: u32,
     pub first_timestamp_ms: i64,
     pub max_timestamp_ms: i64,
+    /// Version 2 only: the idempotent producer that wrote the batch.
+    pub producer: Option<ProducerFields>,
 }
 
 impl BatchHeader {
     /// Decodes the header at the start of `buf`, checking only what the
     /// header alone can tell: length bounds, version, reserved bits, a
-    /// record count, and offsets that fit a u64.
+    /// record count, offsets that fit a u64 and, in version 2, a producer
+    /// block with no negative field. `buf` must hold the whole header of
+    /// its version (40 or 56 bytes).
     pub fn parse(buf: &[u8], batch_bytes_limit: u32) -> Result<BatchHeader, BatchError> {
         if buf.len() < HEADER_LEN {
             return Err(BatchError::Truncated {
@@ -76,6 +113,7 @@ impl BatchHeader {
             record_count: read_u32(buf, field::RECORD_COUNT),
             first_timestamp_ms: read_u64(buf, field::FIRST_TIMESTAMP) as i64,
             max_timestamp_ms: read_u64(buf, field::MAX_TIMESTAMP) as i64,
+            producer: None,
         };
         if (header.batch_length as usize) < HEADER_LEN || header.batch_length > batch_bytes_limit {
             return Err(BatchError::BadLength {
@@ -84,8 +122,13 @@ impl BatchHeader {
                 limit: batch_bytes_limit,
             });
         }
-        if header.format_version != FORMAT_VERSION {
-            return Err(BatchError::UnsupportedVersion(header.format_version));
+        let mut header = header;
+        match header.format_version {
+            FORMAT_VERSION => {}
+            FORMAT_VERSION_PRODUCER => {
+                header.producer = Some(parse_producer(buf, &header, batch_bytes_limit)?)
+            }
+            version => return Err(BatchError::UnsupportedVersion(version)),
         }
         let reserved = u16::from_le_bytes([buf[field::RESERVED], buf[field::RESERVED + 1]]);
         let unknown_attributes = header.attributes & !ATTRIBUTES_KNOWN;
@@ -112,6 +155,15 @@ impl BatchHeader {
         Ok(header)
     }
 
+    /// Bytes of this batch's header: where its first record starts.
+    pub fn header_len(&self) -> usize {
+        if self.producer.is_some() {
+            HEADER_LEN_PRODUCER
+        } else {
+            HEADER_LEN
+        }
+    }
+
     pub fn timestamp_type(&self) -> TimestampType {
         if self.attributes & ATTRIBUTE_LOG_APPEND_TIME != 0 {
             TimestampType::LogAppend
@@ -129,6 +181,70 @@ impl BatchHeader {
     pub fn next_offset(&self) -> u64 {
         self.base_offset + u64::from(self.record_count)
     }
+}
+
+/// The producer block of a version 2 header, checked: room for it in the
+/// batch and in `buf`, no negative id, epoch or sequence, reserved bytes 0.
+fn parse_producer(
+    buf: &[u8],
+    header: &BatchHeader,
+    batch_bytes_limit: u32,
+) -> Result<ProducerFields, BatchError> {
+    if (header.batch_length as usize) < HEADER_LEN_PRODUCER {
+        return Err(BatchError::BadLength {
+            length: header.batch_length,
+            header: HEADER_LEN_PRODUCER,
+            limit: batch_bytes_limit,
+        });
+    }
+    if buf.len() < HEADER_LEN_PRODUCER {
+        return Err(BatchError::Truncated {
+            needed: HEADER_LEN_PRODUCER,
+            available: buf.len(),
+        });
+    }
+    let reserved = u16::from_le_bytes([
+        buf[field::PRODUCER_RESERVED],
+        buf[field::PRODUCER_RESERVED + 1],
+    ]);
+    if reserved != 0 {
+        return Err(BatchError::ReservedBits(u32::from(reserved) << 8));
+    }
+    let fields = ProducerFields {
+        producer_id: read_u64(buf, field::PRODUCER_ID) as i64,
+        producer_epoch: i16::from_le_bytes([
+            buf[field::PRODUCER_EPOCH],
+            buf[field::PRODUCER_EPOCH + 1],
+        ]),
+        base_sequence: read_u32(buf, field::BASE_SEQUENCE) as i32,
+    };
+    if fields.producer_id < 0 || fields.producer_epoch < 0 || fields.base_sequence < 0 {
+        return Err(BatchError::BadProducer(fields));
+    }
+    Ok(fields)
+}
+
+/// Writes a version 2 batch's producer block and recomputes its CRC: a
+/// client that numbers its batches when it sends them (not when it builds
+/// them) stamps the sequence here. `buf` is exactly one version 2 batch.
+///
+/// # Panics
+///
+/// If `buf` is shorter than a version 2 header.
+pub fn stamp_producer(buf: &mut [u8], fields: ProducerFields) {
+    assert!(buf.len() >= HEADER_LEN_PRODUCER, "a version 2 batch");
+    assert_eq!(
+        buf[field::FORMAT_VERSION],
+        FORMAT_VERSION_PRODUCER,
+        "a version 2 batch"
+    );
+    write_u64(buf, field::PRODUCER_ID, fields.producer_id as u64);
+    buf[field::PRODUCER_EPOCH..field::PRODUCER_EPOCH + 2]
+        .copy_from_slice(&fields.producer_epoch.to_le_bytes());
+    buf[field::PRODUCER_RESERVED..field::PRODUCER_RESERVED + 2].fill(0);
+    write_u32(buf, field::BASE_SEQUENCE, fields.base_sequence as u32);
+    let crc = compute_crc(buf);
+    write_u32(buf, field::CRC, crc);
 }
 
 /// True when the bytes where a header would start are all zero: the padded

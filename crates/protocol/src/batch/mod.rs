@@ -5,7 +5,7 @@
 //! what remains before it is used. This module never touches a file or a
 //! socket.
 //!
-//! - [`header`]: the fixed 40-byte batch header and the CRC.
+//! - [`header`]: the batch header (40 bytes, 56 with a producer) and the CRC.
 //! - [`validate`]: full validation of a batch from outside, and stamping.
 //! - [`record`]: records inside a batch, and iteration over a run of batches.
 //! - [`builder`]: encoding records into a batch.
@@ -18,6 +18,9 @@ pub mod validate;
 
 pub use builder::BatchBuilder;
 pub use error::BatchError;
-pub use header::{BatchHeader, TimestampType, FORMAT_VERSION, HEADER_LEN};
+pub use header::{
+    BatchHeader, ProducerFields, TimestampType, FORMAT_VERSION, FORMAT_VERSION_PRODUCER,
+    HEADER_LEN, HEADER_LEN_PRODUCER,
+};
 pub use record::{Batch, Batches, Header, Record, Records};
 pub use validate::{validate, ValidBatch};

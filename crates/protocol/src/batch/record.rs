@@ -22,7 +22,7 @@ use std::ops::Range;
 use bytes::Bytes;
 
 use super::error::BatchError;
-use super::header::{BatchHeader, HEADER_LEN};
+use super::header::BatchHeader;
 
 /// Bytes of a record that carry no key, value or header data.
 pub const RECORD_OVERHEAD: usize = 4 + 4 + 8 + 4 + 4 + 2;
@@ -205,7 +205,7 @@ impl Batch {
         Records {
             batch: self.bytes.clone(),
             header: self.header,
-            pos: HEADER_LEN,
+            pos: self.header.header_len(),
             index: 0,
         }
     }

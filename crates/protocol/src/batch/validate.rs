@@ -30,7 +30,7 @@ pub fn validate(buf: &[u8], batch_bytes_limit: u32) -> Result<ValidBatch, BatchE
         } else {
             BatchError::BadLength {
                 length: header.batch_length,
-                header: HEADER_LEN,
+                header: header.header_len(),
                 limit: batch_bytes_limit,
             }
         });
@@ -56,7 +56,7 @@ pub fn validate(buf: &[u8], batch_bytes_limit: u32) -> Result<ValidBatch, BatchE
 
 fn check_records(buf: &[u8], header: &BatchHeader) -> Result<(), BatchError> {
     let log_append_time = header.timestamp_type() == TimestampType::LogAppend;
-    let mut pos = HEADER_LEN;
+    let mut pos = header.header_len();
     let mut index = 0u32;
     let mut max_delta = i64::MIN;
     while pos < buf.len() {

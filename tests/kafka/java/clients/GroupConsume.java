@@ -1,5 +1,5 @@
 // The Java kafka-clients leg of tests/kafka/test_groups.py: produces COUNT
-// records (enable.idempotence=false: InitProducerId is not served), then
+// records (enable.idempotence=false: this test is about the consumer group), then
 // reads them with a consumer in group GROUP with the client's defaults
 // (classic group protocol, subscribe(), its default assignors), committing
 // synchronously after each poll. Prints one JSON line per record read
