@@ -14,6 +14,8 @@ Counts, per (partition, offset):
               re-reads from the last commit)
   unacked     positions consumed that no success event names (a send that
               timed out or failed may still have been written; allowed)
+  rewritten   values stored at more than one position (a retried send
+              written twice); --idempotent makes them fail the check
 
 --wait-s N follows the files until every acked position is consumed or the
 consumers make no progress for N seconds, then prints the verdict.
@@ -113,6 +115,8 @@ class Verdict:
         overwritten = [p for p in missing if p in self.consumed]
         duplicates = self.records_read - len(self.consumed)
         unacked = sum(1 for p in self.consumed if p not in self.acked)
+        positions_of_value = Counter(v for values in self.consumed.values() for v in values)
+        self.rewritten = sum(1 for n in positions_of_value.values() if n > 1)
         partitions = sorted({p for p, _ in self.acked})
         lines = [
             f"acked        {len(self.acked)} records on partitions {partitions}",
@@ -121,6 +125,7 @@ class Verdict:
             f"consumed     {len(self.consumed)} positions, {self.records_read} records read",
             f"duplicates   {duplicates} (re-reads; at-least-once allows them)",
             f"unacked      {unacked} consumed positions with no ack (allowed)",
+            f"rewritten    {self.rewritten} values stored at more than one offset",
             f"commits      {self.commits_ok} ok, {self.commits_failed} failed; "
             f"{self.rebalances} assignments",
             f"restarts     {restarts}",
@@ -145,6 +150,8 @@ def main():
     ap.add_argument("--wait-s", type=float, default=0,
                     help="follow the consumers until all acked records are read, or no "
                          "progress for this many seconds")
+    ap.add_argument("--idempotent", action="store_true",
+                    help="the producer was idempotent: a value stored twice fails the check")
     args = ap.parse_args()
 
     verdict = Verdict(args.topic)
@@ -176,6 +183,9 @@ def main():
         return 1
     if lost:
         print(f"FAIL: {lost} acknowledged records lost")
+        return 1
+    if args.idempotent and verdict.rewritten:
+        print(f"FAIL: {verdict.rewritten} values written twice by an idempotent producer")
         return 1
     print("PASS: every acknowledged record was consumed")
     return 0

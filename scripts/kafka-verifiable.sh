@@ -49,8 +49,10 @@ another value at its offset), restarts. Exits 1 when a record is lost.
 --against kafka: Apache Kafka 4.x from scripts/kafka-reference.sh (fsync
   per message), killed and resumed the same way: shows that the check
   agrees with Kafka.
---idempotence: enable.idempotence=true (needs InitProducerId); by default
-  the producer runs with enable.idempotence=false.
+--idempotence: enable.idempotence=true with retries (needs InitProducerId),
+  and a value stored at two offsets fails the check; by default the
+  producer runs with enable.idempotence=false and VerifiableProducer's
+  retries=0.
 --dir: run directory (default tmp/kafka-verifiable; emptied first); --keep
   keeps it (the tools' event files, logs, broker data) after a pass.
 
@@ -110,6 +112,7 @@ CONSUMER_PIDS=()
 BOOTSTRAP=""
 RESTARTS=0
 PASSED=0
+CHECK_ARGS=()
 
 free_ports() {  # a base port P with P..P+$1-1 all free
     python3 - "$1" <<'EOF'
@@ -233,8 +236,11 @@ for ((i = 0; i < CONSUMERS; i++)); do
     CONSUMER_PIDS+=($!)
 done
 
+# VerifiableProducer sets retries=0 (Kafka's system tests count on it); an
+# idempotent producer needs retries, and then must not write a record twice.
 if [[ $IDEMPOTENCE -eq 1 ]]; then
-    printf 'enable.idempotence=true\n' > "$RUN_DIR/producer.properties"
+    printf 'enable.idempotence=true\nretries=2147483647\n' > "$RUN_DIR/producer.properties"
+    CHECK_ARGS+=(--idempotent)
 else
     printf 'enable.idempotence=false\n' > "$RUN_DIR/producer.properties"
 fi
@@ -257,6 +263,13 @@ while (( SECONDS < faults_end )); do
     fi
 done
 
+for ((i = 0; i < CONSUMERS; i++)); do
+    if ! kill -0 "${CONSUMER_PIDS[$i]}" 2>/dev/null; then
+        echo "consumer $i exited during the run (its records would look lost):" >&2
+        tail -20 "$RUN_DIR/consumer-$i.log" >&2
+        exit 1
+    fi
+done
 stop_pid "$PRODUCER_PID" "$PRODUCER_STOP_WAIT_S"
 PRODUCER_PID=""
 echo "kafka-verifiable: producer stopped after $((SECONDS - started))s, $RESTARTS restarts;" \
@@ -267,7 +280,7 @@ for ((i = 0; i < CONSUMERS; i++)); do consumer_args+=(--consumer "$RUN_DIR/consu
 set +e
 python3 "$REPO_ROOT/scripts/kafka-verifiable-check.py" --topic "$TOPIC" \
     --producer "$RUN_DIR/producer.jsonl" "${consumer_args[@]}" \
-    --restarts "$RESTARTS" --wait-s "$CATCH_UP_S" > "$RUN_DIR/summary.txt"
+    --restarts "$RESTARTS" --wait-s "$CATCH_UP_S" "${CHECK_ARGS[@]}" > "$RUN_DIR/summary.txt"
 verdict=$?
 set -e
 echo "against      $AGAINST, ${DURATION_S}s, kill every ${KILL_EVERY_S}s, $((SECONDS - started))s in all"
