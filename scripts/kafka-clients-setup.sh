@@ -4,7 +4,8 @@
 # tmp/kafka-clients/venv (pytest, confluent-kafka = librdkafka, kafka-python),
 # kcat from Debian if missing, and the Java kafka-clients jars (Maven
 # Central, tests/kafka/java/clients/pom.xml) with RoundTrip.java compiled
-# against them. Owns tmp/kafka-clients/{venv,java-lib,java-classes}.
+# against them, and (through scripts/kafka-reference.sh jars) Kafka's tools.
+# Owns tmp/kafka-clients/{venv,java-lib,java-classes}.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -56,5 +57,9 @@ if [[ $java_stale -eq 1 ]]; then
     mkdir -p "$JAVA_CLASSES"
     javac -nowarn -d "$JAVA_CLASSES" -cp "$JAVA_LIB/*" "$JAVA_SRC"/*.java
 fi
+
+# Kafka's broker and tools jars (scripts/kafka-reference.sh): the
+# VerifiableProducer/Consumer that test_verifiable.py runs.
+"$REPO_ROOT/scripts/kafka-reference.sh" jars > /dev/null
 
 echo "kafka-clients-setup: ready ($("$VENV/bin/python" -c 'import confluent_kafka as c, kafka; print("confluent-kafka", c.__version__, "librdkafka", c.libversion()[0], "kafka-python", kafka.__version__)'), $(kcat -V 2>&1 | grep -o 'librdkafka version [^ ]*' || echo kcat), java $(java -version 2>&1 | head -1 | cut -d'"' -f2))"

@@ -17,6 +17,8 @@ usage() {
 Usage: $(basename "$0") start DIR [--port N] [--partitions N] [--flush-every-message]
                            [--request-log] [--set KEY=VALUE]...
        $(basename "$0") stop DIR [--keep-logs]
+       $(basename "$0") kill DIR | resume DIR
+       $(basename "$0") jars
 
 start: writes DIR/server.properties, formats DIR/data with the StorageTool,
   starts kafka.Kafka in the background (pid in DIR/kafka.pid, log in
@@ -29,6 +31,11 @@ start: writes DIR/server.properties, formats DIR/data with the StorageTool,
   KAFKA_JAVA_OPTS (default: -Xms256m -Xmx1g).
 stop: kills the broker (TERM, then KILL after ${STOP_WAIT_S}s) and removes
   DIR, or with --keep-logs everything in DIR but kafka.log.
+kill: SIGKILLs the broker and keeps DIR; resume: starts it again on the same
+  data, config and port and waits until it serves (a crash and a restart,
+  for fault tests such as scripts/kafka-verifiable.sh).
+jars: resolves the jars (Kafka's broker and tools, kafka-tools'
+  VerifiableProducer among them) and prints their directory.
 
 Example:
   scripts/kafka-reference.sh start tmp/kafka-ref --port 19092
@@ -130,13 +137,26 @@ EOF
         -c "$dir/server.properties" > "$dir/format.log" 2>&1 \
         || { cat "$dir/format.log" >&2; exit 1; }
 
+    launch "$dir"
+    echo "127.0.0.1:$port" > "$dir/bootstrap"
+    echo "127.0.0.1:$port"
+}
+
+# Starts kafka.Kafka on DIR's config and data in the background and waits
+# until it logs that it serves (counting only the lines this start adds).
+launch() {
+    local dir="$1"
+    local java_cmd=(java ${KAFKA_JAVA_OPTS:--Xms256m -Xmx1g}
+        -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$LIB/*")
+    local started_before
+    started_before="$(grep -c "Kafka Server started" "$dir/kafka.log" 2>/dev/null || true)"
     # setsid: its own process group, so stop can end the JVM and nothing else
     setsid "${java_cmd[@]}" kafka.Kafka "$dir/server.properties" \
-        > "$dir/kafka.out" 2>&1 < /dev/null &
+        >> "$dir/kafka.out" 2>&1 < /dev/null &
     echo $! > "$dir/kafka.pid"
 
     local deadline=$((SECONDS + START_WAIT_S))
-    until grep -q "Kafka Server started" "$dir/kafka.log" 2>/dev/null; do
+    until (( $(grep -c "Kafka Server started" "$dir/kafka.log" 2>/dev/null || true) > ${started_before:-0} )); do
         if ! kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null; then
             echo "kafka-reference: broker exited during start; last lines:" >&2
             tail -20 "$dir/kafka.out" "$dir/kafka.log" >&2 2>/dev/null || true
@@ -149,8 +169,23 @@ EOF
         fi
         sleep 0.5
     done
-    echo "127.0.0.1:$port" > "$dir/bootstrap"
-    echo "127.0.0.1:$port"
+}
+
+crash() {
+    local dir="$1"
+    local pid; pid="$(cat "$dir/kafka.pid")"
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+}
+
+resume() {
+    local dir; dir="$(cd "$1" && pwd)"
+    if kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null; then
+        echo "kafka-reference: already running in $dir" >&2
+        exit 1
+    fi
+    ensure_jars
+    launch "$dir"
 }
 
 stop() {
@@ -176,6 +211,9 @@ stop() {
 case "${1:-}" in
     start) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; shift; start "$@" ;;
     stop) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; shift; stop "$@" ;;
+    kill) [[ $# -eq 2 ]] || { usage >&2; exit 2; }; crash "$2" ;;
+    resume) [[ $# -eq 2 ]] || { usage >&2; exit 2; }; resume "$2" ;;
+    jars) ensure_jars; echo "$LIB" ;;
     -h|--help) usage ;;
     *) usage >&2; exit 2 ;;
 esac
