@@ -80,6 +80,9 @@ pub enum Reply {
     PartitionError(ErrorCode),
     /// Close the connection without answering.
     Close,
+    /// Handle the request like `Normal`, then close the connection
+    /// without sending the answer: a produce written and its answer lost.
+    AnswerLost,
 }
 
 /// Decides the reply to a request; sees the listener index and request.
@@ -225,6 +228,10 @@ fn serve(
             Reply::Close => return,
             Reply::Error(code, message) => frame::error_response(corr, code, &message),
             Reply::Normal => answer(index, request, None, state, cores, topics, corr),
+            Reply::AnswerLost => {
+                answer(index, request, None, state, cores, topics, corr);
+                return;
+            }
             Reply::PartitionError(code) => {
                 answer(index, request, Some(code), state, cores, topics, corr)
             }
@@ -281,6 +288,10 @@ fn answer(
                 for mut p in topic.partitions {
                     let key = (topic.name.clone(), p.partition);
                     if let Some(code) = partition_error {
+                        let valid = validate(&p.batch, BATCH_BYTES_MAX).expect("valid batch");
+                        if let Some(fields) = valid.header.producer {
+                            state.producer_blocks.push((key.0.clone(), key.1, fields));
+                        }
                         answers.push(ProducePartitionResponse {
                             partition: p.partition,
                             error_code: code as u16,
