@@ -567,3 +567,42 @@ fn without_idempotence_batches_carry_no_producer() {
         "at-least-once: the resend is written again"
     );
 }
+
+/// A produce answered after the request timeout: the producer gave up on
+/// the connection and resent the batch, the broker wrote the first copy
+/// late, and the resend (same sequence) got the first copy's offset.
+#[test]
+fn a_timed_out_batch_is_resent_with_its_sequence_and_written_once() {
+    let delayed = Arc::new(AtomicUsize::new(0));
+    let broker = FakeBroker::start(
+        1,
+        &[],
+        topics(&[0]),
+        Box::new(move |_, request| {
+            if matches!(request, Request::Produce(_)) && delayed.fetch_add(1, Ordering::SeqCst) == 0
+            {
+                // Holds the policy lock: the resend waits behind the first.
+                std::thread::sleep(std::time::Duration::from_millis(600));
+            }
+            Reply::Normal
+        }),
+    );
+    let mut producer = Producer::new(ProducerConfig {
+        connection: shardlog::client::ConnectionConfig {
+            request_timeout_ms: 200,
+            ..Default::default()
+        },
+        ..config(&broker.addrs[0])
+    })
+    .unwrap();
+    for value in ["a", "b", "c"] {
+        producer.send("t", ProducerRecord::new(value)).unwrap();
+    }
+    let deliveries = producer.flush();
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries[0].offsets(), Some((0, 2)), "{deliveries:?}");
+    assert_eq!(broker.values("t", 0), ["a", "b", "c"], "written once");
+    let blocks = blocks_on(&broker, 0);
+    assert_eq!(blocks.len(), 2, "sent twice: {blocks:?}");
+    assert_eq!(blocks[0], blocks[1]);
+}
