@@ -61,6 +61,7 @@ fn assert_same_request(sent: &Request, got: &Request) -> Result<(), TestCaseErro
         (Request::Fetch(a), Request::Fetch(b)) => prop_assert_eq!(a, b),
         (Request::ListOffsets(a), Request::ListOffsets(b)) => prop_assert_eq!(a, b),
         (Request::Group(a), Request::Group(b)) => prop_assert_eq!(a, b),
+        (Request::InitProducer(a), Request::InitProducer(b)) => prop_assert_eq!(a, b),
         (Request::Produce(a), Request::Produce(b)) => {
             prop_assert_eq!(a.acks, b.acks);
             prop_assert_eq!(a.topics.len(), b.topics.len());
@@ -267,8 +268,8 @@ fn api_versions_lists_every_api_and_apiversions_up_to_version_1() {
     assert_eq!(current.apis, expected);
     assert_eq!(
         current.apis.len(),
-        18,
-        "keys 0 to 17, as docs/PROTOCOL.md lists"
+        19,
+        "keys 0 to 18, as docs/PROTOCOL.md lists"
     );
     for api in ApiKey::ALL {
         assert_eq!(ApiKey::from_u16(api as u16), Some(api));

@@ -22,6 +22,10 @@ partition at a time.
 Prints how many records were acknowledged and, per partition, the offsets
 they got; exits non-zero if any record failed.
 
+The producer is idempotent: a batch resent after a lost answer (a broker
+restart, a timeout) is written once. --no-idempotence sends plain batches
+instead (at-least-once), for a broker without InitProducer.
+
 Examples:
   printf 'a\\nb\\n' | shardlog produce orders
   printf 'user-1:signed up\\nuser-2:paid\\n' | shardlog produce orders --key-separator :
@@ -40,6 +44,10 @@ pub struct ProduceArgs {
     /// `written` (written, before fsync), `durable` (after fsync).
     #[arg(long, value_enum, default_value_t = AcksArg::Durable)]
     acks: AcksArg,
+    /// Send batches without a producer id: a resend after a lost answer
+    /// may write them twice (at-least-once).
+    #[arg(long)]
+    no_idempotence: bool,
     #[command(flatten)]
     broker: BrokerArgs,
 }
@@ -124,6 +132,7 @@ pub fn run(args: ProduceArgs) -> CliResult {
     let mut producer = Producer::new(ProducerConfig {
         bootstrap: args.broker.broker.clone(),
         acks: args.acks.into(),
+        idempotence: !args.no_idempotence,
         ..ProducerConfig::default()
     })?;
     // Unknown topic, bad partition, unreachable broker: before reading input.

@@ -17,6 +17,7 @@ use crate::protocol::frame::{error_response, finish_frame, RequestHeader, Respon
 use crate::protocol::metadata::{
     ApiVersionsResponse, BrokerLimits, MetadataRequest, MetadataResponse, TopicMetadata,
 };
+use crate::protocol::producer::{InitProducerRequest, InitProducerResponse};
 use crate::protocol::stats::{CoreStats, StatsResponse};
 use crate::protocol::topics::{DescribeTopicResponse, ListTopicsResponse};
 use crate::protocol::ApiKey;
@@ -150,6 +151,10 @@ pub async fn dispatch(
                 }
             })
         }
+        Request::InitProducer(request) => {
+            let response = init_producer(shard, request);
+            ready(ok_response(id, |b| response.encode(b)))
+        }
         Request::CreateTopic(request) => {
             // The name is checked once, by the metadata core that owns topics.
             let config = match TopicConfig::from_request(&request.settings, &shard.config.log) {
@@ -172,6 +177,25 @@ pub async fn dispatch(
             };
             admin(shard, id, message, answer).await
         }
+    }
+}
+
+/// An idempotent producer's id and epoch, from this core's allocator (as
+/// Kafka's InitProducerId, src/kafka/producer_id.rs): a new id at epoch 0,
+/// or a producer's own id with the next epoch. Needs no other core: the
+/// sequence checks run on each partition's owner, keyed by the id.
+fn init_producer(shard: &Shard, request: InitProducerRequest) -> InitProducerResponse {
+    let now = crate::storage::log::now_ms();
+    let (producer_id, producer_epoch) = if request.producer_id >= 0 {
+        shard
+            .producer_ids
+            .bump(request.producer_id, request.producer_epoch, now)
+    } else {
+        (shard.producer_ids.next(now), 0)
+    };
+    InitProducerResponse {
+        producer_id,
+        producer_epoch,
     }
 }
 

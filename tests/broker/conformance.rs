@@ -81,7 +81,7 @@ fn api_versions_v1_lists_the_configured_limits_and_v0_is_unchanged() {
     r.finish()
         .expect("a version 0 body ends after broker_version");
     assert_eq!(decoded, ApiVersionsResponse::current());
-    assert_eq!(decoded.apis.len(), 18, "keys 0 to 17");
+    assert_eq!(decoded.apis.len(), 19, "keys 0 to 18");
 
     let (_, v1) = client.frame(ApiKey::ApiVersions as u16, 1, |_| {});
     client.send(&v1);

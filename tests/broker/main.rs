@@ -14,6 +14,7 @@ mod conformance;
 mod data;
 mod groups;
 mod hostile;
+mod idempotence;
 mod idle;
 mod kafka;
 mod lifecycle;

@@ -1,8 +1,10 @@
 //! A tiny fake broker for client tests: std listeners on 127.0.0.1:0, one
 //! thread per connection, frames read and written with the shared codec.
 //! `FakeBroker` keeps an in-memory log per partition and answers Metadata,
-//! Produce, Fetch and ListOffsets like the real one would; a test can make
-//! it refuse, drop connections, or stay silent.
+//! Produce, Fetch, ListOffsets and InitProducer like the real one would
+//! (an idempotent producer's retried batch gets its first offset, not a
+//! second copy); a test can make it refuse, drop connections, stay silent,
+//! or write a produce and lose its answer.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -12,7 +14,7 @@ use std::thread;
 
 use bytes::{Bytes, BytesMut};
 
-use shardlog::batch::{validate, Batch};
+use shardlog::batch::{validate, Batch, ProducerFields};
 use shardlog::config::BATCH_BYTES_MAX;
 use shardlog::error::ErrorCode;
 use shardlog::protocol::fetch::{FetchPartitionResponse, FetchResponse};
@@ -22,6 +24,7 @@ use shardlog::protocol::metadata::{
 };
 use shardlog::protocol::offsets::{ListOffsetsResponse, OffsetSpec, PartitionOffset};
 use shardlog::protocol::produce::{Acks, ProducePartitionResponse, ProduceResponse, NO_OFFSET};
+use shardlog::protocol::producer::InitProducerResponse;
 use shardlog::protocol::topics::{
     DescribeTopicResponse, ListTopicsResponse, PartitionDescription, TopicSettings,
 };
@@ -77,6 +80,9 @@ pub enum Reply {
     PartitionError(ErrorCode),
     /// Close the connection without answering.
     Close,
+    /// Handle the request like `Normal`, then close the connection
+    /// without sending the answer: a produce written and its answer lost.
+    AnswerLost,
 }
 
 /// Decides the reply to a request; sees the listener index and request.
@@ -90,6 +96,17 @@ pub struct State {
     pub produced_on: Vec<Vec<(String, u32)>>,
     /// Every request's API key, per listener.
     pub requests_on: Vec<Vec<u16>>,
+    /// Every produced batch's producer block (version 2), in arrival order,
+    /// retries included.
+    pub producer_blocks: Vec<(String, u32, ProducerFields)>,
+    /// Per (topic, partition, producer id, epoch, base sequence): the base
+    /// offset that batch got, to answer a retry with it.
+    pub sequences: HashMap<(String, u32, i64, i16, i32), u64>,
+    /// Per (topic, partition, producer id, epoch): the sequence the next
+    /// batch must start at; another is `OutOfOrderSequence`.
+    pub next_sequence: HashMap<(String, u32, i64, i16), i32>,
+    /// Producer ids handed out.
+    pub producer_ids: i64,
 }
 
 pub struct FakeBroker {
@@ -211,6 +228,10 @@ fn serve(
             Reply::Close => return,
             Reply::Error(code, message) => frame::error_response(corr, code, &message),
             Reply::Normal => answer(index, request, None, state, cores, topics, corr),
+            Reply::AnswerLost => {
+                answer(index, request, None, state, cores, topics, corr);
+                return;
+            }
             Reply::PartitionError(code) => {
                 answer(index, request, Some(code), state, cores, topics, corr)
             }
@@ -267,6 +288,10 @@ fn answer(
                 for mut p in topic.partitions {
                     let key = (topic.name.clone(), p.partition);
                     if let Some(code) = partition_error {
+                        let valid = validate(&p.batch, BATCH_BYTES_MAX).expect("valid batch");
+                        if let Some(fields) = valid.header.producer {
+                            state.producer_blocks.push((key.0.clone(), key.1, fields));
+                        }
                         answers.push(ProducePartitionResponse {
                             partition: p.partition,
                             error_code: code as u16,
@@ -275,11 +300,53 @@ fn answer(
                         continue;
                     }
                     let mut valid = validate(&p.batch, BATCH_BYTES_MAX).expect("valid batch");
+                    let producer = valid.header.producer;
+                    if let Some(fields) = producer {
+                        state.producer_blocks.push((key.0.clone(), key.1, fields));
+                    }
+                    let sequence = producer.map(|f| {
+                        let (topic, partition) = key.clone();
+                        (
+                            topic,
+                            partition,
+                            f.producer_id,
+                            f.producer_epoch,
+                            f.base_sequence,
+                        )
+                    });
+                    if let Some(&first) = sequence.as_ref().and_then(|s| state.sequences.get(s)) {
+                        // A retry of a batch already written.
+                        answers.push(ProducePartitionResponse {
+                            partition: p.partition,
+                            error_code: 0,
+                            base_offset: if acks == Acks::None { NO_OFFSET } else { first },
+                        });
+                        continue;
+                    }
+                    if let Some(f) = producer {
+                        let id = (key.0.clone(), key.1, f.producer_id, f.producer_epoch);
+                        let expected = state.next_sequence.get(&id).copied().unwrap_or(0);
+                        if f.base_sequence != expected {
+                            answers.push(ProducePartitionResponse {
+                                partition: p.partition,
+                                error_code: ErrorCode::OutOfOrderSequence as u16,
+                                base_offset: NO_OFFSET,
+                            });
+                            continue;
+                        }
+                        let count = valid.header.record_count;
+                        state
+                            .next_sequence
+                            .insert(id, f.last_sequence(count).wrapping_add(1));
+                    }
                     let log = state.logs.entry(key.clone()).or_default();
                     let base = next_offset(log);
                     valid.stamp(&mut p.batch, base, 1_700_000_000_000);
                     log.push(p.batch.freeze());
                     state.produced_on[index].push(key);
+                    if let Some(sequence) = sequence {
+                        state.sequences.insert(sequence, base);
+                    }
                     answers.push(ProducePartitionResponse {
                         partition: p.partition,
                         error_code: 0,
@@ -405,6 +472,14 @@ fn answer(
             .encode(&mut body);
         }
         Request::ApiVersions => ApiVersionsResponse::current().encode(&mut body),
+        Request::InitProducer(_) => {
+            state.producer_ids += 1;
+            InitProducerResponse {
+                producer_id: 1000 + state.producer_ids,
+                producer_epoch: 0,
+            }
+            .encode(&mut body);
+        }
     }
     response_frame(corr, &body)
 }

@@ -4,10 +4,11 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use shardlog::batch::ProducerFields;
 use shardlog::client::partitioner::partition_for_key;
 use shardlog::client::{Acks, ClientError, Producer, ProducerConfig, ProducerRecord};
 use shardlog::error::ErrorCode;
-use shardlog::protocol::Request;
+use shardlog::protocol::{ApiKey, Request};
 
 use super::fake_broker::{closed_port, FakeBroker, Policy, Reply};
 
@@ -375,4 +376,233 @@ fn a_refusal_that_closes_the_connection_fails_one_request_and_resends_the_rest()
     let distinct: std::collections::BTreeSet<String> =
         (0..4).flat_map(|p| broker.values("t", p)).collect();
     assert_eq!(distinct.len() as u32 + failed[0].record_count, 40);
+}
+
+/// The producer blocks the fake broker saw on `partition`, in arrival
+/// order (retries included).
+fn blocks_on(broker: &FakeBroker, partition: u32) -> Vec<ProducerFields> {
+    let state = broker.state.lock().unwrap();
+    state
+        .producer_blocks
+        .iter()
+        .filter(|(_, p, _)| *p == partition)
+        .map(|(_, _, fields)| *fields)
+        .collect()
+}
+
+fn requests_of(broker: &FakeBroker, api: ApiKey) -> usize {
+    let state = broker.state.lock().unwrap();
+    state
+        .requests_on
+        .iter()
+        .flatten()
+        .filter(|&&k| k == api as u16)
+        .count()
+}
+
+/// Issue 16: a produce the broker wrote whose answer was lost (the
+/// connection closed) is resent with the same producer id and sequence,
+/// and the broker answers it with the first copy's offset: every record
+/// once, one offset each.
+#[test]
+fn a_batch_whose_answer_was_lost_is_resent_with_its_sequence_and_written_once() {
+    let broker = FakeBroker::start(
+        1,
+        &[],
+        topics(&[0]),
+        first_produces(1, || Reply::AnswerLost),
+    );
+    let mut producer = Producer::new(ProducerConfig {
+        linger_ms: 0,
+        batch_bytes_max: 256,
+        ..config(&broker.addrs[0])
+    })
+    .unwrap();
+    let values: Vec<String> = (0..30).map(|i| format!("v{i}")).collect();
+    for value in &values {
+        producer
+            .send("t", ProducerRecord::new(value.clone()))
+            .unwrap();
+    }
+    let deliveries = producer.flush();
+    assert!(
+        deliveries.iter().all(|d| d.result.is_ok()),
+        "{deliveries:?}"
+    );
+    assert_eq!(broker.values("t", 0), values, "each record once, in order");
+    let mut next = 0;
+    for d in &deliveries {
+        let (first, last) = d.offsets().unwrap();
+        assert_eq!(first, next, "one offset per record, no gap");
+        next = last + 1;
+    }
+    assert_eq!(next, 30);
+
+    let blocks = blocks_on(&broker, 0);
+    assert_eq!(blocks[0], blocks[1], "the resend carries the same sequence");
+    assert_eq!(blocks[0].base_sequence, 0);
+    let mut expected = 0;
+    for (fields, d) in blocks[1..].iter().zip(&deliveries) {
+        assert_eq!(fields.producer_id, blocks[0].producer_id);
+        assert_eq!(fields.base_sequence, expected, "records sent before");
+        expected += d.record_count as i32;
+    }
+    assert_eq!(requests_of(&broker, ApiKey::InitProducer), 1);
+}
+
+/// Sequences count each partition's own records, whatever the others do.
+#[test]
+fn each_partition_numbers_its_batches_by_the_records_sent_before() {
+    let broker = FakeBroker::start(2, &[], topics(&[0, 1]), Box::new(|_, _| Reply::Normal));
+    let mut producer = Producer::new(ProducerConfig {
+        linger_ms: 0,
+        batch_bytes_max: 128,
+        ..config(&broker.addrs[0])
+    })
+    .unwrap();
+    for i in 0..100 {
+        producer
+            .send("t", ProducerRecord::new(format!("v{i}")).partition(i % 2))
+            .unwrap();
+    }
+    let deliveries = producer.flush();
+    assert!(
+        deliveries.iter().all(|d| d.result.is_ok()),
+        "{deliveries:?}"
+    );
+    for partition in 0..2 {
+        let counts: Vec<i32> = deliveries
+            .iter()
+            .filter(|d| d.partition == partition)
+            .map(|d| d.record_count as i32)
+            .collect();
+        let blocks = blocks_on(&broker, partition);
+        assert!(blocks.len() > 2, "several batches: {blocks:?}");
+        assert_eq!(blocks.len(), counts.len());
+        let mut expected = 0;
+        for (fields, count) in blocks.iter().zip(counts) {
+            assert_eq!(fields.base_sequence, expected, "partition {partition}");
+            expected += count;
+        }
+        assert_eq!(expected, 50);
+        assert_eq!(broker.values("t", partition).len(), 50);
+    }
+}
+
+/// A sequence refusal fails that batch with a clear error and nothing
+/// else; the partition starts again under a new producer id at 0.
+#[test]
+fn out_of_order_sequence_fails_the_batch_and_the_partition_starts_afresh() {
+    let broker = FakeBroker::start(
+        1,
+        &[],
+        topics(&[0]),
+        first_produces(1, || Reply::PartitionError(ErrorCode::OutOfOrderSequence)),
+    );
+    let mut producer = Producer::new(config(&broker.addrs[0])).unwrap();
+    producer.send("t", ProducerRecord::new("a")).unwrap();
+    let deliveries = producer.flush();
+    assert_eq!(deliveries.len(), 1);
+    let err = deliveries[0].result.as_ref().unwrap_err();
+    assert_eq!(err.code(), Some(ErrorCode::OutOfOrderSequence));
+    assert!(err.to_string().contains("new producer id"), "{err}");
+    assert_eq!(requests_of(&broker, ApiKey::Produce), 1, "not retried");
+
+    producer.send("t", ProducerRecord::new("b")).unwrap();
+    let deliveries = producer.flush();
+    assert_eq!(deliveries[0].offsets(), Some((0, 0)), "{deliveries:?}");
+    assert_eq!(broker.values("t", 0), ["b"]);
+    let blocks = blocks_on(&broker, 0);
+    assert_eq!(blocks.len(), 2);
+    assert_ne!(blocks[0].producer_id, blocks[1].producer_id);
+    assert_eq!(blocks[1].base_sequence, 0);
+    assert_eq!(requests_of(&broker, ApiKey::InitProducer), 2);
+}
+
+/// A batch whose retries ran out may have been written: its partition
+/// starts afresh too, so the next batch is not refused as a gap.
+#[test]
+fn a_batch_out_of_retries_spends_its_sequence() {
+    let broker = FakeBroker::start(
+        1,
+        &[],
+        topics(&[0]),
+        first_produces(3, || Reply::AnswerLost),
+    );
+    let mut producer = Producer::new(ProducerConfig {
+        retries: 2,
+        ..config(&broker.addrs[0])
+    })
+    .unwrap();
+    producer.send("t", ProducerRecord::new("a")).unwrap();
+    let deliveries = producer.flush();
+    assert!(deliveries[0].result.is_err(), "{deliveries:?}");
+    assert_eq!(broker.values("t", 0), ["a"], "written once, answer lost");
+    producer.send("t", ProducerRecord::new("b")).unwrap();
+    let deliveries = producer.flush();
+    assert_eq!(deliveries[0].offsets(), Some((1, 1)), "{deliveries:?}");
+    assert_eq!(broker.values("t", 0), ["a", "b"]);
+}
+
+#[test]
+fn without_idempotence_batches_carry_no_producer() {
+    let broker = FakeBroker::start(
+        1,
+        &[],
+        topics(&[0]),
+        first_produces(1, || Reply::AnswerLost),
+    );
+    let mut producer = Producer::new(ProducerConfig {
+        idempotence: false,
+        ..config(&broker.addrs[0])
+    })
+    .unwrap();
+    producer.send("t", ProducerRecord::new("a")).unwrap();
+    assert!(producer.flush()[0].result.is_ok());
+    assert!(blocks_on(&broker, 0).is_empty());
+    assert_eq!(requests_of(&broker, ApiKey::InitProducer), 0);
+    assert_eq!(
+        broker.values("t", 0),
+        ["a", "a"],
+        "at-least-once: the resend is written again"
+    );
+}
+
+/// A produce answered after the request timeout: the producer gave up on
+/// the connection and resent the batch, the broker wrote the first copy
+/// late, and the resend (same sequence) got the first copy's offset.
+#[test]
+fn a_timed_out_batch_is_resent_with_its_sequence_and_written_once() {
+    let delayed = Arc::new(AtomicUsize::new(0));
+    let broker = FakeBroker::start(
+        1,
+        &[],
+        topics(&[0]),
+        Box::new(move |_, request| {
+            if matches!(request, Request::Produce(_)) && delayed.fetch_add(1, Ordering::SeqCst) == 0
+            {
+                // Holds the policy lock: the resend waits behind the first.
+                std::thread::sleep(std::time::Duration::from_millis(600));
+            }
+            Reply::Normal
+        }),
+    );
+    let mut producer = Producer::new(ProducerConfig {
+        connection: shardlog::client::ConnectionConfig {
+            request_timeout_ms: 200,
+            ..Default::default()
+        },
+        ..config(&broker.addrs[0])
+    })
+    .unwrap();
+    for value in ["a", "b", "c"] {
+        producer.send("t", ProducerRecord::new(value)).unwrap();
+    }
+    let deliveries = producer.flush();
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries[0].offsets(), Some((0, 2)), "{deliveries:?}");
+    assert_eq!(broker.values("t", 0), ["a", "b", "c"], "written once");
+    let blocks = blocks_on(&broker, 0);
+    assert_eq!(blocks.len(), 2, "sent twice: {blocks:?}");
+    assert_eq!(blocks[0], blocks[1]);
 }

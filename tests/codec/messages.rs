@@ -16,6 +16,7 @@ use shardlog::protocol::groups::GroupResponse;
 use shardlog::protocol::metadata::{ApiVersionsResponse, MetadataResponse};
 use shardlog::protocol::offsets::ListOffsetsResponse;
 use shardlog::protocol::produce::ProduceResponse;
+use shardlog::protocol::producer::InitProducerResponse;
 use shardlog::protocol::stats::StatsResponse;
 use shardlog::protocol::topics::{DescribeTopicResponse, ListTopicsResponse};
 use shardlog::protocol::wire::{DecodeError, WireReader};
@@ -40,6 +41,7 @@ pub fn api_of(request: &Request) -> ApiKey {
         Request::ListOffsets(_) => ApiKey::ListOffsets,
         Request::Stats => ApiKey::Stats,
         Request::Group(group) => group.api(),
+        Request::InitProducer(_) => ApiKey::InitProducer,
     }
 }
 
@@ -53,6 +55,7 @@ pub fn encode_request_body(request: &Request, buf: &mut BytesMut) {
         Request::Fetch(body) => body.encode(buf),
         Request::ListOffsets(body) => body.encode(buf),
         Request::Group(body) => body.encode(buf),
+        Request::InitProducer(body) => body.encode(buf),
     }
 }
 
@@ -128,6 +131,7 @@ pub enum Response {
     ListOffsets(ListOffsetsResponse),
     Stats(StatsResponse),
     Group(GroupResponse),
+    InitProducer(InitProducerResponse),
 }
 
 impl Response {
@@ -143,6 +147,7 @@ impl Response {
             Response::ListOffsets(_) => ApiKey::ListOffsets,
             Response::Stats(_) => ApiKey::Stats,
             Response::Group(group) => group.api(),
+            Response::InitProducer(_) => ApiKey::InitProducer,
         }
     }
 
@@ -158,6 +163,7 @@ impl Response {
             Response::ListOffsets(body) => body.encode(buf),
             Response::Stats(body) => body.encode(buf),
             Response::Group(body) => body.encode(buf),
+            Response::InitProducer(body) => body.encode(buf),
         }
     }
 
@@ -183,6 +189,7 @@ impl Response {
             | ApiKey::DescribeGroup => {
                 Response::Group(GroupResponse::decode(api, r).expect("a group API")?)
             }
+            ApiKey::InitProducer => Response::InitProducer(InitProducerResponse::decode(r)?),
         })
     }
 

@@ -32,6 +32,7 @@ use shardlog::protocol::groups::GroupResponse;
 use shardlog::protocol::metadata::{ApiVersionsResponse, MetadataResponse};
 use shardlog::protocol::offsets::ListOffsetsResponse;
 use shardlog::protocol::produce::ProduceResponse;
+use shardlog::protocol::producer::InitProducerResponse;
 use shardlog::protocol::stats::StatsResponse;
 use shardlog::protocol::topics::{DescribeTopicResponse, ListTopicsResponse};
 use shardlog::protocol::wire::{DecodeError, WireReader};
@@ -226,6 +227,9 @@ fn client_decode(api: ApiKey, body: Bytes) -> Result<(), String> {
             GroupResponse::decode(api, r).expect("a group API")
         })
         .map(drop),
+        ApiKey::InitProducer => {
+            decode_response(addr, api, body, InitProducerResponse::decode).map(drop)
+        }
     };
     result.map_err(|e| e.to_string())
 }

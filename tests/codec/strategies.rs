@@ -32,6 +32,7 @@ use shardlog::protocol::produce::{
     Acks, ProducePartition, ProducePartitionResponse, ProduceRequest, ProduceResponse,
     ProduceTopic, NO_OFFSET,
 };
+use shardlog::protocol::producer::{InitProducerRequest, InitProducerResponse};
 use shardlog::protocol::stats::{CoreStats, StatsResponse};
 use shardlog::protocol::topics::{
     CreateTopicRequest, DescribeTopicResponse, ListTopicsResponse, PartitionDescription,
@@ -193,6 +194,12 @@ pub fn request() -> impl Strategy<Value = Request> {
         list_offsets_request().prop_map(Request::ListOffsets),
         Just(()).prop_map(|()| Request::Stats),
         group_request().prop_map(Request::Group),
+        (-1i64..=i64::MAX, -1i16..=i16::MAX).prop_map(|(producer_id, producer_epoch)| {
+            Request::InitProducer(InitProducerRequest {
+                producer_id,
+                producer_epoch,
+            })
+        }),
     ]
 }
 
@@ -329,6 +336,12 @@ pub fn response() -> impl Strategy<Value = Response> {
         list_offsets_response().prop_map(Response::ListOffsets),
         stats_response().prop_map(Response::Stats),
         group_response().prop_map(Response::Group),
+        (0i64..=i64::MAX, 0i16..=i16::MAX).prop_map(|(producer_id, producer_epoch)| {
+            Response::InitProducer(InitProducerResponse {
+                producer_id,
+                producer_epoch,
+            })
+        }),
     ]
 }
 

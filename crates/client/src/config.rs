@@ -98,6 +98,11 @@ pub struct ProducerConfig {
     /// response. Each partition has at most one batch in flight, whatever
     /// this says: that is what keeps a partition's order across retries.
     pub max_in_flight: usize,
+    /// Idempotent produce (docs/CLIENT.md, "Idempotence"): the producer
+    /// gets a producer id (InitProducer) and numbers its batches per
+    /// partition, so a batch resent after a lost answer is written once.
+    /// `false`: version 1 batches, at-least-once (a resend may duplicate).
+    pub idempotence: bool,
     /// Records buffered (open, waiting, in flight) up to this many bytes;
     /// beyond it `send` waits for acknowledgements.
     pub buffer_bytes_max: usize,
@@ -117,6 +122,7 @@ impl Default for ProducerConfig {
             batch_bytes_max: 256 << 10,
             request_bytes_max: 4 << 20,
             max_in_flight: 8,
+            idempotence: true,
             buffer_bytes_max: 32 << 20,
             retries: 5,
             retry_backoff_ms: 100,
@@ -129,10 +135,15 @@ impl ProducerConfig {
     pub fn validate(&self) -> Result<(), String> {
         self.connection.validate()?;
         let batch = self.batch_bytes_max;
-        if !(shardlog_protocol::batch::HEADER_LEN as u32 + 1..=BATCH_BYTES_MAX).contains(&batch) {
+        let header_len = if self.idempotence {
+            shardlog_protocol::batch::header::HEADER_LEN_PRODUCER
+        } else {
+            shardlog_protocol::batch::HEADER_LEN
+        };
+        if !(header_len as u32 + 1..=BATCH_BYTES_MAX).contains(&batch) {
             return Err(format!(
                 "batch_bytes_max {batch} outside {}..={BATCH_BYTES_MAX}",
-                shardlog_protocol::batch::HEADER_LEN + 1
+                header_len + 1
             ));
         }
         if self.request_bytes_max < batch {

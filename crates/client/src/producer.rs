@@ -10,18 +10,22 @@
 //! sends everything and waits for every answer. A batch that lingers while
 //! the application does not call the producer waits until it does.
 //!
-//! Delivery is at-least-once: a retriable error (the broker's retriable
-//! codes, a failed connection, a timeout) resends the batch, so a batch the
-//! broker had written before the failure may be written twice. Order within
-//! a partition is kept: a partition has one batch in flight at a time, and
-//! a failed batch is resent before any later one. Every batch ends in one
-//! [`Delivery`], collected by `poll` and `flush`. Records still buffered when
-//! the producer is dropped are lost: call `flush` first.
+//! A retriable error (the broker's retriable codes, a failed connection, a
+//! timeout) resends the batch. With `idempotence` (the default) the
+//! producer asks the broker for a producer id (InitProducer) before its
+//! first batch and numbers each partition's batches; a resend is the same
+//! bytes, so a batch the broker had written before the failure is answered
+//! with its first offset, not written twice: exactly once per partition.
+//! Without it delivery is at-least-once. Order within a partition is kept:
+//! a partition has one batch in flight at a time, and a failed batch is
+//! resent before any later one. Every batch ends in one [`Delivery`],
+//! collected by `poll` and `flush`. Records still buffered when the
+//! producer is dropped are lost: call `flush` first.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::accumulator::{Accumulator, ClosedBatch};
+use super::accumulator::{Accumulator, ClosedBatch, ProducerIdentity};
 use super::cluster::{Cluster, Route};
 use super::config::{ProducerConfig, SEND_IO_INTERVAL_US};
 use super::connection::decode_response;
@@ -29,9 +33,11 @@ use super::error::{check_partition_code, ClientError, ClientResult};
 use super::partitioner::Partitioner;
 use shardlog_protocol::batch::builder::NewRecord;
 use shardlog_protocol::batch::TimestampType;
+use shardlog_protocol::error::ErrorCode;
 use shardlog_protocol::produce::{
     ProducePartition, ProduceRequest, ProduceResponse, ProduceTopic, NO_OFFSET,
 };
+use shardlog_protocol::producer::{InitProducerRequest, InitProducerResponse};
 use shardlog_protocol::ApiKey;
 
 /// A record to send.
@@ -130,6 +136,7 @@ impl Producer {
             accumulator: Accumulator::new(
                 config.batch_bytes_max,
                 Duration::from_millis(config.linger_ms),
+                config.idempotence,
             ),
             sent: HashMap::new(),
             deliveries: Vec::new(),
@@ -294,6 +301,13 @@ impl Producer {
         if let Err(err) = self.cluster.refresh_if_stale() {
             tracing::warn!(%err, "metadata refresh failed; routing on what is known");
         }
+        // A partition that starts numbering needs a producer id; without
+        // one its batch waits (`retry_or_fail_one`) with this error.
+        let identity_error = if self.accumulator.needs_identity() {
+            self.init_producer().err()
+        } else {
+            None
+        };
         let mut by_route: BTreeMap<Route, Vec<_>> = BTreeMap::new();
         for (key, bytes) in sendable {
             let route = self.cluster.route(&key.0, key.1);
@@ -331,7 +345,16 @@ impl Producer {
                 if window == 0 {
                     break;
                 }
-                if let Some(batch) = self.accumulator.take(&key) {
+                if let Some(mut batch) = self.accumulator.take(&key) {
+                    if !self.accumulator.stamp(&mut batch) {
+                        match &identity_error {
+                            Some(err) => self.retry_or_fail_one(batch, err),
+                            // The id was given up during this round (a
+                            // batch failed for good): ask on the next.
+                            None => self.accumulator.retry(batch, Instant::now()),
+                        }
+                        continue;
+                    }
                     request_bytes += bytes;
                     request.push(batch);
                 }
@@ -340,6 +363,42 @@ impl Producer {
                 return;
             }
         }
+    }
+
+    /// Asks the broker for a producer id (InitProducer) for the partitions
+    /// that start numbering from now on.
+    fn init_producer(&mut self) -> ClientResult<()> {
+        let answer = self.cluster.bootstrap_call(
+            ApiKey::InitProducer,
+            |b| InitProducerRequest::new_producer().encode(b),
+            InitProducerResponse::decode,
+        );
+        let response = match answer {
+            Ok(response) => response,
+            Err(ClientError::Broker { code, message }) if code == ErrorCode::UnknownApiKey => {
+                return Err(ClientError::Broker {
+                    code,
+                    message: format!(
+                        "{message}: this broker has no idempotent producers \
+                         (InitProducer); set idempotence to false"
+                    ),
+                })
+            }
+            Err(err) => {
+                tracing::warn!(%err, "InitProducer failed; its batches wait and retry");
+                return Err(err);
+            }
+        };
+        tracing::debug!(
+            producer_id = response.producer_id,
+            producer_epoch = response.producer_epoch,
+            "producer id"
+        );
+        self.accumulator.set_identity(ProducerIdentity {
+            producer_id: response.producer_id,
+            producer_epoch: response.producer_epoch,
+        });
+        Ok(())
     }
 
     /// Sends one produce request on the open connection of `route`; false
@@ -463,6 +522,7 @@ impl Producer {
                 Some(&(code, base_offset)) => {
                     check_partition_code(&addr, code, &batch.topic, batch.partition)
                         .map(|()| (base_offset != NO_OFFSET).then_some(base_offset))
+                        .map_err(|err| with_sequence(err, batch))
                 }
             };
             outcomes.push(outcome);
@@ -511,13 +571,40 @@ impl Producer {
     }
 
     fn deliver(&mut self, batch: ClosedBatch, result: Result<Option<u64>, ClientError>) {
-        self.accumulator.acknowledged(&batch);
+        if result.is_ok() {
+            self.accumulator.acknowledged(&batch);
+        } else {
+            self.accumulator.failed(&batch);
+        }
         self.deliveries.push(Delivery {
             topic: batch.topic,
             partition: batch.partition,
             record_count: batch.record_count,
             result,
         });
+    }
+}
+
+/// A sequence refusal names the batch's producer id, epoch and sequences,
+/// and says that the partition starts afresh (docs/CLIENT.md).
+fn with_sequence(err: ClientError, batch: &ClosedBatch) -> ClientError {
+    match (err, batch.producer) {
+        (ClientError::Broker { code, message }, Some(fields))
+            if code == ErrorCode::OutOfOrderSequence || code == ErrorCode::ProducerFenced =>
+        {
+            ClientError::Broker {
+                code,
+                message: format!(
+                    "{message}: producer {} epoch {} sequences {}..={}; the batch is not \
+                     written, and the partition's next batch starts under a new producer id",
+                    fields.producer_id,
+                    fields.producer_epoch,
+                    fields.base_sequence,
+                    fields.last_sequence(batch.record_count)
+                ),
+            }
+        }
+        (err, _) => err,
     }
 }
 

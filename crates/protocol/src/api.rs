@@ -16,6 +16,7 @@ use super::groups::{
 use super::metadata::{ApiVersionsResponse, CoreAddress, MetadataRequest, MetadataResponse};
 use super::offsets::{ListOffsetsRequest, ListOffsetsResponse};
 use super::produce::{ProduceRequest, ProduceResponse};
+use super::producer::{InitProducerRequest, InitProducerResponse};
 use super::stats::StatsResponse;
 use super::topics::{
     CreateTopicRequest, DescribeTopicRequest, DescribeTopicResponse, ListTopicsResponse,
@@ -42,6 +43,7 @@ pub const fn request_body_bytes_min(api: ApiKey) -> usize {
         ApiKey::LeaveGroup => LeaveGroupRequest::WIRE_BYTES_MIN,
         ApiKey::OffsetCommit => OffsetCommitRequest::WIRE_BYTES_MIN,
         ApiKey::OffsetFetch => OffsetFetchRequest::WIRE_BYTES_MIN,
+        ApiKey::InitProducer => InitProducerRequest::WIRE_BYTES_MIN,
     }
 }
 
@@ -66,6 +68,7 @@ pub const fn response_body_bytes_min(api: ApiKey, version: u16) -> usize {
         ApiKey::OffsetFetch => OffsetFetchResponse::WIRE_BYTES_MIN,
         ApiKey::ListGroups => ListGroupsResponse::WIRE_BYTES_MIN,
         ApiKey::DescribeGroup => DescribeGroupResponse::WIRE_BYTES_MIN,
+        ApiKey::InitProducer => InitProducerResponse::WIRE_BYTES_MIN,
     }
 }
 
@@ -84,6 +87,7 @@ pub enum Request {
     Stats,
     /// Keys 10 to 17: consumer groups.
     Group(GroupRequest),
+    InitProducer(InitProducerRequest),
 }
 
 impl Request {
@@ -184,6 +188,7 @@ impl Request {
             ApiKey::DescribeGroup => {
                 Request::Group(G::DescribeGroup(whole.read(GroupNameRequest::decode)?))
             }
+            ApiKey::InitProducer => Request::InitProducer(whole.read(InitProducerRequest::decode)?),
         })
     }
 }

@@ -26,11 +26,13 @@ pub enum ApiKey {
     OffsetFetch = 15,
     ListGroups = 16,
     DescribeGroup = 17,
+    // Idempotent producers (protocol/producer.rs).
+    InitProducer = 18,
 }
 
 impl ApiKey {
     /// Every key, in key order: what ApiVersions lists.
-    pub const ALL: [ApiKey; 18] = [
+    pub const ALL: [ApiKey; 19] = [
         ApiKey::ApiVersions,
         ApiKey::Metadata,
         ApiKey::CreateTopic,
@@ -49,6 +51,7 @@ impl ApiKey {
         ApiKey::OffsetFetch,
         ApiKey::ListGroups,
         ApiKey::DescribeGroup,
+        ApiKey::InitProducer,
     ];
 
     /// The key with this number; numbers may have gaps.
@@ -72,6 +75,7 @@ impl ApiKey {
             15 => ApiKey::OffsetFetch,
             16 => ApiKey::ListGroups,
             17 => ApiKey::DescribeGroup,
+            18 => ApiKey::InitProducer,
             _ => return None,
         })
     }
@@ -99,7 +103,8 @@ impl ApiKey {
             | ApiKey::OffsetCommit
             | ApiKey::OffsetFetch
             | ApiKey::ListGroups
-            | ApiKey::DescribeGroup => (0, 0),
+            | ApiKey::DescribeGroup
+            | ApiKey::InitProducer => (0, 0),
         }
     }
 }

@@ -620,7 +620,8 @@ impl GroupResponse {
             | ApiKey::Produce
             | ApiKey::Fetch
             | ApiKey::ListOffsets
-            | ApiKey::Stats => return None,
+            | ApiKey::Stats
+            | ApiKey::InitProducer => return None,
         };
         Some(response)
     }

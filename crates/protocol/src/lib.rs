@@ -10,7 +10,7 @@
 //!   else here); [`api`]: the decoded [`api::Request`].
 //! - one module per API group: [`metadata`] (ApiVersions, Metadata),
 //!   [`topics`], [`produce`], [`fetch`], [`offsets`], [`stats`],
-//!   [`groups`].
+//!   [`groups`], [`producer`] (InitProducer).
 //! - [`batch`]: the record-batch format.
 //! - [`error`]: the stable wire error codes.
 //! - [`placement`]: which core owns a partition (the documented hash).
@@ -45,6 +45,7 @@ pub mod names;
 pub mod offsets;
 pub mod placement;
 pub mod produce;
+pub mod producer;
 pub mod stats;
 pub mod topics;
 pub mod wire;

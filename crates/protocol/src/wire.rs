@@ -90,6 +90,10 @@ impl WireReader {
         self.take_array(field).map(u64::from_le_bytes)
     }
 
+    pub fn i16(&mut self, field: &'static str) -> Result<i16, DecodeError> {
+        self.take_array(field).map(i16::from_le_bytes)
+    }
+
     pub fn i64(&mut self, field: &'static str) -> Result<i64, DecodeError> {
         Ok(self.u64(field)? as i64)
     }

@@ -32,6 +32,7 @@ use shardlog_protocol::offsets::{
 use shardlog_protocol::produce::{
     Acks, ProducePartition, ProducePartitionResponse, ProduceRequest, ProduceResponse, ProduceTopic,
 };
+use shardlog_protocol::producer::{InitProducerRequest, InitProducerResponse};
 use shardlog_protocol::stats::{CoreStats, StatsResponse};
 use shardlog_protocol::topics::{
     CreateTopicRequest, DescribeTopicResponse, ListTopicsResponse, PartitionDescription,
@@ -152,6 +153,7 @@ fn smallest_request(api: ApiKey) -> BytesMut {
             }
             .encode(b)
         }),
+        ApiKey::InitProducer => encoded(|b| InitProducerRequest::new_producer().encode(b)),
     }
 }
 
@@ -235,6 +237,10 @@ fn smallest_response(api: ApiKey, version: u16) -> (BytesMut, Decode) {
         ApiKey::DescribeGroup => (
             encoded(|b| DescribeGroupResponse::default().encode(b)),
             |r| DescribeGroupResponse::decode(r).map(drop),
+        ),
+        ApiKey::InitProducer => (
+            encoded(|b| InitProducerResponse::default().encode(b)),
+            |r| InitProducerResponse::decode(r).map(drop),
         ),
     }
 }

@@ -72,6 +72,11 @@ pub struct SoakArgs {
     /// When the broker acknowledges a produce.
     #[arg(long, value_enum, default_value = "durable")]
     pub acks: SoakAcks,
+    /// Producers without idempotence (version 1 batches): a batch resent
+    /// after a SIGKILL lost its answer may be written twice (`duplicates`).
+    /// For comparison with the default, idempotent producers.
+    #[arg(long)]
+    pub no_idempotence: bool,
     /// Write soak.json, soak.md and the broker's log into this directory.
     #[arg(long)]
     pub report: Option<PathBuf>,

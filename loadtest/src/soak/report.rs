@@ -44,6 +44,10 @@ pub struct SoakReport {
     pub consumers: u32,
     pub record_bytes: usize,
     pub acks: String,
+    /// Whether the producers were idempotent (`--no-idempotence`); false
+    /// in reports from before the flag, whose producers were not.
+    #[serde(default)]
+    pub idempotence: bool,
     pub broker_cores: usize,
 
     /// The checker's counts: the contract fields first.
@@ -258,11 +262,16 @@ pub fn format_markdown(r: &SoakReport) -> String {
     let _ = writeln!(out, "# Soak report\n");
     let _ = writeln!(
         out,
-        "{} s of load at {} records/s ({} producers, {} consumers, {} B records, acks {}) \
+        "{} s of load at {} records/s ({} producers{}, {} consumers, {} B records, acks {}) \
          on {} partitions; SIGKILL every {}, SIGTERM every {}; broker on {} cores.\n",
         r.duration_s,
         r.rate,
         r.producers,
+        if r.idempotence {
+            ""
+        } else {
+            " without idempotence"
+        },
         r.consumers,
         r.record_bytes,
         r.acks,

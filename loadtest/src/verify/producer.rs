@@ -42,6 +42,8 @@ pub struct ProducerSettings {
     pub topic: String,
     pub partitions: u32,
     pub acks: Acks,
+    /// The client's `idempotence`: a resend is not written twice.
+    pub idempotence: bool,
     /// Records per second for this producer.
     pub rate: f64,
     pub record_bytes: usize,
@@ -86,6 +88,7 @@ pub fn run_verifying_producer(
     let config = ProducerConfig {
         bootstrap: settings.broker.clone(),
         acks: settings.acks,
+        idempotence: settings.idempotence,
         linger_ms: 2,
         retries: u32::try_from(retries).unwrap_or(u32::MAX),
         retry_backoff_ms: RETRY_BACKOFF_MS,
