@@ -339,7 +339,7 @@ KAFKA_VERSION="$(basename "$(ls "$ROOT"/tmp/kafka-clients/kafka-server-lib/kafka
 KAFKA_VERSION="${KAFKA_VERSION#kafka_2.13-}"
 export BK_OUT="$OUT" BK_START="$START" BK_END="$END" BK_LOAD_START="$LOAD_START" \
     BK_LOAD_END="$LOAD_END" BK_DURATION="$DURATION" BK_WARMUP="$WARMUP" BK_ROUNDS="$ROUNDS" \
-    BK_BROKER_WARMUP="$BROKER_WARMUP" \
+    BK_BROKER_WARMUP="$BROKER_WARMUP" BK_JAVA_OPTS="$KAFKA_JAVA_OPTS" \
     BK_SUITE="$SUITE_FILE" BK_FSTYPE="$DATA_FSTYPE" BK_DEVICE="$DATA_DEVICE" \
     BK_KAFKA_VERSION="${KAFKA_VERSION:-unknown}" BK_JAVA="$(java -version 2>&1 | head -n 1)" \
     BK_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
@@ -431,7 +431,7 @@ P(f"Machine: {os.cpu_count()} cores, kernel {platform.release()}; data on {env['
   f"Load average (1, 5, 15 min) {env['BK_LOAD_START']} at the start, {env['BK_LOAD_END']} at the end.")
 P("")
 P(f"Brokers: Apache Kafka {env['BK_KAFKA_VERSION']} (single-node KRaft, {env['BK_JAVA']}, "
-  "JVM options of kafka-server-start.sh) with log.flush.interval.messages=1 and as shipped; "
+  f"`{env['BK_JAVA_OPTS']}`) with log.flush.interval.messages=1 and as shipped; "
   f"shardlog {env['BK_COMMIT']} with its defaults (durable acks fsync before answering). "
   "Kafka and shardlog's Kafka port are driven through librdkafka (shardlog-loadtest --protocol kafka), "
   "the native run through shardlog's client.")
@@ -442,7 +442,8 @@ P(f"Runs: a fresh broker per run, warmed by {env['BK_BROKER_WARMUP']} s of the s
   "4 producers, 4 consumers at the tail). "
   + ("Figures are medians, every round's value in brackets. " if rounds > 1 else "")
   + "CPU per record: the broker process's utime+stime while the harness ran, over the records "
-  "acknowledged (warmup included; serving the consumers included); broker CPU % of one core over the same time.")
+  "acknowledged (warmup included; serving the consumers included); broker CPU % of one core over the same time; "
+  "machine busy %: of all the cores, over the same time.")
 for w in workloads:
     P("")
     P(f"## {w}")
