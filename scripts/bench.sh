@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The standard benchmark suite: shardlog's broker driven by shardlog-loadtest,
 # held against the machine's limits measured in the same run.
+# (--against-kafka runs scripts/bench-kafka.sh instead: shardlog and Apache
+# Kafka side by side on the same workloads.)
 #
 # Workloads: the suite file loadtest/suites/standard.toml (--suite FILE for
 # another), run one by one with shardlog-loadtest --suite FILE --suite-run
@@ -64,6 +66,7 @@ SUITE_FILE="$ROOT/loadtest/suites/standard.toml"
 usage() {
     cat <<EOF
 Usage: $(basename "$0") [--duration S] [--warmup S] [--out DIR] [--quick] [--suite FILE]
+       $(basename "$0") --against-kafka [scripts/bench-kafka.sh's options]
 
 Run shardlog's standard benchmark suite against a fresh local broker and
 measure the machine's limits (fio, iperf3 loopback) in the same run.
@@ -84,6 +87,8 @@ Options:
                  fio and iperf3 runs
   --suite FILE   the workloads (default: loadtest/suites/standard.toml);
                  --duration and --warmup override the file's
+  --against-kafka  instead: shardlog and Apache Kafka side by side
+                 (scripts/bench-kafka.sh, with the other options)
   -h, --help     show this help
 
 Prints \$OUT/results.md at the end. Needs fio and iperf3 (installed with
@@ -93,6 +98,16 @@ EOF
 
 log() { echo "bench: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+# --against-kafka: the side-by-side run with Apache Kafka instead,
+# scripts/bench-kafka.sh, with the other options (its --help lists them).
+for arg in "$@"; do
+    if [[ "$arg" == --against-kafka ]]; then
+        rest=()
+        for arg in "$@"; do [[ "$arg" == --against-kafka ]] || rest+=("$arg"); done
+        exec "$ROOT/scripts/bench-kafka.sh" "${rest[@]+"${rest[@]}"}"
+    fi
+done
 
 while [[ $# -gt 0 ]]; do
     case "$1" in

@@ -465,4 +465,23 @@ mod tests {
             assert_eq!(w.topic, format!("bench-{}", run.name));
         }
     }
+
+    /// The side-by-side suite of scripts/bench-kafka.sh holds the standard
+    /// suite's two target workloads, with the same settings.
+    #[test]
+    fn the_kafka_side_by_side_suite_is_the_standard_targets() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("suites");
+        let side = Suite::read(&dir.join("kafka-side-by-side.toml")).unwrap();
+        let standard = Suite::read(&dir.join("standard.toml")).unwrap();
+        let names: Vec<&str> = side.runs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["batched", "one-per-request"]);
+        for (name, standard_name) in [
+            ("batched", "p16-durable-max"),
+            ("one-per-request", "p64-durable-one-per-request"),
+        ] {
+            let mut expected = standard.run(standard_name).unwrap().workload.clone();
+            expected.topic = format!("side-{name}");
+            assert_eq!(side.run(name).unwrap().workload, expected, "{name}");
+        }
+    }
 }
