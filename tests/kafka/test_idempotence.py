@@ -224,3 +224,51 @@ def test_idempotent_producer_through_kill_and_restart(restartable_broker):
     assert not errors, errors[:5]
     assert len(acked) == total, f"{len(acked)} of {total} acknowledged"
     assert_exactly_once(read_values(b.bootstrap, topic, 2), acked)
+
+
+def test_idempotent_kafka_python_through_kill_and_restart(restartable_broker):
+    """kafka-python 3.x with its defaults (idempotent, acks=all, retries):
+    every acknowledged record present exactly once after a kill -9."""
+    b = restartable_broker
+    topic = unique_topic("idempotent-kill-kp")
+    create_topic(b.bootstrap, topic, 2)
+    prod = KafkaProducer(bootstrap_servers=b.bootstrap, linger_ms=2,
+                         reconnect_backoff_ms=100, retry_backoff_ms=100)
+    acked, errors = {}, []
+    lock = threading.Lock()
+    total = 3000
+    killed = threading.Event()
+
+    def on_ack(value):
+        def record(m):
+            with lock:
+                acked[(m.partition, m.offset)] = value
+        return record
+
+    def killer():
+        deadline = time.monotonic() + 30
+        while len(acked) < total // 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        b.kill()
+        killed.set()
+        time.sleep(0.5)
+        b.start()
+
+    t = threading.Thread(target=killer)
+    t.start()
+    try:
+        for i in range(total):
+            value = f"kp-kill-{i}"
+            f = prod.send(topic, key=value[-1:].encode(), value=value.encode())
+            f.add_callback(on_ack(value))
+            f.add_errback(lambda e: errors.append(repr(e)))
+            if i % 100 == 0:
+                time.sleep(0.005)  # spread the sends so the kill lands mid-stream
+        t.join()
+        prod.flush(timeout=120)
+    finally:
+        prod.close(timeout=10)
+    assert killed.is_set()
+    assert not errors, errors[:5]
+    assert len(acked) == total, f"{len(acked)} of {total} acknowledged"
+    assert_exactly_once(read_values(b.bootstrap, topic, 2), acked)
