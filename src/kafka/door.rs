@@ -258,8 +258,9 @@ fn encode(api: ApiKey, version: i16, correlation_id: i32, response: &ResponseKin
         .and_then(|()| response.encode(&mut buf, version));
     if let Err(e) = encoded {
         // Every field comes from this broker: a failure is a bug in a
-        // handler (a field the version cannot carry). The client sees a
-        // closed connection rather than half a response.
+        // handler (a field the version cannot carry). The client gets an
+        // empty frame (length 0) rather than half a response; its decoder
+        // fails on it and it reconnects.
         tracing::error!(?api, version, error = %e, "encoding a Kafka response failed");
         buf.truncate(LENGTH_BYTES);
     }

@@ -196,16 +196,10 @@ fn topic_config(shard: &Shard, topic: &CreatableTopic) -> Result<TopicConfig, (i
             );
         }
     }
-    let partition_limit = |e: WireError| (kafka_code(e.code), e.message);
-    let config =
-        TopicConfig::from_request(&settings, &shard.config.log).map_err(partition_limit)?;
-    if partitions > crate::config::PARTITIONS_MAX {
-        return invalid(
-            ResponseError::InvalidPartitions,
-            "too many partitions".into(),
-        );
-    }
-    Ok(config)
+    // Partition count (1..=PARTITIONS_MAX) and segment size are checked
+    // there, once, for both protocols.
+    TopicConfig::from_request(&settings, &shard.config.log)
+        .map_err(|e: WireError| (kafka_code(e.code), e.message))
 }
 
 pub fn delete_topics(shard: &Rc<Shard>, request: DeleteTopicsRequest, version: i16) -> Answer {

@@ -194,19 +194,13 @@ def restartable_broker(broker):
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def test_idempotent_producer_through_kill_and_restart(restartable_broker):
-    b = restartable_broker
-    topic = unique_topic("idempotent-kill")
-    create_topic(b.bootstrap, topic, 2)
-    p = producer(b.bootstrap, **{"enable.idempotence": True, "message.timeout.ms": 60000,
-                                 "linger.ms": 2, "retry.backoff.ms": 100,
-                                 "reconnect.backoff.ms": 100})
-    acked, errors = {}, []
-    total = 3000
+def kill_mid_stream(b, acked, total):
+    """Starts a thread that SIGKILLs the broker once a quarter of `total`
+    records are acknowledged (or after 30 s) and starts it again; returns
+    the event it sets after the kill, and the thread."""
     killed = threading.Event()
 
     def killer():
-        # Mid-stream: once some records are acknowledged.
         deadline = time.monotonic() + 30
         while len(acked) < total // 4 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -217,6 +211,19 @@ def test_idempotent_producer_through_kill_and_restart(restartable_broker):
 
     t = threading.Thread(target=killer)
     t.start()
+    return killed, t
+
+
+def test_idempotent_producer_through_kill_and_restart(restartable_broker):
+    b = restartable_broker
+    topic = unique_topic("idempotent-kill")
+    create_topic(b.bootstrap, topic, 2)
+    p = producer(b.bootstrap, **{"enable.idempotence": True, "message.timeout.ms": 60000,
+                                 "linger.ms": 2, "retry.backoff.ms": 100,
+                                 "reconnect.backoff.ms": 100})
+    acked, errors = {}, []
+    total = 3000
+    killed, t = kill_mid_stream(b, acked, total)
     produce_confluent(p, topic, [f"kill-{i}" for i in range(total)], acked, errors)
     t.join()
     assert killed.is_set()
@@ -237,7 +244,6 @@ def test_idempotent_kafka_python_through_kill_and_restart(restartable_broker):
     acked, errors = {}, []
     lock = threading.Lock()
     total = 3000
-    killed = threading.Event()
 
     def on_ack(value):
         def record(m):
@@ -245,17 +251,7 @@ def test_idempotent_kafka_python_through_kill_and_restart(restartable_broker):
                 acked[(m.partition, m.offset)] = value
         return record
 
-    def killer():
-        deadline = time.monotonic() + 30
-        while len(acked) < total // 4 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        b.kill()
-        killed.set()
-        time.sleep(0.5)
-        b.start()
-
-    t = threading.Thread(target=killer)
-    t.start()
+    killed, t = kill_mid_stream(b, acked, total)
     try:
         for i in range(total):
             value = f"kp-kill-{i}"
