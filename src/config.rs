@@ -262,8 +262,8 @@ pub const RESPONSE_BUFFER_BYTES_INITIAL: usize = 256;
 /// past it.
 pub const RESPONSES_QUEUED_MAX: usize = 1024;
 /// Responses of one connection that are ready together are written with
-/// one send, up to this many bytes; a response this large is written on
-/// its own, without a copy.
+/// one send, sent as soon as this many bytes wait; a response that is
+/// ready alone is written without a copy.
 pub const RESPONSE_COALESCE_BYTES_MAX: usize = 64 << 10;
 
 /// Messages that may wait in one core's inbox before senders wait.

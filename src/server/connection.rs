@@ -119,13 +119,13 @@ pub async fn serve_connection<D: FrontDoor>(shard: Rc<Shard>, stream: TcpStream)
 /// Writes each response, in request order, as it completes; responses
 /// that are ready together (pipelined requests answered in one round) go
 /// out in one send of up to [`RESPONSE_COALESCE_BYTES_MAX`] bytes, rather
-/// than one send each.
+/// than one send each; a response that is alone is sent without a copy.
 async fn write_responses(
     shard: &Shard,
     mut stream: SharedStream,
     queued: local_channel::LocalReceiver<Outgoing>,
 ) {
-    let mut coalesced = BytesMut::new();
+    let mut coalesced = Coalesced::default();
     // What the coalesced bytes answer: their budgets stay held until sent.
     let mut answered: Vec<Outgoing> = Vec::new();
     // A response taken from the queue but not ready yet.
@@ -176,14 +176,7 @@ async fn write_responses(
         }
         let close_after = out.close_after;
         if out.write {
-            if coalesced.is_empty() && bytes.len() >= RESPONSE_COALESCE_BYTES_MAX {
-                if let Err(e) = stream.write_all(&bytes).await {
-                    tracing::debug!(error = %e, "connection write failed");
-                    return;
-                }
-            } else {
-                coalesced.extend_from_slice(&bytes);
-            }
+            coalesced.push(bytes);
         }
         answered.push(out);
         if (close_after || coalesced.len() >= RESPONSE_COALESCE_BYTES_MAX)
@@ -197,15 +190,55 @@ async fn write_responses(
     }
 }
 
+/// Responses waiting to go out in one send. A lone response is kept as
+/// it is and written without a copy; once a second one comes, both (and
+/// any after them) are copied into one buffer.
+#[derive(Default)]
+struct Coalesced {
+    first: Option<BytesMut>,
+    joined: BytesMut,
+}
+
+impl Coalesced {
+    fn is_empty(&self) -> bool {
+        self.first.is_none() && self.joined.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.first.as_ref().map_or(0, BytesMut::len) + self.joined.len()
+    }
+
+    fn push(&mut self, bytes: BytesMut) {
+        if self.is_empty() {
+            self.first = Some(bytes);
+            return;
+        }
+        if let Some(first) = self.first.take() {
+            self.joined.extend_from_slice(&first);
+        }
+        self.joined.extend_from_slice(&bytes);
+    }
+
+    /// What to write, and then forget.
+    fn bytes(&self) -> &[u8] {
+        self.first.as_deref().unwrap_or(&self.joined)
+    }
+
+    fn clear(&mut self) {
+        self.first = None;
+        self.joined.clear();
+    }
+}
+
 /// Sends the coalesced responses and releases what they held; false if
 /// the connection failed.
 async fn send(
     stream: &mut SharedStream,
-    coalesced: &mut BytesMut,
+    coalesced: &mut Coalesced,
     answered: &mut Vec<Outgoing>,
 ) -> bool {
     if !coalesced.is_empty() {
-        if let Err(e) = stream.write_all(coalesced).await {
+        if let Err(e) = stream.write_all(coalesced.bytes()).await {
             tracing::debug!(error = %e, "connection write failed");
             return false;
         }
