@@ -9,9 +9,10 @@ use std::io;
 use std::path::Path;
 
 use bytes::Bytes;
-use glommio::io::{DmaBuffer, DmaFile};
+use glommio::io::DmaBuffer;
 
 use crate::storage::faults::{FaultyFile, FaultyStorage};
+use crate::storage::io::DmaSegment;
 use crate::storage::{DmaStorage, SegmentFile, Storage};
 
 #[derive(Clone)]
@@ -28,63 +29,70 @@ impl Default for ShardStorage {
 
 /// A segment file of a [`ShardStorage`].
 pub enum ShardFile {
-    Dma(DmaFile),
+    Dma(DmaSegment),
     Faulty(FaultyFile),
 }
 
 impl SegmentFile for ShardFile {
     fn alloc_buffer(&self, len: usize) -> DmaBuffer {
         match self {
-            ShardFile::Dma(f) => SegmentFile::alloc_buffer(f, len),
+            ShardFile::Dma(f) => f.alloc_buffer(len),
             ShardFile::Faulty(f) => f.alloc_buffer(len),
         }
     }
 
     async fn write_at(&self, buf: DmaBuffer, pos: u64) -> io::Result<usize> {
         match self {
-            ShardFile::Dma(f) => SegmentFile::write_at(f, buf, pos).await,
+            ShardFile::Dma(f) => f.write_at(buf, pos).await,
             ShardFile::Faulty(f) => f.write_at(buf, pos).await,
+        }
+    }
+
+    async fn write_durable_at(&self, buf: DmaBuffer, pos: u64) -> io::Result<usize> {
+        match self {
+            ShardFile::Dma(f) => f.write_durable_at(buf, pos).await,
+            ShardFile::Faulty(f) => f.write_durable_at(buf, pos).await,
         }
     }
 
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<Bytes> {
         match self {
-            ShardFile::Dma(f) => SegmentFile::read_at(f, pos, len).await,
+            ShardFile::Dma(f) => f.read_at(pos, len).await,
             ShardFile::Faulty(f) => f.read_at(pos, len).await,
         }
     }
 
     async fn fdatasync(&self) -> io::Result<()> {
         match self {
-            ShardFile::Dma(f) => SegmentFile::fdatasync(f).await,
+            ShardFile::Dma(f) => f.fdatasync().await,
             ShardFile::Faulty(f) => f.fdatasync().await,
         }
     }
 
     async fn pre_allocate(&self, len: u64) -> io::Result<()> {
         match self {
-            ShardFile::Dma(f) => SegmentFile::pre_allocate(f, len).await,
+            ShardFile::Dma(f) => f.pre_allocate(len).await,
             ShardFile::Faulty(f) => f.pre_allocate(len).await,
         }
     }
 
     async fn truncate(&self, len: u64) -> io::Result<()> {
         match self {
-            ShardFile::Dma(f) => SegmentFile::truncate(f, len).await,
+            ShardFile::Dma(f) => f.truncate(len).await,
             ShardFile::Faulty(f) => f.truncate(len).await,
         }
     }
 
     async fn size(&self) -> io::Result<u64> {
         match self {
-            ShardFile::Dma(f) => SegmentFile::size(f).await,
+            ShardFile::Dma(f) => f.size().await,
             ShardFile::Faulty(f) => f.size().await,
         }
     }
 
     async fn close(self) -> io::Result<()> {
         match self {
-            ShardFile::Dma(f) => SegmentFile::close(f).await,
+            ShardFile::Dma(f) => f.close().await,
             ShardFile::Faulty(f) => f.close().await,
         }
     }

@@ -5,9 +5,11 @@
 //! append spawns one; it drains the queue in rounds. A round takes every
 //! queued batch up to `write_bytes_max` that fits the active segment,
 //! stamps offsets, copies them behind the partial tail page into one
-//! page-aligned buffer, writes it with one DMA write and, if any append of
-//! the round asked for durability, one `fdatasync`. Only then are the round's
-//! appenders answered. One task means one write in flight per partition, so
+//! page-aligned buffer and writes it with one DMA write. If any append of
+//! the round asked for durability, that write is an O_DSYNC one (durable
+//! when it completes), or, when earlier `written` rounds are still unsynced,
+//! a plain write and one `fdatasync`. Only then are the round's appenders
+//! answered. One task means one write in flight per partition, so
 //! two writes never race for the tail page.
 //!
 //! A failed write or fsync fails the round and everything queued, and puts
@@ -207,8 +209,21 @@ impl<S: Storage> OpenLog<S> {
             return;
         }
         let (file, start, buf, written) = self.stamp_and_copy(round, total);
+        let durable = written.iter().any(|w| w.durability == Durability::Durable);
+        // A durable round whose write is the only thing not yet on stable
+        // storage makes itself durable (O_DSYNC): one I/O, no fsync. With
+        // `written` batches before it still unsynced it writes and then
+        // fsyncs, since a durable write alone may leave those in the
+        // disk's cache (a FUA write flushes nothing else).
+        let durable_write = durable && self.writer.borrow().unsynced.is_empty();
         let len = buf.len();
-        let result = match file.write_at(buf, start).await {
+        let started = Instant::now();
+        let result = if durable_write {
+            file.write_durable_at(buf, start).await
+        } else {
+            file.write_at(buf, start).await
+        };
+        let result = match result {
             Ok(n) if n == len => Ok(()),
             Ok(n) => Err(std::io::Error::new(
                 std::io::ErrorKind::WriteZero,
@@ -220,8 +235,9 @@ impl<S: Storage> OpenLog<S> {
             self.fail_round(written, StorageError::Failed(Rc::new(e)));
             return;
         }
-        let durable = written.iter().any(|w| w.durability == Durability::Durable);
-        if durable {
+        if durable_write {
+            self.stats.borrow_mut().on_fsync(started.elapsed());
+        } else if durable {
             if let Err(e) = self.timed_fdatasync(&file).await {
                 self.fail_round(written, StorageError::Failed(Rc::new(e)));
                 return;

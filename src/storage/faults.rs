@@ -9,9 +9,9 @@ use std::path::Path;
 use std::rc::Rc;
 
 use bytes::Bytes;
-use glommio::io::{DmaBuffer, DmaFile};
+use glommio::io::DmaBuffer;
 
-use super::io::{DmaStorage, SegmentFile, Storage};
+use super::io::{DmaSegment, DmaStorage, SegmentFile, Storage};
 use crate::config::PAGE_BYTES;
 
 /// ENOSPC, as the kernel reports a full disk.
@@ -42,6 +42,7 @@ pub struct FaultPlan {
     pub injected: Cell<u64>,
     writes: Cell<u64>,
     fsyncs: Cell<u64>,
+    durable_writes: Cell<u64>,
 }
 
 impl FaultPlan {
@@ -52,9 +53,14 @@ impl FaultPlan {
         Rc::new(plan)
     }
 
-    /// Segment writes and fdatasyncs attempted so far.
+    /// Segment writes (plain and durable) and fdatasyncs attempted so far.
     pub fn io_counts(&self) -> (u64, u64) {
         (self.writes.get(), self.fsyncs.get())
+    }
+
+    /// Of those writes, the durable (O_DSYNC) ones.
+    pub fn durable_writes(&self) -> u64 {
+        self.durable_writes.get()
     }
 
     fn roll(&self, per_mille: &Cell<u32>) -> bool {
@@ -102,7 +108,7 @@ impl FaultyStorage {
 
 /// A DMA file whose writes, syncs and allocations may fail.
 pub struct FaultyFile {
-    inner: DmaFile,
+    inner: DmaSegment,
     plan: Rc<FaultPlan>,
 }
 
@@ -123,6 +129,26 @@ impl SegmentFile for FaultyFile {
             return SegmentFile::write_at(&self.inner, part, pos).await;
         }
         SegmentFile::write_at(&self.inner, buf, pos).await
+    }
+
+    /// A write and a sync in one: either fault may hit it.
+    async fn write_durable_at(&self, buf: DmaBuffer, pos: u64) -> io::Result<usize> {
+        self.plan.writes.set(self.plan.writes.get() + 1);
+        self.plan
+            .durable_writes
+            .set(self.plan.durable_writes.get() + 1);
+        if self.plan.roll(&self.plan.write_error_per_mille)
+            || self.plan.roll(&self.plan.fsync_error_per_mille)
+        {
+            return Err(io::Error::from_raw_os_error(EIO));
+        }
+        if self.plan.roll(&self.plan.short_write_per_mille) && buf.len() >= 2 * PAGE_BYTES {
+            let half = (buf.len() / 2 / PAGE_BYTES) * PAGE_BYTES;
+            let mut part = self.inner.alloc_buffer(half);
+            part.as_bytes_mut().copy_from_slice(&buf.as_bytes()[..half]);
+            return self.inner.write_durable_at(part, pos).await;
+        }
+        self.inner.write_durable_at(buf, pos).await
     }
 
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<Bytes> {

@@ -6,14 +6,19 @@
 //!
 //! Everything here runs on one executor; nothing is `Send`.
 
+use std::cell::RefCell;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use bytes::Bytes;
 use glommio::io::{BufferedFile, Directory, DmaBuffer, DmaFile, OpenOptions};
 use glommio::GlommioError;
 
 use crate::config::PAGE_BYTES;
+
+/// `O_DSYNC` as `open(2)` takes it (glommio's `custom_flags`).
+const O_DSYNC: i32 = rustix::fs::OFlags::DSYNC.bits() as i32;
 
 /// One segment file, opened for O_DIRECT reads and writes.
 #[allow(async_fn_in_trait)]
@@ -23,6 +28,11 @@ pub trait SegmentFile: 'static {
     fn alloc_buffer(&self, len: usize) -> DmaBuffer;
     /// Writes the whole buffer at `pos` (page-aligned); returns bytes written.
     async fn write_at(&self, buf: DmaBuffer, pos: u64) -> io::Result<usize>;
+    /// [`Self::write_at`], durable when it returns (an O_DSYNC write): the
+    /// data, and whatever metadata reading it back needs, is on stable
+    /// storage, without a separate `fdatasync`. Only this write: what
+    /// earlier plain writes left unsynced may still be in the disk's cache.
+    async fn write_durable_at(&self, buf: DmaBuffer, pos: u64) -> io::Result<usize>;
     /// Reads up to `len` bytes at `pos` (any alignment); fewer at end of file.
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<Bytes>;
     async fn fdatasync(&self) -> io::Result<()>;
@@ -68,56 +78,107 @@ pub(crate) fn into_io(err: GlommioError<()>) -> io::Error {
     }
 }
 
-impl SegmentFile for DmaFile {
+/// A segment file of [`DmaStorage`]: one O_DIRECT descriptor for reads,
+/// plain writes and syncs, and a second one with O_DSYNC for durable
+/// writes, opened at the first of them (sealed segments never need it).
+///
+/// Why a second descriptor: a durable round's O_DSYNC write into space
+/// that is already written needs no journal commit and no separate
+/// `fdatasync` (which io_uring always runs on a worker thread): the kernel
+/// completes it with one device flush, and flushes that several
+/// partitions' writes need at once are merged by the block layer. The
+/// `written` mode's writes must stay cheap, so they use the plain one.
+pub struct DmaSegment {
+    file: DmaFile,
+    path: PathBuf,
+    dsync: RefCell<Option<Rc<DmaFile>>>,
+}
+
+impl DmaSegment {
+    async fn dsync_file(&self) -> io::Result<Rc<DmaFile>> {
+        if let Some(file) = self.dsync.borrow().as_ref() {
+            return Ok(file.clone());
+        }
+        let opened = OpenOptions::new()
+            .write(true)
+            .custom_flags(O_DSYNC)
+            .dma_open(&self.path)
+            .await
+            .map_err(into_io)?;
+        let opened = Rc::new(opened);
+        // Two rounds never race here (one flush task per log), but keep
+        // the first if one did.
+        let mut slot = self.dsync.borrow_mut();
+        Ok(slot.get_or_insert(opened).clone())
+    }
+}
+
+impl SegmentFile for DmaSegment {
     fn alloc_buffer(&self, len: usize) -> DmaBuffer {
         debug_assert!(len.is_multiple_of(PAGE_BYTES));
-        self.alloc_dma_buffer(len)
+        self.file.alloc_dma_buffer(len)
     }
 
     async fn write_at(&self, buf: DmaBuffer, pos: u64) -> io::Result<usize> {
-        DmaFile::write_at(self, buf, pos).await.map_err(into_io)
+        self.file.write_at(buf, pos).await.map_err(into_io)
+    }
+
+    async fn write_durable_at(&self, buf: DmaBuffer, pos: u64) -> io::Result<usize> {
+        let dsync = self.dsync_file().await?;
+        dsync.write_at(buf, pos).await.map_err(into_io)
     }
 
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<Bytes> {
-        let result = DmaFile::read_at(self, pos, len).await.map_err(into_io)?;
+        let result = self.file.read_at(pos, len).await.map_err(into_io)?;
         Ok(Bytes::copy_from_slice(&result))
     }
 
     async fn fdatasync(&self) -> io::Result<()> {
-        DmaFile::fdatasync(self).await.map_err(into_io)
+        self.file.fdatasync().await.map_err(into_io)
     }
 
     async fn pre_allocate(&self, len: u64) -> io::Result<()> {
-        DmaFile::pre_allocate(self, len, false)
-            .await
-            .map_err(into_io)
+        self.file.pre_allocate(len, false).await.map_err(into_io)
     }
 
     async fn truncate(&self, len: u64) -> io::Result<()> {
-        DmaFile::truncate(self, len).await.map_err(into_io)
+        self.file.truncate(len).await.map_err(into_io)
     }
 
     async fn size(&self) -> io::Result<u64> {
-        self.file_size().await.map_err(into_io)
+        self.file.file_size().await.map_err(into_io)
     }
 
     async fn close(self) -> io::Result<()> {
-        DmaFile::close(self).await.map_err(into_io)
+        let dsync = self.dsync.borrow_mut().take();
+        let dsync_closed = match dsync.map(Rc::try_unwrap) {
+            Some(Ok(file)) => file.close().await.map_err(into_io),
+            // A write still holds it (cannot happen at close: the flush task
+            // has ended); the descriptor closes when that write drops it.
+            Some(Err(_)) | None => Ok(()),
+        };
+        let closed = self.file.close().await.map_err(into_io);
+        closed.and(dsync_closed)
     }
 }
 
 impl Storage for DmaStorage {
-    type File = DmaFile;
+    type File = DmaSegment;
 
-    async fn open_segment(&self, path: &Path, create: bool) -> io::Result<DmaFile> {
+    async fn open_segment(&self, path: &Path, create: bool) -> io::Result<DmaSegment> {
         // `DmaFile::create` opens write-only; reads need read(true).
-        OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(create)
             .dma_open(path)
             .await
-            .map_err(into_io)
+            .map_err(into_io)?;
+        Ok(DmaSegment {
+            file,
+            path: path.to_path_buf(),
+            dsync: RefCell::new(None),
+        })
     }
 
     async fn write_file_atomic(&self, path: &Path, contents: Vec<u8>) -> io::Result<()> {

@@ -19,6 +19,8 @@ pub struct LogStats {
     pub append_bytes: u64,
     /// Group-commit rounds: one write each.
     pub commits: u64,
+    /// Commits made durable: an `fdatasync`, or a round's O_DSYNC write
+    /// (its latency is the write's).
     pub fsyncs: u64,
     /// From queueing an append to its commit.
     pub append_latency_us: Histogram,

@@ -123,6 +123,47 @@ fn concurrent_appends_share_one_write_and_one_fsync() {
 }
 
 #[test]
+fn a_durable_round_syncs_its_own_write_unless_written_rounds_are_unsynced() {
+    let dir = TempDir::new("durable-write");
+    let path = dir.path().to_path_buf();
+    run(dir.path(), move || async move {
+        let plan = FaultPlan::new(1);
+        let config = LogConfig {
+            preallocation: Preallocation::Fallocate,
+            // No timer sync during the test.
+            flush_interval_ms: 600_000,
+            ..LogConfig::default()
+        };
+        let log = open(FaultyStorage::new(plan.clone()), &path, config).await;
+        let fsyncs_at = |plan: &FaultPlan| plan.io_counts().1;
+
+        let fsyncs = fsyncs_at(&plan);
+        log.append(batch(1, 1, 100), Durability::Durable)
+            .await
+            .unwrap();
+        assert_eq!(plan.durable_writes(), 1, "one O_DSYNC write");
+        assert_eq!(fsyncs_at(&plan), fsyncs, "and no fdatasync");
+        assert_eq!(log.latest_offset(), 1);
+
+        log.append(batch(2, 1, 100), Durability::Written)
+            .await
+            .unwrap();
+        assert_eq!(log.latest_offset(), 1, "written: not visible before a sync");
+
+        // The written batch is in no sync yet: a durable write alone would
+        // not cover it, so this round writes and then fdatasyncs.
+        log.append(batch(3, 1, 100), Durability::Durable)
+            .await
+            .unwrap();
+        assert_eq!(plan.durable_writes(), 1);
+        assert_eq!(fsyncs_at(&plan), fsyncs + 1, "one fdatasync for both");
+        assert_eq!(log.latest_offset(), 3, "both are durable and visible");
+        assert_eq!(read_all(&log, 0, 1 << 20).await.len(), 3);
+        log.close().await.unwrap();
+    });
+}
+
+#[test]
 fn written_mode_acknowledges_before_visibility_then_a_timer_makes_it_durable() {
     let dir = TempDir::new("written");
     let path = dir.path().to_path_buf();
