@@ -54,17 +54,30 @@ impl From<crate::protocol::produce::Acks> for Durability {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Preallocation {
     /// `fallocate`: instant, but the blocks stay "unwritten" until first
-    /// written, so each fdatasync that first touches them also commits the
-    /// file system journal (about half the commit rate on ext4).
+    /// written, so each durable write that first touches them also commits
+    /// the file system journal (about half the commit rate on ext4).
     Fallocate,
-    /// Write zeros ahead (large DMA writes, no sync of their own): costs
-    /// write bandwidth once, then every commit is a plain overwrite.
-    #[default]
+    /// Write zeros over each step (and fdatasync once) in the background:
+    /// costs write bandwidth once, then every commit is a plain overwrite.
     ZeroFill,
+    /// Zero-fill while the log's rounds are small (below
+    /// `ZERO_FILL_ROUND_BYTES_MAX` on average), where a journal commit per
+    /// round costs more than writing the step twice; fallocate otherwise.
+    #[default]
+    Auto,
 }
 
 /// Bytes of one zero-fill write when preallocating by writing zeros.
 pub const ZERO_FILL_WRITE_BYTES: usize = 1 << 20;
+
+/// The first preallocation step of a segment; each next one is as large as
+/// the file already is, up to `LogConfig::preallocate_bytes`. Small, so that
+/// a lightly used partition costs kilobytes of disk.
+pub const PREALLOCATE_FIRST_BYTES: u64 = 16 << 10;
+
+/// `Preallocation::Auto` writes zeros ahead while the log's mean round is
+/// below this many bytes.
+pub const ZERO_FILL_ROUND_BYTES_MAX: u64 = 64 << 10;
 
 /// Settings of one partition log (per topic, the same for its partitions).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,7 +86,7 @@ pub struct LogConfig {
     pub segment_bytes_max: u64,
     /// An offset index entry (and a time index entry) every this many bytes.
     pub index_interval_bytes: u32,
-    /// Segments are preallocated in steps of this many bytes.
+    /// Segments are preallocated in steps growing up to this many bytes.
     pub preallocate_bytes: u64,
     /// How segments are preallocated.
     pub preallocation: Preallocation,

@@ -23,7 +23,7 @@ const VERSION: &str = concat!(
     version = VERSION,
     about,
     after_help = "Examples:
-  shardlog serve --data-dir ./data --listen 127.0.0.1:9092
+  shardlog serve --data-dir ./data --listen 127.0.0.1:9392
   shardlog topic create orders --partitions 8
   printf 'user-1:paid\\n' | shardlog produce orders --key-separator :
   shardlog consume orders --from earliest --format json
@@ -31,7 +31,7 @@ const VERSION: &str = concat!(
   shardlog group describe billing
 
 Every client command takes --broker HOST:PORT (or SHARDLOG_BROKER; default
-127.0.0.1:9092). Durations take units (500ms, 30s, 2m, 7d) and sizes too
+127.0.0.1:9392). Durations take units (500ms, 30s, 2m, 7d) and sizes too
 (64KiB, 1GiB); a plain number keeps the setting's unit.
 Set RUST_LOG=debug for the client's own log on standard error; it is
 coloured only on a terminal, and never with NO_COLOR set."

@@ -137,8 +137,8 @@ pub struct Settings {
         skip_serializing_if = "Option::is_none"
     )]
     pub preallocate_bytes: Option<u64>,
-    /// How segments are preallocated: zero-fill (faster commits) or fallocate [default: zero-fill].
-    #[arg(long, env = "SHARDLOG_PREALLOCATION", value_parser = ["zero-fill", "fallocate"])]
+    /// How segments are preallocated: auto (zeros ahead while rounds are small, fallocate for large ones), zero-fill or fallocate [default: auto].
+    #[arg(long, env = "SHARDLOG_PREALLOCATION", value_parser = ["auto", "zero-fill", "fallocate"])]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preallocation: Option<String>,
     /// Free bytes kept on the data file system: appends that would go below it fail with StorageFull; 0: off [default: 1GiB].
@@ -240,11 +240,12 @@ impl Settings {
         let log = LogConfig::default();
         let storage = ShardStorageConfig::default();
         let preallocation = match self.preallocation.as_deref() {
-            None | Some("zero-fill") => Preallocation::ZeroFill,
+            None | Some("auto") => Preallocation::Auto,
+            Some("zero-fill") => Preallocation::ZeroFill,
             Some("fallocate") => Preallocation::Fallocate,
             Some(other) => {
                 return Err(format!(
-                    "preallocation: {other:?} is not zero-fill or fallocate"
+                    "preallocation: {other:?} is not auto, zero-fill or fallocate"
                 ))
             }
         };
@@ -320,6 +321,7 @@ impl Settings {
             preallocate_bytes: Some(config.log.preallocate_bytes),
             preallocation: Some(
                 match config.log.preallocation {
+                    Preallocation::Auto => "auto",
                     Preallocation::ZeroFill => "zero-fill",
                     Preallocation::Fallocate => "fallocate",
                 }

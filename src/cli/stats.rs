@@ -28,7 +28,7 @@ standard error; rates start again when it is back.
 
 Examples:
   shardlog stats
-  shardlog stats --broker 10.0.0.5:9092 --interval-ms 5s
+  shardlog stats --broker 10.0.0.5:9392 --interval-ms 5s
   shardlog stats --count 3 > stats.txt"
 )]
 pub struct StatsArgs {

@@ -14,7 +14,7 @@ use super::{BrokerArgs, CliResult};
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   shardlog topic create orders --partitions 8
-  shardlog topic list --broker 10.0.0.5:9092
+  shardlog topic list --broker 10.0.0.5:9392
   shardlog topic describe orders
   shardlog topic delete orders")]
 pub struct TopicArgs {

@@ -18,6 +18,7 @@
 //! queued behind it (so no producer's sequence gets a hole), and so does
 //! free space below `min_free_bytes`, checked before each preallocation
 //! step and segment roll (where space is committed), never per append.
+//! Space ahead of the rounds is the preallocator's (`preallocator.rs`).
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -34,7 +35,7 @@ use super::log_state::Visible;
 use super::recovery::{index_files, write_index};
 use super::segment::{segment_path, Segment, LOG_SUFFIX};
 use crate::batch::ValidBatch;
-use crate::config::{Durability, Preallocation, PAGE_BYTES, ZERO_FILL_WRITE_BYTES};
+use crate::config::{Durability, PAGE_BYTES, PREALLOCATE_FIRST_BYTES};
 
 /// An append waiting for its round.
 pub struct PendingAppend {
@@ -52,8 +53,6 @@ pub struct PendingAppend {
 /// The appender's own part of a log's state: the queue, what is written
 /// but not yet durable, the tail page, and the flush task's flags.
 pub struct WriteState {
-    /// Bytes of the active segment's file that are allocated.
-    allocated_bytes: u64,
     /// The bytes of the active segment's last partial page: always
     /// `data_bytes % PAGE_BYTES` of them.
     tail_page: Vec<u8>,
@@ -71,12 +70,11 @@ pub struct WriteState {
 }
 
 impl WriteState {
-    /// The state of a log just opened, whose active segment has
-    /// `allocated_bytes` allocated and ends in `tail_page`.
-    pub fn new(allocated_bytes: u64, tail_page: Vec<u8>) -> WriteState {
+    /// The state of a log just opened, whose active segment ends in
+    /// `tail_page`.
+    pub fn new(tail_page: Vec<u8>) -> WriteState {
         assert!(tail_page.len() < PAGE_BYTES, "a partial page");
         WriteState {
-            allocated_bytes,
             tail_page,
             pending: VecDeque::new(),
             unsynced: Vec::new(),
@@ -125,31 +123,6 @@ fn align_up(v: u64) -> u64 {
     v.div_ceil(PAGE) * PAGE
 }
 
-/// Extends `file` from `from` to `to` (page-aligned) by writing zeros.
-/// No sync: the next commit's fdatasync makes the extension durable with
-/// its own data. Space is reserved first, so a full disk fails here with
-/// ENOSPC before anything is written.
-async fn zero_fill<F: SegmentFile>(file: &F, from: u64, to: u64) -> std::io::Result<()> {
-    file.pre_allocate(to).await?;
-    // A partial last page (past a recovered, unaligned end) holds data: the
-    // next commit writes it whole, so zeros start at the next page.
-    let mut position = align_up(from);
-    while position < to {
-        let len = ((to - position) as usize).min(ZERO_FILL_WRITE_BYTES);
-        let mut zeros = file.alloc_buffer(len);
-        zeros.as_bytes_mut().fill(0);
-        let written = file.write_at(zeros, position).await?;
-        if written != len {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::WriteZero,
-                format!("short zero-fill write: {written} of {len} bytes at {position}"),
-            ));
-        }
-        position += len as u64;
-    }
-    Ok(())
-}
-
 /// The flush task: runs rounds until the queue is empty.
 pub async fn flush_task<S: Storage>(open: Rc<OpenLog<S>>) {
     loop {
@@ -196,7 +169,9 @@ impl<S: Storage> OpenLog<S> {
         }
         let round = self.take_round();
         let total: u64 = round.iter().map(|p| p.batch.len() as u64).sum();
-        if let Err(err) = self.ensure_allocated(total).await {
+        self.space.borrow_mut().on_round(total);
+        let end = self.segments.borrow().active().data_bytes + total;
+        if let Err(err) = self.ensure_allocated(end).await {
             for pending in round {
                 self.answer(pending.done, pending.producer, Err(err.clone()));
             }
@@ -315,36 +290,11 @@ impl<S: Storage> OpenLog<S> {
         round
     }
 
-    /// Makes sure the active segment's file is allocated past `total` more
-    /// bytes, in steps of `preallocate_bytes`.
-    async fn ensure_allocated(&self, total: u64) -> StorageResult<()> {
-        let (file, needed) = {
-            let segments = self.segments.borrow();
-            let active = segments.active();
-            (active.file.clone(), align_up(active.data_bytes + total))
-        };
-        let allocated = self.writer.borrow().allocated_bytes;
-        if needed <= allocated {
-            return Ok(());
-        }
-        let step_end = align_up(allocated + self.config.preallocate_bytes);
-        let cap = align_up(self.config.segment_bytes_max);
-        let target = needed.max(step_end.min(cap));
-        self.check_free_space(target - allocated).await?;
-        match self.config.preallocation {
-            Preallocation::Fallocate => file.pre_allocate(target).await,
-            Preallocation::ZeroFill => zero_fill(&*file, allocated, target).await,
-        }
-        .map_err(StorageError::from_write)?;
-        self.writer.borrow_mut().allocated_bytes = target;
-        Ok(())
-    }
-
     /// Refuses with `StorageFull` when committing `bytes` more would leave
     /// the file system with less than `min_free_bytes` free. Nothing has
     /// been written then, and the log stays in service: the next round
     /// checks again, so appends succeed once space is freed.
-    async fn check_free_space(&self, bytes: u64) -> StorageResult<()> {
+    pub(super) async fn check_free_space(&self, bytes: u64) -> StorageResult<()> {
         let reserve = self.config.min_free_bytes;
         if reserve == 0 {
             return Ok(());
@@ -394,7 +344,7 @@ impl<S: Storage> OpenLog<S> {
         let start = align_down(data_start);
         let end = data_start + total;
         assert!(
-            align_up(end) <= writer.allocated_bytes,
+            align_up(end) <= self.space.borrow().allocated_bytes(),
             "the round fits the allocated file"
         );
         let file = active.file.clone();
@@ -451,7 +401,7 @@ impl<S: Storage> OpenLog<S> {
     /// active one past `segment_bytes_max`. The new file is created first, so
     /// a full disk changes nothing; then the old one is truncated to its
     /// data, synced, and its index written.
-    async fn roll_if_full(&self) -> StorageResult<()> {
+    async fn roll_if_full(self: &Rc<Self>) -> StorageResult<()> {
         let next_len = self
             .writer
             .borrow()
@@ -471,9 +421,8 @@ impl<S: Storage> OpenLog<S> {
         }
         // The new segment's first preallocation step: refused here, before
         // any file is created, when it would break the reserve.
-        let first_step = self
-            .config
-            .preallocate_bytes
+        let first_step = PREALLOCATE_FIRST_BYTES
+            .min(self.config.preallocate_bytes)
             .min(align_up(self.config.segment_bytes_max));
         self.check_free_space(first_step).await?;
         let path = segment_path(&self.dir, next_offset, LOG_SUFFIX);
@@ -490,6 +439,9 @@ impl<S: Storage> OpenLog<S> {
             let segments = self.segments.borrow();
             (segments.active().file.clone(), segments.active().data_bytes)
         };
+        // A step still being prepared would grow the file again after the
+        // truncation below.
+        self.preparation_idle().await;
         let sealed = async {
             old_file.truncate(data_bytes).await?;
             old_file.fdatasync().await
@@ -511,7 +463,6 @@ impl<S: Storage> OpenLog<S> {
                 index: SegmentIndex::new(next_offset),
             };
             let mut writer = self.writer.borrow_mut();
-            writer.allocated_bytes = 0;
             writer.tail_page.clear();
             // Sealed in the same step as the switch: a reader must never see
             // the old segment in neither place (its offsets would read as
@@ -522,6 +473,7 @@ impl<S: Storage> OpenLog<S> {
             self.visible.set(Visible::all_of(segments.active()));
             written
         };
+        self.space_rolled();
         if let Err(e) = write_index(&self.storage, old_index).await {
             // The index is rebuilt from the log at the next open.
             tracing::warn!(segment = %old_path.display(), error = %e, "could not write the sealed segment's index");

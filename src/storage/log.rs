@@ -24,6 +24,7 @@ use super::completion::{completion, Completer, Completion};
 use super::error::{StorageError, StorageResult};
 use super::io::{SegmentFile, Storage};
 use super::log_state::{Lifecycle, Segments, Visible};
+use super::preallocator::Space;
 use super::producers::{ProducerLimits, ProducerStates, SequenceCheck};
 use super::recovery::{
     index_files, open_active, open_sealed, remove_segment_files, write_index, RecoveryMode,
@@ -80,6 +81,8 @@ pub struct OpenLog<S: Storage> {
     pub lifecycle: RefCell<Lifecycle>,
     /// The appender's own state (queue, tail page, flush task).
     pub writer: RefCell<WriteState>,
+    /// The active segment's allocated space and its preparation.
+    pub space: RefCell<Space>,
     pub stats: RefCell<LogStats>,
     /// Readers waiting for new visible data: one waker per waiting future.
     pub data_waiters: WaiterSet,
@@ -209,9 +212,11 @@ impl<S: Storage> PartitionLog<S> {
         );
         let cache_key = cache.borrow_mut().register();
         let visible = Visible::all_of(&active.segment);
-        let writer = WriteState::new(active.allocated_bytes, active.tail_page);
+        let writer = WriteState::new(active.tail_page);
+        let space = Space::new(active.allocated_bytes);
+        let data_bytes = active.segment.data_bytes;
         let segments = Segments::new(sealed, active.segment);
-        Ok(PartitionLog {
+        let log = PartitionLog {
             open: Rc::new(OpenLog {
                 storage,
                 dir: dir.to_path_buf(),
@@ -223,12 +228,17 @@ impl<S: Storage> PartitionLog<S> {
                 visible: Cell::new(visible),
                 lifecycle: RefCell::default(),
                 writer: RefCell::new(writer),
+                space: RefCell::new(space),
                 stats: RefCell::default(),
                 data_waiters: WaiterSet::new(),
                 producers: RefCell::new(producers),
                 duplicate_waiters: RefCell::default(),
             }),
-        })
+        };
+        // A new or truncated active segment gets its first step prepared
+        // now, so that its first round finds written space.
+        log.open.prepare_ahead(data_bytes);
+        Ok(log)
     }
 
     pub fn dir(&self) -> &Path {
@@ -579,6 +589,7 @@ impl<S: Storage> PartitionLog<S> {
         if let Some(idle) = idle {
             idle.await;
         }
+        self.open.preparation_idle().await;
         self.open
             .cache
             .borrow_mut()

@@ -4,7 +4,8 @@
 //!
 //! - [`log`]: `PartitionLog`, the API: append, read, offsets, retention, close.
 //! - [`log_state`]: the log's segments, visibility and lifecycle.
-//! - [`appender`]: group commit, one aligned DMA write and one fsync a round.
+//! - [`appender`]: group commit, one aligned DMA write (durable) a round.
+//! - [`preallocator`]: space ahead of the appends, prepared in the background.
 //! - [`segment`]: segment files and the cursor that reads their batches.
 //! - [`index`]: the sparse offset and time indexes.
 //! - [`recovery`]: opening segments, rebuilding indexes, torn-tail recovery.
@@ -26,6 +27,7 @@ pub mod index;
 pub mod io;
 pub mod log;
 pub mod log_state;
+pub mod preallocator;
 pub mod producers;
 pub mod recovery;
 pub mod retention;

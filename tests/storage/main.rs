@@ -8,6 +8,7 @@ mod faults;
 mod free_space;
 mod log_basics;
 mod model;
+mod preallocation;
 mod producers;
 mod recovery;
 mod topic_create;
