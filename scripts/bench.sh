@@ -28,8 +28,25 @@
 #     partition, grouped per connection), and --inflight also caps the
 #     requests in flight per connection at 64.
 #
+# Then issue 14's goals (loadtest/suites/goals.toml; --goals-only runs
+# them alone, with fio's two jobs they need, iperf3 and Redis: a few
+# minutes):
+#   goal1-pipeline64-p1: --pipeline 64 (each record its own produce
+#     request, 64 in flight), 1 partition, 1 producer, no consumers;
+#   goal3-pipeline64-p64: the same over 64 partitions;
+#   goal4-batched-p16-max: = p16-durable-max; goal5-batched-p16-r50: 50% of it;
+#   goal5-pipeline1-p1: --pipeline 1, one producer waiting for each ack.
+# The goals table (results.md, results.json "goals") holds each goal's
+# figure against its reference of the same run: goal 1 against Redis, 2
+# the broker's CPU per request (--broker-metrics: process_cpu_seconds_total
+# over the measured window), 3 against goal 1, 4 against fio 1 MiB
+# write+fdatasync MB/s and the disk's bytes written per record byte, 5
+# against fio's 4 KiB write+fdatasync p50/p99 (the write's percentile plus
+# the fdatasync's); MET or MISSED.
+#
 # Each group (one line of workloads above) gets a fresh broker on a fresh data
-# dir under <repo>/tmp (the real disk: tmpfs is refused), stopped with SIGTERM
+# dir under <repo>/tmp (the real disk: tmpfs is refused), with its metrics
+# endpoint on (--metrics-listen 127.0.0.1:0), stopped with SIGTERM
 # afterwards; runs within a group use a topic each.
 #
 # Limits, measured in the same run, before the workloads:
@@ -38,7 +55,14 @@
 #     group-commit writes range from one 4 KiB page to --write-bytes-max,
 #     4 MiB; the average write size of each run is in the resources table)
 #     and without fdatasync at 64k and 1m;
-#   - iperf3 over loopback (one stream, 127.0.0.1).
+#   - iperf3 over loopback (one stream, 127.0.0.1);
+#   - Redis (goal 1's baseline): a private redis-server on 127.0.0.1 and an
+#     ephemeral port, appendonly yes, appendfsync always, its AOF under
+#     $OUT/redis (deleted after), driven by
+#     redis-benchmark -c 1 -P 64 -n N --csv XADD bench '*' f <1 KiB value>,
+#     N sized by a short calibration run to last about --duration; CONFIG
+#     GET and the disk's flush count over the run check that every
+#     pipelined batch is fsynced.
 # limit = min(fio O_DIRECT+fdatasync 1 MiB MB/s, iperf3 loopback MB/s); every
 # throughput figure is also given as a ratio of it.
 #
@@ -47,8 +71,9 @@
 # disk's writes, bytes written and flushes (each fdatasync that reaches the
 # disk is one flush) -- the resources table in results.md.
 #
-# Output: $OUT/limits/ (fio.md, fio.json, iperf3.json, limits.json: the
-# limit, recorded in every run's summary.json), $OUT/runs/NAME/
+# Output: $OUT/limits/ (fio.md, fio.json, iperf3.json, redis.json,
+# limits.json: the limit, recorded in every run's summary.json),
+# $OUT/redis/ (redis-benchmark's CSV, redis-server's log), $OUT/runs/NAME/
 # (report/ from --report with summary.json, live.log, stdout.txt, run.json,
 # resources.json), $OUT/brokers/GROUP.log (broker stderr), $OUT/results.md,
 # $OUT/results.json.
@@ -67,7 +92,7 @@ GOALS_FILE="$ROOT/loadtest/suites/goals.toml"
 
 usage() {
     cat <<EOF
-Usage: $(basename "$0") [--duration S] [--warmup S] [--out DIR] [--quick] [--suite FILE]
+Usage: $(basename "$0") [--duration S] [--warmup S] [--out DIR] [--quick] [--suite FILE] [--goals-only]
        $(basename "$0") --against-kafka [scripts/bench-kafka.sh's options]
 
 Run shardlog's standard benchmark suite against a fresh local broker and
@@ -77,8 +102,12 @@ Workloads: 1 topic with 1, 16 and 64 partitions; 1 KiB records; 4 producers,
 4 consumers; for acks durable and written: a max-throughput run, then
 fixed-rate runs at 25%, 50% and 75% of it. Plus "one record per request, 64
 in flight per producer": durable, 64 partitions, --batch-bytes 1200
---linger-ms 0 --inflight 64. (The comment at the top of this script has the
-details.)
+--linger-ms 0 --inflight 64. Then issue 14's goals (loadtest/suites/goals.toml:
+--pipeline 64 on 1 and 64 partitions, batched p16 max and 50% of it,
+--pipeline 1), held against a Redis baseline (appendfsync always,
+redis-benchmark -P 64 -c 1 XADD 1 KiB) and fio measured in the same run: a
+goals table with MET / MISSED. (The comment at the top of this script has
+the details.)
 
 Options:
   --duration S   measured seconds per run (default: 10)
@@ -89,12 +118,15 @@ Options:
                  fio and iperf3 runs
   --suite FILE   the workloads (default: loadtest/suites/standard.toml);
                  --duration and --warmup override the file's
+  --goals-only   only fio's sync-4k and sync-1m jobs, iperf3, Redis and the
+                 goals' runs (a few minutes; with --quick, under one)
   --against-kafka  instead: shardlog and Apache Kafka side by side
                  (scripts/bench-kafka.sh, with the other options)
   -h, --help     show this help
 
-Prints \$OUT/results.md at the end. Needs fio and iperf3 (installed with
-apt-get when missing and running as root) and python3.
+Prints \$OUT/results.md at the end. Needs fio, iperf3, redis-server,
+redis-benchmark and redis-cli (installed with apt-get when missing and
+running as root) and python3.
 EOF
 }
 
