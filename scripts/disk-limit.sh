@@ -13,6 +13,7 @@ DIR="$REPO_ROOT/tmp/disk-limit"
 RUNTIME=10
 JSON_OUT=""
 SIZE=""            # per-job file size; empty = derived from runtime and free space
+ONLY=""            # comma-separated job names (sync-4k,sync-1m,...); empty = all
 
 # 4k = a 1 KiB record commit padded to one O_DIRECT page.
 SYNC_BLOCK_SIZES=(4k 16k 64k 256k 1m)
@@ -20,7 +21,7 @@ NOSYNC_BLOCK_SIZES=(64k 1m)
 
 usage() {
     cat <<EOF
-Usage: $(basename "$0") [--dir DIR] [--runtime SECONDS] [--json FILE] [--size MIB]
+Usage: $(basename "$0") [--dir DIR] [--runtime SECONDS] [--json FILE] [--size MIB] [--only JOBS]
 
 Measure the disk limits that shardlog's storage benchmarks are compared with.
 Runs fio (O_DIRECT, iodepth=1, one job, sequential writes into a preallocated
@@ -29,6 +30,10 @@ file, io_uring if available else psync):
   - without fdatasync:                bs ${NOSYNC_BLOCK_SIZES[*]}
 and prints a Markdown table (IOPS = commits/s for fdatasync rows, MB/s with
 MB = 10^6 bytes, write completion latency and fdatasync latency p50/p99 in µs).
+The JSON also has p99.9 of both, and for fdatasync rows "commit" p50, p99
+and p99.9: the write's percentile plus the fdatasync's (fio reports the
+two apart; this sum is what one write+fdatasync takes at that percentile,
+exactly when the two rise together, slightly more than that otherwise).
 
 Options:
   --dir DIR          where the test files go (default: <repo>/tmp/disk-limit,
@@ -40,6 +45,8 @@ Options:
   --size MIB         file size per job in MiB (default: runtime x 3072 MiB,
                      capped at 30% of the free space in DIR) -- big enough that
                      a job keeps writing into fresh preallocated blocks.
+  --only JOBS        run only these jobs, comma-separated, e.g. sync-4k,sync-1m
+                     (names: sync-BS and nosync-BS of the sizes above).
   -h, --help         show this help.
 
 If fio is missing it is installed with apt-get when running as root.
@@ -57,12 +64,20 @@ parse_args() {
             --runtime) [[ $# -ge 2 ]] || die "--runtime needs a value"; RUNTIME="$2"; shift 2 ;;
             --json)    [[ $# -ge 2 ]] || die "--json needs a value"; JSON_OUT="$2"; shift 2 ;;
             --size)    [[ $# -ge 2 ]] || die "--size needs a value"; SIZE="$2"; shift 2 ;;
+            --only)    [[ $# -ge 2 ]] || die "--only needs a value"; ONLY="$2"; shift 2 ;;
             -h|--help) usage; exit 0 ;;
             *) usage >&2; die "unknown argument: $1" ;;
         esac
     done
     [[ "$RUNTIME" =~ ^[1-9][0-9]*$ ]] || die "--runtime must be a positive integer (seconds)"
     [[ -z "$SIZE" || "$SIZE" =~ ^[1-9][0-9]*$ ]] || die "--size must be a positive integer (MiB)"
+    local job known bs
+    for job in ${ONLY//,/ }; do
+        known=0
+        for bs in "${SYNC_BLOCK_SIZES[@]}"; do [[ "$job" == "sync-$bs" ]] && known=1; done
+        for bs in "${NOSYNC_BLOCK_SIZES[@]}"; do [[ "$job" == "nosync-$bs" ]] && known=1; done
+        [[ "$known" -eq 1 ]] || die "--only: no job $job (sync-{${SYNC_BLOCK_SIZES[*]}}, nosync-{${NOSYNC_BLOCK_SIZES[*]}})"
+    done
     # Fail now rather than after a minute of measuring.
     [[ -z "$JSON_OUT" || -d "$(dirname "$JSON_OUT")" ]] || die "no such directory for --json: $(dirname "$JSON_OUT")"
 }
@@ -149,6 +164,7 @@ run_job() {
             --rw=write --bs="$bs" --direct=1 --ioengine="$IOENGINE" \
             --iodepth=1 --numjobs=1 --fdatasync="$sync" \
             --fallocate=native --runtime="$RUNTIME" \
+            --percentile_list=50:99:99.9 \
             --output-format=json --output="$WORK/$name.json" >&2 &
     FIO_PID=$!
     wait "$FIO_PID"
@@ -166,14 +182,21 @@ on_signal() {
     exit 130
 }
 
+# A job runs unless --only leaves it out.
+wanted() {
+    [[ -z "$ONLY" || ",$ONLY," == *",$1,"* ]]
+}
+
 run_all_jobs() {
     local bs
     JOBS=()
     for bs in "${SYNC_BLOCK_SIZES[@]}"; do
+        wanted "sync-$bs" || continue
         run_job "sync-$bs" "$bs" 1
         JOBS+=("sync-$bs")
     done
     for bs in "${NOSYNC_BLOCK_SIZES[@]}"; do
+        wanted "nosync-$bs" || continue
         run_job "nosync-$bs" "$bs" 0
         JOBS+=("nosync-$bs")
     done
@@ -226,6 +249,9 @@ def pct_us(lat, p):
     v = (lat or {}).get("percentile", {}).get(p)
     return None if v is None else v / 1000.0
 
+def plus(a, b):
+    return None if a is None or b is None else a + b
+
 def row(name):
     doc = load(name)
     job = doc["jobs"][0]
@@ -234,7 +260,7 @@ def row(name):
     sync_lat = sync.get("lat_ns")
     fsync = name.startswith("sync-")
     iops = w["iops"]
-    return {
+    r = {
         "job": name,
         "bs": name.split("-", 1)[1],
         "fdatasync": fsync,
@@ -246,9 +272,16 @@ def row(name):
         "write_p99_us": pct_us(w.get("clat_ns"), "99.000000"),
         "sync_p50_us": pct_us(sync_lat, "50.000000") if fsync else None,
         "sync_p99_us": pct_us(sync_lat, "99.000000") if fsync else None,
+        "write_p999_us": pct_us(w.get("clat_ns"), "99.900000"),
+        "sync_p999_us": pct_us(sync_lat, "99.900000") if fsync else None,
         # write + fdatasync, averaged: the mean time one commit takes.
         "commit_mean_us": (1e6 / iops) if fsync and iops > 0 else None,
     }
+    # One write+fdatasync at a percentile: the sum of the two parts' (fio
+    # gives no distribution of the pair).
+    for p in ("p50", "p99", "p999"):
+        r[f"commit_{p}_us"] = plus(r[f"write_{p}_us"], r[f"sync_{p}_us"]) if fsync else None
+    return r
 
 def fmt(v, digits=0):
     return "-" if v is None else f"{v:,.{digits}f}"

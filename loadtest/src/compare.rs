@@ -40,6 +40,10 @@ pub enum Unit {
     MbPerS,
     LatencyUs,
     Count,
+    /// CPU microseconds per record or request.
+    CpuUs,
+    /// A plain ratio (bytes written per record byte).
+    Ratio,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -447,6 +451,27 @@ pub fn rows(a: &RunSummary, b: &RunSummary) -> Vec<Row> {
     push("errors total", Unit::Count, LowerIsBetter, |s| {
         Some(s.errors.values().sum::<u64>() as f64)
     });
+    // Read only with --pipeline, --broker-metrics and --data-dir; not gated.
+    push(
+        "produce requests/s",
+        Unit::RecordsPerS,
+        HigherIsBetter,
+        |s| s.produce_requests_per_s,
+    );
+    push("broker CPU/record", Unit::CpuUs, LowerIsBetter, |s| {
+        s.broker_usage.as_ref()?.cpu_us_per_record
+    });
+    push("broker CPU/request", Unit::CpuUs, LowerIsBetter, |s| {
+        s.broker_usage.as_ref()?.cpu_us_per_request
+    });
+    push("disk B/record B", Unit::Ratio, LowerIsBetter, |s| {
+        s.disk_usage.as_ref()?.bytes_per_record_byte
+    });
+    // Records made durable per disk flush: the group commit's reach.
+    push("records per flush", Unit::Ratio, HigherIsBetter, |s| {
+        let flushes_per_s = s.disk_usage.as_ref()?.flushes_per_s?;
+        (flushes_per_s > 0.0).then(|| s.produce_records_per_s / flushes_per_s)
+    });
     rows
 }
 
@@ -528,6 +553,8 @@ fn format_value(value: Option<f64>, unit: Unit) -> String {
         // Latencies and counts were whole numbers before they became f64.
         Unit::LatencyUs => format_latency_us(value as u64),
         Unit::Count => group_thousands(value as u64),
+        Unit::CpuUs => format!("{value:.2} µs"),
+        Unit::Ratio => format!("{value:.3}"),
     }
 }
 
@@ -566,6 +593,10 @@ mod tests {
         s
     }
 
+    fn rows_of(a: &RunSummary, b: &RunSummary) -> Vec<Row> {
+        rows(a, b)
+    }
+
     fn row<'a>(rows: &'a [Row], metric: &str) -> &'a Row {
         rows.iter().find(|r| r.metric == metric).unwrap()
     }
@@ -575,7 +606,7 @@ mod tests {
         let a = summary(40_000.0, 4_000, 0);
         let b = summary(60_000.0, 8_000, 3);
         let rows = rows(&a, &b);
-        assert_eq!(rows.len(), 17);
+        assert_eq!(rows.len(), 22);
 
         let produce = row(&rows, "produce records/s");
         assert_eq!(produce.ratio(), Some(1.5));
@@ -596,6 +627,34 @@ mod tests {
         let errors = row(&rows, "errors total");
         assert_eq!(errors.ratio(), Some(f64::INFINITY));
         assert_eq!(errors.verdict(), Verdict::Worse);
+
+        // Without --pipeline, --broker-metrics and --data-dir: not measured.
+        for metric in [
+            "produce requests/s",
+            "broker CPU/record",
+            "broker CPU/request",
+            "disk B/record B",
+            "records per flush",
+        ] {
+            assert_eq!(
+                row(&rows, metric).verdict(),
+                Verdict::NotMeasured,
+                "{metric}"
+            );
+        }
+        let mut cheaper = b.clone();
+        cheaper.broker_usage = Some(crate::resources::BrokerUsage {
+            cpu_us_per_record: Some(2.0),
+            ..Default::default()
+        });
+        let mut dearer = a.clone();
+        dearer.broker_usage = Some(crate::resources::BrokerUsage {
+            cpu_us_per_record: Some(4.0),
+            ..Default::default()
+        });
+        let cpu = rows_of(&dearer, &cheaper);
+        assert_eq!(row(&cpu, "broker CPU/record").ratio(), Some(0.5));
+        assert_eq!(row(&cpu, "broker CPU/record").verdict(), Verdict::Better);
 
         // The other way round, each verdict flips.
         let rows = super::rows(&b, &a);

@@ -7,6 +7,10 @@
 //! - [`workload`]: what to run, from the command line.
 //! - [`payload`]: the bytes of each record (producer, sequence, send time).
 //! - [`producer`] and [`consumer`]: one thread each, reporting every second.
+//! - [`pipeline`]: the producer of `--pipeline N`: one request per record,
+//!   N in flight, on raw connections.
+//! - [`resources`]: the broker's CPU (its metrics endpoint) and the data
+//!   disk's writes (/proc/diskstats) over the measured window.
 //! - [`kafka`]: the same producers and consumers over the Kafka protocol,
 //!   through librdkafka (`--protocol kafka`).
 //! - [`provenance`]: what produced a run (versions, host, broker, limits).
@@ -31,9 +35,11 @@ pub mod hostile;
 pub mod interval_log;
 pub mod kafka;
 pub mod payload;
+pub mod pipeline;
 pub mod producer;
 pub mod provenance;
 pub mod report;
+pub mod resources;
 pub mod run;
 pub mod soak;
 pub mod suite;

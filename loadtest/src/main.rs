@@ -11,7 +11,8 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use loadtest::compare::{compare_with, CompareOptions};
 use loadtest::provenance::{DataDir, Limits};
 use loadtest::report::{format_report, write_outcome, write_overlay, PlotLatency};
-use loadtest::run::{run, Outcome};
+use loadtest::resources::{DataDisk, Probes};
+use loadtest::run::{run_with, Outcome};
 use loadtest::suite::{format_suite_table, report_dir, Suite};
 use loadtest::workload::{Protocol, Workload};
 
@@ -19,6 +20,8 @@ const EXAMPLES: &str = "Examples:
   shardlog-loadtest --broker 127.0.0.1:9392 --partitions 16 --producers 4 --consumers 4 --duration 30s
   shardlog-loadtest --rate 50000 --duration 1m --batch-bytes 64KiB --report tmp/reports/rate-50k
   shardlog-loadtest --protocol kafka --broker 127.0.0.1:9092 --duration 30s --report tmp/reports/kafka
+  shardlog-loadtest --pipeline 64 --partitions 1 --producers 1 --consumers 0 \\
+      --broker-metrics 127.0.0.1:9644 --data-dir /var/lib/shardlog --report tmp/reports/p64
   shardlog-loadtest --compare tmp/reports/a/summary.json tmp/reports/b/summary.json
   shardlog-loadtest --compare tmp/reports/base tmp/reports/new --threshold 5
   shardlog-loadtest --plot tmp/reports/a tmp/reports/b tmp/reports/c --out cmp.svg
@@ -57,9 +60,17 @@ struct Cli {
     #[arg(long)]
     report: Option<PathBuf>,
     /// The broker's data directory, when it is on this machine: its file
-    /// system (type, device, mount options) goes into summary.json.
+    /// system (type, device, mount options) goes into summary.json, and
+    /// its block device's writes and flushes over the measured window
+    /// (/proc/diskstats): bytes written per record byte.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// The broker's metrics endpoint (`shardlog serve --metrics-listen`):
+    /// its process_cpu_seconds_total is read at the start and the end of
+    /// the measured window, for the broker's CPU per record and per
+    /// request.
+    #[arg(long, value_name = "HOST:PORT")]
+    broker_metrics: Option<String>,
     /// The machine's limits measured in the same suite (a limits.json as
     /// scripts/bench.sh writes it), recorded in summary.json.
     #[arg(long, value_name = "FILE")]
@@ -205,7 +216,11 @@ fn run_one(cli: &Cli, workload: &Workload, report: Option<&Path>) -> Result<Outc
     // Both are read before the run, so a typo fails at once.
     let data_dir = cli.data_dir.as_deref().map(DataDir::of).transpose()?;
     let limits = cli.limits.as_deref().map(Limits::read).transpose()?;
-    let mut outcome = run(workload, |line| eprintln!("{line}"))?;
+    let probes = Probes {
+        broker_metrics: cli.broker_metrics.clone(),
+        disk: cli.data_dir.as_deref().map(DataDisk::of).transpose()?,
+    };
+    let mut outcome = run_with(workload, &probes, |line| eprintln!("{line}"))?;
     if let Some(provenance) = &mut outcome.summary.provenance {
         provenance.host.data_dir = data_dir;
         provenance.limits = limits;

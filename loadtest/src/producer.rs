@@ -37,6 +37,13 @@ pub struct ProducerInterval {
     pub ack_latency_us: Histogram<u64>,
     /// The interval lies in the measurement window (after warmup).
     pub measured: bool,
+    /// Produce requests answered with success, when the producer counts
+    /// them (`requests_counted`: the pipelined producer, one record each;
+    /// the client's producer groups records out of the harness's sight).
+    pub requests_acknowledged: u64,
+    pub requests_counted: bool,
+    /// Most requests in flight at once during the interval (when counted).
+    pub requests_in_flight_max: u64,
 }
 
 impl ProducerInterval {
@@ -48,6 +55,17 @@ impl ProducerInterval {
             failed: BTreeMap::new(),
             ack_latency_us: latency_histogram(),
             measured,
+            requests_acknowledged: 0,
+            requests_counted: false,
+            requests_in_flight_max: 0,
+        }
+    }
+
+    /// An interval of a producer that counts its requests.
+    pub(crate) fn counting_requests(measured: bool) -> Self {
+        ProducerInterval {
+            requests_counted: true,
+            ..ProducerInterval::new(measured)
         }
     }
 }

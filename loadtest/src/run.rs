@@ -13,8 +13,10 @@ use shardlog::error::ErrorCode;
 use crate::consumer::{run_consumer, ConsumerInterval};
 use crate::interval_log::IntervalLog;
 use crate::kafka;
+use crate::pipeline::run_pipelined_producer;
 use crate::producer::{run_producer, ProducerInterval};
 use crate::provenance::{BrokerSettings, ClientLibrary, Provenance};
+use crate::resources::{Probes, Reading};
 use crate::summary::{latency_histogram, RunSummary, Sample};
 use crate::workload::{ConsumersFrom, Protocol, Workload};
 
@@ -139,7 +141,18 @@ fn ensure_topics(w: &Workload) -> Result<Vec<DrivenTopic>, String> {
 /// summary's provenance has the harness, the host and the broker; the
 /// caller adds the data dir and the limits when it knows them.
 pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> {
+    run_with(workload, &Probes::default(), live)
+}
+
+/// [`run`], reading what the broker and its disk spent over the measured
+/// window (`probes`) into the summary's `broker_usage` and `disk_usage`.
+pub fn run_with(
+    workload: &Workload,
+    probes: &Probes,
+    live: impl Fn(&str),
+) -> Result<Outcome, String> {
     workload.validate()?;
+    probes.check()?;
     let mut provenance = Provenance::now();
     let started_unix_ns = crate::payload::unix_now_ns();
     provenance.client = Some(ClientLibrary::of(workload.protocol));
@@ -160,10 +173,12 @@ pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> 
     };
     // The same threads over either client: one function per protocol,
     // the same arguments.
-    let (consumer_thread, producer_thread): (ConsumerFn, ProducerFn) = match workload.protocol {
-        Protocol::Native => (run_consumer, run_producer),
-        Protocol::Kafka => (kafka::consumer::run_consumer, kafka::producer::run_producer),
-    };
+    let (consumer_thread, producer_thread): (ConsumerFn, ProducerFn) =
+        match (workload.protocol, workload.pipeline) {
+            (Protocol::Native, None) => (run_consumer, run_producer),
+            (Protocol::Native, Some(_)) => (run_consumer, run_pipelined_producer),
+            (Protocol::Kafka, _) => (kafka::consumer::run_consumer, kafka::producer::run_producer),
+        };
     // Every partition of every topic, in order: consumers share them out.
     let all_partitions: Vec<(String, u32)> = topics
         .iter()
@@ -223,6 +238,7 @@ pub fn run(workload: &Workload, live: impl Fn(&str)) -> Result<Outcome, String> 
         clock,
         consumers,
         backlog_records,
+        probes,
         &reports,
         &stop_consumers,
         live,
@@ -250,14 +266,20 @@ struct Totals {
     measured_acknowledged_bytes: u64,
     measured_consumed: u64,
     measured_consumed_bytes: u64,
+    /// Produce requests answered with success in the measured window, when
+    /// every producer counts them.
+    measured_requests: Option<u64>,
+    requests_in_flight_max: u64,
     errors: std::collections::BTreeMap<String, u64>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn aggregate(
     w: &Workload,
     clock: Clock,
     consumers: u32,
     backlog_records: u64,
+    probes: &Probes,
     reports: &Receiver<Report>,
     stop_consumers: &AtomicBool,
     live: impl Fn(&str),
@@ -274,8 +296,17 @@ fn aggregate(
     let mut producers_done_at = None;
     let mut errors = Vec::new();
     let mut second_ends = first_grid_point_after(Instant::now(), clock.measure_from);
+    // The broker's and the disk's counters at the window's start (read
+    // when it starts) and end (when the last producer is done).
+    let mut window_start: Option<Reading> = None;
+    let mut window_end: Option<Reading> = None;
+    totals.measured_requests = (w.producers > 0).then_some(0);
     while producers_left > 0 || consumers_left > 0 {
-        let wait = (second_ends + SECOND_CLOSE_GRACE)
+        let mut wake = second_ends + SECOND_CLOSE_GRACE;
+        if window_start.is_none() {
+            wake = wake.min(clock.measure_from);
+        }
+        let wait = wake
             .saturating_duration_since(Instant::now())
             .clamp(Duration::from_millis(1), REPORT_WAIT_MAX);
         match reports.recv_timeout(wait) {
@@ -294,6 +325,12 @@ fn aggregate(
                     .add(&i.ack_latency_us)
                     .map_err(|e| e.to_string())?;
                 if i.measured {
+                    totals.measured_requests = totals
+                        .measured_requests
+                        .filter(|_| i.requests_counted)
+                        .map(|n| n + i.requests_acknowledged);
+                    totals.requests_in_flight_max =
+                        totals.requests_in_flight_max.max(i.requests_in_flight_max);
                     totals.measured_acknowledged += i.acknowledged;
                     totals.measured_acknowledged_bytes += i.acknowledged_bytes;
                     produce_ack_us
@@ -324,6 +361,9 @@ fn aggregate(
                 errors.extend(error);
                 if producers_left == 0 {
                     producers_done_at = Some(Instant::now());
+                    if window_start.is_some() {
+                        window_end = Some(probes.read());
+                    }
                 }
             }
             Ok(Report::ConsumerDone { error }) => {
@@ -334,6 +374,9 @@ fn aggregate(
             Err(RecvTimeoutError::Disconnected) => break,
         }
         let now = Instant::now();
+        if window_start.is_none() && now >= clock.measure_from {
+            window_start = Some(probes.read());
+        }
         let drained = totals.consumed >= backlog_records + totals.acknowledged || consumers == 0;
         let stop = match producers_done_at {
             Some(done) => drained || now.duration_since(done) >= DRAIN_TIMEOUT,
@@ -378,6 +421,8 @@ fn aggregate(
     if !errors.is_empty() {
         return Err(errors.join("; "));
     }
+    // A catch-up read alone (no producers) ends its window here.
+    let window_end = window_end.unwrap_or_else(|| probes.read());
     let end = producers_done_at.unwrap_or_else(Instant::now);
     // A catch-up read alone measures until it read the backlog.
     let measured_s = match clock.stop_at {
@@ -411,6 +456,26 @@ fn aggregate(
         ..RunSummary::default()
     };
     summary.set_latencies(&produce_ack_us, &e2e_us);
+    if w.pipeline.is_some() {
+        summary.produce_requests_per_s = totals.measured_requests.map(|n| n as f64 / measured_s);
+        summary.requests_in_flight_max = Some(totals.requests_in_flight_max);
+    }
+    if let Some(window_start) = &window_start {
+        let mut warnings = Vec::new();
+        let (broker, disk) = probes.usage(
+            window_start,
+            &window_end,
+            totals.measured_acknowledged,
+            totals.measured_acknowledged_bytes,
+            totals.measured_requests,
+            &mut warnings,
+        );
+        for warning in warnings {
+            live(&format!("warning: {warning}"));
+        }
+        summary.broker_usage = broker;
+        summary.disk_usage = disk;
+    }
     Ok(Outcome {
         summary,
         produce_ack_us,

@@ -8,6 +8,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::provenance::Provenance;
+use crate::resources::{BrokerUsage, DiskUsage};
 use crate::workload::Workload;
 
 /// Latencies are recorded in microseconds, 3 significant digits, up to
@@ -106,6 +107,21 @@ pub struct RunSummary {
     pub backlog_records: u64,
     #[serde(default)]
     pub backlog_bytes: u64,
+    /// Produce requests answered with success per second of the measured
+    /// window, when the harness counts them (`--pipeline`: one per record);
+    /// `None` for the client's batched producer.
+    #[serde(default)]
+    pub produce_requests_per_s: Option<f64>,
+    /// Most produce requests one producer had in flight at once
+    /// (`--pipeline`).
+    #[serde(default)]
+    pub requests_in_flight_max: Option<u64>,
+    /// The broker's CPU over the measured window (`--broker-metrics`).
+    #[serde(default)]
+    pub broker_usage: Option<BrokerUsage>,
+    /// The data disk over the measured window (`--data-dir`).
+    #[serde(default)]
+    pub disk_usage: Option<DiskUsage>,
 }
 
 impl RunSummary {

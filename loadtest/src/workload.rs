@@ -47,6 +47,10 @@ pub const KAFKA_BROKER_DEFAULT: &str = "127.0.0.1:9092";
 
 /// Most topics one run drives.
 pub const TOPICS_MAX: u32 = 1_000;
+/// Most produce requests one pipelined producer keeps in flight
+/// (`--pipeline`): the client's own cap on requests in flight per
+/// connection, `shardlog::client` `IN_FLIGHT_MAX`.
+pub const PIPELINE_MAX: usize = 1_024;
 
 /// Where consumers start reading.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -136,6 +140,14 @@ pub struct Workload {
     /// record's intended send time (coordinated omission corrected).
     #[arg(long)]
     pub rate: Option<f64>,
+    /// One produce request per record, N requests in flight per producer
+    /// (redis-benchmark -P N): each record is its own batch and request,
+    /// sent on the owning core's connection without the client's batching;
+    /// not idempotent. Replaces --inflight, --batch-bytes and
+    /// --linger-ms; with --rate, at most N in flight still. Native
+    /// protocol only.
+    #[arg(long, value_name = "N")]
+    pub pipeline: Option<usize>,
 }
 
 impl Default for Workload {
@@ -183,6 +195,19 @@ impl Workload {
                 return Err("--rate must be positive".into());
             }
         }
+        if let Some(pipeline) = self.pipeline {
+            if !(1..=PIPELINE_MAX).contains(&pipeline) {
+                return Err(format!("--pipeline must be 1 to {PIPELINE_MAX}"));
+            }
+            if self.protocol == Protocol::Kafka {
+                return Err(
+                    "--pipeline drives shardlog's own protocol only: one request \
+                     per record needs the raw connection, which librdkafka does not give \
+                     (--protocol kafka with --batch-bytes 1200 --linger-ms 0 comes close)"
+                        .into(),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -223,18 +248,33 @@ impl Workload {
             0 => "no keys".to_string(),
             n => format!("{n} B keys"),
         };
-        let mode = match self.rate {
-            Some(rate) => format!("fixed rate {rate} records/s"),
-            None => format!("max throughput, {} in flight", self.inflight),
+        let mode = match (self.rate, self.pipeline) {
+            (Some(rate), None) => format!("fixed rate {rate} records/s"),
+            (None, None) => format!("max throughput, {} in flight", self.inflight),
+            (Some(rate), Some(n)) => {
+                format!(
+                    "fixed rate {rate} records/s, one request per record, at most {n} in flight"
+                )
+            }
+            (None, Some(n)) => format!("max throughput, one request per record, {n} in flight"),
         };
         let length = match self.records {
             Some(records) => format!("{records} records"),
             None => format!("{} s + {} s warmup", self.duration, self.warmup),
         };
-        let batches = if self.batch_bytes.is_multiple_of(1024) {
-            format!("{} KiB", self.batch_bytes / 1024)
+        let batches = if self.pipeline.is_some() {
+            "batches of one record".to_string()
+        } else if self.batch_bytes.is_multiple_of(1024) {
+            format!(
+                "batches {} KiB, linger {} ms",
+                self.batch_bytes / 1024,
+                self.linger_ms
+            )
         } else {
-            format!("{} B", self.batch_bytes)
+            format!(
+                "batches {} B, linger {} ms",
+                self.batch_bytes, self.linger_ms
+            )
         };
         let topics = match self.topics {
             1 => String::new(),
@@ -246,12 +286,11 @@ impl Workload {
         };
         format!(
             "{topics}{} partitions, {} producers, {consumers}, {} B values, {keys}, acks {}, {mode}, \
-             batches {batches}, linger {} ms, {length}{over}",
+             {batches}, {length}{over}",
             self.partitions,
             self.producers,
             self.record_bytes,
             format!("{:?}", self.acks).to_lowercase(),
-            self.linger_ms,
         )
     }
 
@@ -293,6 +332,10 @@ impl Workload {
         }
         if let Some(records) = self.records {
             put("records", records.to_string());
+        }
+        // Only when given: summaries of batched runs read as before.
+        if let Some(pipeline) = self.pipeline {
+            put("pipeline", pipeline.to_string());
         }
         m
     }

@@ -196,6 +196,135 @@ fn loadtest_command(broker: &Broker, args: &[&str]) -> std::process::Output {
         .expect("shardlog-loadtest runs")
 }
 
+/// `--pipeline`: every record its own request, several in flight on the
+/// core connections, every one answered; with --broker-metrics and
+/// --data-dir the broker's CPU and the disk's writes are in summary.json.
+#[test]
+fn pipelined_requests_are_all_answered_with_several_in_flight() {
+    let broker = Broker::start("pipeline");
+    let report = broker.dir.join("pipelined");
+    let data_dir = broker.dir.join("data");
+    let output = loadtest_command(
+        &broker,
+        &[
+            "--pipeline",
+            "16",
+            "--partitions",
+            "4",
+            "--producers",
+            "1",
+            "--consumers",
+            "1",
+            "--records",
+            "4000",
+            "--warmup",
+            "0",
+            "--broker-metrics",
+            &broker.metrics_addr,
+            "--data-dir",
+            data_dir.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["records_sent"], 4000);
+    assert_eq!(json["records_acknowledged"], 4000, "every record answered");
+    assert_eq!(json["records_failed"], 0);
+    assert_eq!(json["records_consumed"], 4000);
+    let in_flight = json["requests_in_flight_max"].as_u64().unwrap();
+    assert!(
+        (2..=16).contains(&in_flight),
+        "more than one request in flight, at most --pipeline: {in_flight}"
+    );
+    assert!(json["produce_requests_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(json["workload_settings"]["pipeline"], 16);
+    assert_eq!(json["workload"]["pipeline"], "16");
+    // One request per record: as many requests as records acknowledged in
+    // the measured window (which starts 100 ms after the producer does),
+    // and the broker answered about as many.
+    let usage = &json["broker_usage"];
+    assert_eq!(usage["metrics_endpoint"], broker.metrics_addr.as_str());
+    assert_eq!(usage["requests_counted_by"], "harness");
+    let requests = usage["requests"].as_u64().unwrap();
+    let measured_records =
+        json["produce_records_per_s"].as_f64().unwrap() * json["measured_s"].as_f64().unwrap();
+    assert!(
+        requests > 0 && (requests as f64 - measured_records).abs() < 1.0,
+        "{requests} requests, {measured_records} records"
+    );
+    let broker_requests = usage["broker_produce_requests"].as_u64().unwrap();
+    assert!(
+        broker_requests + 16 >= requests && broker_requests <= 4000,
+        "the broker answered {broker_requests}, the harness counted {requests}"
+    );
+    assert!(usage["cpu_seconds"].as_f64().unwrap() >= 0.0);
+    assert!(usage["cpu_us_per_record"].is_number());
+    assert!(usage["cpu_us_per_request"].is_number());
+    let disk = &json["disk_usage"];
+    assert_eq!(
+        disk["record_bytes"].as_u64().unwrap(),
+        requests * 1024,
+        "record bytes of the window"
+    );
+    assert!(disk["device"].is_string());
+    if disk["device"] != "unknown" {
+        assert!(disk["bytes_written"].is_u64(), "{disk}");
+        assert!(disk["bytes_per_record_byte"].is_number(), "{disk}");
+    }
+    for needle in [
+        "requests/s, one record each",
+        "broker CPU",
+        "per request",
+        "disk ",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} in:\n{stdout}");
+    }
+    // Open loop: the rate holds with at most N in flight.
+    let w = workload(
+        &broker,
+        &[
+            "--pipeline",
+            "4",
+            "--partitions",
+            "2",
+            "--producers",
+            "1",
+            "--consumers",
+            "0",
+            "--rate",
+            "2000",
+            "--duration",
+            "2",
+            "--warmup",
+            "0.5",
+        ],
+    );
+    let outcome = run(&w, |_| {}).expect("a fixed-rate pipelined run");
+    let achieved = outcome.summary.produce_records_per_s;
+    assert!(
+        (achieved - 2000.0).abs() <= 100.0,
+        "asked 2000/s, achieved {achieved:.0}/s"
+    );
+    assert_eq!(outcome.summary.records_failed, 0);
+    assert!(outcome.summary.requests_in_flight_max.unwrap() <= 4);
+    // Over Kafka there is no raw connection to pipeline on.
+    let kafka = Workload {
+        protocol: loadtest::workload::Protocol::Kafka,
+        ..w
+    };
+    let refused = run(&kafka, |_| {}).err().expect("refused");
+    assert!(refused.contains("--pipeline"), "{refused}");
+}
+
 #[test]
 fn the_command_line_records_the_data_dir_and_the_limits() {
     let broker = Broker::start("provenance");

@@ -251,6 +251,17 @@ impl Connection {
         self.receive().map(Some)
     }
 
+    /// The answer to the oldest request if all of it has already been
+    /// read from the socket; never touches the socket (no system call).
+    /// For a caller that drains what one blocking [`Connection::receive`]
+    /// brought in. Errors as [`Connection::receive`].
+    pub fn receive_buffered(&mut self) -> ClientResult<Option<Response>> {
+        if self.in_flight.is_empty() || self.buffered_frame_len()?.is_none() {
+            return Ok(None);
+        }
+        self.receive().map(Some)
+    }
+
     /// Reads exactly one response frame (prefix included).
     fn read_frame(&mut self) -> ClientResult<BytesMut> {
         loop {

@@ -109,6 +109,7 @@ impl HostileArgs {
             warmup: self.warmup_s,
             inflight: 4096,
             rate: Some(self.rate),
+            pipeline: None,
         }
     }
 

@@ -115,6 +115,19 @@ pub fn format_report(summary: &RunSummary) -> String {
         }
     }
 
+    if let Some(requests_per_s) = summary.produce_requests_per_s {
+        let in_flight = summary
+            .requests_in_flight_max
+            .map_or_else(String::new, |n| format!(", at most {n} in flight"));
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>17} requests/s, one record each{in_flight}",
+            "requests",
+            format_rate(requests_per_s)
+        );
+    }
+    usage_lines(&mut out, summary);
+
     let _ = writeln!(
         out,
         "\n{:<14}{:>11}{:>11}{:>11}{:>11}{:>11}{:>11}{:>14}",
@@ -143,6 +156,67 @@ pub fn format_report(summary: &RunSummary) -> String {
         }
     }
     out
+}
+
+/// The broker's CPU and the disk's writes over the measured window, when
+/// they were read.
+fn usage_lines(out: &mut String, summary: &RunSummary) {
+    if let Some(broker) = &summary.broker_usage {
+        let per = |us: Option<f64>| us.map_or_else(|| "-".to_string(), |us| format!("{us:.2} µs"));
+        let per_request = match (&broker.requests_counted_by, broker.cpu_us_per_request) {
+            (Some(by), Some(us)) => format!(
+                "{:.2} µs per request ({} requests, counted by the {by})",
+                us,
+                group_thousands(broker.requests.unwrap_or(0))
+            ),
+            _ => "per request not known (neither the harness nor the broker counted requests)"
+                .to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "\nbroker CPU     {:.2} s over {:.1} s ({:.0}% of a core): {} per record, {per_request}",
+            broker.cpu_seconds,
+            broker.window_s,
+            if broker.window_s > 0.0 {
+                100.0 * broker.cpu_seconds / broker.window_s
+            } else {
+                0.0
+            },
+            per(broker.cpu_us_per_record),
+        );
+    }
+    if let Some(disk) = &summary.disk_usage {
+        match (disk.bytes_written, disk.bytes_per_record_byte) {
+            (Some(written), ratio) => {
+                let ratio = ratio.map_or_else(|| "-".to_string(), |r| format!("{r:.2}"));
+                let flushes = match (disk.flushes, disk.flushes_per_s) {
+                    (Some(n), Some(per_s)) => {
+                        format!(", {} flushes ({per_s:.0}/s)", group_thousands(n))
+                    }
+                    _ => ", flushes not reported".to_string(),
+                };
+                let _ = writeln!(
+                    out,
+                    "disk {} ({}): {ratio} bytes written per record byte ({:.1} MB written, \
+                     {:.1} MB of records){flushes}",
+                    disk.device,
+                    disk.kind,
+                    written as f64 / 1e6,
+                    disk.record_bytes as f64 / 1e6,
+                );
+            }
+            (None, _) => {
+                let _ = writeln!(
+                    out,
+                    "disk {}: bytes written unknown{}",
+                    disk.device,
+                    disk.note
+                        .as_deref()
+                        .map_or_else(String::new, |n| format!(" ({n})"))
+                );
+            }
+        }
+    }
 }
 
 fn latency_row(out: &mut String, name: &str, p: &Percentiles) {

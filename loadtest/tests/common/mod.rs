@@ -13,6 +13,9 @@ pub struct Broker {
     /// Core 0's Kafka address, the bootstrap for `--protocol kafka`.
     #[allow(dead_code)] // read by the Kafka test only; each test crate compiles this module
     pub kafka_addr: String,
+    /// The metrics endpoint (`--broker-metrics`).
+    #[allow(dead_code)] // read by the pipelined-mode test only
+    pub metrics_addr: String,
     stop: Option<flume::Sender<()>>,
     thread: Option<JoinHandle<Result<(), String>>>,
     pub dir: PathBuf,
@@ -38,6 +41,7 @@ impl Broker {
             cores: BrokerConfig::default().cores.min(2),
             io_memory_bytes: 1 << 20,
             kafka_listen: Some("127.0.0.1:0".parse().unwrap()),
+            metrics_listen: Some("127.0.0.1:0".parse().unwrap()),
             ..BrokerConfig::default()
         };
         let (stop, stop_rx) = flume::bounded(1);
@@ -51,15 +55,22 @@ impl Broker {
                         .first()
                         .map(|core| format!("{}:{}", core.host, core.port))
                         .expect("the Kafka listener is on");
-                    ready_tx.send((ready.listen.to_string(), kafka)).unwrap()
+                    let metrics = ready
+                        .metrics
+                        .expect("the metrics endpoint is on")
+                        .to_string();
+                    ready_tx
+                        .send((ready.listen.to_string(), kafka, metrics))
+                        .unwrap()
                 },
                 StopOn::Channel(stop_rx),
             )
         });
-        let (addr, kafka_addr) = ready_rx.recv().expect("broker started");
+        let (addr, kafka_addr, metrics_addr) = ready_rx.recv().expect("broker started");
         Broker {
             addr,
             kafka_addr,
+            metrics_addr,
             stop: Some(stop),
             thread: Some(thread),
             dir,
