@@ -78,37 +78,39 @@ pub(crate) fn into_io(err: GlommioError<()>) -> io::Error {
     }
 }
 
-/// A segment file of [`DmaStorage`]: one O_DIRECT descriptor for reads,
-/// plain writes and syncs, and a second one with O_DSYNC for durable
-/// writes, opened at the first of them (sealed segments never need it).
+/// A segment file of [`DmaStorage`]: one O_DIRECT descriptor opened with
+/// O_DSYNC, for reads, durable writes and syncs, and a plain one for
+/// `written`-mode writes, opened at the first of them.
 ///
-/// Why a second descriptor: a durable round's O_DSYNC write into space
-/// that is already written needs no journal commit and no separate
-/// `fdatasync` (which io_uring always runs on a worker thread): the kernel
-/// completes it with one device flush, and flushes that several
-/// partitions' writes need at once are merged by the block layer. The
-/// `written` mode's writes must stay cheap, so they use the plain one.
+/// Why O_DSYNC: a durable round's O_DSYNC write into space that is already
+/// written needs no journal commit and no separate `fdatasync` (which
+/// io_uring always runs on a worker thread): the kernel completes it with
+/// one device flush, and flushes that several partitions' writes need at
+/// once are merged by the block layer. Why the second descriptor only on
+/// demand: O_DSYNC cannot be switched per write (glommio has no RWF_DSYNC,
+/// and `fcntl` cannot change it), and a partition that only takes durable
+/// appends should cost one descriptor, so that 10,000 partitions fit in
+/// 20,000.
 pub struct DmaSegment {
     file: DmaFile,
     path: PathBuf,
-    dsync: RefCell<Option<Rc<DmaFile>>>,
+    plain: RefCell<Option<Rc<DmaFile>>>,
 }
 
 impl DmaSegment {
-    async fn dsync_file(&self) -> io::Result<Rc<DmaFile>> {
-        if let Some(file) = self.dsync.borrow().as_ref() {
+    async fn plain_file(&self) -> io::Result<Rc<DmaFile>> {
+        if let Some(file) = self.plain.borrow().as_ref() {
             return Ok(file.clone());
         }
         let opened = OpenOptions::new()
             .write(true)
-            .custom_flags(O_DSYNC)
             .dma_open(&self.path)
             .await
             .map_err(into_io)?;
         let opened = Rc::new(opened);
         // Two rounds never race here (one flush task per log), but keep
         // the first if one did.
-        let mut slot = self.dsync.borrow_mut();
+        let mut slot = self.plain.borrow_mut();
         Ok(slot.get_or_insert(opened).clone())
     }
 }
@@ -120,12 +122,12 @@ impl SegmentFile for DmaSegment {
     }
 
     async fn write_at(&self, buf: DmaBuffer, pos: u64) -> io::Result<usize> {
-        self.file.write_at(buf, pos).await.map_err(into_io)
+        let plain = self.plain_file().await?;
+        plain.write_at(buf, pos).await.map_err(into_io)
     }
 
     async fn write_durable_at(&self, buf: DmaBuffer, pos: u64) -> io::Result<usize> {
-        let dsync = self.dsync_file().await?;
-        dsync.write_at(buf, pos).await.map_err(into_io)
+        self.file.write_at(buf, pos).await.map_err(into_io)
     }
 
     async fn read_at(&self, pos: u64, len: usize) -> io::Result<Bytes> {
@@ -150,15 +152,15 @@ impl SegmentFile for DmaSegment {
     }
 
     async fn close(self) -> io::Result<()> {
-        let dsync = self.dsync.borrow_mut().take();
-        let dsync_closed = match dsync.map(Rc::try_unwrap) {
+        let plain = self.plain.borrow_mut().take();
+        let plain_closed = match plain.map(Rc::try_unwrap) {
             Some(Ok(file)) => file.close().await.map_err(into_io),
             // A write still holds it (cannot happen at close: the flush task
             // has ended); the descriptor closes when that write drops it.
             Some(Err(_)) | None => Ok(()),
         };
         let closed = self.file.close().await.map_err(into_io);
-        closed.and(dsync_closed)
+        closed.and(plain_closed)
     }
 }
 
@@ -171,13 +173,14 @@ impl Storage for DmaStorage {
             .read(true)
             .write(true)
             .create(create)
+            .custom_flags(O_DSYNC)
             .dma_open(path)
             .await
             .map_err(into_io)?;
         Ok(DmaSegment {
             file,
             path: path.to_path_buf(),
-            dsync: RefCell::new(None),
+            plain: RefCell::new(None),
         })
     }
 

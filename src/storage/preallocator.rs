@@ -9,8 +9,8 @@
 //! one reaches full steps after a few.
 //!
 //! A step is prepared off the commit path when the room left drops below
-//! half a step: `fallocate`, and, when rounds are small, zeros written over
-//! the step and one `fdatasync`, so that later durable writes are plain
+//! half a step: `fallocate`, and, when rounds are small, zeros written
+//! durably over the step, so that later durable writes are plain
 //! overwrites of written space (no journal commit). Large rounds skip the
 //! zeros: they would write every byte twice to save a journal commit that
 //! is small beside a large write. Rounds never write into a step being
@@ -202,9 +202,6 @@ impl<S: Storage> OpenLog<S> {
                 write_zeros(&*file, from, to)
                     .await
                     .map_err(StorageError::from_write)?;
-                file.fdatasync()
-                    .await
-                    .map_err(|e| StorageError::Failed(Rc::new(e)))?;
             }
             Ok::<(), StorageError>(())
         }
@@ -260,14 +257,18 @@ impl<S: Storage> OpenLog<S> {
 }
 
 /// Writes zeros over `from..to` of `file` (page-aligned `to`), in
-/// `ZERO_FILL_WRITE_BYTES` writes, without a sync.
+/// `ZERO_FILL_WRITE_BYTES` durable writes: when it returns, the zeros and
+/// the extents they turned from unwritten to written are committed, so a
+/// later durable write there is a plain overwrite. (Durable writes rather
+/// than plain ones and an fdatasync: a plain write would need the segment's
+/// second descriptor.)
 async fn write_zeros<F: SegmentFile>(file: &F, from: u64, to: u64) -> std::io::Result<()> {
     let mut position = align_up(from);
     while position < to {
         let len = ((to - position) as usize).min(ZERO_FILL_WRITE_BYTES);
         let mut zeros = file.alloc_buffer(len);
         zeros.as_bytes_mut().fill(0);
-        let written = file.write_at(zeros, position).await?;
+        let written = file.write_durable_at(zeros, position).await?;
         if written != len {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::WriteZero,
