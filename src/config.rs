@@ -22,6 +22,11 @@ pub const SEGMENT_BYTES_MIN: u64 = PAGE_BYTES as u64;
 /// Most partitions one topic may have.
 pub const PARTITIONS_MAX: u32 = 4096;
 
+/// Partitions a core opens or closes at once (at start, topic create and
+/// delete, shutdown): enough that their fsyncs overlap and merge, few
+/// enough that the I/O memory and worker threads they need stay small.
+pub const PARTITION_OPENS_IN_FLIGHT: usize = 256;
+
 /// Largest index interval: the index would be nearly useless beyond this.
 pub const INDEX_INTERVAL_BYTES_MAX: u32 = 64 << 20;
 

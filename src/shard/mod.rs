@@ -35,6 +35,7 @@
 
 pub mod admin;
 pub mod blocking;
+pub mod bounded;
 pub mod coordinator;
 pub mod fetch_budget;
 pub mod group_routes;

@@ -21,10 +21,13 @@ use std::time::Instant;
 use bytes::BytesMut;
 use futures_lite::future;
 
+use super::bounded::for_each_bounded;
 use super::fetch_budget::FetchBudget;
 use super::notify::{first_of, LocalFuture};
 use super::storage::ShardStorage;
-use crate::config::{BrokerConfig, Durability, LogConfig, ShardStorageConfig};
+use crate::config::{
+    BrokerConfig, Durability, LogConfig, ShardStorageConfig, PARTITION_OPENS_IN_FLIGHT,
+};
 use crate::error::{ErrorCode, WireError};
 use crate::metrics::{CoreMetrics, PartitionSnapshot};
 use crate::protocol::fetch::{FetchPartition, FetchPartitionResponse};
@@ -348,32 +351,45 @@ impl Partitions {
             .collect()
     }
 
-    /// Opens this core's partitions of a topic. If one fails, those
-    /// already opened are closed again and the error says which failed:
-    /// `StorageFull` for a full disk, else `PartitionFailed`.
+    /// Opens this core's partitions of a topic, `PARTITION_OPENS_IN_FLIGHT`
+    /// at once. If one fails, those opened are closed again and the error
+    /// says which failed (the lowest-numbered): `StorageFull` for a full
+    /// disk, else `PartitionFailed`.
     async fn open_topic(&self, name: &str, topic: &TopicConfig) -> Result<TopicLogs, WireError> {
-        let mut logs: TopicLogs = Vec::with_capacity(topic.partitions as usize);
-        for partition in 0..topic.partitions {
-            if shard_for(name, partition, self.cores) != self.core {
-                logs.push(None);
-                continue;
-            }
+        let owned: Vec<u32> = (0..topic.partitions)
+            .filter(|&partition| shard_for(name, partition, self.cores) == self.core)
+            .collect();
+        let config = topic.log_config(&self.log_config);
+        let opened = for_each_bounded(owned, PARTITION_OPENS_IN_FLIGHT, |partition| {
             let dir = partition_dir(&self.data_dir, name, partition);
-            match self
-                .open_log(&dir, topic.log_config(&self.log_config))
-                .await
-            {
-                Ok(log) => logs.push(Some(log)),
-                Err(e) => {
-                    close_logs(name, logs).await;
-                    let message = format!(
-                        "core {}: opening {name}/{partition} in {}: {e}",
-                        self.core,
-                        dir.display()
-                    );
-                    return Err(WireError::new(open_failure_code(&e), message));
-                }
+            let storage = self.storage.clone();
+            let config = config.clone();
+            let storage_config = self.storage_config.clone();
+            let cache = Rc::clone(&self.cache);
+            async move {
+                let opened =
+                    PartitionLog::open(storage, &dir, config, &storage_config, cache).await;
+                (partition, dir, opened)
             }
+        })
+        .await;
+        let mut logs: TopicLogs = (0..topic.partitions).map(|_| None).collect();
+        let mut failure = None;
+        for (partition, dir, opened) in opened {
+            match opened {
+                Ok(log) => logs[partition as usize] = Some(log),
+                Err(e) if failure.is_none() => failure = Some((partition, dir, e)),
+                Err(_) => {}
+            }
+        }
+        if let Some((partition, dir, e)) = failure {
+            close_logs(name, logs).await;
+            let message = format!(
+                "core {}: opening {name}/{partition} in {}: {e}",
+                self.core,
+                dir.display()
+            );
+            return Err(WireError::new(open_failure_code(&e), message));
         }
         Ok(logs)
     }
@@ -396,14 +412,20 @@ impl Partitions {
             .collect();
         for name in gone {
             let logs = self.logs.borrow_mut().remove(&name).unwrap_or_default();
-            for log in logs.into_iter().flatten() {
-                if let Err(e) = log.close().await {
-                    tracing::warn!(topic = %name, error = %e, "closing a deleted topic's partition");
+            let logs: Vec<_> = logs.into_iter().flatten().collect();
+            for_each_bounded(logs, PARTITION_OPENS_IN_FLIGHT, |log| {
+                let name = name.clone();
+                async move {
+                    if let Err(e) = log.close().await {
+                        tracing::warn!(topic = %name, error = %e, "closing a deleted topic's partition");
+                    }
+                    if let Err(e) = super::blocking::remove_dir_all(log.dir().to_path_buf()).await
+                    {
+                        tracing::warn!(dir = %log.dir().display(), error = %e, "removing a deleted partition");
+                    }
                 }
-                if let Err(e) = super::blocking::remove_dir_all(log.dir().to_path_buf()).await {
-                    tracing::warn!(dir = %log.dir().display(), error = %e, "removing a deleted partition");
-                }
-            }
+            })
+            .await;
         }
         let new: Vec<(String, TopicConfig)> = map
             .iter()
@@ -418,16 +440,25 @@ impl Partitions {
         Ok(())
     }
 
-    /// Closes every partition cleanly (flush, fsync, clean-shutdown marker).
+    /// Closes every partition cleanly (flush, fsync, clean-shutdown
+    /// marker), `PARTITION_OPENS_IN_FLIGHT` at once.
     pub async fn close_all(&self) {
-        let all: Vec<(String, TopicLogs)> = self.logs.borrow_mut().drain().collect();
-        for (topic, logs) in all {
-            for log in logs.into_iter().flatten() {
-                if let Err(e) = log.close().await {
-                    tracing::error!(%topic, dir = %log.dir().display(), error = %e, "closing a partition failed");
-                }
+        let all: Vec<(String, PartitionLog<ShardStorage>)> = self
+            .logs
+            .borrow_mut()
+            .drain()
+            .flat_map(|(topic, logs)| {
+                logs.into_iter()
+                    .flatten()
+                    .map(move |log| (topic.clone(), log))
+            })
+            .collect();
+        for_each_bounded(all, PARTITION_OPENS_IN_FLIGHT, |(topic, log)| async move {
+            if let Err(e) = log.close().await {
+                tracing::error!(%topic, dir = %log.dir().display(), error = %e, "closing a partition failed");
             }
-        }
+        })
+        .await;
     }
 
     /// Applies retention to every partition this core owns.
@@ -467,11 +498,16 @@ fn count_error(
 
 /// Closes the partitions of a topic opened before one of them failed.
 async fn close_logs(topic: &str, logs: TopicLogs) {
-    for log in logs.into_iter().flatten() {
-        if let Err(e) = log.close().await {
-            tracing::warn!(%topic, dir = %log.dir().display(), error = %e, "closing a partition of a topic that failed to open");
+    let logs: Vec<_> = logs.into_iter().flatten().collect();
+    for_each_bounded(logs, PARTITION_OPENS_IN_FLIGHT, |log| {
+        let topic = topic.to_string();
+        async move {
+            if let Err(e) = log.close().await {
+                tracing::warn!(%topic, dir = %log.dir().display(), error = %e, "closing a partition of a topic that failed to open");
+            }
         }
-    }
+    })
+    .await;
 }
 
 /// The wire code of a partition that could not be opened: a full disk is

@@ -91,6 +91,11 @@ impl WriteState {
         self.pending.push_back(append);
     }
 
+    /// Nothing written waits for a sync.
+    pub fn is_synced(&self) -> bool {
+        self.unsynced.is_empty()
+    }
+
     /// While the flush task runs, a completion for when it ends.
     pub fn when_idle(&mut self) -> Option<Completion<()>> {
         self.flushing.then(|| {
@@ -163,6 +168,8 @@ impl<S: Storage> OpenLog<S> {
     }
 
     async fn run_round(self: &Rc<Self>) {
+        // From here on the files written at the last clean close are stale.
+        self.clean_files_current.set(false);
         if let Err(err) = self.roll_if_full().await {
             self.fail_queue(err);
             return;

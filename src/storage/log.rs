@@ -88,6 +88,10 @@ pub struct OpenLog<S: Storage> {
     pub data_waiters: WaiterSet,
     /// Idempotent producers' recent batches, checked at submit.
     pub producers: RefCell<ProducerStates>,
+    /// The active segment's index files and the producer snapshot on disk
+    /// still describe the log: it was opened clean and nothing changed
+    /// since. A close then writes only the clean-shutdown marker.
+    pub clean_files_current: Cell<bool>,
     /// Retries of a queued batch, by its ticket: answered with its result.
     pub duplicate_waiters: RefCell<HashMap<u64, Vec<Completer<StorageResult<u64>>>>>,
 }
@@ -197,10 +201,11 @@ impl<S: Storage> PartitionLog<S> {
             producers = ProducerStates::new(ProducerLimits::default());
         }
         if mode == RecoveryMode::Unclean {
-            // Recovered bytes may have been written but never synced.
+            // Recovered bytes may have been written but never synced, and
+            // the directory may have lost or gained entries.
             active.segment.file.fdatasync().await?;
+            storage.sync_dir(dir).await?;
         }
-        storage.sync_dir(dir).await?;
         if mode == RecoveryMode::Clean {
             // Removed before any append: a crash from now on must scan.
             storage.remove_file(&marker).await?;
@@ -233,6 +238,7 @@ impl<S: Storage> PartitionLog<S> {
                 data_waiters: WaiterSet::new(),
                 producers: RefCell::new(producers),
                 duplicate_waiters: RefCell::default(),
+                clean_files_current: Cell::new(mode == RecoveryMode::Clean),
             }),
         };
         // A new or truncated active segment gets its first step prepared
@@ -533,10 +539,14 @@ impl<S: Storage> PartitionLog<S> {
         };
         report.bytes_deleted = self.remove_segments(victims).await?;
         let log_start_offset = self.earliest_offset();
-        self.open
+        let expired = self
+            .open
             .producers
             .borrow_mut()
             .expire(now_ms, log_start_offset);
+        if expired > 0 {
+            self.open.clean_files_current.set(false);
+        }
         if report.segments_deleted > 0 {
             tracing::info!(dir = %self.open.dir.display(), ?report, "retention deleted segments");
         }
@@ -605,14 +615,20 @@ impl<S: Storage> PartitionLog<S> {
 
     async fn write_clean_state(&self) -> StorageResult<()> {
         let open = &self.open;
-        let file = open.segments.borrow().active().file.clone();
-        file.fdatasync()
-            .await
-            .map_err(|e| StorageError::Failed(Rc::new(e)))?;
+        // Durable rounds are durable when written; only `written` ones
+        // may wait for a sync.
+        if !open.writer.borrow().is_synced() {
+            let file = open.segments.borrow().active().file.clone();
+            file.fdatasync()
+                .await
+                .map_err(|e| StorageError::Failed(Rc::new(e)))?;
+        }
         open.make_visible();
-        let index_files = index_files(open.segments.borrow().active());
-        write_index(&open.storage, index_files).await?;
-        open.write_producer_snapshot().await?;
+        if !open.clean_files_current.get() {
+            let index_files = index_files(open.segments.borrow().active());
+            write_index(&open.storage, index_files).await?;
+            open.write_producer_snapshot().await?;
+        }
         open.storage
             .write_file_atomic(&open.dir.join(CLEAN_SHUTDOWN_MARKER), b"clean\n".to_vec())
             .await?;

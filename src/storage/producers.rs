@@ -294,8 +294,10 @@ impl ProducerStates {
 
     /// Forgets producers idle longer than the expiry, and any whose batches
     /// are all below `log_start_offset` (deleted by retention).
-    pub fn expire(&mut self, now_ms: i64, log_start_offset: u64) {
+    /// Returns how many producers were forgotten.
+    pub fn expire(&mut self, now_ms: i64, log_start_offset: u64) -> usize {
         let expiry = self.limits.idle_expiry_ms;
+        let before = self.producers.len();
         self.producers.retain(|_, p| {
             p.has_in_flight()
                 || (now_ms.saturating_sub(p.last_append_ms) <= expiry
@@ -304,6 +306,7 @@ impl ProducerStates {
                         .and_then(|b| b.base_offset)
                         .is_none_or(|o| o >= log_start_offset))
         });
+        before - self.producers.len()
     }
 
     /// Before adding a producer at the limit: expire the idle ones, then
