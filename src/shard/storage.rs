@@ -6,7 +6,7 @@
 //! call: nothing beside the I/O it starts.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use glommio::io::DmaBuffer;
@@ -108,10 +108,10 @@ impl Storage for ShardStorage {
         }
     }
 
-    async fn write_file_atomic(&self, path: &Path, contents: Vec<u8>) -> io::Result<()> {
+    async fn write_files_atomic(&self, files: Vec<(PathBuf, Vec<u8>)>) -> io::Result<()> {
         match self {
-            ShardStorage::Dma(s) => s.write_file_atomic(path, contents).await,
-            ShardStorage::Faulty(s) => s.write_file_atomic(path, contents).await,
+            ShardStorage::Dma(s) => s.write_files_atomic(files).await,
+            ShardStorage::Faulty(s) => s.write_files_atomic(files).await,
         }
     }
 

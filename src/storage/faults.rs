@@ -5,7 +5,7 @@
 
 use std::cell::Cell;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -194,13 +194,13 @@ impl Storage for FaultyStorage {
         })
     }
 
-    async fn write_file_atomic(&self, path: &Path, contents: Vec<u8>) -> io::Result<()> {
+    async fn write_files_atomic(&self, files: Vec<(PathBuf, Vec<u8>)>) -> io::Result<()> {
         self.plan.no_space()?;
         let delay = self.plan.small_write_delay_ms.get();
         if delay > 0 {
             glommio::timer::sleep(std::time::Duration::from_millis(delay)).await;
         }
-        self.inner.write_file_atomic(path, contents).await
+        self.inner.write_files_atomic(files).await
     }
 
     async fn read_file(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {

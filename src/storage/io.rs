@@ -49,9 +49,16 @@ pub trait Storage: Clone + 'static {
     type File: SegmentFile;
     /// Opens a segment file for reading and writing, creating it if asked.
     async fn open_segment(&self, path: &Path, create: bool) -> io::Result<Self::File>;
-    /// Replaces `path` with `contents` atomically: temp file, fsync, rename,
-    /// fsync of the directory.
-    async fn write_file_atomic(&self, path: &Path, contents: Vec<u8>) -> io::Result<()>;
+    /// Replaces each file of one directory with its contents atomically:
+    /// every temp file written and fsynced (all at once), then renamed in
+    /// the order given, then one fsync of the directory. After a crash each
+    /// file is whole, old or new.
+    async fn write_files_atomic(&self, files: Vec<(PathBuf, Vec<u8>)>) -> io::Result<()>;
+    /// [`Self::write_files_atomic`] of one file.
+    async fn write_file_atomic(&self, path: &Path, contents: Vec<u8>) -> io::Result<()> {
+        self.write_files_atomic(vec![(path.to_path_buf(), contents)])
+            .await
+    }
     /// Reads a small whole file; `None` if it does not exist.
     async fn read_file(&self, path: &Path) -> io::Result<Option<Vec<u8>>>;
     /// Removes a file; a missing file is not an error.
@@ -184,24 +191,36 @@ impl Storage for DmaStorage {
         })
     }
 
-    async fn write_file_atomic(&self, path: &Path, contents: Vec<u8>) -> io::Result<()> {
-        let temp = temp_path(path);
-        let file = BufferedFile::create(&temp).await.map_err(into_io)?;
-        let len = contents.len();
-        let written = file.write_at(contents, 0).await.map_err(into_io)?;
-        if written != len {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                format!(
-                    "short write of {}: {written} of {len} bytes",
-                    temp.display()
-                ),
-            ));
+    async fn write_files_atomic(&self, files: Vec<(PathBuf, Vec<u8>)>) -> io::Result<()> {
+        let Some(dir) = files.first().map(|(path, _)| parent_of(path).to_path_buf()) else {
+            return Ok(());
+        };
+        let mut paths = Vec::with_capacity(files.len());
+        let mut writes = Vec::with_capacity(files.len());
+        for (path, contents) in files {
+            debug_assert_eq!(parent_of(&path), dir, "one directory");
+            writes.push(glommio::spawn_local(write_synced(
+                temp_path(&path),
+                contents,
+            )));
+            paths.push(path);
         }
-        file.fdatasync().await.map_err(into_io)?;
-        file.close().await.map_err(into_io)?;
-        glommio::io::rename(&temp, path).await.map_err(into_io)?;
-        self.sync_dir(parent_of(path)).await
+        // Every write is awaited, so no temp file is left being written.
+        let mut first_error = None;
+        for write in writes {
+            if let Err(e) = write.await {
+                first_error.get_or_insert(e);
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        for path in &paths {
+            glommio::io::rename(temp_path(path), path)
+                .await
+                .map_err(into_io)?;
+        }
+        self.sync_dir(&dir).await
     }
 
     async fn read_file(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
@@ -245,6 +264,24 @@ impl Storage for DmaStorage {
 pub fn free_bytes_of(path: &Path) -> io::Result<u64> {
     let stat = rustix::fs::statvfs(path)?;
     Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// Writes `contents` to a new file at `temp` and fsyncs it.
+async fn write_synced(temp: PathBuf, contents: Vec<u8>) -> io::Result<()> {
+    let file = BufferedFile::create(&temp).await.map_err(into_io)?;
+    let len = contents.len();
+    let written = file.write_at(contents, 0).await.map_err(into_io)?;
+    if written != len {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!(
+                "short write of {}: {written} of {len} bytes",
+                temp.display()
+            ),
+        ));
+    }
+    file.fdatasync().await.map_err(into_io)?;
+    file.close().await.map_err(into_io)
 }
 
 fn temp_path(path: &Path) -> PathBuf {

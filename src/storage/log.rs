@@ -27,8 +27,7 @@ use super::log_state::{Lifecycle, Segments, Visible};
 use super::preallocator::Space;
 use super::producers::{ProducerLimits, ProducerStates, SequenceCheck};
 use super::recovery::{
-    index_files, open_active, open_sealed, remove_segment_files, write_index, RecoveryMode,
-    ScanLimits,
+    index_files, open_active, open_sealed, remove_segment_files, RecoveryMode, ScanLimits,
 };
 use super::retention::{segments_to_delete, SegmentSummary};
 use super::segment::{parse_segment_name, CursorItem, Segment, SegmentCursor};
@@ -200,7 +199,7 @@ impl<S: Storage> PartitionLog<S> {
             tracing::warn!(dir = %dir.display(), covered, "producer snapshot covers more than the log; rebuilding from the active segment only");
             producers = ProducerStates::new(ProducerLimits::default());
         }
-        if mode == RecoveryMode::Unclean {
+        if active.recovered_as == RecoveryMode::Unclean {
             // Recovered bytes may have been written but never synced, and
             // the directory may have lost or gained entries.
             active.segment.file.fdatasync().await?;
@@ -217,6 +216,7 @@ impl<S: Storage> PartitionLog<S> {
         );
         let cache_key = cache.borrow_mut().register();
         let visible = Visible::all_of(&active.segment);
+        let recovered_as = active.recovered_as;
         let writer = WriteState::new(active.tail_page);
         let space = Space::new(active.allocated_bytes);
         let data_bytes = active.segment.data_bytes;
@@ -238,7 +238,7 @@ impl<S: Storage> PartitionLog<S> {
                 data_waiters: WaiterSet::new(),
                 producers: RefCell::new(producers),
                 duplicate_waiters: RefCell::default(),
-                clean_files_current: Cell::new(mode == RecoveryMode::Clean),
+                clean_files_current: Cell::new(recovered_as == RecoveryMode::Clean),
             }),
         };
         // A new or truncated active segment gets its first step prepared
@@ -624,14 +624,16 @@ impl<S: Storage> PartitionLog<S> {
                 .map_err(|e| StorageError::Failed(Rc::new(e)))?;
         }
         open.make_visible();
+        // The active segment's index files and the producer snapshot (when
+        // they changed), then the marker that vouches for them, in one
+        // atomic write: their fsyncs at once, one directory fsync.
+        let mut files = Vec::with_capacity(4);
         if !open.clean_files_current.get() {
-            let index_files = index_files(open.segments.borrow().active());
-            write_index(&open.storage, index_files).await?;
-            open.write_producer_snapshot().await?;
+            files.extend(index_files(open.segments.borrow().active()));
+            files.push(open.producer_snapshot_file());
         }
-        open.storage
-            .write_file_atomic(&open.dir.join(CLEAN_SHUTDOWN_MARKER), b"clean\n".to_vec())
-            .await?;
+        files.push((open.dir.join(CLEAN_SHUTDOWN_MARKER), b"clean\n".to_vec()));
+        open.storage.write_files_atomic(files).await?;
         Ok(())
     }
 }
@@ -657,11 +659,16 @@ async fn load_producer_snapshot<S: Storage>(
 impl<S: Storage> OpenLog<S> {
     /// Writes the producer snapshot covering everything committed so far.
     pub async fn write_producer_snapshot(&self) -> std::io::Result<()> {
+        let (path, bytes) = self.producer_snapshot_file();
+        self.storage.write_file_atomic(&path, bytes).await
+    }
+
+    /// The producer snapshot covering everything committed so far: its
+    /// path and contents.
+    fn producer_snapshot_file(&self) -> (PathBuf, Vec<u8>) {
         let covered = self.segments.borrow().active().next_offset;
         let bytes = self.producers.borrow().encode_snapshot(covered);
-        self.storage
-            .write_file_atomic(&self.dir.join(PRODUCER_SNAPSHOT), bytes)
-            .await
+        (self.dir.join(PRODUCER_SNAPSHOT), bytes)
     }
 }
 

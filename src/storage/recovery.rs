@@ -17,7 +17,7 @@ use super::io::{SegmentFile, Storage};
 use super::segment::{
     segment_path, CursorItem, Segment, SegmentCursor, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
 };
-use crate::batch::BatchHeader;
+use crate::batch::{BatchHeader, HEADER_LEN};
 use crate::config::PAGE_BYTES;
 
 /// Whether the last close was clean.
@@ -166,10 +166,7 @@ pub fn index_files<F>(segment: &Segment<F>) -> IndexFiles {
 
 /// Writes encoded index files, each atomically.
 pub async fn write_index<S: Storage>(storage: &S, files: IndexFiles) -> std::io::Result<()> {
-    for (path, contents) in files {
-        storage.write_file_atomic(&path, contents).await?;
-    }
-    Ok(())
+    storage.write_files_atomic(files.into()).await
 }
 
 /// Removes a segment's files (log and indexes).
@@ -271,10 +268,25 @@ async fn rebuild_sealed_index<F: SegmentFile>(
 
 /// The recovered active segment and how much of its file is allocated.
 pub struct ActiveSegment<F> {
+    /// `Unclean` also when a clean open found the index did not end the
+    /// data.
+    pub recovered_as: RecoveryMode,
     pub segment: Segment<F>,
     pub allocated_bytes: u64,
     /// The bytes of the last, partial page, to be rewritten by the next write.
     pub tail_page: Vec<u8>,
+}
+
+/// Whether the data of a segment file of `size` bytes ends at `end`: the
+/// file ends there, or a zero header (never written, or preallocated)
+/// follows.
+async fn data_ends_at<F: SegmentFile>(file: &F, end: u64, size: u64) -> std::io::Result<bool> {
+    if end >= size {
+        return Ok(true);
+    }
+    let len = (size - end).min(HEADER_LEN as u64) as usize;
+    let head = file.read_at(end, len).await?;
+    Ok(crate::batch::header::is_zero_header(&head))
 }
 
 /// Opens the last segment, recovering its tail in `Unclean` mode; the
@@ -293,6 +305,15 @@ pub async fn open_active<S: Storage>(
     let loaded = load_index(storage, dir, base_offset)
         .await?
         .filter(|(_, meta)| meta.covered_bytes <= size);
+    let mut mode = mode;
+    if let (RecoveryMode::Clean, Some((_, meta))) = (mode, &loaded) {
+        if !data_ends_at(&file, meta.covered_bytes, size).await? {
+            // The marker vouches for an index that does not end the data
+            // (a marker whose index writes were lost): trust neither.
+            tracing::warn!(segment = %path.display(), covered = meta.covered_bytes, "data goes on past the clean-shutdown index; recovering as after a crash");
+            mode = RecoveryMode::Unclean;
+        }
+    }
     let (index, data_bytes, next_offset) = match (mode, loaded) {
         (RecoveryMode::Clean, Some((index, meta))) => (index, meta.covered_bytes, meta.next_offset),
         (_, loaded) => {
@@ -316,6 +337,7 @@ pub async fn open_active<S: Storage>(
         Vec::new()
     };
     Ok(ActiveSegment {
+        recovered_as: mode,
         segment: Segment {
             base_offset,
             file: Rc::new(file),
