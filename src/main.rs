@@ -6,6 +6,10 @@ mod cli;
 
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: see Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 
 /// `--version`: the crate's version and the commit it was built from (as
