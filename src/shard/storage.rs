@@ -115,6 +115,20 @@ impl Storage for ShardStorage {
         }
     }
 
+    async fn write_file_in_place(&self, path: &Path, contents: Vec<u8>) -> io::Result<()> {
+        match self {
+            ShardStorage::Dma(s) => s.write_file_in_place(path, contents).await,
+            ShardStorage::Faulty(s) => s.write_file_in_place(path, contents).await,
+        }
+    }
+
+    async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        match self {
+            ShardStorage::Dma(s) => s.rename(from, to).await,
+            ShardStorage::Faulty(s) => s.rename(from, to).await,
+        }
+    }
+
     async fn read_file(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
         match self {
             ShardStorage::Dma(s) => s.read_file(path).await,

@@ -203,6 +203,19 @@ impl Storage for FaultyStorage {
         self.inner.write_files_atomic(files).await
     }
 
+    async fn write_file_in_place(&self, path: &Path, contents: Vec<u8>) -> io::Result<()> {
+        self.plan.no_space()?;
+        let delay = self.plan.small_write_delay_ms.get();
+        if delay > 0 {
+            glommio::timer::sleep(std::time::Duration::from_millis(delay)).await;
+        }
+        self.inner.write_file_in_place(path, contents).await
+    }
+
+    async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.inner.rename(from, to).await
+    }
+
     async fn read_file(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {
         self.inner.read_file(path).await
     }

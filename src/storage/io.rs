@@ -54,6 +54,13 @@ pub trait Storage: Clone + 'static {
     /// the order given, then one fsync of the directory. After a crash each
     /// file is whole, old or new.
     async fn write_files_atomic(&self, files: Vec<(PathBuf, Vec<u8>)>) -> io::Result<()>;
+    /// Writes `contents` over `path` in place (created if missing),
+    /// truncates it to their length and fsyncs it: no new inode once the
+    /// file exists. Not atomic: only for files whose readers detect a torn
+    /// write (a CRC) and can do without them.
+    async fn write_file_in_place(&self, path: &Path, contents: Vec<u8>) -> io::Result<()>;
+    /// Renames `from` to `to` (one directory; the caller syncs it).
+    async fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// [`Self::write_files_atomic`] of one file.
     async fn write_file_atomic(&self, path: &Path, contents: Vec<u8>) -> io::Result<()> {
         self.write_files_atomic(vec![(path.to_path_buf(), contents)])
@@ -221,6 +228,33 @@ impl Storage for DmaStorage {
                 .map_err(into_io)?;
         }
         self.sync_dir(&dir).await
+    }
+
+    async fn write_file_in_place(&self, path: &Path, contents: Vec<u8>) -> io::Result<()> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .buffered_open(path)
+            .await
+            .map_err(into_io)?;
+        let len = contents.len();
+        let written = file.write_at(contents, 0).await.map_err(into_io)?;
+        if written != len {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!(
+                    "short write of {}: {written} of {len} bytes",
+                    path.display()
+                ),
+            ));
+        }
+        file.truncate(len as u64).await.map_err(into_io)?;
+        file.fdatasync().await.map_err(into_io)?;
+        file.close().await.map_err(into_io)
+    }
+
+    async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        glommio::io::rename(from, to).await.map_err(into_io)
     }
 
     async fn read_file(&self, path: &Path) -> io::Result<Option<Vec<u8>>> {

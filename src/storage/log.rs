@@ -36,13 +36,21 @@ use crate::batch::{validate, Batch};
 use crate::config::{Durability, LogConfig, ShardStorageConfig, BATCH_BYTES_MAX, PAGE_BYTES};
 use crate::waiters::{WaiterSet, WaiterSlot};
 
-/// Written at a clean close, removed at open: its presence means the index
-/// files are current and the tail needs no scan.
+/// Present after a clean close, renamed away at open: its presence means
+/// the index files are current and the tail needs no scan.
 pub const CLEAN_SHUTDOWN_MARKER: &str = "clean-shutdown";
 
+/// The marker's name between an open and the next clean close: renamed
+/// back and forth, so that a restart neither creates nor deletes an inode
+/// (ext4 slows down when thousands of inodes are recycled at once).
+pub const CLEAN_SHUTDOWN_MARKER_CONSUMED: &str = "clean-shutdown.consumed";
+
 /// The idempotent producers' state as of an offset, written at segment roll
-/// and clean close (docs/STORAGE.md, "Producer state").
+/// and clean close (docs/STORAGE.md, "Producer state"), in place into two
+/// slots by turns: a torn write spoils one, the other is still whole.
 pub const PRODUCER_SNAPSHOT: &str = "producers.snapshot";
+pub const PRODUCER_SNAPSHOT_SECOND: &str = "producers.snapshot.1";
+const PRODUCER_SNAPSHOT_SLOTS: [&str; 2] = [PRODUCER_SNAPSHOT, PRODUCER_SNAPSHOT_SECOND];
 
 pub fn now_ms() -> i64 {
     SystemTime::now()
@@ -91,6 +99,9 @@ pub struct OpenLog<S: Storage> {
     /// still describe the log: it was opened clean and nothing changed
     /// since. A close then writes only the clean-shutdown marker.
     pub clean_files_current: Cell<bool>,
+    /// The producer snapshot slot the next snapshot goes to (the one not
+    /// holding the newest).
+    snapshot_slot: Cell<usize>,
     /// Retries of a queued batch, by its ticket: answered with its result.
     pub duplicate_waiters: RefCell<HashMap<u64, Vec<Completer<StorageResult<u64>>>>>,
 }
@@ -165,7 +176,8 @@ impl<S: Storage> PartitionLog<S> {
             batch_bytes_limit: BATCH_BYTES_MAX,
         };
         let marker = dir.join(CLEAN_SHUTDOWN_MARKER);
-        let mode = if marker.exists() {
+        let marker_present = marker.exists();
+        let mode = if marker_present {
             RecoveryMode::Clean
         } else {
             RecoveryMode::Unclean
@@ -181,7 +193,13 @@ impl<S: Storage> PartitionLog<S> {
             sealed.insert(pair[0], segment);
         }
         let last = *bases.last().expect("at least one segment");
-        let (mut producers, covered) = load_producer_snapshot(&storage, dir).await?;
+        let (mut producers, covered, snapshot_slot, snapshot_torn) =
+            load_producer_snapshot(&storage, dir).await?;
+        let mode = if snapshot_torn {
+            RecoveryMode::Rescan
+        } else {
+            mode
+        };
         let active = open_active(&storage, dir, last, mode, &limits, &mut |header| {
             if let Some(fields) = header.producer {
                 if header.base_offset >= covered {
@@ -205,9 +223,11 @@ impl<S: Storage> PartitionLog<S> {
             active.segment.file.fdatasync().await?;
             storage.sync_dir(dir).await?;
         }
-        if mode == RecoveryMode::Clean {
-            // Removed before any append: a crash from now on must scan.
-            storage.remove_file(&marker).await?;
+        if marker_present {
+            // Gone before any append: a crash from now on must scan.
+            storage
+                .rename(&marker, &dir.join(CLEAN_SHUTDOWN_MARKER_CONSUMED))
+                .await?;
             storage.sync_dir(dir).await?;
         }
         tracing::debug!(
@@ -239,6 +259,7 @@ impl<S: Storage> PartitionLog<S> {
                 producers: RefCell::new(producers),
                 duplicate_waiters: RefCell::default(),
                 clean_files_current: Cell::new(recovered_as == RecoveryMode::Clean),
+                snapshot_slot: Cell::new(snapshot_slot),
             }),
         };
         // A new or truncated active segment gets its first step prepared
@@ -624,51 +645,83 @@ impl<S: Storage> PartitionLog<S> {
                 .map_err(|e| StorageError::Failed(Rc::new(e)))?;
         }
         open.make_visible();
-        // The active segment's index files and the producer snapshot (when
-        // they changed), then the marker that vouches for them, in one
-        // atomic write: their fsyncs at once, one directory fsync.
-        let mut files = Vec::with_capacity(4);
+        // The active segment's index files and the producer snapshot, when
+        // they changed, written in place at once (each is checked by its
+        // CRC when read, and the snapshot has two slots); then, once they
+        // are durable, the marker that vouches for them.
         if !open.clean_files_current.get() {
-            files.extend(index_files(open.segments.borrow().active()));
-            files.push(open.producer_snapshot_file());
+            let [offsets, times] = index_files(open.segments.borrow().active());
+            let ((index, time_index), snapshot) = futures_lite::future::zip(
+                futures_lite::future::zip(
+                    open.storage.write_file_in_place(&offsets.0, offsets.1),
+                    open.storage.write_file_in_place(&times.0, times.1),
+                ),
+                open.write_producer_snapshot(),
+            )
+            .await;
+            index?;
+            time_index?;
+            snapshot?;
         }
-        files.push((open.dir.join(CLEAN_SHUTDOWN_MARKER), b"clean\n".to_vec()));
-        open.storage.write_files_atomic(files).await?;
+        let marker = open.dir.join(CLEAN_SHUTDOWN_MARKER);
+        let consumed = open.dir.join(CLEAN_SHUTDOWN_MARKER_CONSUMED);
+        if consumed.exists() {
+            open.storage.rename(&consumed, &marker).await?;
+        } else {
+            open.storage
+                .write_file_in_place(&marker, b"clean\n".to_vec())
+                .await?;
+        }
+        open.storage.sync_dir(&open.dir).await?;
         Ok(())
     }
 }
 
-/// The producer snapshot in `dir` and the offset it covers up to; empty
-/// state covering nothing when there is none or it is damaged.
+/// The newest whole producer snapshot in `dir`'s two slots, the offset it
+/// covers up to, the slot the next one goes to, and whether a slot was
+/// torn (then the newest state may be older than the log's end, and the
+/// active segment must be replayed from its start); empty state covering
+/// nothing when there is none or both are damaged.
 async fn load_producer_snapshot<S: Storage>(
     storage: &S,
     dir: &Path,
-) -> StorageResult<(ProducerStates, u64)> {
+) -> StorageResult<(ProducerStates, u64, usize, bool)> {
     let limits = ProducerLimits::default();
-    let Some(bytes) = storage.read_file(&dir.join(PRODUCER_SNAPSHOT)).await? else {
-        return Ok((ProducerStates::new(limits), 0));
-    };
-    Ok(
-        ProducerStates::decode_snapshot(&bytes, limits).unwrap_or_else(|| {
-            tracing::warn!(dir = %dir.display(), "producer snapshot damaged; rebuilding producer state from the active segment only");
-            (ProducerStates::new(limits), 0)
-        }),
-    )
+    let mut torn = false;
+    let mut newest: Option<(ProducerStates, u64, usize)> = None;
+    for (slot, name) in PRODUCER_SNAPSHOT_SLOTS.iter().enumerate() {
+        let Some(bytes) = storage.read_file(&dir.join(name)).await? else {
+            continue;
+        };
+        match ProducerStates::decode_snapshot(&bytes, limits) {
+            Some((state, covered)) => {
+                if newest.as_ref().is_none_or(|(_, c, _)| covered > *c) {
+                    newest = Some((state, covered, slot));
+                }
+            }
+            None => {
+                torn = true;
+                tracing::warn!(dir = %dir.display(), file = name, "producer snapshot damaged; using the other slot and replaying the active segment");
+            }
+        }
+    }
+    Ok(match newest {
+        Some((state, covered, slot)) => (state, covered, 1 - slot, torn),
+        None => (ProducerStates::new(limits), 0, 0, torn),
+    })
 }
 
 impl<S: Storage> OpenLog<S> {
-    /// Writes the producer snapshot covering everything committed so far.
+    /// Writes the producer snapshot covering everything committed so far
+    /// into the slot not holding the newest one.
     pub async fn write_producer_snapshot(&self) -> std::io::Result<()> {
-        let (path, bytes) = self.producer_snapshot_file();
-        self.storage.write_file_atomic(&path, bytes).await
-    }
-
-    /// The producer snapshot covering everything committed so far: its
-    /// path and contents.
-    fn producer_snapshot_file(&self) -> (PathBuf, Vec<u8>) {
         let covered = self.segments.borrow().active().next_offset;
         let bytes = self.producers.borrow().encode_snapshot(covered);
-        (self.dir.join(PRODUCER_SNAPSHOT), bytes)
+        let slot = self.snapshot_slot.get();
+        let path = self.dir.join(PRODUCER_SNAPSHOT_SLOTS[slot]);
+        self.storage.write_file_in_place(&path, bytes).await?;
+        self.snapshot_slot.set(1 - slot);
+        Ok(())
     }
 }
 

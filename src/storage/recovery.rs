@@ -25,6 +25,10 @@ use crate::config::PAGE_BYTES;
 pub enum RecoveryMode {
     Clean,
     Unclean,
+    /// Unclean, and the active segment scanned from its start rather than
+    /// its last index point: a producer snapshot slot was torn, so the
+    /// state must be replayed from as far back as the segment goes.
+    Rescan,
 }
 
 /// How to read segments while recovering.
@@ -305,6 +309,10 @@ pub async fn open_active<S: Storage>(
     let loaded = load_index(storage, dir, base_offset)
         .await?
         .filter(|(_, meta)| meta.covered_bytes <= size);
+    let (mode, loaded) = match mode {
+        RecoveryMode::Rescan => (RecoveryMode::Unclean, None),
+        other => (other, loaded),
+    };
     let mut mode = mode;
     if let (RecoveryMode::Clean, Some((_, meta))) = (mode, &loaded) {
         if !data_ends_at(&file, meta.covered_bytes, size).await? {

@@ -115,7 +115,9 @@ fn duplicates_keep_their_offsets_after_a_clean_reopen() {
 fn without_a_snapshot_the_active_segment_rebuilds_the_state() {
     let dir = TempDir::new("producers-no-snapshot");
     let bases = write_producer_log(dir.path(), 90, false);
-    std::fs::remove_file(dir.path().join("producers.snapshot")).unwrap();
+    for slot in ["producers.snapshot", "producers.snapshot.1"] {
+        let _ = std::fs::remove_file(dir.path().join(slot));
+    }
     let path = dir.path().to_path_buf();
     run(dir.path(), move || async move {
         let log = open(DmaStorage, &path, small_config()).await;
@@ -127,6 +129,42 @@ fn without_a_snapshot_the_active_segment_rebuilds_the_state() {
             .unwrap();
         assert_eq!(base, bases[last]);
         assert_eq!(log.latest_offset(), end);
+        log.close().await.unwrap();
+    });
+}
+
+/// A snapshot torn by a crash while it was written in place spoils only
+/// its slot: the other one (or the active segment) still gives the state,
+/// and a retry is answered with its first offset.
+#[test]
+fn a_torn_snapshot_slot_leaves_the_other() {
+    let dir = TempDir::new("producers-torn-slot");
+    let bases = write_producer_log(dir.path(), 90, true);
+    let slots: Vec<_> = ["producers.snapshot", "producers.snapshot.1"]
+        .iter()
+        .map(|name| dir.path().join(name))
+        .filter(|path| path.exists())
+        .collect();
+    assert_eq!(slots.len(), 2, "rolls and the close used both slots");
+    let newest = slots
+        .iter()
+        .max_by_key(|path| std::fs::metadata(path).unwrap().modified().unwrap())
+        .unwrap();
+    let mut bytes = std::fs::read(newest).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xFF;
+    std::fs::write(newest, bytes).unwrap();
+    let path = dir.path().to_path_buf();
+    run(dir.path(), move || async move {
+        let log = open(DmaStorage, &path, small_config()).await;
+        let end = log.latest_offset();
+        let last = bases.len() - 1;
+        let base = log
+            .append(producer_batch(1, last as i32 * 3, 3), Durability::Durable)
+            .await
+            .unwrap();
+        assert_eq!(base, bases[last], "the retry got its first offset");
+        assert_eq!(log.latest_offset(), end, "and was not written again");
         log.close().await.unwrap();
     });
 }
