@@ -218,9 +218,12 @@ impl<S: Storage> PartitionLog<S> {
             producers = ProducerStates::new(ProducerLimits::default());
         }
         if active.recovered_as == RecoveryMode::Unclean {
-            // Recovered bytes may have been written but never synced, and
-            // the directory may have lost or gained entries.
-            active.segment.file.fdatasync().await?;
+            // Recovered bytes may have been written but never synced (a
+            // recovery that truncated has synced them), and the directory
+            // may have lost or gained entries.
+            if !active.truncated {
+                active.segment.file.fdatasync().await?;
+            }
             storage.sync_dir(dir).await?;
         }
         if marker_present {
@@ -262,9 +265,13 @@ impl<S: Storage> PartitionLog<S> {
                 snapshot_slot: Cell::new(snapshot_slot),
             }),
         };
-        // A new or truncated active segment gets its first step prepared
-        // now, so that its first round finds written space.
-        log.open.prepare_ahead(data_bytes);
+        // A new partition gets its first step prepared now, so that its
+        // first append finds written space. Others wait for their next
+        // append: thousands of partitions opening at once should not all
+        // write zeros while the broker starts.
+        if data_bytes == 0 {
+            log.open.prepare_ahead(data_bytes);
+        }
         Ok(log)
     }
 

@@ -275,6 +275,8 @@ pub struct ActiveSegment<F> {
     /// `Unclean` also when a clean open found the index did not end the
     /// data.
     pub recovered_as: RecoveryMode,
+    /// The file was cut back to its data, and synced.
+    pub truncated: bool,
     pub segment: Segment<F>,
     pub allocated_bytes: u64,
     /// The bytes of the last, partial page, to be rewritten by the next write.
@@ -329,7 +331,8 @@ pub async fn open_active<S: Storage>(
         }
     };
     let mut allocated_bytes = size;
-    if mode == RecoveryMode::Unclean && size > data_bytes {
+    let truncated = mode == RecoveryMode::Unclean && size > data_bytes;
+    if truncated {
         // Drop everything past the recovered end, so that no stale bytes of
         // a torn write can ever be read back as a batch.
         file.truncate(data_bytes).await?;
@@ -346,6 +349,7 @@ pub async fn open_active<S: Storage>(
     };
     Ok(ActiveSegment {
         recovered_as: mode,
+        truncated,
         segment: Segment {
             base_offset,
             file: Rc::new(file),
