@@ -5,6 +5,7 @@
 //! - `hgrm`: the percentile distribution text HdrHistogram's tools read.
 //! - the `.hlog` interval logs come from [`crate::interval_log`].
 //! - `plot`: `latency.svg`, `throughput.svg` and the overlay of runs.
+//! - `png`: a plot's SVG rasterised to PNG, with the system's fonts.
 //! - `overlay`: `--plot A B C --out cmp.svg`, from report directories.
 //! - `text`: the report printed at the end of a run.
 //! - `units`: numbers with their units, shared with [`crate::compare`].
@@ -12,6 +13,7 @@
 mod hgrm;
 mod overlay;
 mod plot;
+mod png;
 mod text;
 pub(crate) mod units;
 
@@ -30,6 +32,7 @@ pub use plot::{
     footer_lines, latency_svg, overlay_svg, plotted_seconds, throughput_svg, OverlayRun,
     OVERLAY_RUNS_MAX,
 };
+pub use png::{render_png, write_png, Fonts, PNG_SCALE};
 pub use text::format_report;
 
 pub const PRODUCE_ACK_HGRM: &str = "produce_ack.hgrm";
