@@ -19,7 +19,8 @@
 //!   `summary.json`), the latency histograms and the per-second timeline.
 //! - [`interval_log`]: latency second by second, as HdrHistogram `.hlog`.
 //! - [`report`]: the `.hgrm` percentile distributions, `summary.json`, the
-//!   SVG plots, and the text report printed at the end of a run.
+//!   plots (SVG, and the same as PNG), and the text report printed at the
+//!   end of a run.
 //! - [`compare`]: two `summary.json` files side by side, with ratios.
 //! - [`hostile`]: the `shardlog-hostile` tool: a normal producer with and
 //!   without hostile clients.

@@ -25,6 +25,7 @@ const EXAMPLES: &str = "Examples:
   shardlog-loadtest --compare tmp/reports/a/summary.json tmp/reports/b/summary.json
   shardlog-loadtest --compare tmp/reports/base tmp/reports/new --threshold 5
   shardlog-loadtest --plot tmp/reports/a tmp/reports/b tmp/reports/c --out cmp.svg
+  shardlog-loadtest --plot tmp/reports/a tmp/reports/b --out cmp.png
   shardlog-loadtest --suite loadtest/suites/standard.toml --suite-out tmp/reports/suite --duration 5s
 
 Durations take units (500ms, 30s, 2m; a plain number is seconds, or
@@ -56,7 +57,7 @@ struct Cli {
     #[command(flatten)]
     workload: Workload,
     /// Write histograms (.hgrm), interval logs (.hlog), summary.json and
-    /// plots into this directory.
+    /// plots (.svg, and each as .png) into this directory.
     #[arg(long)]
     report: Option<PathBuf>,
     /// The broker's data directory, when it is on this machine: its file
@@ -91,7 +92,7 @@ struct Cli {
     /// .hgrm files) in one plot, --out, instead of running.
     #[arg(long, num_args = 1.., value_name = "RUN", requires = "out", conflicts_with = "compare")]
     plot: Option<Vec<PathBuf>>,
-    /// The overlay's file (.svg).
+    /// The overlay's file: .svg, or .png for the same plot as a picture.
     #[arg(long, value_name = "FILE", requires = "plot")]
     out: Option<PathBuf>,
     /// Which latency --plot draws from a report directory.

@@ -1,10 +1,13 @@
 //! Turns a finished run into what a person reads: the `.hgrm` percentile
-//! distributions, `summary.json`, the SVG plots and the text report. It only
-//! reads what the run measured; it never measures.
+//! distributions, `summary.json`, the plots (SVG, and PNG from the same SVG)
+//! and the text report. It only reads what the run measured; it never
+//! measures.
 //!
 //! - `hgrm`: the percentile distribution text HdrHistogram's tools read.
 //! - the `.hlog` interval logs come from [`crate::interval_log`].
 //! - `plot`: `latency.svg`, `throughput.svg` and the overlay of runs.
+//! - `png`: a plot's SVG rasterised to PNG (`latency.png` beside
+//!   `latency.svg`, `--out cmp.png`).
 //! - `overlay`: `--plot A B C --out cmp.svg`, from report directories.
 //! - `text`: the report printed at the end of a run.
 //! - `units`: numbers with their units, shared with [`crate::compare`].
@@ -12,6 +15,7 @@
 mod hgrm;
 mod overlay;
 mod plot;
+mod png;
 mod text;
 pub(crate) mod units;
 
@@ -30,6 +34,7 @@ pub use plot::{
     footer_lines, latency_svg, overlay_svg, plotted_seconds, throughput_svg, OverlayRun,
     OVERLAY_RUNS_MAX,
 };
+pub use png::{render_png, write_png, Fonts, PNG_SCALE};
 pub use text::format_report;
 
 pub const PRODUCE_ACK_HGRM: &str = "produce_ack.hgrm";
@@ -37,6 +42,8 @@ pub const E2E_HGRM: &str = "e2e.hgrm";
 pub const SUMMARY_JSON: &str = "summary.json";
 pub const LATENCY_SVG: &str = "latency.svg";
 pub const THROUGHPUT_SVG: &str = "throughput.svg";
+pub const LATENCY_PNG: &str = "latency.png";
+pub const THROUGHPUT_PNG: &str = "throughput.png";
 pub const PRODUCE_ACK_HLOG: &str = "produce_ack.hlog";
 pub const E2E_HLOG: &str = "e2e.hlog";
 
@@ -77,7 +84,8 @@ pub fn write_outcome(dir: &Path, outcome: &Outcome) -> io::Result<Vec<PathBuf>> 
 
 /// Writes a run's files into `dir` (created if missing) and returns their
 /// paths: `produce_ack.hgrm`, `e2e.hgrm` (only when records were consumed),
-/// `summary.json`, `latency.svg` and `throughput.svg`.
+/// `summary.json`, `latency.svg`, `throughput.svg`, then `latency.png`
+/// and `throughput.png` (each the SVG of its name, rasterised).
 pub fn write_report(
     dir: &Path,
     summary: &RunSummary,
@@ -86,11 +94,11 @@ pub fn write_report(
 ) -> io::Result<Vec<PathBuf>> {
     fs::create_dir_all(dir)?;
     let mut written = Vec::new();
-    let mut write = |name: &str, contents: String| -> io::Result<()> {
+    let mut write = |name: &str, contents: String| -> io::Result<String> {
         let path = dir.join(name);
-        fs::write(&path, contents)?;
+        fs::write(&path, &contents)?;
         written.push(path);
-        Ok(())
+        Ok(contents)
     };
 
     write(PRODUCE_ACK_HGRM, format_hgrm(produce_ack))?;
@@ -103,11 +111,16 @@ pub fn write_report(
     }
     let json = serde_json::to_string_pretty(summary).map_err(io::Error::other)?;
     write(SUMMARY_JSON, json + "\n")?;
-    write(
+    let latency = write(
         LATENCY_SVG,
         latency_svg(&distributions, &plot::footer_lines(summary))?,
     )?;
-    write(THROUGHPUT_SVG, throughput_svg(summary)?)?;
+    let throughput = write(THROUGHPUT_SVG, throughput_svg(summary)?)?;
+    for (svg, png_name) in [(latency, LATENCY_PNG), (throughput, THROUGHPUT_PNG)] {
+        let path = dir.join(png_name);
+        write_png(&svg, &path)?;
+        written.push(path);
+    }
     Ok(written)
 }
 
@@ -262,7 +275,9 @@ mod tests {
                 E2E_HGRM,
                 SUMMARY_JSON,
                 LATENCY_SVG,
-                THROUGHPUT_SVG
+                THROUGHPUT_SVG,
+                LATENCY_PNG,
+                THROUGHPUT_PNG
             ]
         );
         for path in &written {
@@ -351,6 +366,21 @@ mod tests {
             }
         }
 
+        // Each PNG is its SVG at twice the size (the lag panel makes
+        // throughput's taller).
+        for (png, size) in [
+            (LATENCY_PNG, plot::LATENCY_SVG_SIZE),
+            (THROUGHPUT_PNG, plot::THROUGHPUT_WITH_LAG_SVG_SIZE),
+        ] {
+            let pixmap =
+                resvg::tiny_skia::Pixmap::decode_png(&fs::read(dir.join(png)).unwrap()).unwrap();
+            assert_eq!(
+                (pixmap.width(), pixmap.height()),
+                (size.0 * PNG_SCALE, size.1 * PNG_SCALE),
+                "{png}"
+            );
+        }
+
         // The partial last second is in summary.json, not in the plot: 60
         // points per line, not 61.
         assert_eq!(summary.timeline.len(), 61);
@@ -431,7 +461,14 @@ mod tests {
 
         assert_eq!(
             names(&written),
-            [PRODUCE_ACK_HGRM, SUMMARY_JSON, LATENCY_SVG, THROUGHPUT_SVG]
+            [
+                PRODUCE_ACK_HGRM,
+                SUMMARY_JSON,
+                LATENCY_SVG,
+                THROUGHPUT_SVG,
+                LATENCY_PNG,
+                THROUGHPUT_PNG
+            ]
         );
         assert!(!scratch.path().join(E2E_HGRM).exists());
         let latency = fs::read_to_string(scratch.path().join(LATENCY_SVG)).unwrap();

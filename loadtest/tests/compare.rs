@@ -83,7 +83,7 @@ fn exit_status_is_the_gates_verdict() {
 }
 
 #[test]
-fn plot_overlays_report_directories_into_one_svg() {
+fn plot_overlays_report_directories_into_one_svg_or_png() {
     let dir = tempfile::tempdir().unwrap();
     let mut histogram = loadtest::summary::latency_histogram();
     for us in 1..=1_000 {
@@ -111,6 +111,53 @@ fn plot_overlays_report_directories_into_one_svg() {
     for run in &runs {
         assert!(svg.contains(&format!("{} (1,000 records)", run.display())));
     }
+
+    // The same overlay as a picture: a PNG at twice the SVG's size.
+    let png = dir.path().join("cmp.png");
+    let output = Command::new(env!("CARGO_BIN_EXE_shardlog-loadtest"))
+        .arg("--plot")
+        .args(&runs)
+        .arg("--out")
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("wrote {}", png.display())),
+        "{stderr}"
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    // The IHDR chunk's width and height, big-endian, after the signature
+    // and the chunk's length and type.
+    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let svg_size = |name: &str| {
+        let at = svg.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        svg[at..].split('"').next().unwrap().parse::<u32>().unwrap()
+    };
+    assert_eq!(
+        (be(16), be(20)),
+        (2 * svg_size("width"), 2 * svg_size("height"))
+    );
+
+    // Any other format is refused, and nothing is written.
+    let gif = dir.path().join("cmp.gif");
+    let output = Command::new(env!("CARGO_BIN_EXE_shardlog-loadtest"))
+        .arg("--plot")
+        .args(&runs)
+        .arg("--out")
+        .arg(&gif)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cmp.gif") && stderr.contains("*.svg or *.png"),
+        "{stderr}"
+    );
+    assert!(!gif.exists());
 
     // --plot needs --out.
     let output = Command::new(env!("CARGO_BIN_EXE_shardlog-loadtest"))

@@ -374,6 +374,24 @@ fn the_command_line_records_the_data_dir_and_the_limits() {
     );
     assert!(!recorded["fs_type"].as_str().unwrap().is_empty());
     assert_eq!(provenance["limits"]["limit_mb_per_s"], 512.5);
+    // Each plot as SVG and, beside it, as PNG; the command says so.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for name in [
+        "latency.svg",
+        "latency.png",
+        "throughput.svg",
+        "throughput.png",
+    ] {
+        let path = report.join(name);
+        assert!(
+            stderr.contains(&format!("wrote {}", path.display())),
+            "{stderr}"
+        );
+    }
+    for name in ["latency.png", "throughput.png"] {
+        let png = std::fs::read(report.join(name)).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}");
+    }
 
     // A limits file that cannot be read stops the run before it starts.
     let output = loadtest_command(&broker, &["--limits", "/no/such/limits.json"]);

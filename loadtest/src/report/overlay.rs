@@ -2,7 +2,8 @@
 //! percentiles on one plot, as HdrHistogram's plotter overlays `.hgrm`
 //! files. A run is a report directory (its `produce_ack.hgrm` or
 //! `e2e.hgrm`) or a `.hgrm` file; a `summary.json` beside it puts the
-//! run's workload and provenance under the plot.
+//! run's workload and provenance under the plot. `--out cmp.png` writes
+//! the same plot rasterised.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use clap::ValueEnum;
 
 use super::hgrm::parse_hgrm;
 use super::plot::{footer_lines, overlay_svg, OverlayRun};
+use super::png::write_png;
 use super::{E2E_HGRM, PRODUCE_ACK_HGRM, SUMMARY_JSON};
 use crate::compare::read_summary;
 
@@ -48,15 +50,33 @@ fn run_files(run: &Path, latency: PlotLatency) -> (PathBuf, PathBuf) {
     }
 }
 
-/// Reads every run and writes the overlay to `out` (`.svg`).
-pub fn write_overlay(runs: &[PathBuf], latency: PlotLatency, out: &Path) -> Result<(), String> {
-    let extension = out.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if extension != "svg" {
-        return Err(format!(
-            "--out {}: the overlay is written as SVG; name the file *.svg",
-            out.display()
-        ));
+/// What `--out` writes, by its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OutFormat {
+    Svg,
+    Png,
+}
+
+impl OutFormat {
+    fn of(out: &Path) -> Result<OutFormat, String> {
+        let extension = out.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if extension.eq_ignore_ascii_case("svg") {
+            Ok(OutFormat::Svg)
+        } else if extension.eq_ignore_ascii_case("png") {
+            Ok(OutFormat::Png)
+        } else {
+            Err(format!(
+                "--out {}: the overlay is written as SVG or PNG; name the file *.svg or *.png",
+                out.display()
+            ))
+        }
     }
+}
+
+/// Reads every run and writes the overlay to `out`: SVG for `.svg`, PNG
+/// (the same SVG, rasterised) for `.png`.
+pub fn write_overlay(runs: &[PathBuf], latency: PlotLatency, out: &Path) -> Result<(), String> {
+    let format = OutFormat::of(out)?;
     let mut overlay_runs = Vec::with_capacity(runs.len());
     let mut footer = Vec::new();
     for run in runs {
@@ -83,5 +103,10 @@ pub fn write_overlay(runs: &[PathBuf], latency: PlotLatency, out: &Path) -> Resu
     }
     let svg =
         overlay_svg(latency.title(), &overlay_runs, &footer).map_err(|e| format!("--plot: {e}"))?;
-    fs::write(out, svg).map_err(|e| format!("--out: cannot write {}: {e}", out.display()))
+    match format {
+        OutFormat::Svg => {
+            fs::write(out, svg).map_err(|e| format!("--out: cannot write {}: {e}", out.display()))
+        }
+        OutFormat::Png => write_png(&svg, out).map_err(|e| format!("--out: {e}")),
+    }
 }

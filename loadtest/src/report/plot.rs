@@ -6,7 +6,8 @@
 //!
 //! Rendered by plotters' SVG backend to a String, which writes text as
 //! SVG `<text>`: no font library is needed, the viewer picks the font.
-//! The drawing is generic over the backend.
+//! The drawing is generic over the backend. The PNGs are these SVGs
+//! rasterised (`png.rs`), which is where fonts are chosen.
 
 use std::io;
 
