@@ -130,14 +130,17 @@ impl ValidBatch {
         }
         write_u64(buf, field::FIRST_TIMESTAMP, append_time_ms as u64);
         write_u64(buf, field::MAX_TIMESTAMP, append_time_ms as u64);
-        let records_crc = self
-            .records_crc
-            .as_ref()
-            .expect("a log-append-time batch keeps its records' CRC");
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&buf[CRC_START..HEADER_LEN]);
-        crc.combine(records_crc);
-        let crc = crc.finalize();
+        // `validate` kept the records' CRC of every log-append-time batch;
+        // without it, hash the whole batch again.
+        let crc = match &self.records_crc {
+            Some(records_crc) => {
+                let mut crc = crc32fast::Hasher::new();
+                crc.update(&buf[CRC_START..HEADER_LEN]);
+                crc.combine(records_crc);
+                crc.finalize()
+            }
+            None => crc32fast::hash(&buf[CRC_START..]),
+        };
         write_u32(buf, field::CRC, crc);
         self.header.first_timestamp_ms = append_time_ms;
         self.header.max_timestamp_ms = append_time_ms;
