@@ -80,6 +80,20 @@ pub const ZERO_FILL_WRITE_BYTES: usize = 1 << 20;
 /// a lightly used partition costs kilobytes of disk.
 pub const PREALLOCATE_FIRST_BYTES: u64 = 16 << 10;
 
+/// An active segment file of at most this many bytes is scanned at every
+/// open, a clean one too, instead of trusting index files written at close:
+/// so a clean close of a lightly used partition writes neither its index
+/// files nor its producer snapshot (thousands of partitions stop without
+/// writing thousands of files), and scanning it costs a read of at most
+/// this much.
+pub const ACTIVE_SCAN_AT_OPEN_BYTES_MAX: u64 = 1 << 20;
+
+/// After a crash, the bytes past the recovered end of an active segment
+/// are read back when there are at most this many: if all are zeros
+/// (preallocated space), the file is kept as it is instead of truncated
+/// (a truncation is a journal commit per partition at start).
+pub const ZERO_TAIL_CHECK_BYTES_MAX: u64 = 256 << 10;
+
 /// `Preallocation::Auto` writes zeros ahead while the log's mean round is
 /// below this many bytes.
 pub const ZERO_FILL_ROUND_BYTES_MAX: u64 = 64 << 10;

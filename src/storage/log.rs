@@ -33,7 +33,10 @@ use super::retention::{segments_to_delete, SegmentSummary};
 use super::segment::{parse_segment_name, CursorItem, Segment, SegmentCursor};
 use super::stats::LogStats;
 use crate::batch::{validate, Batch};
-use crate::config::{Durability, LogConfig, ShardStorageConfig, BATCH_BYTES_MAX, PAGE_BYTES};
+use crate::config::{
+    Durability, LogConfig, ShardStorageConfig, ACTIVE_SCAN_AT_OPEN_BYTES_MAX, BATCH_BYTES_MAX,
+    PAGE_BYTES,
+};
 use crate::waiters::{WaiterSet, WaiterSlot};
 
 /// Present after a clean close, renamed away at open: its presence means
@@ -656,7 +659,12 @@ impl<S: Storage> PartitionLog<S> {
         // they changed, written in place at once (each is checked by its
         // CRC when read, and the snapshot has two slots); then, once they
         // are durable, the marker that vouches for them.
-        if !open.clean_files_current.get() {
+        // A small active segment is scanned at open instead (with the
+        // producers' batches replayed from the last snapshot, which covers
+        // at least its start): nothing to write for it.
+        let scanned_at_open =
+            open.space.borrow().allocated_bytes() <= ACTIVE_SCAN_AT_OPEN_BYTES_MAX;
+        if !open.clean_files_current.get() && !scanned_at_open {
             let [offsets, times] = index_files(open.segments.borrow().active());
             let ((index, time_index), snapshot) = futures_lite::future::zip(
                 futures_lite::future::zip(

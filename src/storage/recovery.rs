@@ -18,7 +18,7 @@ use super::segment::{
     segment_path, CursorItem, Segment, SegmentCursor, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX,
 };
 use crate::batch::{BatchHeader, HEADER_LEN};
-use crate::config::PAGE_BYTES;
+use crate::config::{ACTIVE_SCAN_AT_OPEN_BYTES_MAX, PAGE_BYTES, ZERO_TAIL_CHECK_BYTES_MAX};
 
 /// Whether the last close was clean.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -295,6 +295,16 @@ async fn data_ends_at<F: SegmentFile>(file: &F, end: u64, size: u64) -> std::io:
     Ok(crate::batch::header::is_zero_header(&head))
 }
 
+/// Whether the file's bytes from `from` to `size` are all zeros, read back
+/// when there are at most `ZERO_TAIL_CHECK_BYTES_MAX` (else `false`).
+async fn zeros_from<F: SegmentFile>(file: &F, from: u64, size: u64) -> std::io::Result<bool> {
+    if size - from > ZERO_TAIL_CHECK_BYTES_MAX {
+        return Ok(false);
+    }
+    let tail = file.read_at(from, (size - from) as usize).await?;
+    Ok(tail.len() as u64 == size - from && tail.iter().all(|&b| b == 0))
+}
+
 /// Opens the last segment, recovering its tail in `Unclean` mode; the
 /// batches of the scanned tail go to `on_batch`.
 pub async fn open_active<S: Storage>(
@@ -308,14 +318,26 @@ pub async fn open_active<S: Storage>(
     let path = segment_path(dir, base_offset, LOG_SUFFIX);
     let file = storage.open_segment(&path, true).await?;
     let size = file.size().await?;
-    let loaded = load_index(storage, dir, base_offset)
-        .await?
-        .filter(|(_, meta)| meta.covered_bytes <= size);
-    let (mode, loaded) = match mode {
-        RecoveryMode::Rescan => (RecoveryMode::Unclean, None),
-        other => (other, loaded),
+    // A torn producer snapshot asks for a scan from the start; a small
+    // active segment is scanned even after a clean close, which did not
+    // write its index (ACTIVE_SCAN_AT_OPEN_BYTES_MAX). Either way its
+    // index files, if any, are old and not read.
+    let use_index = match mode {
+        RecoveryMode::Rescan => false,
+        RecoveryMode::Clean => size > ACTIVE_SCAN_AT_OPEN_BYTES_MAX,
+        RecoveryMode::Unclean => true,
     };
-    let mut mode = mode;
+    let loaded = if use_index {
+        load_index(storage, dir, base_offset)
+            .await?
+            .filter(|(_, meta)| meta.covered_bytes <= size)
+    } else {
+        None
+    };
+    let mut mode = match mode {
+        RecoveryMode::Rescan => RecoveryMode::Unclean,
+        other => other,
+    };
     if let (RecoveryMode::Clean, Some((_, meta))) = (mode, &loaded) {
         if !data_ends_at(&file, meta.covered_bytes, size).await? {
             // The marker vouches for an index that does not end the data
@@ -331,7 +353,9 @@ pub async fn open_active<S: Storage>(
         }
     };
     let mut allocated_bytes = size;
-    let truncated = mode == RecoveryMode::Unclean && size > data_bytes;
+    let truncated = mode == RecoveryMode::Unclean
+        && size > data_bytes
+        && !zeros_from(&file, data_bytes, size).await?;
     if truncated {
         // Drop everything past the recovered end, so that no stale bytes of
         // a torn write can ever be read back as a batch.

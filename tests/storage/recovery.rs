@@ -358,19 +358,25 @@ fn a_batch_of_an_unknown_format_version_is_refused_never_truncated() {
     );
 }
 
-/// A marker whose index was lost (the index renames of a close not
-/// durable, the marker's is): the data past the stale index is found by a
-/// scan, not cut off.
+/// A marker whose index was lost (the index writes of a close not
+/// durable, the marker's rename is): the data past the stale index is
+/// found by a scan, not cut off. (An active segment larger than
+/// ACTIVE_SCAN_AT_OPEN_BYTES_MAX, whose index a clean open trusts.)
 #[test]
 fn a_marker_vouching_for_a_stale_index_is_not_trusted() {
     let dir = TempDir::new("stale-index");
     let path = dir.path().to_path_buf();
     let saved = dir.path().join("saved-index");
-    let (path_in, saved_in) = (path.clone(), saved.clone());
+    let config = LogConfig {
+        segment_bytes_max: 16 << 20,
+        ..one_segment_config()
+    };
+    let first = 1200u64;
+    let (path_in, saved_in, config_in) = (path.clone(), saved.clone(), config.clone());
     run(dir.path(), move || async move {
-        let log = open(DmaStorage, &path_in, one_segment_config()).await;
-        for tag in 0..3 {
-            log.append(batch(tag, 1, 50), Durability::Durable)
+        let log = open(DmaStorage, &path_in, config_in.clone()).await;
+        for tag in 0..first {
+            log.append(batch(tag, 1, 1000), Durability::Durable)
                 .await
                 .unwrap();
         }
@@ -380,17 +386,24 @@ fn a_marker_vouching_for_a_stale_index_is_not_trusted() {
             log_files(&path_in, "index"),
             log_files(&path_in, "timeindex"),
         ];
+        assert_eq!(
+            indexes.concat().len(),
+            2,
+            "a large active segment gets its index at close"
+        );
         for index in indexes.concat() {
             fs::copy(&index, saved_in.join(index.file_name().unwrap())).unwrap();
         }
-        let log = open(DmaStorage, &path_in, one_segment_config()).await;
-        for tag in 3..5 {
-            log.append(batch(tag, 1, 50), Durability::Durable)
+        let log = open(DmaStorage, &path_in, config_in).await;
+        for tag in first..first + 2 {
+            log.append(batch(tag, 1, 1000), Durability::Durable)
                 .await
                 .unwrap();
         }
         log.close().await.unwrap();
     });
+    let segment_bytes = fs::metadata(&log_files(&path, "log")[0]).unwrap().len();
+    assert!(segment_bytes > shardlog::config::ACTIVE_SCAN_AT_OPEN_BYTES_MAX);
     for index in fs::read_dir(&saved).unwrap() {
         let index = index.unwrap().path();
         fs::copy(&index, path.join(index.file_name().unwrap())).unwrap();
@@ -399,13 +412,49 @@ fn a_marker_vouching_for_a_stale_index_is_not_trusted() {
     assert!(path.join(CLEAN_SHUTDOWN_MARKER).exists());
     let path_in = path.clone();
     run(dir.path(), move || async move {
-        let log = open(DmaStorage, &path_in, one_segment_config()).await;
+        let log = open(DmaStorage, &path_in, config).await;
         assert_eq!(
             log.latest_offset(),
-            5,
-            "all five records, not the stale three"
+            first + 2,
+            "every record, not the stale index's"
         );
-        assert_eq!(read_all(&log, 0, 1 << 20).await.len(), 5);
+        assert_eq!(read_all(&log, 0, 1 << 20).await.len() as u64, first + 2);
+        log.close().await.unwrap();
+    });
+}
+
+/// A lightly used partition's clean close writes no index files and no
+/// producer snapshot for its small active segment; the next open scans it
+/// and serves the same records.
+#[test]
+fn a_small_active_segment_is_scanned_at_open_instead_of_indexed_at_close() {
+    let dir = TempDir::new("small-active");
+    let path = dir.path().to_path_buf();
+    let path_in = path.clone();
+    run(dir.path(), move || async move {
+        let log = open(DmaStorage, &path_in, LogConfig::default()).await;
+        for tag in 0..10 {
+            log.append(batch(tag, 1, 100), Durability::Durable)
+                .await
+                .unwrap();
+        }
+        log.close().await.unwrap();
+    });
+    assert!(path.join(CLEAN_SHUTDOWN_MARKER).exists());
+    assert!(
+        log_files(&path, "index").is_empty(),
+        "no index written at close"
+    );
+    let path_in = path.clone();
+    run(dir.path(), move || async move {
+        let log = open(DmaStorage, &path_in, LogConfig::default()).await;
+        assert_eq!(log.latest_offset(), 10);
+        assert_eq!(read_all(&log, 0, 1 << 20).await.len(), 10);
+        let base = log
+            .append(batch(10, 1, 100), Durability::Durable)
+            .await
+            .unwrap();
+        assert_eq!(base, 10, "appends continue where the scan ended");
         log.close().await.unwrap();
     });
 }
