@@ -168,10 +168,9 @@ OUT="$(cd "$OUT" && pwd)"
 log "output in $OUT"
 
 # --- binaries and data dir -----------------------------------------------------
-if [[ ! -x "$BROKER_BIN" || ! -x "$LOADTEST_BIN" ]]; then
-    log "building release binaries (before any measurement)"
-    (cd "$ROOT" && cargo build --release -p shardlog -p loadtest) >&2
-fi
+# Always: a binary left from an older commit would be measured silently.
+log "building release binaries (before any measurement)"
+(cd "$ROOT" && cargo build --release -p shardlog -p loadtest) >&2
 "$LOADTEST_BIN" --help | grep -q -- '--protocol' ||
     die "$LOADTEST_BIN has no --protocol: an old build? cargo build --release -p loadtest"
 

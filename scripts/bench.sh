@@ -226,10 +226,10 @@ OUT="$(cd "$OUT" && pwd)"
 log "output in $OUT"
 
 # --- binaries ------------------------------------------------------------------
-if [[ ! -x "$BROKER_BIN" || ! -x "$LOADTEST_BIN" ]]; then
-    log "building release binaries (before any measurement)"
-    (cd "$ROOT" && cargo build --release -p shardlog -p loadtest) >&2
-fi
+# Always: a binary left from an older commit would be measured silently
+# (cargo does nothing when they are current).
+log "building release binaries (before any measurement)"
+(cd "$ROOT" && cargo build --release -p shardlog -p loadtest) >&2
 
 # --- data dir on the real disk -------------------------------------------------
 DATA_BASE="$ROOT/tmp/bench-data-$STAMP-$$"

@@ -122,6 +122,13 @@ impl Storage for ShardStorage {
         }
     }
 
+    async fn touch(&self, path: &Path) -> io::Result<()> {
+        match self {
+            ShardStorage::Dma(s) => s.touch(path).await,
+            ShardStorage::Faulty(s) => s.touch(path).await,
+        }
+    }
+
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         match self {
             ShardStorage::Dma(s) => s.rename(from, to).await,

@@ -212,6 +212,11 @@ impl Storage for FaultyStorage {
         self.inner.write_file_in_place(path, contents).await
     }
 
+    async fn touch(&self, path: &Path) -> io::Result<()> {
+        self.plan.no_space()?;
+        self.inner.touch(path).await
+    }
+
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         self.inner.rename(from, to).await
     }

@@ -59,6 +59,9 @@ pub trait Storage: Clone + 'static {
     /// file exists. Not atomic: only for files whose readers detect a torn
     /// write (a CRC) and can do without them.
     async fn write_file_in_place(&self, path: &Path, contents: Vec<u8>) -> io::Result<()>;
+    /// Creates `path` empty if it does not exist, without a sync: its
+    /// directory's fsync makes it durable.
+    async fn touch(&self, path: &Path) -> io::Result<()>;
     /// Renames `from` to `to` (one directory; the caller syncs it).
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// [`Self::write_files_atomic`] of one file.
@@ -250,6 +253,16 @@ impl Storage for DmaStorage {
         }
         file.truncate(len as u64).await.map_err(into_io)?;
         file.fdatasync().await.map_err(into_io)?;
+        file.close().await.map_err(into_io)
+    }
+
+    async fn touch(&self, path: &Path) -> io::Result<()> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .buffered_open(path)
+            .await
+            .map_err(into_io)?;
         file.close().await.map_err(into_io)
     }
 

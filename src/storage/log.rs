@@ -683,9 +683,9 @@ impl<S: Storage> PartitionLog<S> {
         if consumed.exists() {
             open.storage.rename(&consumed, &marker).await?;
         } else {
-            open.storage
-                .write_file_in_place(&marker, b"clean\n".to_vec())
-                .await?;
+            // Only its name matters: no contents, no sync but the
+            // directory's below.
+            open.storage.touch(&marker).await?;
         }
         open.storage.sync_dir(&open.dir).await?;
         Ok(())
