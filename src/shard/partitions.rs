@@ -459,6 +459,11 @@ impl Partitions {
             }
         })
         .await;
+        // Makes the partitions' clean-shutdown markers durable at once;
+        // were they lost, the next start would only scan more.
+        if let Err(e) = super::blocking::sync_file_system(self.data_dir.clone()).await {
+            tracing::warn!(dir = %self.data_dir.display(), error = %e, "syncing the data file system after closing the partitions");
+        }
     }
 
     /// Applies retention to every partition this core owns.

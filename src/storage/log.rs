@@ -678,16 +678,18 @@ impl<S: Storage> PartitionLog<S> {
             time_index?;
             snapshot?;
         }
+        // The marker needs no sync of its own: lost in a crash, it only
+        // makes the next open a scanning one. (The broker syncs the data
+        // file system once after closing every partition of a core,
+        // which commits every marker.) Only its name matters: no
+        // contents.
         let marker = open.dir.join(CLEAN_SHUTDOWN_MARKER);
         let consumed = open.dir.join(CLEAN_SHUTDOWN_MARKER_CONSUMED);
         if consumed.exists() {
             open.storage.rename(&consumed, &marker).await?;
         } else {
-            // Only its name matters: no contents, no sync but the
-            // directory's below.
             open.storage.touch(&marker).await?;
         }
-        open.storage.sync_dir(&open.dir).await?;
         Ok(())
     }
 }
