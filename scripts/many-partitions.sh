@@ -54,6 +54,9 @@ log() { echo "many-partitions: $*" >&2; }
 
 log "building release binaries"
 (cd "$ROOT" && cargo build --release -p shardlog -p loadtest >&2)
+# The build's output is dirty page cache; write it back now, not during a
+# measured stop.
+sync
 BIN="$ROOT/target/release"
 WORK="$ROOT/tmp/many-partitions"
 DATA="$WORK/data"

@@ -29,16 +29,3 @@ pub async fn remove_dir_all(dir: PathBuf) -> std::io::Result<()> {
         })
         .await
 }
-
-/// `syncfs` of the file system that holds `dir`, on the blocking pool:
-/// commits its journal, and with it every metadata change made so far
-/// (the clean-shutdown markers of all the partitions a core closed).
-pub async fn sync_file_system(dir: PathBuf) -> std::io::Result<()> {
-    glommio::executor()
-        .spawn_blocking(move || {
-            let handle = std::fs::File::open(&dir)?;
-            rustix::fs::syncfs(&handle)?;
-            Ok(())
-        })
-        .await
-}

@@ -36,7 +36,9 @@ use crate::protocol::produce::{Acks, ProducePartitionResponse, NO_OFFSET};
 use crate::protocol::topics::PartitionDescription;
 use crate::router::shard_for;
 use crate::storage::error::is_storage_full;
-use crate::storage::{PartitionLog, SharedTailCache, StorageError, StorageResult, TailCache};
+use crate::storage::{
+    PartitionLog, SharedTailCache, Storage, StorageError, StorageResult, TailCache,
+};
 use crate::topics::store::partition_dir;
 use crate::topics::{TopicConfig, TopicId, TopicMap};
 
@@ -453,16 +455,28 @@ impl Partitions {
                     .map(move |log| (topic.clone(), log))
             })
             .collect();
-        for_each_bounded(all, PARTITION_OPENS_IN_FLIGHT, |(topic, log)| async move {
-            if let Err(e) = log.close().await {
-                tracing::error!(%topic, dir = %log.dir().display(), error = %e, "closing a partition failed");
+        let last_closed: Rc<RefCell<Option<PathBuf>>> = Rc::default();
+        for_each_bounded(all, PARTITION_OPENS_IN_FLIGHT, |(topic, log)| {
+            let last_closed = last_closed.clone();
+            async move {
+                match log.close().await {
+                    Ok(()) => *last_closed.borrow_mut() = Some(log.dir().to_path_buf()),
+                    Err(e) => {
+                        tracing::error!(%topic, dir = %log.dir().display(), error = %e, "closing a partition failed")
+                    }
+                }
             }
         })
         .await;
-        // Makes the partitions' clean-shutdown markers durable at once;
-        // were they lost, the next start would only scan more.
-        if let Err(e) = super::blocking::sync_file_system(self.data_dir.clone()).await {
-            tracing::warn!(dir = %self.data_dir.display(), error = %e, "syncing the data file system after closing the partitions");
+        // The markers were left unsynced (a lost one only makes the next
+        // start scan more). One fsync of the directory closed last commits
+        // the file system journal up to its marker, and the journal
+        // commits in order: every marker of this core is durable then.
+        let last_closed = last_closed.borrow_mut().take();
+        if let Some(dir) = last_closed {
+            if let Err(e) = self.storage.sync_dir(&dir).await {
+                tracing::warn!(dir = %dir.display(), error = %e, "syncing the clean-shutdown markers");
+            }
         }
     }
 

@@ -679,10 +679,10 @@ impl<S: Storage> PartitionLog<S> {
             snapshot?;
         }
         // The marker needs no sync of its own: lost in a crash, it only
-        // makes the next open a scanning one. (The broker syncs the data
-        // file system once after closing every partition of a core,
-        // which commits every marker.) Only its name matters: no
-        // contents.
+        // makes the next open a scanning one. (After closing every
+        // partition of a core, the broker fsyncs the directory closed
+        // last, which commits the journal and every marker before it.)
+        // Only its name matters: no contents.
         let marker = open.dir.join(CLEAN_SHUTDOWN_MARKER);
         let consumed = open.dir.join(CLEAN_SHUTDOWN_MARKER_CONSUMED);
         if consumed.exists() {
