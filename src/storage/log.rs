@@ -229,12 +229,17 @@ impl<S: Storage> PartitionLog<S> {
             }
             storage.sync_dir(dir).await?;
         }
+        let consumed = dir.join(CLEAN_SHUTDOWN_MARKER_CONSUMED);
         if marker_present {
             // Gone before any append: a crash from now on must scan.
-            storage
-                .rename(&marker, &dir.join(CLEAN_SHUTDOWN_MARKER_CONSUMED))
-                .await?;
+            storage.rename(&marker, &consumed).await?;
             storage.sync_dir(dir).await?;
+        } else if !consumed.exists() {
+            // A new partition: its marker's inode is made now, with its
+            // directory and segment, so that no stop has to allocate
+            // thousands of them at once. Unsynced: if lost, the close
+            // creates the marker itself.
+            storage.touch(&consumed).await?;
         }
         tracing::debug!(
             dir = %dir.display(), ?mode, segments = bases.len(),
