@@ -240,18 +240,9 @@ impl Storage for DmaStorage {
             .buffered_open(path)
             .await
             .map_err(into_io)?;
-        let len = contents.len();
-        let written = file.write_at(contents, 0).await.map_err(into_io)?;
-        if written != len {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                format!(
-                    "short write of {}: {written} of {len} bytes",
-                    path.display()
-                ),
-            ));
-        }
-        file.truncate(len as u64).await.map_err(into_io)?;
+        let len = contents.len() as u64;
+        write_all_at_start(&file, contents, path).await?;
+        file.truncate(len).await.map_err(into_io)?;
         file.fdatasync().await.map_err(into_io)?;
         file.close().await.map_err(into_io)
     }
@@ -313,9 +304,9 @@ pub fn free_bytes_of(path: &Path) -> io::Result<u64> {
     Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
-/// Writes `contents` to a new file at `temp` and fsyncs it.
-async fn write_synced(temp: PathBuf, contents: Vec<u8>) -> io::Result<()> {
-    let file = BufferedFile::create(&temp).await.map_err(into_io)?;
+/// Writes all of `contents` at the start of `file` (at `path`); a short
+/// write is an error.
+async fn write_all_at_start(file: &BufferedFile, contents: Vec<u8>, path: &Path) -> io::Result<()> {
     let len = contents.len();
     let written = file.write_at(contents, 0).await.map_err(into_io)?;
     if written != len {
@@ -323,10 +314,17 @@ async fn write_synced(temp: PathBuf, contents: Vec<u8>) -> io::Result<()> {
             io::ErrorKind::WriteZero,
             format!(
                 "short write of {}: {written} of {len} bytes",
-                temp.display()
+                path.display()
             ),
         ));
     }
+    Ok(())
+}
+
+/// Writes `contents` to a new file at `temp` and fsyncs it.
+async fn write_synced(temp: PathBuf, contents: Vec<u8>) -> io::Result<()> {
+    let file = BufferedFile::create(&temp).await.map_err(into_io)?;
+    write_all_at_start(&file, contents, &temp).await?;
     file.fdatasync().await.map_err(into_io)?;
     file.close().await.map_err(into_io)
 }

@@ -118,8 +118,15 @@ fn without_a_snapshot_the_active_segment_rebuilds_the_state() {
     for slot in ["producers.snapshot", "producers.snapshot.1"] {
         let _ = std::fs::remove_file(dir.path().join(slot));
     }
-    let path = dir.path().to_path_buf();
-    run(dir.path(), move || async move {
+    assert_last_batch_retry_answered(dir.path(), bases);
+}
+
+/// Reopens the log in `dir` and resends producer 1's last batch: it is
+/// answered with the offset it first got (`bases`' last) and not written
+/// again.
+fn assert_last_batch_retry_answered(dir: &std::path::Path, bases: Vec<u64>) {
+    let path = dir.to_path_buf();
+    run(dir, move || async move {
         let log = open(DmaStorage, &path, small_config()).await;
         let end = log.latest_offset();
         let last = bases.len() - 1;
@@ -127,8 +134,8 @@ fn without_a_snapshot_the_active_segment_rebuilds_the_state() {
             .append(producer_batch(1, last as i32 * 3, 3), Durability::Durable)
             .await
             .unwrap();
-        assert_eq!(base, bases[last]);
-        assert_eq!(log.latest_offset(), end);
+        assert_eq!(base, bases[last], "the retry got its first offset");
+        assert_eq!(log.latest_offset(), end, "and was not written again");
         log.close().await.unwrap();
     });
 }
@@ -154,19 +161,7 @@ fn a_torn_snapshot_slot_leaves_the_other() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xFF;
     std::fs::write(newest, bytes).unwrap();
-    let path = dir.path().to_path_buf();
-    run(dir.path(), move || async move {
-        let log = open(DmaStorage, &path, small_config()).await;
-        let end = log.latest_offset();
-        let last = bases.len() - 1;
-        let base = log
-            .append(producer_batch(1, last as i32 * 3, 3), Durability::Durable)
-            .await
-            .unwrap();
-        assert_eq!(base, bases[last], "the retry got its first offset");
-        assert_eq!(log.latest_offset(), end, "and was not written again");
-        log.close().await.unwrap();
-    });
+    assert_last_batch_retry_answered(dir.path(), bases);
 }
 
 /// Pipelined: a retry of a batch still queued waits for it and gets its
