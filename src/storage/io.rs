@@ -234,12 +234,7 @@ impl Storage for DmaStorage {
     }
 
     async fn write_file_in_place(&self, path: &Path, contents: Vec<u8>) -> io::Result<()> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .buffered_open(path)
-            .await
-            .map_err(into_io)?;
+        let file = open_or_create(path).await?;
         let len = contents.len() as u64;
         write_all_at_start(&file, contents, path).await?;
         file.truncate(len).await.map_err(into_io)?;
@@ -248,13 +243,7 @@ impl Storage for DmaStorage {
     }
 
     async fn touch(&self, path: &Path) -> io::Result<()> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .buffered_open(path)
-            .await
-            .map_err(into_io)?;
-        file.close().await.map_err(into_io)
+        open_or_create(path).await?.close().await.map_err(into_io)
     }
 
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -302,6 +291,17 @@ impl Storage for DmaStorage {
 pub fn free_bytes_of(path: &Path) -> io::Result<u64> {
     let stat = rustix::fs::statvfs(path)?;
     Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// Opens `path` for buffered writes, creating it if missing (keeping its
+/// contents otherwise).
+async fn open_or_create(path: &Path) -> io::Result<BufferedFile> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .buffered_open(path)
+        .await
+        .map_err(into_io)
 }
 
 /// Writes all of `contents` at the start of `file` (at `path`); a short
