@@ -42,7 +42,10 @@
 # over the measured window), 3 against goal 1, 4 against fio 1 MiB
 # write+fdatasync MB/s and the disk's bytes written per record byte, 5
 # against fio's 4 KiB write+fdatasync p50/p99 (the write's percentile plus
-# the fdatasync's); MET or MISSED.
+# the fdatasync's); MET or MISSED. Goal 6 (10,000 partitions: disk and
+# memory per partition, first append, restart and stop times) comes from
+# scripts/many-partitions.sh, run last (not with --quick): its table is
+# appended, and results.json has it as "many_partitions".
 #
 # Each group (one line of workloads above) gets a fresh broker on a fresh data
 # dir under <repo>/tmp (the real disk: tmpfs is refused), with its metrics
@@ -106,8 +109,9 @@ in flight per producer": durable, 64 partitions, --batch-bytes 1200
 --pipeline 64 on 1 and 64 partitions, batched p16 max and 50% of it,
 --pipeline 1), held against a Redis baseline (appendfsync always,
 redis-benchmark -P 64 -c 1 XADD 1 KiB) and fio measured in the same run: a
-goals table with MET / MISSED. (The comment at the top of this script has
-the details.)
+goals table with MET / MISSED, and goal 6 by scripts/many-partitions.sh
+(10,000 partitions; skipped with --quick). (The comment at the top of
+this script has the details.)
 
 Options:
   --duration S   measured seconds per run (default: 10)
@@ -118,8 +122,9 @@ Options:
                  fio and iperf3 runs
   --suite FILE   the workloads (default: loadtest/suites/standard.toml);
                  --duration and --warmup override the file's
-  --goals-only   only fio's sync-4k and sync-1m jobs, iperf3, Redis and the
-                 goals' runs (a few minutes; with --quick, under one)
+  --goals-only   only fio's sync-4k and sync-1m jobs, iperf3, Redis, the
+                 goals' runs and many-partitions.sh (a few minutes; with
+                 --quick, under one, without many-partitions.sh)
   --against-kafka  instead: shardlog and Apache Kafka side by side
                  (scripts/bench-kafka.sh, with the other options)
   -h, --help     show this help
@@ -688,9 +693,18 @@ measure_iperf3
 measure_redis
 write_limits
 
-# The standard suite (not with --goals-only), then the goals' runs.
+# The standard suite (not with --goals-only), then the goals' runs, then
+# goal 6 (10,000 partitions; not with --quick: it takes a few minutes).
 [[ "$GOALS_ONLY" -eq 1 ]] || run_plan "$SUITE_FILE"
 run_plan "$GOALS_FILE"
+if [[ "$QUICK" -eq 0 ]]; then
+    log "goal 6: scripts/many-partitions.sh (10 topics x 1000 partitions)"
+    if ! "$ROOT/scripts/many-partitions.sh" --json "$OUT/many-partitions.json" \
+        >"$OUT/many-partitions.md" 2>"$OUT/many-partitions.log"; then
+        log "many-partitions.sh failed; see $OUT/many-partitions.log"
+        FAILED=1
+    fi
+fi
 SUITE_END="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 
 # --- results -------------------------------------------------------------------
@@ -955,11 +969,24 @@ for g in goals:
     note = f" ({g['note']})" if g["note"] else ""
     P(f"| {g['goal']}{note} | {g['figure']} | {g['reference']} | {f(g['ratio'], 2)} | {g['threshold']} | {verdict} |")
 
+many = load(f"{out}/many-partitions.json")
+if many:
+    P("")
+    P(f"Goal 6, `scripts/many-partitions.sh` (same run): {many['partitions']:,} partitions over "
+      f"{many['topics']} topics, created in {many['created_s']:.2f} s, {many['open_descriptors']:,} open descriptors:")
+    P("")
+    P("| goal 6 | figure | goal | verdict |")
+    P("|---|---|---|---|")
+    for r in many["rows"]:
+        shown = {None: "-", "MET": "MET", "MISSED": "**MISSED**"}[r["verdict"]]
+        P(f"| {r['goal']} | {r['figure']} | {r['threshold']} | {shown} |")
+
 text = "\n".join(lines) + "\n"
 open(f"{out}/results.md", "w").write(text)
 print(text)
 json.dump({"limits": {"fio": fio, "iperf3_mb_per_s": ip_mb, "limit_mb_per_s": limit, "limit_name": limit_name},
-           "redis": redis, "goals": goals, "runs": runs}, open(f"{out}/results.json", "w"), indent=2)
+           "redis": redis, "goals": goals, "many_partitions": many, "runs": runs},
+          open(f"{out}/results.json", "w"), indent=2)
 PY
 
 log "results in $OUT/results.md"

@@ -25,16 +25,19 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOPICS=10
 PARTITIONS=1000
+JSON_OUT=""
 
 usage() {
     cat <<EOF
-Usage: $(basename "$0") [--topics N] [--partitions N]
+Usage: $(basename "$0") [--topics N] [--partitions N] [--json FILE]
 
 Measure issue 14's goal 6 on this machine: TOPICS topics of PARTITIONS
 partitions each (default 10 x 1000) on one fresh local broker: disk and
 memory per lightly used partition, a partition's first append against a
 normal one, time to serve again after SIGKILL, time to stop on SIGTERM.
 Builds the release binaries first. Data under $ROOT/tmp/many-partitions.
+--json FILE also writes the figures and verdicts as JSON (scripts/bench.sh
+puts them in its goals table).
 EOF
 }
 
@@ -42,6 +45,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --topics) TOPICS="$2"; shift 2 ;;
         --partitions) PARTITIONS="$2"; shift 2 ;;
+        --json) JSON_OUT="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "many-partitions.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -154,16 +158,21 @@ stop_broker
 STOP_CLEAN="$STOPPED_S"
 
 python3 - "$TOTAL" "$TOPICS" "$PARTITIONS" "$CREATE_S" "$RSS_EMPTY" "$RSS_AFTER" "$DISK_KIB" "$FDS" \
-    "$FIRST_P50" "$NORMAL_P50" "$SERVE_AFTER_KILL" "$STOP_AFTER_APPENDS" "$SERVE_AFTER_STOP" "$STOP_CLEAN" <<'PY'
-import sys
+    "$FIRST_P50" "$NORMAL_P50" "$SERVE_AFTER_KILL" "$STOP_AFTER_APPENDS" "$SERVE_AFTER_STOP" "$STOP_CLEAN" \
+    "$JSON_OUT" <<'PY'
+import json, sys
 (total, topics, partitions, create_s, rss0, rss1, disk, fds, first, normal,
- serve_kill, stop_appends, serve_stop, stop_clean) = sys.argv[1:]
+ serve_kill, stop_appends, serve_stop, stop_clean, json_out) = sys.argv[1:]
+rows = []
 total = int(total)
 mem = (int(rss1) - int(rss0)) / total
 disk = int(disk) / total
 first, normal = float(first), float(normal)
 def row(what, figure, goal, ok):
-    print(f"| {what} | {figure} | {goal} | {'MET' if ok else '**MISSED**'} |")
+    verdict = None if ok is None else ("MET" if ok else "MISSED")
+    shown = {None: "-", "MET": "MET", "MISSED": "**MISSED**"}[verdict]
+    print(f"| {what} | {figure} | {goal} | {shown} |")
+    rows.append({"goal": what, "figure": figure, "threshold": goal, "verdict": verdict})
 print(f"{topics} topics x {partitions} partitions = {total:,} partitions; created in {create_s} s; "
       f"{fds} open descriptors after the appends")
 print()
@@ -174,6 +183,9 @@ row("memory per partition (RSS growth)", f"{mem:.1f} KiB", "<= 16 KiB", mem <= 1
 row("first append vs a normal one (ack p50)", f"{first/1000:.2f} ms vs {normal/1000:.2f} ms = {first/normal:.2f}x", "<= 2x", first <= 2 * normal)
 row("serving again after SIGKILL", f"{serve_kill} s", "<= 2 s", float(serve_kill) <= 2)
 row("stopping on SIGTERM, appends since the open", f"{stop_appends} s", "<= 1 s", float(stop_appends) <= 1)
-row("serving again after SIGTERM", f"{serve_stop} s", "(no goal)", True)
+row("serving again after SIGTERM", f"{serve_stop} s", "(no goal)", None)
 row("stopping on SIGTERM, nothing appended since the open", f"{stop_clean} s", "<= 1 s", float(stop_clean) <= 1)
+if json_out:
+    json.dump({"partitions": total, "topics": int(topics), "created_s": float(create_s),
+               "open_descriptors": int(fds), "rows": rows}, open(json_out, "w"), indent=2)
 PY
