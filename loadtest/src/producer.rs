@@ -87,6 +87,9 @@ struct ProducerThread<'a> {
     interval_started: Instant,
     reports: Sender<Report>,
     record_bytes: u64,
+    /// A batch already failed with a client-side error (one the broker did
+    /// not name): its text was printed, once per producer.
+    client_failure_told: bool,
 }
 
 pub fn run_producer(
@@ -137,6 +140,7 @@ pub fn run_producer(
         record_bytes: (workload.record_bytes.max(payload::HEADER_BYTES) + workload.key_bytes)
             as u64,
         clock,
+        client_failure_told: false,
     };
     let error = thread.send_until_done(quota).err();
     let deliveries = thread.producer.flush();
@@ -247,6 +251,14 @@ impl ProducerThread<'_> {
                         .code()
                         .map_or_else(|| "client".to_string(), |c| c.name().to_string());
                     *self.interval.failed.entry(name).or_default() += count as u64;
+                    // The count alone says "client"; say once what it was.
+                    if e.code().is_none() && !self.client_failure_told {
+                        self.client_failure_told = true;
+                        eprintln!(
+                            "producer {}: {count} records to {}/{} failed: {e}",
+                            self.id, delivery.topic, delivery.partition
+                        );
+                    }
                 }
             }
         }

@@ -133,22 +133,44 @@ def free_port():
         return s.getsockname()[1]
 
 
+class PortTaken(RuntimeError):
+    """The broker could not bind a port another process took meanwhile."""
+
+
 class RestartableBroker:
     """A shardlog broker of its own, on fixed ports, that can be killed
     with SIGKILL and started again on the same ports and data."""
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
-        self.native_port = free_port()
-        self.kafka_port = free_port()
+        self.pick_ports()
         self.proc = None
         self.starts = 0
+
+    def pick_ports(self):
+        # Every port the broker binds, each found free: the core's own
+        # native port too (by default the listen port + 1, which nobody
+        # checked, and another process's ephemeral port could hold it).
+        self.native_port = free_port()
+        self.core_port = free_port()
+        self.kafka_port = free_port()
 
     @property
     def bootstrap(self):
         return f"127.0.0.1:{self.kafka_port}"
 
     def start(self):
+        # A port found free can be taken before the broker binds it: on the
+        # first start, pick others and try again (a restart must keep them).
+        for attempt in range(3):
+            try:
+                return self.start_once()
+            except PortTaken:
+                if self.starts > 1 or attempt == 2:
+                    raise
+                self.pick_ports()
+
+    def start_once(self):
         binary = os.environ.get("SHARDLOG_BIN", str(REPO_ROOT / "target/debug/shardlog"))
         ready = self.workdir / "ready"
         ready.unlink(missing_ok=True)
@@ -156,6 +178,7 @@ class RestartableBroker:
         log = self.workdir / f"broker-{self.starts}.log"
         cmd = [binary, "serve", "--data-dir", str(self.workdir / "data"),
                "--listen", f"127.0.0.1:{self.native_port}",
+               "--core-port-base", str(self.core_port),
                "--kafka-listen", f"127.0.0.1:{self.kafka_port}",
                "--cores", "1", "--ready-file", str(ready)]
         with open(log, "wb") as out:
@@ -164,7 +187,10 @@ class RestartableBroker:
         deadline = time.monotonic() + READY_WAIT_S
         while not ready.exists():
             if self.proc.poll() is not None:
-                raise RuntimeError(f"shardlog exited:\n{log.read_text()}")
+                text = log.read_text()
+                if "is already in use" in text:
+                    raise PortTaken(text)
+                raise RuntimeError(f"shardlog exited:\n{text}")
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
 
