@@ -52,6 +52,30 @@ pub struct Broker {
     pub kafka: Option<SocketAddr>,
 }
 
+/// More cores than any test broker runs (they run at most this machine's
+/// cores, and tests ask for 1 or 2).
+const CORES_MAX_IN_TESTS: u16 = 8;
+
+/// The first of `count` consecutive loopback ports that could all be
+/// bound just now, `avoid` not among them.
+fn free_port_run(count: u16, avoid: u16) -> u16 {
+    for _ in 0..100 {
+        let first = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("an ephemeral port")
+            .port();
+        if first.checked_add(count).is_none() || (first..first + count).contains(&avoid) {
+            continue;
+        }
+        let all_free = (first..first + count)
+            .all(|port| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+        if all_free {
+            return first;
+        }
+    }
+    panic!("no run of {count} free loopback ports");
+}
+
 pub fn broker_command(data_dir: &Path, listen: &str, extra: &[&str]) -> (Command, PathBuf) {
     let ready = data_dir.with_extension("ready");
     let _ = std::fs::remove_file(&ready);
@@ -89,8 +113,24 @@ impl Broker {
     }
 
     /// A broker listening on `listen` (a fixed port, to restart on it).
+    /// Its cores' own ports are a run found free (unless `extra` names
+    /// them): by default they would be the listen port + 1.., which nobody
+    /// checked and another process's ephemeral port may hold.
     pub fn start_on(data_dir: &Path, listen: &str, extra: &[&str]) -> Broker {
-        let (command, ready) = broker_command(data_dir, listen, extra);
+        let fixed = !listen.ends_with(":0");
+        let names_base = extra.contains(&"--core-port-base");
+        let listen_port: u16 = listen
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("listen is HOST:PORT");
+        let base = (fixed && !names_base)
+            .then(|| free_port_run(CORES_MAX_IN_TESTS, listen_port).to_string());
+        let mut args: Vec<&str> = extra.to_vec();
+        if let Some(base) = &base {
+            args.extend(["--core-port-base", base.as_str()]);
+        }
+        let (command, ready) = broker_command(data_dir, listen, &args);
         Broker::spawn(command, &ready)
     }
 
