@@ -64,11 +64,6 @@ pub trait Storage: Clone + 'static {
     async fn touch(&self, path: &Path) -> io::Result<()>;
     /// Renames `from` to `to` (one directory; the caller syncs it).
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
-    /// [`Self::write_files_atomic`] of one file.
-    async fn write_file_atomic(&self, path: &Path, contents: Vec<u8>) -> io::Result<()> {
-        self.write_files_atomic(vec![(path.to_path_buf(), contents)])
-            .await
-    }
     /// Reads a small whole file; `None` if it does not exist.
     async fn read_file(&self, path: &Path) -> io::Result<Option<Vec<u8>>>;
     /// Removes a file; a missing file is not an error.

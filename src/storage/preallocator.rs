@@ -38,6 +38,9 @@ fn align_up(v: u64) -> u64 {
 /// Weight of the newest round in the mean round size: 1/8.
 const ROUND_MEAN_SHIFT: u32 = 3;
 
+/// The next step is prepared once the room left is below 1/this of it.
+const PREPARE_WHEN_ROOM_BELOW_STEP_DIVISOR: u64 = 2;
+
 /// The active segment's space, as the appender and the preparation task
 /// share it.
 #[derive(Default)]
@@ -176,7 +179,7 @@ impl<S: Storage> OpenLog<S> {
             }
             let to = Space::next_step_end(from, self.config.preallocate_bytes, self.segment_cap());
             let room = from.saturating_sub(align_up(end));
-            if room >= (to - from) / 2 {
+            if room >= (to - from) / PREPARE_WHEN_ROOM_BELOW_STEP_DIVISOR {
                 return;
             }
             (from, to)

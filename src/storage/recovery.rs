@@ -290,9 +290,7 @@ async fn data_ends_at<F: SegmentFile>(file: &F, end: u64, size: u64) -> std::io:
     if end >= size {
         return Ok(true);
     }
-    let len = (size - end).min(HEADER_LEN as u64) as usize;
-    let head = file.read_at(end, len).await?;
-    Ok(crate::batch::header::is_zero_header(&head))
+    all_zeros(file, end, size.min(end + HEADER_LEN as u64)).await
 }
 
 /// Whether the file's bytes from `from` to `size` are all zeros, read back
@@ -301,8 +299,13 @@ async fn zeros_from<F: SegmentFile>(file: &F, from: u64, size: u64) -> std::io::
     if size - from > ZERO_TAIL_CHECK_BYTES_MAX {
         return Ok(false);
     }
-    let tail = file.read_at(from, (size - from) as usize).await?;
-    Ok(tail.len() as u64 == size - from && tail.iter().all(|&b| b == 0))
+    all_zeros(file, from, size).await
+}
+
+/// Whether the file holds `from..to` and all of it is zeros.
+async fn all_zeros<F: SegmentFile>(file: &F, from: u64, to: u64) -> std::io::Result<bool> {
+    let bytes = file.read_at(from, (to - from) as usize).await?;
+    Ok(bytes.len() as u64 == to - from && bytes.iter().all(|&b| b == 0))
 }
 
 /// Opens the last segment, recovering its tail in `Unclean` mode; the
